@@ -1,0 +1,158 @@
+/* config.h - alertq.yaml: the whole configuration, loaded and checked at once */
+#ifndef ALERTQ_CONFIG_H
+#define ALERTQ_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alertq/util.h"
+
+/* Comparison of a threshold: "> 50000", ">= 1", "< 0.5", "<= 3", "== 0", "!= 0". */
+enum aq_op { AQ_OP_GT, AQ_OP_GE, AQ_OP_LT, AQ_OP_LE, AQ_OP_EQ, AQ_OP_NE };
+
+struct aq_threshold {
+	int set; /* 0: the rule has no such threshold */
+	enum aq_op op;
+	double value;
+};
+
+/* Parses a threshold such as "> 50000". Returns 0, or -1 with a message in
+ * err (for example "expected an operator (>, >=, <, <=, ==, !=) before '50000'"). */
+int aq_threshold_parse(const char *text, struct aq_threshold *t, char *err, size_t errlen);
+
+/* 1 when value meets the threshold, 0 otherwise (and when it is not set). */
+int aq_threshold_met(const struct aq_threshold *t, double value);
+
+struct aq_source {
+	char *name;
+	char *dsn; /* from dsn, or read from the environment variable dsn_env */
+	int line;
+};
+
+enum aq_check_kind { AQ_CHECK_SQL, AQ_CHECK_COMMAND };
+
+struct aq_check {
+	char *name;
+	int64_t every_ms;   /* default 1h */
+	int64_t timeout_ms; /* default 30s; SQL statement timeout or command kill */
+	enum aq_check_kind kind;
+	char *source; /* sql: the name of a configured source */
+	char *query;  /* sql */
+	char **argv;  /* command: NULL-terminated */
+	size_t argc;
+	struct aq_label *labels;
+	size_t nlabels;
+	int line;
+};
+
+struct aq_rule {
+	char *match; /* glob over check names */
+	struct aq_threshold warning;
+	struct aq_threshold critical;
+	int for_count;          /* consecutive worse results before firing; default 1 */
+	char *escalation;       /* name of a policy, or NULL: nothing is notified */
+	int64_t stale_after_ms; /* 0: twice the result's interval (none if unknown) */
+	int stale_severity;     /* enum aq_status; default AQ_UNKNOWN */
+	int line;
+};
+
+struct aq_level {
+	int64_t after_ms;
+	char **notify; /* channel names */
+	size_t nnotify;
+};
+
+struct aq_severity_policy {
+	struct aq_level *levels; /* in order of after_ms; nlevels 0: nothing is notified */
+	size_t nlevels;
+	int64_t repeat_ms; /* 0: no repeats */
+};
+
+struct aq_escalation {
+	char *name;
+	struct aq_severity_policy severity[4]; /* indexed by enum aq_status; [AQ_OK] unused */
+	int resolved;                          /* default 1 */
+	int line;
+};
+
+enum aq_channel_type { AQ_CHANNEL_LOGFILE, AQ_CHANNEL_SYSLOG, AQ_CHANNEL_WEBHOOK, AQ_CHANNEL_EMAIL };
+enum aq_webhook_format { AQ_FORMAT_JSON, AQ_FORMAT_SLACK };
+enum aq_starttls { AQ_STARTTLS_REQUIRED, AQ_STARTTLS_TRY, AQ_STARTTLS_OFF };
+
+/* Secrets (*_env) are read from the environment when the file is loaded; a
+ * variable that is not set leaves the field NULL and the name in *_env, so a
+ * channel can say which variable is missing when it is used. */
+struct aq_channel {
+	char *name;
+	enum aq_channel_type type;
+	char *url;     /* webhook, email: from url or url_env */
+	char *url_env; /* name of the variable, when given */
+	enum aq_webhook_format format;
+	char *secret; /* webhook HMAC key, from secret_env */
+	char *secret_env;
+	char *from;
+	char **to;
+	size_t nto;
+	enum aq_starttls starttls;
+	char *username; /* from username_env */
+	char *username_env;
+	char *password; /* from password_env */
+	char *password_env;
+	int64_t timeout_ms;       /* per request; default 10s */
+	int concurrency;          /* requests in flight at once; default 4 */
+	int64_t give_up_after_ms; /* default 24h */
+	int line;
+};
+
+struct aq_kafka_property {
+	char *key;
+	char *value;
+};
+
+struct aq_config {
+	char *path;
+	/* kafka */
+	char *brokers; /* ALERTQ_KAFKA_BROKERS overrides */
+	char *topic;
+	char *dead_letter_topic;
+	char *group;
+	struct aq_kafka_property *properties;
+	size_t nproperties;
+	/* state */
+	char *state_dsn; /* ALERTQ_STATE_DSN overrides */
+	char *log_dir;
+
+	struct aq_source *sources;
+	size_t nsources;
+	struct aq_check *checks;
+	size_t nchecks;
+	struct aq_rule *rules;
+	size_t nrules;
+	struct aq_escalation *escalations;
+	size_t nescalations;
+	struct aq_channel *channels;
+	size_t nchannels;
+};
+
+/* Loads and checks the file at path into cfg (which must be zeroed). Every
+ * problem found is one line "FILE:LINE: what is wrong" in err (lines
+ * separated by '\n', cut at errlen). Returns 0, or -1 with cfg released:
+ * a configuration is used whole or not at all. */
+int aq_config_load(struct aq_config *cfg, const char *path, char *err, size_t errlen);
+
+/* As aq_config_load, from a buffer; name stands in for the file name. */
+int aq_config_parse(struct aq_config *cfg, const char *name, const char *text, size_t len,
+		    char *err, size_t errlen);
+
+/* Frees everything cfg owns and zeroes it. */
+void aq_config_release(struct aq_config *cfg);
+
+/* Lookups by name; NULL when there is none. */
+const struct aq_source *aq_config_source(const struct aq_config *cfg, const char *name);
+const struct aq_escalation *aq_config_escalation(const struct aq_config *cfg, const char *name);
+const struct aq_channel *aq_config_channel(const struct aq_config *cfg, const char *name);
+
+/* The first rule whose glob matches the check name, or NULL. */
+const struct aq_rule *aq_config_rule_for(const struct aq_config *cfg, const char *check);
+
+#endif

@@ -1,0 +1,58 @@
+/* util.h - small shared helpers: durations, wall-clock time, RFC 3339, logging */
+#ifndef ALERTQ_UTIL_H
+#define ALERTQ_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define AQ_MS_PER_SECOND 1000LL
+
+/* A key=value pair; both strings are owned by whatever owns the array. */
+struct aq_label {
+	char *key;
+	char *value;
+};
+
+/* Frees every key and value of an array of n labels, then the array. */
+void aq_labels_free(struct aq_label *labels, size_t n);
+
+/* Copies n labels into a new array; returns 0, or -1 when out of memory
+ * (nothing is allocated then). */
+int aq_labels_copy(struct aq_label **dst, const struct aq_label *src, size_t n);
+
+/* Parses "30s", "15m", "4h", "7d", "250ms" (also "0") into milliseconds.
+ * Returns 0, or -1 with a message in err when the text is not a duration. */
+int aq_duration_parse(const char *text, int64_t *ms, char *err, size_t errlen);
+
+/* Milliseconds since the epoch, wall clock. */
+int64_t aq_now_ms(void);
+
+/* Milliseconds from a monotonic clock, for timeouts. */
+int64_t aq_monotonic_ms(void);
+
+/* Writes epoch milliseconds as RFC 3339 UTC ("2026-11-27T17:00:00Z", with
+ * ".123" when there are milliseconds) into buf (at least 32 bytes). */
+void aq_format_time(int64_t ms, char *buf, size_t buflen);
+
+/* Parses an RFC 3339 time ("2026-11-27T17:00:00Z", "...T17:00:00.5+01:00").
+ * Returns 0, or -1 with a message in err. */
+int aq_parse_time(const char *text, int64_t *ms, char *err, size_t errlen);
+
+/* Writes a random (version 4) UUID in canonical text form into out[37]. */
+void aq_uuid4(char out[37]);
+
+/* Duplicates a string; aborts the process when memory runs out, as there is
+ * no sane way to go on. NULL in, NULL out. */
+char *aq_strdup(const char *s);
+
+/* Logging to stderr: "2026-11-27T17:00:00.123Z alertq-worker: message".
+ * aq_log_init names the program once at start. */
+enum aq_log_level { AQ_LOG_DEBUG, AQ_LOG_INFO, AQ_LOG_WARN, AQ_LOG_ERROR };
+void aq_log_init(const char *program);
+void aq_log(enum aq_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Copies url into out with any user:password@ part replaced by "***@", so
+ * that a URL can be logged or shown. */
+void aq_redact_url(const char *url, char *out, size_t outlen);
+
+#endif
