@@ -1,0 +1,116 @@
+/* rules.h - applying rules to results: per-check state, transitions, and the
+ * escalation plan (which channels to tell, and when) */
+#ifndef ALERTQ_RULES_H
+#define ALERTQ_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alertq/config.h"
+#include "alertq/event.h"
+
+/* Severities ordered by how bad they are: OK < WARNING < UNKNOWN < CRITICAL. */
+int aq_severity_rank(int severity);
+
+/* The state alertq keeps for one check. Owned strings are freed by
+ * aq_state_release(). A check seen for the first time starts zeroed with
+ * aq_state_init(): severity OK. */
+struct aq_state {
+	char *check;
+	int known; /* 1: a row exists in the store */
+	int severity;
+	int previous_severity; /* the severity before the last transition */
+	int64_t since_ms; /* when it entered its severity (observed_at of that result) */
+	int pending_severity; /* AQ_STATUS_NONE, or where a streak of worse results leads */
+	int pending_count;
+	/* the last result */
+	int has_value;
+	double value;
+	int status;
+	char *message;
+	struct aq_label *labels;
+	size_t nlabels;
+	int64_t last_seen_ms; /* observed_at */
+	int64_t interval_ms;
+	char last_event_id[37];
+	int64_t stale_at_ms; /* 0: never stale */
+	int stale;           /* 1: the current severity came from staleness */
+	/* the current episode (a stretch away from OK) */
+	int64_t episode;
+	int escalation_level; /* highest level told in this severity, -1 none */
+	int64_t last_notified_ms;
+	int64_t next_action_ms; /* next escalation level or repeat; 0 none */
+	char **told;            /* channels told in this episode (for resolved) */
+	size_t ntold;
+	int acked;
+	int suppressed; /* a notification was held back by a silence */
+	int dirty;      /* changed since loaded */
+};
+
+void aq_state_init(struct aq_state *st, const char *check);
+void aq_state_release(struct aq_state *st);
+
+/* A change of severity. */
+struct aq_transition {
+	int from;
+	int to;
+	int has_value;
+	double value;
+	int64_t observed_at_ms;
+	const char *message; /* borrowed from the result or state */
+	const char *event_id;
+	int stale; /* caused by missing results, not by a result */
+};
+
+/* The severity a result has under rule (NULL: no rule matched, the result's
+ * own status). With thresholds: a result without a value, or with status
+ * UNKNOWN, is UNKNOWN; else critical, then warning, else OK. Without
+ * thresholds: the result's status (null status is UNKNOWN). */
+int aq_rule_severity(const struct aq_rule *rule, const struct aq_result *r);
+
+/* Applies one result to st: the last-result fields, the streak that `for`
+ * counts, staleness deadline, and the severity. Worse needs rule->for_count
+ * consecutive worse results; better takes one. Returns 1 and fills tr when
+ * the severity changed, 0 otherwise. st keeps pointers to nothing in r. */
+int aq_state_apply(struct aq_state *st, const struct aq_rule *rule, const struct aq_result *r,
+		   struct aq_transition *tr);
+
+/* When a check with this state and rule goes stale (0: never). */
+int64_t aq_stale_deadline(const struct aq_rule *rule, int64_t last_seen_ms, int64_t interval_ms);
+
+/* Marks st stale at now: returns 1 and fills tr when that changes its
+ * severity (to the rule's stale_severity), 0 when it was already there. */
+int aq_state_go_stale(struct aq_state *st, const struct aq_rule *rule, int64_t now_ms, struct aq_transition *tr);
+
+/* One notification to make: channel `channel` told about the state. */
+struct aq_planned {
+	const char *channel; /* borrowed from the config */
+	int level;
+	int resolved;
+};
+
+#define AQ_PLAN_MAX 64
+struct aq_plan {
+	struct aq_planned items[AQ_PLAN_MAX];
+	size_t n;
+};
+
+/* After a transition, decides what to tell now under policy (NULL: nothing)
+ * and updates st's episode fields (new episode from OK, levels due now, the
+ * next escalation time, channels told; resolved to every channel told when it
+ * returns to OK and the policy says so). silenced: hold notifications back
+ * and remember that some were (st->suppressed). */
+void aq_plan_transition(struct aq_state *st, const struct aq_escalation *policy, const struct aq_transition *tr,
+			int64_t now_ms, int silenced, struct aq_plan *plan);
+
+/* Time-driven: levels whose `after` has passed and repeats that are due,
+ * unless acknowledged; when a silence has ended (silenced 0) and
+ * notifications were held back, tells the current level's channels now.
+ * Updates st like aq_plan_transition. */
+void aq_plan_tick(struct aq_state *st, const struct aq_escalation *policy, int64_t now_ms, int silenced,
+		  struct aq_plan *plan);
+
+/* Acknowledges the current episode: no more escalation or repeats. */
+void aq_state_ack(struct aq_state *st);
+
+#endif

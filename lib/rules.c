@@ -1,0 +1,319 @@
+/* rules.c - applying rules to results: per-check state, transitions, and the
+ * escalation plan */
+#include "alertq/rules.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int aq_severity_rank(int severity)
+{
+	switch (severity) {
+	case AQ_OK:
+		return 0;
+	case AQ_WARNING:
+		return 1;
+	case AQ_UNKNOWN:
+		return 2;
+	case AQ_CRITICAL:
+		return 3;
+	default:
+		return 0;
+	}
+}
+
+static void told_clear(struct aq_state *st)
+{
+	for (size_t i = 0; i < st->ntold; i++)
+		free(st->told[i]);
+	free(st->told);
+	st->told = NULL;
+	st->ntold = 0;
+}
+
+void aq_state_init(struct aq_state *st, const char *check)
+{
+	memset(st, 0, sizeof(*st));
+	st->check = aq_strdup(check);
+	st->severity = AQ_OK;
+	st->previous_severity = AQ_OK;
+	st->pending_severity = AQ_STATUS_NONE;
+	st->status = AQ_STATUS_NONE;
+	st->escalation_level = -1;
+	st->message = aq_strdup("");
+}
+
+void aq_state_release(struct aq_state *st)
+{
+	free(st->check);
+	free(st->message);
+	aq_labels_free(st->labels, st->nlabels);
+	told_clear(st);
+	memset(st, 0, sizeof(*st));
+}
+
+int aq_rule_severity(const struct aq_rule *rule, const struct aq_result *r)
+{
+	if (rule && (rule->warning.set || rule->critical.set)) {
+		if (r->status == AQ_UNKNOWN || !r->has_value)
+			return AQ_UNKNOWN;
+		if (aq_threshold_met(&rule->critical, r->value))
+			return AQ_CRITICAL;
+		if (aq_threshold_met(&rule->warning, r->value))
+			return AQ_WARNING;
+		return AQ_OK;
+	}
+	if (r->status == AQ_STATUS_NONE)
+		return AQ_UNKNOWN;
+	return r->status;
+}
+
+int64_t aq_stale_deadline(const struct aq_rule *rule, int64_t last_seen_ms, int64_t interval_ms)
+{
+	if (rule && rule->stale_after_ms > 0)
+		return last_seen_ms + rule->stale_after_ms;
+	if (interval_ms > 0)
+		return last_seen_ms + 2 * interval_ms;
+	return 0;
+}
+
+static void fill_transition(struct aq_transition *tr, const struct aq_state *st, int from, int to)
+{
+	tr->from = from;
+	tr->to = to;
+	tr->has_value = st->has_value;
+	tr->value = st->value;
+	tr->observed_at_ms = st->last_seen_ms;
+	tr->message = st->message;
+	tr->event_id = st->last_event_id;
+	tr->stale = st->stale;
+}
+
+static void record_result(struct aq_state *st, const struct aq_rule *rule, const struct aq_result *r)
+{
+	st->has_value = r->has_value;
+	st->value = r->has_value ? r->value : 0;
+	st->status = r->status;
+	free(st->message);
+	st->message = aq_strdup(r->message ? r->message : "");
+	aq_labels_free(st->labels, st->nlabels);
+	st->labels = NULL;
+	st->nlabels = 0;
+	if (aq_labels_copy(&st->labels, r->labels, r->nlabels) == 0)
+		st->nlabels = r->nlabels;
+	st->last_seen_ms = r->observed_at_ms;
+	st->interval_ms = r->interval_ms;
+	memcpy(st->last_event_id, r->event_id, sizeof(st->last_event_id));
+	st->last_event_id[sizeof(st->last_event_id) - 1] = '\0';
+	st->stale_at_ms = aq_stale_deadline(rule, r->observed_at_ms, r->interval_ms);
+	st->dirty = 1;
+}
+
+int aq_state_apply(struct aq_state *st, const struct aq_rule *rule, const struct aq_result *r,
+		   struct aq_transition *tr)
+{
+	int severity = aq_rule_severity(rule, r);
+	int for_count = rule && rule->for_count > 0 ? rule->for_count : 1;
+	int from = st->severity;
+	int was_stale = st->stale;
+
+	record_result(st, rule, r);
+	st->stale = 0;
+
+	int fire = 0;
+	if (severity == from) {
+		st->pending_severity = AQ_STATUS_NONE;
+		st->pending_count = 0;
+	} else if (was_stale || aq_severity_rank(severity) < aq_severity_rank(from)) {
+		/* getting better takes one result, and a result ends staleness */
+		fire = 1;
+	} else {
+		st->pending_count++;
+		st->pending_severity = severity;
+		fire = st->pending_count >= for_count;
+	}
+	if (!fire)
+		return 0;
+
+	st->previous_severity = from;
+	st->severity = severity;
+	st->since_ms = r->observed_at_ms;
+	st->pending_severity = AQ_STATUS_NONE;
+	st->pending_count = 0;
+	fill_transition(tr, st, from, severity);
+	return 1;
+}
+
+int aq_state_go_stale(struct aq_state *st, const struct aq_rule *rule, int64_t now_ms, struct aq_transition *tr)
+{
+	int severity = rule ? rule->stale_severity : AQ_UNKNOWN;
+	int from = st->severity;
+	char last[40];
+	char message[160];
+
+	/* stale fires once: the next result sets a new deadline */
+	st->stale_at_ms = 0;
+	st->stale = 1;
+	st->dirty = 1;
+	st->pending_severity = AQ_STATUS_NONE;
+	st->pending_count = 0;
+	aq_format_time(st->last_seen_ms, last, sizeof(last));
+	snprintf(message, sizeof(message), "no result since %s", last);
+	free(st->message);
+	st->message = aq_strdup(message);
+	if (severity == from)
+		return 0;
+	st->previous_severity = from;
+	st->severity = severity;
+	st->since_ms = now_ms;
+	fill_transition(tr, st, from, severity);
+	tr->observed_at_ms = now_ms;
+	tr->event_id = "";
+	return 1;
+}
+
+static void remember_told(struct aq_state *st, const char *channel)
+{
+	for (size_t i = 0; i < st->ntold; i++)
+		if (strcmp(st->told[i], channel) == 0)
+			return;
+	char **grown = realloc(st->told, (st->ntold + 1) * sizeof(*grown));
+	if (!grown)
+		return;
+	st->told = grown;
+	st->told[st->ntold++] = aq_strdup(channel);
+}
+
+static void plan_add(struct aq_plan *plan, const char *channel, int level, int resolved)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		if (strcmp(plan->items[i].channel, channel) == 0 && plan->items[i].resolved == resolved)
+			return;
+	if (plan->n >= AQ_PLAN_MAX)
+		return;
+	plan->items[plan->n].channel = channel;
+	plan->items[plan->n].level = level;
+	plan->items[plan->n].resolved = resolved;
+	plan->n++;
+}
+
+/* Tells (or, when silenced, holds back) the channels of levels from..to. */
+static void tell_levels(struct aq_state *st, const struct aq_severity_policy *sp, int from, int to, int64_t now_ms,
+			int silenced, struct aq_plan *plan)
+{
+	for (int level = from; level <= to && level < (int)sp->nlevels; level++) {
+		for (size_t c = 0; c < sp->levels[level].nnotify; c++) {
+			const char *channel = sp->levels[level].notify[c];
+			if (silenced) {
+				st->suppressed = 1;
+				continue;
+			}
+			plan_add(plan, channel, level, 0);
+			remember_told(st, channel);
+		}
+	}
+	st->last_notified_ms = now_ms;
+}
+
+/* Levels whose `after` has passed since the severity began: tells the ones
+ * not told yet. Returns 1 when any level was reached. */
+static int reach_due_levels(struct aq_state *st, const struct aq_severity_policy *sp, int64_t now_ms, int silenced,
+			    struct aq_plan *plan)
+{
+	int due = st->escalation_level;
+	while (due + 1 < (int)sp->nlevels && st->since_ms + sp->levels[due + 1].after_ms <= now_ms)
+		due++;
+	if (due == st->escalation_level)
+		return 0;
+	tell_levels(st, sp, st->escalation_level + 1, due, now_ms, silenced, plan);
+	st->escalation_level = due;
+	return 1;
+}
+
+static void schedule_next(struct aq_state *st, const struct aq_severity_policy *sp)
+{
+	int64_t next = 0;
+	if (!st->acked) {
+		int level = st->escalation_level + 1;
+		if (level < (int)sp->nlevels)
+			next = st->since_ms + sp->levels[level].after_ms;
+		if (sp->repeat_ms > 0 && st->escalation_level >= 0) {
+			int64_t repeat = st->last_notified_ms + sp->repeat_ms;
+			if (next == 0 || repeat < next)
+				next = repeat;
+		}
+	}
+	st->next_action_ms = next;
+}
+
+static void end_episode(struct aq_state *st)
+{
+	told_clear(st);
+	st->escalation_level = -1;
+	st->next_action_ms = 0;
+	st->last_notified_ms = 0;
+	st->acked = 0;
+	st->suppressed = 0;
+}
+
+void aq_plan_transition(struct aq_state *st, const struct aq_escalation *policy, const struct aq_transition *tr,
+			int64_t now_ms, int silenced, struct aq_plan *plan)
+{
+	plan->n = 0;
+	st->dirty = 1;
+	if (tr->to == AQ_OK) {
+		if (policy && policy->resolved && !silenced)
+			for (size_t i = 0; i < st->ntold; i++)
+				plan_add(plan, st->told[i], st->escalation_level < 0 ? 0 : st->escalation_level, 1);
+		end_episode(st);
+		return;
+	}
+	if (tr->from == AQ_OK) {
+		end_episode(st);
+		st->episode++;
+	}
+	st->escalation_level = -1;
+	if (!policy) {
+		st->next_action_ms = 0;
+		return;
+	}
+	const struct aq_severity_policy *sp = &policy->severity[tr->to];
+	reach_due_levels(st, sp, now_ms, silenced, plan);
+	schedule_next(st, sp);
+}
+
+void aq_plan_tick(struct aq_state *st, const struct aq_escalation *policy, int64_t now_ms, int silenced,
+		  struct aq_plan *plan)
+{
+	plan->n = 0;
+	if (st->severity == AQ_OK || !policy) {
+		if (st->next_action_ms) {
+			st->next_action_ms = 0;
+			st->dirty = 1;
+		}
+		return;
+	}
+	const struct aq_severity_policy *sp = &policy->severity[st->severity];
+	if (st->suppressed && !silenced) {
+		st->suppressed = 0;
+		st->dirty = 1;
+		tell_levels(st, sp, 0, st->escalation_level, now_ms, 0, plan);
+	}
+	if (!st->acked && st->next_action_ms && st->next_action_ms <= now_ms) {
+		st->dirty = 1;
+		if (!reach_due_levels(st, sp, now_ms, silenced, plan) && sp->repeat_ms > 0 &&
+		    st->escalation_level >= 0 && st->last_notified_ms + sp->repeat_ms <= now_ms)
+			tell_levels(st, sp, 0, st->escalation_level, now_ms, silenced, plan);
+	}
+	int64_t before = st->next_action_ms;
+	schedule_next(st, sp);
+	if (before != st->next_action_ms)
+		st->dirty = 1;
+}
+
+void aq_state_ack(struct aq_state *st)
+{
+	st->acked = 1;
+	st->next_action_ms = 0;
+	st->dirty = 1;
+}

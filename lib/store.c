@@ -1,0 +1,798 @@
+/* store.c - alert state in PostgreSQL: migrations, per-check state, history,
+ * consumed offsets, the notification outbox, silences */
+#include "alertq/store.h"
+
+#include <fnmatch.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct silence {
+	char *match;
+	int64_t starts_ms;
+	int64_t ends_ms;
+};
+
+struct aq_store {
+	PGconn *conn;
+	char *dsn;
+	int connection_lost;
+	struct silence *silences;
+	size_t nsilences;
+	int64_t silences_read_ms; /* monotonic; 0: never read */
+};
+
+struct aq_writes {
+	json_t *states;
+	json_t *transitions;
+	json_t *notifications;
+	json_t *offsets;
+	json_t *dead_letters;
+};
+
+/* Each migration runs once, in order, in its own transaction. A new version
+ * is a new entry at the end; an applied one is never edited. */
+static const char *const migrations[] = {
+	/* 1: state, history, offsets, outbox, silences */
+	"CREATE TABLE alertq_checks ("
+	"  check_name text PRIMARY KEY,"
+	"  severity text NOT NULL,"
+	"  previous_severity text NOT NULL DEFAULT 'OK',"
+	"  since_ms bigint NOT NULL,"
+	"  pending_severity text,"
+	"  pending_count int NOT NULL DEFAULT 0,"
+	"  has_value boolean NOT NULL DEFAULT false,"
+	"  value double precision,"
+	"  status text,"
+	"  message text NOT NULL DEFAULT '',"
+	"  labels jsonb NOT NULL DEFAULT '{}',"
+	"  last_seen_ms bigint NOT NULL DEFAULT 0,"
+	"  interval_ms bigint NOT NULL DEFAULT 0,"
+	"  last_event_id text NOT NULL DEFAULT '',"
+	"  stale_at_ms bigint NOT NULL DEFAULT 0,"
+	"  stale boolean NOT NULL DEFAULT false,"
+	"  episode bigint NOT NULL DEFAULT 0,"
+	"  escalation_level int NOT NULL DEFAULT -1,"
+	"  last_notified_ms bigint NOT NULL DEFAULT 0,"
+	"  next_action_ms bigint NOT NULL DEFAULT 0,"
+	"  told text[] NOT NULL DEFAULT '{}',"
+	"  acked boolean NOT NULL DEFAULT false,"
+	"  acked_by text,"
+	"  acked_at timestamptz,"
+	"  ack_comment text,"
+	"  suppressed boolean NOT NULL DEFAULT false,"
+	"  updated_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE INDEX alertq_checks_next_action ON alertq_checks (next_action_ms) WHERE next_action_ms > 0;"
+	"CREATE INDEX alertq_checks_stale_at ON alertq_checks (stale_at_ms) WHERE stale_at_ms > 0;"
+	"CREATE INDEX alertq_checks_suppressed ON alertq_checks (check_name) WHERE suppressed;"
+	"CREATE TABLE alertq_transitions ("
+	"  id bigserial PRIMARY KEY,"
+	"  ref uuid NOT NULL UNIQUE,"
+	"  check_name text NOT NULL,"
+	"  from_severity text NOT NULL,"
+	"  to_severity text NOT NULL,"
+	"  value double precision,"
+	"  message text NOT NULL DEFAULT '',"
+	"  observed_at_ms bigint NOT NULL,"
+	"  event_id text NOT NULL DEFAULT '',"
+	"  cause text NOT NULL,"
+	"  recorded_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE INDEX alertq_transitions_check ON alertq_transitions (check_name, id);"
+	"CREATE TABLE alertq_offsets ("
+	"  topic text NOT NULL,"
+	"  partition int NOT NULL,"
+	"  next_offset bigint NOT NULL,"
+	"  updated_at timestamptz NOT NULL DEFAULT now(),"
+	"  PRIMARY KEY (topic, partition));"
+	"CREATE TABLE alertq_notifications ("
+	"  id uuid PRIMARY KEY,"
+	"  transition_ref uuid,"
+	"  check_name text NOT NULL,"
+	"  channel text NOT NULL,"
+	"  level int NOT NULL DEFAULT 0,"
+	"  resolved boolean NOT NULL DEFAULT false,"
+	"  payload text NOT NULL,"
+	"  state text NOT NULL DEFAULT 'pending',"
+	"  attempts int NOT NULL DEFAULT 0,"
+	"  next_attempt_at timestamptz NOT NULL DEFAULT now(),"
+	"  give_up_at timestamptz NOT NULL,"
+	"  last_error text,"
+	"  created_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+	"  sent_at timestamptz);"
+	"CREATE INDEX alertq_notifications_pending ON alertq_notifications (channel, next_attempt_at)"
+	"  WHERE state = 'pending';"
+	"CREATE INDEX alertq_notifications_check ON alertq_notifications (check_name);"
+	"CREATE INDEX alertq_notifications_transition ON alertq_notifications (transition_ref);"
+	"CREATE TABLE alertq_silences ("
+	"  id bigserial PRIMARY KEY,"
+	"  match text NOT NULL,"
+	"  starts_at timestamptz NOT NULL DEFAULT now(),"
+	"  ends_at timestamptz NOT NULL,"
+	"  comment text NOT NULL DEFAULT '',"
+	"  created_by text NOT NULL DEFAULT '',"
+	"  created_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE TABLE alertq_dead_letters ("
+	"  topic text NOT NULL,"
+	"  partition int NOT NULL,"
+	"  \"offset\" bigint NOT NULL,"
+	"  reason text NOT NULL,"
+	"  recorded_at timestamptz NOT NULL DEFAULT now(),"
+	"  PRIMARY KEY (topic, partition, \"offset\"));",
+};
+
+#define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int aq_store_schema_version(void)
+{
+	return MIGRATION_COUNT;
+}
+
+/* Copies the first line of libpq's message for conn into err. */
+static void conn_error(aq_store_t *s, const char *what, char *err, size_t errlen)
+{
+	const char *msg = PQerrorMessage(s->conn);
+	size_t len = strcspn(msg, "\n");
+	snprintf(err, errlen, "%s: %.*s", what, (int)len, msg);
+}
+
+/* Checks a result; on failure fills err, notes whether the connection is
+ * gone, clears res and returns -1. */
+static int check_result(aq_store_t *s, PGresult *res, ExecStatusType want, const char *what, char *err,
+			size_t errlen)
+{
+	if (res && PQresultStatus(res) == want)
+		return 0;
+	const char *msg = res ? PQresultErrorMessage(res) : "";
+	if (!msg || !*msg)
+		msg = PQerrorMessage(s->conn);
+	size_t len = strcspn(msg, "\n");
+	snprintf(err, errlen, "%s: %.*s", what, (int)len, msg);
+	s->connection_lost = PQstatus(s->conn) != CONNECTION_OK;
+	PQclear(res);
+	return -1;
+}
+
+aq_store_t *aq_store_connect(const char *dsn, char *err, size_t errlen)
+{
+	aq_store_t *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->dsn = aq_strdup(dsn);
+	if (aq_store_reconnect(s, err, errlen) != 0) {
+		aq_store_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int aq_store_reconnect(aq_store_t *s, char *err, size_t errlen)
+{
+	char shown[512];
+	if (s->conn)
+		PQfinish(s->conn);
+	const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
+	const char *values[] = { s->dsn, "10", "alertq", NULL };
+	s->conn = PQconnectdbParams(keys, values, 1);
+	if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
+		aq_redact_url(s->dsn, shown, sizeof(shown));
+		char what[600];
+		snprintf(what, sizeof(what), "cannot connect to the state database %s", shown);
+		conn_error(s, what, err, errlen);
+		s->connection_lost = 1;
+		return -1;
+	}
+	s->connection_lost = 0;
+	PGresult *res = PQexec(s->conn, "SET client_min_messages = warning");
+	PQclear(res);
+	return 0;
+}
+
+void aq_store_free(aq_store_t *s)
+{
+	if (!s)
+		return;
+	if (s->conn)
+		PQfinish(s->conn);
+	for (size_t i = 0; i < s->nsilences; i++)
+		free(s->silences[i].match);
+	free(s->silences);
+	free(s->dsn);
+	free(s);
+}
+
+PGconn *aq_store_conn(aq_store_t *s)
+{
+	return s->conn;
+}
+
+int aq_store_connection_lost(aq_store_t *s)
+{
+	return s->connection_lost || PQstatus(s->conn) != CONNECTION_OK;
+}
+
+int aq_store_exec(aq_store_t *s, const char *sql, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(s->conn, sql);
+	if (check_result(s, res, PGRES_COMMAND_OK, sql, err, errlen) != 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int aq_store_migrate(aq_store_t *s, int *applied, char *err, size_t errlen)
+{
+	*applied = 0;
+	if (aq_store_exec(s, "CREATE TABLE IF NOT EXISTS alertq_schema (version int PRIMARY KEY,"
+			     " applied_at timestamptz NOT NULL DEFAULT now())",
+			  err, errlen) != 0)
+		return -1;
+	for (int version = 1; version <= MIGRATION_COUNT; version++) {
+		char v[16];
+		snprintf(v, sizeof(v), "%d", version);
+		const char *params[] = { v };
+		if (aq_store_exec(s, "BEGIN", err, errlen) != 0)
+			return -1;
+		/* the lock serialises workers that start together */
+		if (aq_store_exec(s, "SELECT pg_advisory_xact_lock(7316514)", err, errlen) != 0)
+			goto rollback;
+		PGresult *res = PQexecParams(s->conn, "SELECT 1 FROM alertq_schema WHERE version = $1", 1, NULL,
+					     params, NULL, NULL, 0);
+		if (check_result(s, res, PGRES_TUPLES_OK, "reading the schema version", err, errlen) != 0)
+			goto rollback;
+		int done = PQntuples(res) > 0;
+		PQclear(res);
+		if (!done) {
+			char what[64];
+			snprintf(what, sizeof(what), "migration %d", version);
+			res = PQexec(s->conn, migrations[version - 1]);
+			if (check_result(s, res, PGRES_COMMAND_OK, what, err, errlen) != 0)
+				goto rollback;
+			PQclear(res);
+			res = PQexecParams(s->conn, "INSERT INTO alertq_schema (version) VALUES ($1)", 1, NULL,
+					   params, NULL, NULL, 0);
+			if (check_result(s, res, PGRES_COMMAND_OK, what, err, errlen) != 0)
+				goto rollback;
+			PQclear(res);
+			(*applied)++;
+		}
+		if (aq_store_exec(s, "COMMIT", err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+rollback:
+	PQclear(PQexec(s->conn, "ROLLBACK"));
+	return -1;
+}
+
+int aq_store_offsets(aq_store_t *s, const char *topic, const int32_t *partitions, size_t n, int lock,
+		     int64_t *next_offsets, char *err, size_t errlen)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(list, json_integer(partitions[i]));
+		next_offsets[i] = -1;
+	}
+	char *parts = json_dumps(list, JSON_COMPACT);
+	json_decref(list);
+	const char *params[] = { topic, parts };
+	PGresult *res;
+	if (lock) {
+		res = PQexecParams(s->conn,
+				   "INSERT INTO alertq_offsets (topic, partition, next_offset)"
+				   " SELECT $1, p::int, -1 FROM jsonb_array_elements_text($2::jsonb) p"
+				   " ON CONFLICT DO NOTHING",
+				   2, NULL, params, NULL, NULL, 0);
+		if (check_result(s, res, PGRES_COMMAND_OK, "creating offset rows", err, errlen) != 0) {
+			free(parts);
+			return -1;
+		}
+		PQclear(res);
+	}
+	res = PQexecParams(s->conn,
+			   lock ? "SELECT partition, next_offset FROM alertq_offsets WHERE topic = $1 AND partition IN"
+				  " (SELECT p::int FROM jsonb_array_elements_text($2::jsonb) p)"
+				  " ORDER BY partition FOR UPDATE"
+				: "SELECT partition, next_offset FROM alertq_offsets WHERE topic = $1 AND partition IN"
+				  " (SELECT p::int FROM jsonb_array_elements_text($2::jsonb) p)",
+			   2, NULL, params, NULL, NULL, 0);
+	free(parts);
+	if (check_result(s, res, PGRES_TUPLES_OK, "reading stored offsets", err, errlen) != 0)
+		return -1;
+	for (int row = 0; row < PQntuples(res); row++) {
+		int32_t partition = (int32_t)atoi(PQgetvalue(res, row, 0));
+		int64_t next = strtoll(PQgetvalue(res, row, 1), NULL, 10);
+		for (size_t i = 0; i < n; i++)
+			if (partitions[i] == partition)
+				next_offsets[i] = next;
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int parse_severity(const char *text)
+{
+	int status = aq_status_parse(text);
+	return status == AQ_STATUS_NONE ? AQ_OK : status;
+}
+
+/* Fills st from row of res (columns in the order of STATE_COLUMNS). */
+#define STATE_COLUMNS                                                                                        \
+	"check_name, severity, since_ms, pending_severity, pending_count, has_value, value, status, message,"  \
+	" labels::text, last_seen_ms, interval_ms, last_event_id, stale_at_ms, stale, episode,"               \
+	" escalation_level, last_notified_ms, next_action_ms, array_to_json(told)::text, acked, suppressed,"  \
+	" previous_severity"
+
+static void state_from_row(struct aq_state *st, PGresult *res, int row)
+{
+	aq_state_init(st, PQgetvalue(res, row, 0));
+	st->known = 1;
+	st->severity = parse_severity(PQgetvalue(res, row, 1));
+	st->since_ms = strtoll(PQgetvalue(res, row, 2), NULL, 10);
+	st->pending_severity = PQgetisnull(res, row, 3) ? AQ_STATUS_NONE : aq_status_parse(PQgetvalue(res, row, 3));
+	st->pending_count = atoi(PQgetvalue(res, row, 4));
+	st->has_value = PQgetvalue(res, row, 5)[0] == 't';
+	st->value = st->has_value ? strtod(PQgetvalue(res, row, 6), NULL) : 0;
+	st->status = PQgetisnull(res, row, 7) ? AQ_STATUS_NONE : aq_status_parse(PQgetvalue(res, row, 7));
+	free(st->message);
+	st->message = aq_strdup(PQgetvalue(res, row, 8));
+	json_t *labels = json_loads(PQgetvalue(res, row, 9), 0, NULL);
+	if (json_is_object(labels) && json_object_size(labels) > 0) {
+		st->labels = calloc(json_object_size(labels), sizeof(*st->labels));
+		const char *key;
+		json_t *value;
+		json_object_foreach(labels, key, value)
+		{
+			if (st->labels && json_is_string(value)) {
+				st->labels[st->nlabels].key = aq_strdup(key);
+				st->labels[st->nlabels].value = aq_strdup(json_string_value(value));
+				st->nlabels++;
+			}
+		}
+	}
+	json_decref(labels);
+	st->last_seen_ms = strtoll(PQgetvalue(res, row, 10), NULL, 10);
+	st->interval_ms = strtoll(PQgetvalue(res, row, 11), NULL, 10);
+	snprintf(st->last_event_id, sizeof(st->last_event_id), "%s", PQgetvalue(res, row, 12));
+	st->stale_at_ms = strtoll(PQgetvalue(res, row, 13), NULL, 10);
+	st->stale = PQgetvalue(res, row, 14)[0] == 't';
+	st->episode = strtoll(PQgetvalue(res, row, 15), NULL, 10);
+	st->escalation_level = atoi(PQgetvalue(res, row, 16));
+	st->last_notified_ms = strtoll(PQgetvalue(res, row, 17), NULL, 10);
+	st->next_action_ms = strtoll(PQgetvalue(res, row, 18), NULL, 10);
+	json_t *told = json_loads(PQgetvalue(res, row, 19), 0, NULL);
+	if (json_is_array(told) && json_array_size(told) > 0) {
+		st->told = calloc(json_array_size(told), sizeof(*st->told));
+		size_t i;
+		json_t *name;
+		json_array_foreach(told, i, name)
+		{
+			if (st->told && json_is_string(name))
+				st->told[st->ntold++] = aq_strdup(json_string_value(name));
+		}
+	}
+	json_decref(told);
+	st->acked = PQgetvalue(res, row, 20)[0] == 't';
+	st->suppressed = PQgetvalue(res, row, 21)[0] == 't';
+	st->previous_severity = parse_severity(PQgetvalue(res, row, 22));
+}
+
+int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int lock, struct aq_state *states,
+			 char *err, size_t errlen)
+{
+	json_t *names = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(names, json_string(checks[i]));
+		states[i].check = NULL;
+	}
+	char *list = json_dumps(names, JSON_COMPACT);
+	json_decref(names);
+	const char *params[] = { list };
+	PGresult *res = PQexecParams(
+		s->conn,
+		lock ? "SELECT " STATE_COLUMNS " FROM alertq_checks WHERE check_name IN"
+		       " (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY check_name FOR UPDATE"
+		     : "SELECT " STATE_COLUMNS " FROM alertq_checks WHERE check_name IN"
+		       " (SELECT jsonb_array_elements_text($1::jsonb))",
+		1, NULL, params, NULL, NULL, 0);
+	free(list);
+	if (check_result(s, res, PGRES_TUPLES_OK, "loading check state", err, errlen) != 0)
+		return -1;
+	int rows = PQntuples(res);
+	for (size_t i = 0; i < n; i++) {
+		int found = 0;
+		for (int row = 0; row < rows && !found; row++) {
+			if (strcmp(PQgetvalue(res, row, 0), checks[i]) == 0) {
+				state_from_row(&states[i], res, row);
+				found = 1;
+			}
+		}
+		if (!found)
+			aq_state_init(&states[i], checks[i]);
+	}
+	PQclear(res);
+	return 0;
+}
+
+aq_writes_t *aq_writes_new(void)
+{
+	aq_writes_t *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	w->states = json_array();
+	w->transitions = json_array();
+	w->notifications = json_array();
+	w->offsets = json_array();
+	w->dead_letters = json_array();
+	return w;
+}
+
+void aq_writes_free(aq_writes_t *w)
+{
+	if (!w)
+		return;
+	json_decref(w->states);
+	json_decref(w->transitions);
+	json_decref(w->notifications);
+	json_decref(w->offsets);
+	json_decref(w->dead_letters);
+	free(w);
+}
+
+void aq_writes_clear(aq_writes_t *w)
+{
+	json_array_clear(w->states);
+	json_array_clear(w->transitions);
+	json_array_clear(w->notifications);
+	json_array_clear(w->offsets);
+	json_array_clear(w->dead_letters);
+}
+
+int aq_writes_empty(const aq_writes_t *w)
+{
+	return json_array_size(w->states) == 0 && json_array_size(w->transitions) == 0 &&
+	       json_array_size(w->notifications) == 0 && json_array_size(w->offsets) == 0 &&
+	       json_array_size(w->dead_letters) == 0;
+}
+
+static json_t *severity_json(int severity)
+{
+	const char *name = aq_status_name(severity);
+	return name ? json_string(name) : json_null();
+}
+
+void aq_writes_state(aq_writes_t *w, const struct aq_state *st)
+{
+	json_t *labels = json_object();
+	for (size_t i = 0; i < st->nlabels; i++)
+		json_object_set_new(labels, st->labels[i].key, json_string(st->labels[i].value));
+	json_t *told = json_array();
+	for (size_t i = 0; i < st->ntold; i++)
+		json_array_append_new(told, json_string(st->told[i]));
+	json_t *row = json_object();
+	json_object_set_new(row, "check_name", json_string(st->check));
+	json_object_set_new(row, "severity", severity_json(st->severity));
+	json_object_set_new(row, "since_ms", json_integer(st->since_ms));
+	json_object_set_new(row, "previous_severity", severity_json(st->previous_severity));
+	json_object_set_new(row, "pending_severity", severity_json(st->pending_severity));
+	json_object_set_new(row, "pending_count", json_integer(st->pending_count));
+	json_object_set_new(row, "has_value", json_boolean(st->has_value));
+	json_object_set_new(row, "value", st->has_value ? json_real(st->value) : json_null());
+	json_object_set_new(row, "status", severity_json(st->status));
+	json_object_set_new(row, "message", json_string(st->message ? st->message : ""));
+	json_object_set_new(row, "labels", labels);
+	json_object_set_new(row, "last_seen_ms", json_integer(st->last_seen_ms));
+	json_object_set_new(row, "interval_ms", json_integer(st->interval_ms));
+	json_object_set_new(row, "last_event_id", json_string(st->last_event_id));
+	json_object_set_new(row, "stale_at_ms", json_integer(st->stale_at_ms));
+	json_object_set_new(row, "stale", json_boolean(st->stale));
+	json_object_set_new(row, "episode", json_integer(st->episode));
+	json_object_set_new(row, "escalation_level", json_integer(st->escalation_level));
+	json_object_set_new(row, "last_notified_ms", json_integer(st->last_notified_ms));
+	json_object_set_new(row, "next_action_ms", json_integer(st->next_action_ms));
+	json_object_set_new(row, "told", told);
+	json_object_set_new(row, "acked", json_boolean(st->acked));
+	json_object_set_new(row, "suppressed", json_boolean(st->suppressed));
+	json_array_append_new(w->states, row);
+}
+
+void aq_writes_transition(aq_writes_t *w, const char *check, const struct aq_transition *tr, char ref[37])
+{
+	aq_uuid4(ref);
+	json_t *row = json_object();
+	json_object_set_new(row, "ref", json_string(ref));
+	json_object_set_new(row, "check_name", json_string(check));
+	json_object_set_new(row, "from_severity", severity_json(tr->from));
+	json_object_set_new(row, "to_severity", severity_json(tr->to));
+	json_object_set_new(row, "value", tr->has_value ? json_real(tr->value) : json_null());
+	json_object_set_new(row, "message", json_string(tr->message ? tr->message : ""));
+	json_object_set_new(row, "observed_at_ms", json_integer(tr->observed_at_ms));
+	json_object_set_new(row, "event_id", json_string(tr->event_id ? tr->event_id : ""));
+	json_object_set_new(row, "cause", json_string(tr->stale ? "stale" : "result"));
+	json_array_append_new(w->transitions, row);
+}
+
+void aq_writes_notification(aq_writes_t *w, const char *id, const char *transition_ref, const char *check,
+			    const char *channel, int level, int resolved, const char *payload,
+			    int64_t give_up_after_ms)
+{
+	json_t *row = json_object();
+	json_object_set_new(row, "id", json_string(id));
+	json_object_set_new(row, "transition_ref",
+			    transition_ref && *transition_ref ? json_string(transition_ref) : json_null());
+	json_object_set_new(row, "check_name", json_string(check));
+	json_object_set_new(row, "channel", json_string(channel));
+	json_object_set_new(row, "level", json_integer(level));
+	json_object_set_new(row, "resolved", json_boolean(resolved));
+	json_object_set_new(row, "payload", json_string(payload));
+	json_object_set_new(row, "give_up_after_ms", json_integer(give_up_after_ms));
+	json_array_append_new(w->notifications, row);
+}
+
+void aq_writes_offset(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset)
+{
+	json_t *row = json_object();
+	json_object_set_new(row, "topic", json_string(topic));
+	json_object_set_new(row, "partition", json_integer(partition));
+	json_object_set_new(row, "next_offset", json_integer(next_offset));
+	json_array_append_new(w->offsets, row);
+}
+
+void aq_writes_dead_letter(aq_writes_t *w, const char *topic, int32_t partition, int64_t offset,
+			   const char *reason)
+{
+	json_t *row = json_object();
+	json_object_set_new(row, "topic", json_string(topic));
+	json_object_set_new(row, "partition", json_integer(partition));
+	json_object_set_new(row, "offset", json_integer(offset));
+	json_object_set_new(row, "reason", json_string(reason));
+	json_array_append_new(w->dead_letters, row);
+}
+
+/* Runs sql with the JSON array rows as $1, unless rows is empty. */
+static int write_rows(aq_store_t *s, const char *sql, json_t *rows, const char *what, char *err, size_t errlen)
+{
+	if (json_array_size(rows) == 0)
+		return 0;
+	char *text = json_dumps(rows, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (!text) {
+		snprintf(err, errlen, "%s: out of memory", what);
+		return -1;
+	}
+	const char *params[] = { text };
+	PGresult *res = PQexecParams(s->conn, sql, 1, NULL, params, NULL, NULL, 0);
+	free(text);
+	if (check_result(s, res, PGRES_COMMAND_OK, what, err, errlen) != 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
+{
+	if (write_rows(s,
+		       "INSERT INTO alertq_checks (check_name, severity, since_ms, pending_severity, pending_count,"
+		       " has_value, value, status, message, labels, last_seen_ms, interval_ms, last_event_id,"
+		       " stale_at_ms, stale, episode, escalation_level, last_notified_ms, next_action_ms, told,"
+		       " acked, suppressed, previous_severity, updated_at)"
+		       " SELECT check_name, severity, since_ms, pending_severity, pending_count, has_value, value,"
+		       " status, message, labels, last_seen_ms, interval_ms, last_event_id, stale_at_ms, stale,"
+		       " episode, escalation_level, last_notified_ms, next_action_ms,"
+		       " ARRAY(SELECT jsonb_array_elements_text(told)), acked, suppressed, previous_severity, now()"
+		       " FROM jsonb_to_recordset($1::jsonb) AS x(check_name text, severity text, since_ms bigint,"
+		       " pending_severity text, pending_count int, has_value boolean, value double precision,"
+		       " status text, message text, labels jsonb, last_seen_ms bigint, interval_ms bigint,"
+		       " last_event_id text, stale_at_ms bigint, stale boolean, episode bigint,"
+		       " escalation_level int, last_notified_ms bigint, next_action_ms bigint, told jsonb,"
+		       " acked boolean, suppressed boolean, previous_severity text)"
+		       " ON CONFLICT (check_name) DO UPDATE SET severity = EXCLUDED.severity,"
+		       " since_ms = EXCLUDED.since_ms, pending_severity = EXCLUDED.pending_severity,"
+		       " pending_count = EXCLUDED.pending_count, has_value = EXCLUDED.has_value,"
+		       " value = EXCLUDED.value, status = EXCLUDED.status, message = EXCLUDED.message,"
+		       " labels = EXCLUDED.labels, last_seen_ms = EXCLUDED.last_seen_ms,"
+		       " interval_ms = EXCLUDED.interval_ms, last_event_id = EXCLUDED.last_event_id,"
+		       " stale_at_ms = EXCLUDED.stale_at_ms, stale = EXCLUDED.stale, episode = EXCLUDED.episode,"
+		       " escalation_level = EXCLUDED.escalation_level,"
+		       " last_notified_ms = EXCLUDED.last_notified_ms, next_action_ms = EXCLUDED.next_action_ms,"
+		       " told = EXCLUDED.told, acked = EXCLUDED.acked,"
+		       " acked_by = CASE WHEN EXCLUDED.acked THEN alertq_checks.acked_by END,"
+		       " acked_at = CASE WHEN EXCLUDED.acked THEN alertq_checks.acked_at END,"
+		       " ack_comment = CASE WHEN EXCLUDED.acked THEN alertq_checks.ack_comment END,"
+		       " suppressed = EXCLUDED.suppressed, previous_severity = EXCLUDED.previous_severity,"
+		       " updated_at = now()",
+		       w->states, "saving check state", err, errlen) != 0)
+		return -1;
+	if (write_rows(s,
+		       "INSERT INTO alertq_transitions (ref, check_name, from_severity, to_severity, value, message,"
+		       " observed_at_ms, event_id, cause)"
+		       " SELECT ref, check_name, from_severity, to_severity, value, message, observed_at_ms,"
+		       " event_id, cause FROM jsonb_to_recordset($1::jsonb) WITH ORDINALITY AS x(ref uuid,"
+		       " check_name text, from_severity text, to_severity text, value double precision,"
+		       " message text, observed_at_ms bigint, event_id text, cause text) ORDER BY ordinality",
+		       w->transitions, "saving transitions", err, errlen) != 0)
+		return -1;
+	if (write_rows(s,
+		       "INSERT INTO alertq_notifications (id, transition_ref, check_name, channel, level, resolved,"
+		       " payload, give_up_at)"
+		       " SELECT id, transition_ref, check_name, channel, level, resolved, payload,"
+		       " now() + give_up_after_ms * interval '1 millisecond'"
+		       " FROM jsonb_to_recordset($1::jsonb) WITH ORDINALITY AS x(id uuid, transition_ref uuid,"
+		       " check_name text, channel text, level int, resolved boolean, payload text,"
+		       " give_up_after_ms bigint) ORDER BY ordinality",
+		       w->notifications, "saving notifications", err, errlen) != 0)
+		return -1;
+	if (write_rows(s,
+		       "INSERT INTO alertq_dead_letters (topic, partition, \"offset\", reason)"
+		       " SELECT topic, partition, \"offset\", reason FROM jsonb_to_recordset($1::jsonb)"
+		       " AS x(topic text, partition int, \"offset\" bigint, reason text) ON CONFLICT DO NOTHING",
+		       w->dead_letters, "saving dead letters", err, errlen) != 0)
+		return -1;
+	if (write_rows(s,
+		       "INSERT INTO alertq_offsets (topic, partition, next_offset)"
+		       " SELECT topic, partition, next_offset FROM jsonb_to_recordset($1::jsonb)"
+		       " AS x(topic text, partition int, next_offset bigint)"
+		       " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset,"
+		       " updated_at = now()",
+		       w->offsets, "saving offsets", err, errlen) != 0)
+		return -1;
+	return 0;
+}
+
+static void silences_clear(aq_store_t *s)
+{
+	for (size_t i = 0; i < s->nsilences; i++)
+		free(s->silences[i].match);
+	free(s->silences);
+	s->silences = NULL;
+	s->nsilences = 0;
+}
+
+void aq_store_silences_invalidate(aq_store_t *s)
+{
+	s->silences_read_ms = 0;
+}
+
+/* Reads silences that have not ended; keeps the old list when that fails. */
+static void silences_read(aq_store_t *s)
+{
+	PGresult *res = PQexec(s->conn, "SELECT match, (extract(epoch FROM starts_at) * 1000)::bigint,"
+					" (extract(epoch FROM ends_at) * 1000)::bigint FROM alertq_silences"
+					" WHERE ends_at > now()");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		PQclear(res);
+		return;
+	}
+	silences_clear(s);
+	int rows = PQntuples(res);
+	if (rows > 0)
+		s->silences = calloc((size_t)rows, sizeof(*s->silences));
+	for (int row = 0; s->silences && row < rows; row++) {
+		s->silences[row].match = aq_strdup(PQgetvalue(res, row, 0));
+		s->silences[row].starts_ms = strtoll(PQgetvalue(res, row, 1), NULL, 10);
+		s->silences[row].ends_ms = strtoll(PQgetvalue(res, row, 2), NULL, 10);
+		s->nsilences++;
+	}
+	PQclear(res);
+	s->silences_read_ms = aq_monotonic_ms();
+}
+
+int aq_store_silenced(aq_store_t *s, const char *check, int64_t now_ms)
+{
+	if (s->silences_read_ms == 0 || aq_monotonic_ms() - s->silences_read_ms >= 1000)
+		silences_read(s);
+	for (size_t i = 0; i < s->nsilences; i++) {
+		const struct silence *si = &s->silences[i];
+		if (si->starts_ms <= now_ms && now_ms < si->ends_ms && fnmatch(si->match, check, 0) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int aq_store_claim(aq_store_t *s, const char *channel, int max, struct aq_outbox_row **rows, size_t *n,
+		   char *err, size_t errlen)
+{
+	char limit[16];
+	snprintf(limit, sizeof(limit), "%d", max);
+	const char *params[] = { channel, limit };
+	*rows = NULL;
+	*n = 0;
+	PGresult *res = PQexecParams(s->conn,
+				     "SELECT id, payload, attempts, give_up_at <= now() FROM alertq_notifications"
+				     " WHERE channel = $1 AND state = 'pending' AND next_attempt_at <= now()"
+				     " ORDER BY next_attempt_at, created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+				     2, NULL, params, NULL, NULL, 0);
+	if (check_result(s, res, PGRES_TUPLES_OK, "claiming notifications", err, errlen) != 0)
+		return -1;
+	int count = PQntuples(res);
+	if (count > 0) {
+		*rows = calloc((size_t)count, sizeof(**rows));
+		if (!*rows) {
+			PQclear(res);
+			snprintf(err, errlen, "claiming notifications: out of memory");
+			return -1;
+		}
+	}
+	for (int row = 0; row < count; row++) {
+		struct aq_outbox_row *r = &(*rows)[row];
+		snprintf(r->id, sizeof(r->id), "%s", PQgetvalue(res, row, 0));
+		r->payload = aq_strdup(PQgetvalue(res, row, 1));
+		r->attempts = atoi(PQgetvalue(res, row, 2));
+		r->give_up = PQgetvalue(res, row, 3)[0] == 't';
+	}
+	*n = (size_t)count;
+	PQclear(res);
+	return 0;
+}
+
+void aq_outbox_rows_free(struct aq_outbox_row *rows, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(rows[i].payload);
+	free(rows);
+}
+
+int aq_store_mark(aq_store_t *s, const char *id, int outcome, int64_t retry_ms, const char *error, char *err,
+		  size_t errlen)
+{
+	char outcome_text[8];
+	char retry_text[24];
+	snprintf(outcome_text, sizeof(outcome_text), "%d", outcome);
+	snprintf(retry_text, sizeof(retry_text), "%lld", (long long)retry_ms);
+	const char *params[] = { id, outcome_text, retry_text, error && *error ? error : NULL };
+	PGresult *res = PQexecParams(
+		s->conn,
+		"UPDATE alertq_notifications SET attempts = attempts + 1, last_error = $4,"
+		" state = CASE WHEN $2::int = 0 THEN 'sent' WHEN $2::int = 2 THEN 'undeliverable'"
+		"   WHEN now() + $3::bigint * interval '1 millisecond' > give_up_at THEN 'undeliverable'"
+		"   ELSE 'pending' END,"
+		" sent_at = CASE WHEN $2::int = 0 THEN now() END,"
+		" next_attempt_at = now() + $3::bigint * interval '1 millisecond'"
+		" WHERE id = $1::uuid",
+		4, NULL, params, NULL, NULL, 0);
+	if (check_result(s, res, PGRES_COMMAND_OK, "recording a delivery", err, errlen) != 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int aq_store_due_checks(aq_store_t *s, int64_t now_ms, int max, char ***names, size_t *n, char *err,
+			size_t errlen)
+{
+	char now_text[24];
+	char limit[16];
+	snprintf(now_text, sizeof(now_text), "%lld", (long long)now_ms);
+	snprintf(limit, sizeof(limit), "%d", max);
+	const char *params[] = { now_text, limit };
+	*names = NULL;
+	*n = 0;
+	PGresult *res = PQexecParams(s->conn,
+				     "SELECT check_name FROM alertq_checks WHERE (next_action_ms > 0 AND"
+				     " next_action_ms <= $1::bigint) OR (stale_at_ms > 0 AND stale_at_ms <= $1::bigint)"
+				     " OR suppressed ORDER BY check_name LIMIT $2 FOR UPDATE SKIP LOCKED",
+				     2, NULL, params, NULL, NULL, 0);
+	if (check_result(s, res, PGRES_TUPLES_OK, "finding due checks", err, errlen) != 0)
+		return -1;
+	int count = PQntuples(res);
+	if (count > 0) {
+		*names = calloc((size_t)count, sizeof(**names));
+		if (!*names) {
+			PQclear(res);
+			snprintf(err, errlen, "finding due checks: out of memory");
+			return -1;
+		}
+	}
+	for (int row = 0; row < count; row++)
+		(*names)[row] = aq_strdup(PQgetvalue(res, row, 0));
+	*n = (size_t)count;
+	PQclear(res);
+	return 0;
+}
+
+void aq_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
