@@ -1,0 +1,52 @@
+/* publisher.h - publishing check results to Kafka, and the results given to
+ * `submit` on the command line or as JSON lines */
+#ifndef ALERTQ_PUBLISHER_H
+#define ALERTQ_PUBLISHER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alertq/config.h"
+#include "alertq/event.h"
+
+typedef struct aq_publisher aq_publisher_t;
+
+/* An idempotent producer (acks=all) for cfg's topic. NULL with the reason in
+ * err. cfg must outlive it. */
+aq_publisher_t *aq_publisher_new(const struct aq_config *cfg, char *err, size_t errlen);
+
+/* Flushes what is queued (up to 30 s), then frees. */
+void aq_publisher_free(aq_publisher_t *p);
+
+/* Encodes r and queues it, keyed by check name. When the local queue is
+ * full it serves delivery reports and waits (up to the delivery timeout).
+ * Returns 0, or -1 with the reason in err (the result is then not sent). */
+int aq_publisher_send(aq_publisher_t *p, const struct aq_result *r, char *err, size_t errlen);
+
+/* Serves delivery reports for up to timeout_ms. */
+void aq_publisher_poll(aq_publisher_t *p, int timeout_ms);
+
+/* Waits until every queued result is acknowledged or failed, up to
+ * timeout_ms. Returns the number still not delivered (failed or pending). */
+size_t aq_publisher_flush(aq_publisher_t *p, int timeout_ms);
+
+/* Results acknowledged by Kafka, and results that failed (each failure is
+ * logged with its check name and reason). */
+size_t aq_publisher_delivered(const aq_publisher_t *p);
+size_t aq_publisher_failed(const aq_publisher_t *p);
+
+/* The source name results carry: $ALERTQ_SOURCE, else the host name. */
+const char *aq_source_name(void);
+
+/* Fills r (zeroed) from one JSON object with the fields of `submit`: check
+ * (required), value (number or null), status (OK, WARNING, CRITICAL,
+ * UNKNOWN), message, labels (object of strings), interval (a duration such
+ * as "5m"), observed_at (RFC 3339; default now). Returns 0, or -1 with the
+ * reason in err and r released. */
+int aq_submit_parse(const char *json, size_t len, struct aq_result *r, char *err, size_t errlen);
+
+/* Sets what every result needs and a submit may leave out: a new event_id,
+ * the source name, observed_at now when 0. */
+void aq_result_stamp(struct aq_result *r);
+
+#endif
