@@ -1,0 +1,36 @@
+/* admin.h - what the alertq command shows and changes: status, history,
+ * acknowledgements, silences */
+#ifndef ALERTQ_ADMIN_H
+#define ALERTQ_ADMIN_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "alertq/store.h"
+
+/* Each returns 0, 1 on a runtime failure (with the reason in err), or, where
+ * said, another exit status. Output goes to out. */
+
+/* Every known check, worst first; undeliverable notifications and dead
+ * letters after them. json: an array of objects (check, severity, since,
+ * value, last_seen, acked, silenced, escalation_level, message, labels,
+ * undeliverable...). */
+int aq_admin_status(aq_store_t *s, FILE *out, int json, char *err, size_t errlen);
+
+/* The transitions of check, oldest first, each with the notifications it
+ * caused per channel (attempts, delivery state, last error), and the
+ * escalations and repeats. Returns 1 with "no such check" when unknown. */
+int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char *err, size_t errlen);
+
+/* Acknowledges the current episode of check (by and comment may be NULL).
+ * Fails when the check is unknown or OK. */
+int aq_admin_ack(aq_store_t *s, const char *check, const char *by, const char *comment, char *err, size_t errlen);
+int aq_admin_unack(aq_store_t *s, const char *check, char *err, size_t errlen);
+
+/* A silence of checks matching glob for duration_ms; prints its id. */
+int aq_admin_silence(aq_store_t *s, const char *glob, int64_t duration_ms, const char *comment, const char *by,
+		     FILE *out, char *err, size_t errlen);
+int aq_admin_silences(aq_store_t *s, FILE *out, int json, char *err, size_t errlen);
+int aq_admin_unsilence(aq_store_t *s, const char *id, char *err, size_t errlen);
+
+#endif
