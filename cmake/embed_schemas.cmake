@@ -1,7 +1,7 @@
 # Writes OUT: a C array with the text of every schemas/*.avsc, in name order.
 file(GLOB files ${SCHEMA_DIR}/*.avsc)
 list(SORT files)
-set(body "/* generated from schemas/*.avsc by cmake/embed_schemas.cmake */\n#include \"alertq/event.h\"\n\nconst struct aq_shipped_schema aq_shipped_schemas[] = {\n")
+set(body "/* generated from the .avsc files in schemas/ by cmake/embed_schemas.cmake */\n#include \"alertq/event.h\"\n\nconst struct aq_shipped_schema aq_shipped_schemas[] = {\n")
 foreach(f ${files})
   get_filename_component(name ${f} NAME)
   file(READ ${f} text)

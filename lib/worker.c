@@ -417,8 +417,8 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 		rd_kafka_assign(rk, NULL);
 		return;
 	}
-	int32_t partitions[512];
-	int64_t next[512];
+	int32_t partitions[512] = { 0 };
+	int64_t next[512] = { 0 };
 	size_t n = 0;
 	char msg[1024];
 	for (int i = 0; i < parts->cnt && n < 512; i++) {
