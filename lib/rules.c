@@ -191,7 +191,7 @@ static void plan_add(struct aq_plan *plan, const char *channel, int level, int r
 			return;
 	if (plan->n >= AQ_PLAN_MAX)
 		return;
-	plan->items[plan->n].channel = channel;
+	snprintf(plan->items[plan->n].channel, sizeof(plan->items[plan->n].channel), "%s", channel);
 	plan->items[plan->n].level = level;
 	plan->items[plan->n].resolved = resolved;
 	plan->n++;

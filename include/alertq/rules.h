@@ -84,7 +84,7 @@ int aq_state_go_stale(struct aq_state *st, const struct aq_rule *rule, int64_t n
 
 /* One notification to make: channel `channel` told about the state. */
 struct aq_planned {
-	const char *channel; /* borrowed from the config */
+	char channel[256];
 	int level;
 	int resolved;
 };

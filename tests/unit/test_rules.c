@@ -1,0 +1,297 @@
+/* test_rules.c - severity under a rule, the state machine, and the
+ * escalation plan, table by table */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alertq/rules.h"
+
+#define MIN (60 * 1000LL)
+#define T0 1764262800000LL /* 2025-11-27T17:00:00Z */
+
+static struct aq_rule session_rule(int for_count)
+{
+	struct aq_rule r;
+	memset(&r, 0, sizeof(r));
+	r.match = "system.session_rows";
+	r.warning = (struct aq_threshold){ 1, AQ_OP_GT, 50000 };
+	r.critical = (struct aq_threshold){ 1, AQ_OP_GT, 100000 };
+	r.for_count = for_count;
+	r.stale_severity = AQ_UNKNOWN;
+	return r;
+}
+
+static struct aq_result result(int has_value, double value, int status, int64_t at)
+{
+	struct aq_result r;
+	memset(&r, 0, sizeof(r));
+	r.check = "system.session_rows";
+	r.has_value = has_value;
+	r.value = value;
+	r.status = status;
+	r.message = "m";
+	r.observed_at_ms = at;
+	r.interval_ms = 60000;
+	strcpy(r.event_id, "00000000-0000-4000-8000-000000000000");
+	return r;
+}
+
+START_TEST(severity_under_rule)
+{
+	static const struct {
+		int thresholds;
+		int has_value;
+		double value;
+		int status;
+		int want;
+	} cases[] = {
+		{ 1, 1, 0, AQ_STATUS_NONE, AQ_OK },
+		{ 1, 1, 50000, AQ_STATUS_NONE, AQ_OK },
+		{ 1, 1, 50001, AQ_STATUS_NONE, AQ_WARNING },
+		{ 1, 1, 100000, AQ_STATUS_NONE, AQ_WARNING },
+		{ 1, 1, 100001, AQ_STATUS_NONE, AQ_CRITICAL },
+		{ 1, 1, 100001, AQ_OK, AQ_CRITICAL },    /* thresholds win over the result's status */
+		{ 1, 1, 10, AQ_CRITICAL, AQ_OK },        /* ... either way */
+		{ 1, 0, 0, AQ_STATUS_NONE, AQ_UNKNOWN }, /* no value to compare */
+		{ 1, 1, 10, AQ_UNKNOWN, AQ_UNKNOWN },    /* the check itself failed */
+		{ 0, 1, 10, AQ_CRITICAL, AQ_CRITICAL },  /* no thresholds: the result's status */
+		{ 0, 1, 10, AQ_WARNING, AQ_WARNING },
+		{ 0, 1, 10, AQ_OK, AQ_OK },
+		{ 0, 1, 10, AQ_STATUS_NONE, AQ_UNKNOWN },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct aq_rule rule = session_rule(1);
+		if (!cases[i].thresholds)
+			rule.warning.set = rule.critical.set = 0;
+		struct aq_result r = result(cases[i].has_value, cases[i].value, cases[i].status, T0);
+		ck_assert_msg(aq_rule_severity(&rule, &r) == cases[i].want, "case %zu: got %s want %s", i,
+			      aq_status_name(aq_rule_severity(&rule, &r)), aq_status_name(cases[i].want));
+	}
+	struct aq_result r = result(1, 5, AQ_WARNING, T0);
+	ck_assert_int_eq(aq_rule_severity(NULL, &r), AQ_WARNING);
+}
+END_TEST
+
+/* A sequence of values through the state machine: the severity after each
+ * result and whether that result was a transition. */
+START_TEST(state_sequences)
+{
+	static const struct {
+		const char *name;
+		int for_count;
+		int n;
+		double values[8];
+		int want_severity[8];
+		int want_transition[8];
+	} cases[] = {
+		{ "first ok is no transition", 1, 1, { 10 }, { AQ_OK }, { 0 } },
+		{ "first critical is a transition from ok", 1, 1, { 200000 }, { AQ_CRITICAL }, { 1 } },
+		{ "warning then critical then ok", 1, 3, { 60000, 200000, 10 }, { AQ_WARNING, AQ_CRITICAL, AQ_OK }, { 1, 1, 1 } },
+		{ "same severity twice is one transition", 1, 3, { 60000, 70000, 80000 }, { AQ_WARNING, AQ_WARNING, AQ_WARNING }, { 1, 0, 0 } },
+		{ "for 3 fires on the third", 3, 3, { 60000, 60000, 60000 }, { AQ_OK, AQ_OK, AQ_WARNING }, { 0, 0, 1 } },
+		{ "for 3 streak broken by ok", 3, 5, { 60000, 60000, 10, 60000, 60000 }, { AQ_OK, AQ_OK, AQ_OK, AQ_OK, AQ_OK }, { 0, 0, 0, 0, 0 } },
+		{ "for 2 fires at the severity of the last", 2, 2, { 60000, 200000 }, { AQ_OK, AQ_CRITICAL }, { 0, 1 } },
+		{ "better takes one result even with for 3", 3, 5, { 200000, 200000, 200000, 60000, 10 }, { AQ_OK, AQ_OK, AQ_CRITICAL, AQ_WARNING, AQ_OK }, { 0, 0, 1, 1, 1 } },
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct aq_rule rule = session_rule(cases[c].for_count);
+		struct aq_state st;
+		aq_state_init(&st, "system.session_rows");
+		for (int i = 0; i < cases[c].n; i++) {
+			struct aq_result r = result(1, cases[c].values[i], AQ_STATUS_NONE, T0 + i * MIN);
+			struct aq_transition tr;
+			int changed = aq_state_apply(&st, &rule, &r, &tr);
+			ck_assert_msg(changed == cases[c].want_transition[i], "%s: result %d transition %d", cases[c].name,
+				      i, changed);
+			ck_assert_msg(st.severity == cases[c].want_severity[i], "%s: result %d severity %s",
+				      cases[c].name, i, aq_status_name(st.severity));
+			if (changed) {
+				ck_assert_int_eq(tr.to, st.severity);
+				ck_assert_int_eq(tr.observed_at_ms, T0 + i * MIN);
+				ck_assert_int_eq(st.since_ms, T0 + i * MIN);
+			}
+		}
+		aq_state_release(&st);
+	}
+}
+END_TEST
+
+START_TEST(staleness)
+{
+	struct aq_rule rule = session_rule(1);
+	struct aq_state st;
+	struct aq_transition tr;
+	aq_state_init(&st, "system.session_rows");
+	struct aq_result r = result(1, 10, AQ_STATUS_NONE, T0);
+	aq_state_apply(&st, &rule, &r, &tr);
+	/* default: twice the interval */
+	ck_assert_int_eq(st.stale_at_ms, T0 + 2 * MIN);
+	rule.stale_after_ms = 10 * MIN;
+	aq_state_apply(&st, &rule, &r, &tr);
+	ck_assert_int_eq(st.stale_at_ms, T0 + 10 * MIN);
+
+	ck_assert_int_eq(aq_state_go_stale(&st, &rule, T0 + 10 * MIN, &tr), 1);
+	ck_assert_int_eq(tr.from, AQ_OK);
+	ck_assert_int_eq(tr.to, AQ_UNKNOWN);
+	ck_assert_int_eq(tr.stale, 1);
+	ck_assert_int_eq(st.stale_at_ms, 0); /* fires once */
+	ck_assert_ptr_nonnull(strstr(st.message, "no result since"));
+
+	/* its next result ends it, whatever `for` says */
+	rule.for_count = 5;
+	struct aq_result back = result(1, 200000, AQ_STATUS_NONE, T0 + 11 * MIN);
+	ck_assert_int_eq(aq_state_apply(&st, &rule, &back, &tr), 1);
+	ck_assert_int_eq(tr.from, AQ_UNKNOWN);
+	ck_assert_int_eq(tr.to, AQ_CRITICAL);
+	ck_assert_int_eq(st.stale, 0);
+	aq_state_release(&st);
+}
+END_TEST
+
+static char *crit_level0[] = { "logfile", "ops-webhook" };
+static char *crit_level1[] = { "oncall-email" };
+static char *warn_level0[] = { "logfile" };
+
+static struct aq_escalation policy(void)
+{
+	static struct aq_level crit[2];
+	static struct aq_level warn[1];
+	crit[0] = (struct aq_level){ 0, crit_level0, 2 };
+	crit[1] = (struct aq_level){ 15 * MIN, crit_level1, 1 };
+	warn[0] = (struct aq_level){ 0, warn_level0, 1 };
+	struct aq_escalation e;
+	memset(&e, 0, sizeof(e));
+	e.name = "default";
+	e.severity[AQ_CRITICAL] = (struct aq_severity_policy){ crit, 2, 240 * MIN };
+	e.severity[AQ_WARNING] = (struct aq_severity_policy){ warn, 1, 0 };
+	e.resolved = 1;
+	return e;
+}
+
+/* "a:0,b:0" for the plan, in order; "r" after a level marks resolved. */
+static void plan_text(const struct aq_plan *plan, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < plan->n && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s:%d%s", i ? "," : "", plan->items[i].channel,
+					 plan->items[i].level, plan->items[i].resolved ? "r" : "");
+}
+
+static void apply(struct aq_state *st, const struct aq_escalation *e, double value, int64_t at, int silenced,
+		  const char *want)
+{
+	struct aq_rule rule = session_rule(1);
+	struct aq_result r = result(1, value, AQ_STATUS_NONE, at);
+	struct aq_transition tr;
+	struct aq_plan plan = { .n = 0 };
+	char got[512];
+	if (aq_state_apply(st, &rule, &r, &tr))
+		aq_plan_transition(st, e, &tr, at, silenced, &plan);
+	plan_text(&plan, got, sizeof(got));
+	ck_assert_str_eq(got, want);
+}
+
+static void tick(struct aq_state *st, const struct aq_escalation *e, int64_t at, int silenced, const char *want)
+{
+	struct aq_plan plan = { .n = 0 };
+	char got[512];
+	aq_plan_tick(st, e, at, silenced, &plan);
+	plan_text(&plan, got, sizeof(got));
+	ck_assert_str_eq(got, want);
+}
+
+START_TEST(escalation_levels_repeat_and_resolve)
+{
+	struct aq_escalation e = policy();
+	struct aq_state st;
+	aq_state_init(&st, "system.session_rows");
+	apply(&st, &e, 200000, T0, 0, "logfile:0,ops-webhook:0");
+	ck_assert_int_eq(st.episode, 1);
+	ck_assert_int_eq(st.next_action_ms, T0 + 15 * MIN);
+	tick(&st, &e, T0 + 14 * MIN, 0, "");
+	tick(&st, &e, T0 + 15 * MIN, 0, "oncall-email:1");
+	ck_assert_int_eq(st.escalation_level, 1);
+	/* the repeat is due 4 h after the last notification */
+	ck_assert_int_eq(st.next_action_ms, T0 + 15 * MIN + 240 * MIN);
+	tick(&st, &e, T0 + 100 * MIN, 0, "");
+	tick(&st, &e, T0 + 255 * MIN, 0, "logfile:0,ops-webhook:0,oncall-email:1");
+	/* a new result at the same severity notifies nothing */
+	apply(&st, &e, 150000, T0 + 256 * MIN, 0, "");
+	/* back to OK: every channel told in the episode hears it resolved */
+	apply(&st, &e, 10, T0 + 260 * MIN, 0, "logfile:1r,ops-webhook:1r,oncall-email:1r");
+	ck_assert_int_eq(st.next_action_ms, 0);
+	ck_assert_int_eq((int)st.ntold, 0);
+	tick(&st, &e, T0 + 600 * MIN, 0, "");
+	aq_state_release(&st);
+}
+END_TEST
+
+START_TEST(escalation_ack_and_new_episode)
+{
+	struct aq_escalation e = policy();
+	struct aq_state st;
+	aq_state_init(&st, "x");
+	apply(&st, &e, 200000, T0, 0, "logfile:0,ops-webhook:0");
+	aq_state_ack(&st);
+	tick(&st, &e, T0 + 20 * MIN, 0, "");
+	tick(&st, &e, T0 + 500 * MIN, 0, "");
+	/* a change of severity is still told while acknowledged */
+	apply(&st, &e, 60000, T0 + 501 * MIN, 0, "logfile:0");
+	apply(&st, &e, 10, T0 + 502 * MIN, 0, "logfile:0r,ops-webhook:0r");
+	ck_assert_int_eq(st.acked, 0);
+	/* a new episode starts afresh: escalates again */
+	apply(&st, &e, 200000, T0 + 600 * MIN, 0, "logfile:0,ops-webhook:0");
+	ck_assert_int_eq(st.episode, 2);
+	tick(&st, &e, T0 + 615 * MIN, 0, "oncall-email:1");
+	aq_state_release(&st);
+}
+END_TEST
+
+START_TEST(escalation_silence)
+{
+	struct aq_escalation e = policy();
+	struct aq_state st;
+	aq_state_init(&st, "x");
+	apply(&st, &e, 200000, T0, 1, "");
+	ck_assert_int_eq(st.suppressed, 1);
+	tick(&st, &e, T0 + 5 * MIN, 1, "");
+	/* silence over, still firing: told now */
+	tick(&st, &e, T0 + 6 * MIN, 0, "logfile:0,ops-webhook:0");
+	ck_assert_int_eq(st.suppressed, 0);
+	tick(&st, &e, T0 + 7 * MIN, 0, "");
+	tick(&st, &e, T0 + 15 * MIN, 0, "oncall-email:1");
+	aq_state_release(&st);
+}
+END_TEST
+
+START_TEST(no_policy_tells_nobody)
+{
+	struct aq_state st;
+	aq_state_init(&st, "x");
+	apply(&st, NULL, 200000, T0, 0, "");
+	ck_assert_int_eq(st.severity, AQ_CRITICAL);
+	tick(&st, NULL, T0 + 100 * MIN, 0, "");
+	aq_state_release(&st);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("rules");
+	TCase *tc = tcase_create("rules");
+	tcase_add_test(tc, severity_under_rule);
+	tcase_add_test(tc, state_sequences);
+	tcase_add_test(tc, staleness);
+	tcase_add_test(tc, escalation_levels_repeat_and_resolve);
+	tcase_add_test(tc, escalation_ack_and_new_episode);
+	tcase_add_test(tc, escalation_silence);
+	tcase_add_test(tc, no_policy_tells_nobody);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
