@@ -92,4 +92,22 @@ int aq_codec_encode(aq_codec_t *codec, const struct aq_result *r, void *buf, siz
 int aq_codec_decode(aq_codec_t *codec, const void *buf, size_t len, struct aq_result *out,
 		    char *err, size_t errlen);
 
+/* Most labels one result may carry; encode and decode refuse more. */
+#define AQ_LABELS_MAX 64
+
+/* Returns a codec like aq_codec_new() whose reader schema is reader_json (a
+ * version of the record alertq.CheckResult with at least the fields of struct
+ * aq_result, of the same types) instead of schemas/check_result.avsc. It
+ * accepts the reader schema and every shipped schema as writer schemas, and
+ * encode writes with the reader schema, giving fields aq_result lacks their
+ * defaults. Returns NULL with a message in err. */
+aq_codec_t *aq_codec_new_for_reader(const char *reader_json, char *err, size_t errlen);
+
+/* Writes the field name of the record the last successful aq_codec_decode()
+ * produced, as the reader schema sees it, in Avro's JSON encoding (a union as
+ * {"type": value}) into a new string (*out, freed by the caller with free()).
+ * Returns 0, or -1 with a message in err when nothing was decoded since the
+ * last encode or failed decode, or the reader schema has no such field. */
+int aq_codec_decoded_field_json(aq_codec_t *codec, const char *name, char **out, char *err, size_t errlen);
+
 #endif

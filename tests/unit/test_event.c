@@ -1,0 +1,1272 @@
+/* test_event.c - the CheckResult codec: fingerprints, canonical form, round trips, errors, evolution */
+#include "alertq/event.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define UUID "0f8fad5b-d9cb-469f-a165-70867728950e"
+#define BUF_MAX 16384
+
+/* The canonical form of schemas/check_result.avsc, written out by hand from
+ * the specification's rules. */
+static const char shipped_canonical[] =
+	"{\"name\":\"alertq.CheckResult\",\"type\":\"record\",\"fields\":["
+	"{\"name\":\"event_id\",\"type\":\"string\"},"
+	"{\"name\":\"check\",\"type\":\"string\"},"
+	"{\"name\":\"source\",\"type\":\"string\"},"
+	"{\"name\":\"observed_at\",\"type\":\"long\"},"
+	"{\"name\":\"value\",\"type\":[\"null\",\"double\"]},"
+	"{\"name\":\"status\",\"type\":[\"null\",{\"name\":\"alertq.Status\",\"type\":\"enum\","
+	"\"symbols\":[\"OK\",\"WARNING\",\"CRITICAL\",\"UNKNOWN\"]}]},"
+	"{\"name\":\"message\",\"type\":\"string\"},"
+	"{\"name\":\"labels\",\"type\":{\"type\":\"map\",\"values\":\"string\"}},"
+	"{\"name\":\"interval_ms\",\"type\":\"long\"}]}";
+
+static const char *shipped_json(void)
+{
+	for (const struct aq_shipped_schema *s = aq_shipped_schemas; s->name; s++) {
+		if (strcmp(s->name, "check_result.avsc") == 0)
+			return s->json;
+	}
+	return NULL;
+}
+
+/* Reads tests/data/NAME into a new string. */
+static char *read_data(const char *name)
+{
+	const char *dir = getenv("ALERTQ_SOURCE_DIR");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tests/data/%s", dir ? dir : ".", name);
+	FILE *f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "cannot open %s (is ALERTQ_SOURCE_DIR set?)", path);
+	char *text = calloc(1, 1 << 20);
+	size_t n = fread(text, 1, (1 << 20) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	return text;
+}
+
+static aq_codec_t *new_codec(void)
+{
+	char err[256] = "";
+	aq_codec_t *codec = aq_codec_new(err, sizeof(err));
+	ck_assert_msg(codec != NULL, "aq_codec_new: %s", err);
+	return codec;
+}
+
+static aq_codec_t *new_reader_codec(const char *json)
+{
+	char err[256] = "";
+	aq_codec_t *codec = aq_codec_new_for_reader(json, err, sizeof(err));
+	ck_assert_msg(codec != NULL, "aq_codec_new_for_reader: %s", err);
+	return codec;
+}
+
+/* A filled result the tests start from; labels point at static strings and
+ * are not to be released. */
+static struct aq_label sample_labels[] = { { "team", "platform" }, { "env", "prod" } };
+
+static struct aq_result sample(void)
+{
+	struct aq_result r = { 0 };
+	memcpy(r.event_id, UUID, 37);
+	r.check = "system.session_rows";
+	r.source = "db1/alertq-producer";
+	r.observed_at_ms = 1795885200123LL;
+	r.has_value = 1;
+	r.value = 120000.5;
+	r.status = AQ_CRITICAL;
+	r.message = "120000 sessions";
+	r.labels = sample_labels;
+	r.nlabels = 2;
+	r.interval_ms = 300000;
+	return r;
+}
+
+static size_t encode_ok(aq_codec_t *codec, const struct aq_result *r, unsigned char *buf)
+{
+	char err[256] = "";
+	size_t len = BUF_MAX;
+	int rc = aq_codec_encode(codec, r, buf, &len, err, sizeof(err));
+	ck_assert_msg(rc == 0, "encode: %s", err);
+	return len;
+}
+
+static const char *str_or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+static void assert_same_result(const struct aq_result *want, const struct aq_result *got)
+{
+	ck_assert_str_eq(got->event_id, want->event_id);
+	ck_assert_str_eq(got->check, want->check);
+	ck_assert_str_eq(got->source, str_or_empty(want->source));
+	ck_assert_int_eq(got->observed_at_ms, want->observed_at_ms);
+	ck_assert_int_eq(got->has_value, want->has_value);
+	if (want->has_value)
+		ck_assert(got->value == want->value);
+	ck_assert_int_eq(got->status, want->status);
+	ck_assert_str_eq(got->message, str_or_empty(want->message));
+	ck_assert_uint_eq(got->nlabels, want->nlabels);
+	for (size_t i = 0; i < want->nlabels; i++) {
+		ck_assert_str_eq(got->labels[i].key, want->labels[i].key);
+		ck_assert_str_eq(got->labels[i].value, want->labels[i].value);
+	}
+	ck_assert_int_eq(got->interval_ms, want->interval_ms);
+}
+
+/* ---- a hand-written Avro binary writer, independent of the codec ---- */
+
+struct raw {
+	unsigned char b[BUF_MAX];
+	size_t n;
+};
+
+static void put_byte(struct raw *w, unsigned char c)
+{
+	ck_assert_uint_lt(w->n, sizeof(w->b));
+	w->b[w->n++] = c;
+}
+
+static void put_long(struct raw *w, int64_t v)
+{
+	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	while (z >= 0x80) {
+		put_byte(w, (unsigned char)(z | 0x80));
+		z >>= 7;
+	}
+	put_byte(w, (unsigned char)z);
+}
+
+static void put_bytes(struct raw *w, const void *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		put_byte(w, ((const unsigned char *)p)[i]);
+}
+
+static void put_string(struct raw *w, const char *s)
+{
+	put_long(w, (int64_t)strlen(s));
+	put_bytes(w, s, strlen(s));
+}
+
+static void put_double(struct raw *w, double d)
+{
+	uint64_t bits;
+	memcpy(&bits, &d, 8);
+	for (int i = 0; i < 8; i++)
+		put_byte(w, (unsigned char)(bits >> (8 * i)));
+}
+
+static void put_header(struct raw *w, uint64_t fp)
+{
+	put_byte(w, 0xc3);
+	put_byte(w, 0x01);
+	for (int i = 0; i < 8; i++)
+		put_byte(w, (unsigned char)(fp >> (8 * i)));
+}
+
+/* The fields of a version 1 body, as bytes go on the wire. */
+struct v1 {
+	const char *event_id;
+	const char *check;
+	double value;     /* written when value_branch is 1 */
+	int value_branch; /* 0 null, 1 double, else written as is */
+	int status_branch;
+	int status_symbol;
+	int nlabels;
+};
+
+static struct v1 v1_default(void)
+{
+	return (struct v1){ .event_id = UUID, .check = "c", .value = 1.5, .value_branch = 1, .status_branch = 1 };
+}
+
+static void put_v1_body(struct raw *w, const struct v1 *v)
+{
+	put_string(w, v->event_id);
+	put_string(w, v->check);
+	put_string(w, "src");
+	put_long(w, 1000);
+	put_long(w, v->value_branch);
+	if (v->value_branch == 1)
+		put_double(w, v->value);
+	put_long(w, v->status_branch);
+	if (v->status_branch == 1)
+		put_long(w, v->status_symbol);
+	put_string(w, "msg");
+	if (v->nlabels) {
+		put_long(w, v->nlabels);
+		for (int i = 0; i < v->nlabels; i++) {
+			char key[16];
+			snprintf(key, sizeof(key), "k%d", i);
+			put_string(w, key);
+			put_string(w, "v");
+		}
+	}
+	put_long(w, 0);
+	put_long(w, 60000);
+}
+
+static uint64_t fingerprint_of(const char *json)
+{
+	char err[256] = "";
+	uint64_t fp = 0;
+	ck_assert_msg(aq_schema_fingerprint(json, &fp, err, sizeof(err)) == 0, "fingerprint: %s", err);
+	return fp;
+}
+
+/* ---- CRC-64-AVRO and the canonical form ---- */
+
+START_TEST(test_crc64)
+{
+	ck_assert_uint_eq(aq_crc64_avro("\"int\"", 5), 0x7275d51a3f395c8fULL);
+	ck_assert_uint_eq(aq_crc64_avro("", 0), 0xc15d213aa4d7a795ULL);
+	ck_assert_uint_eq(fingerprint_of("\"int\""), 0x7275d51a3f395c8fULL);
+	ck_assert_uint_eq(fingerprint_of("{\"type\": \"int\"}"), 0x7275d51a3f395c8fULL);
+}
+END_TEST
+
+static const struct {
+	const char *schema;
+	const char *canonical;
+} canonical_cases[] = {
+	{ "\"int\"", "\"int\"" },
+	{ " \"string\" ", "\"string\"" },
+	{ "{\"type\":\"int\"}", "\"int\"" },
+	{ "{\"type\": \"null\", \"doc\": \"nothing\"}", "\"null\"" },
+	{ "{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}", "\"long\"" },
+	{ "{ \"logicalType\" : \"uuid\" ,\n\t\"type\" : \"string\" }", "\"string\"" },
+	{ "[\"null\", {\"type\": \"double\"}]", "[\"null\",\"double\"]" },
+	{ "{\"type\":\"array\",\"items\":{\"type\":\"bytes\"}}", "{\"type\":\"array\",\"items\":\"bytes\"}" },
+	{ "{\"values\":\"boolean\",\"type\":\"map\"}", "{\"type\":\"map\",\"values\":\"boolean\"}" },
+	{ "{\"type\":\"fixed\",\"size\":16,\"name\":\"md5\",\"namespace\":\"org.x\",\"aliases\":[\"h\"]}",
+	  "{\"name\":\"org.x.md5\",\"type\":\"fixed\",\"size\":16}" },
+	{ "{\"symbols\":[\"A\",\"B\"],\"doc\":\"d\",\"type\":\"enum\",\"name\":\"E\",\"default\":\"A\"}",
+	  "{\"name\":\"E\",\"type\":\"enum\",\"symbols\":[\"A\",\"B\"]}" },
+	/* escapes in names become the characters themselves */
+	{ "{\"type\":\"enum\",\"name\":\"\\u0045\",\"symbols\":[\"\\u0041\"]}",
+	  "{\"name\":\"E\",\"type\":\"enum\",\"symbols\":[\"A\"]}" },
+	/* field attributes other than name and type go; key order is fixed */
+	{ "{\"doc\":\"x\",\"fields\":[{\"type\":\"int\",\"name\":\"a\",\"default\":1,\"doc\":\"d\","
+	  "\"order\":\"descending\",\"aliases\":[\"b\"]}],\"type\":\"record\",\"namespace\":\"n.s\","
+	  "\"name\":\"R\",\"aliases\":[\"Q\"]}",
+	  "{\"name\":\"n.s.R\",\"type\":\"record\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"}]}" },
+	/* nested named types take the enclosing namespace, a dotted name
+	 * ignores it, references become full names */
+	{ "{\"type\":\"record\",\"name\":\"Outer\",\"namespace\":\"a.b\",\"fields\":["
+	  "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"Color\",\"symbols\":[\"RED\",\"GREEN\"]}},"
+	  "{\"name\":\"f\",\"type\":{\"type\":\"fixed\",\"name\":\"Hash\",\"namespace\":\"c\",\"size\":4}},"
+	  "{\"name\":\"arr\",\"type\":{\"type\":\"array\",\"items\":{\"type\":\"record\",\"name\":\"x.Inner\","
+	  "\"fields\":[{\"name\":\"c\",\"type\":\"a.b.Color\"},{\"name\":\"self\",\"type\":[\"null\",\"Inner\"]}]}}},"
+	  "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"Color\"}},"
+	  "{\"name\":\"h2\",\"type\":{\"type\":\"c.Hash\"}},"
+	  "{\"name\":\"t\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}}]}",
+	  "{\"name\":\"a.b.Outer\",\"type\":\"record\",\"fields\":["
+	  "{\"name\":\"e\",\"type\":{\"name\":\"a.b.Color\",\"type\":\"enum\",\"symbols\":[\"RED\",\"GREEN\"]}},"
+	  "{\"name\":\"f\",\"type\":{\"name\":\"c.Hash\",\"type\":\"fixed\",\"size\":4}},"
+	  "{\"name\":\"arr\",\"type\":{\"type\":\"array\",\"items\":{\"name\":\"x.Inner\",\"type\":\"record\","
+	  "\"fields\":[{\"name\":\"c\",\"type\":\"a.b.Color\"},{\"name\":\"self\",\"type\":[\"null\",\"x.Inner\"]}]}}},"
+	  "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"a.b.Color\"}},"
+	  "{\"name\":\"h2\",\"type\":\"c.Hash\"},"
+	  "{\"name\":\"t\",\"type\":\"long\"}]}" },
+	/* an empty namespace puts a nested type in the null namespace */
+	{ "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"q\",\"fields\":[{\"name\":\"a\",\"type\":"
+	  "{\"type\":\"enum\",\"name\":\"E\",\"namespace\":\"\",\"symbols\":[\"X\"]}},{\"name\":\"b\",\"type\":\"E\"}]}",
+	  "{\"name\":\"q.R\",\"type\":\"record\",\"fields\":[{\"name\":\"a\",\"type\":{\"name\":\"E\",\"type\":\"enum\","
+	  "\"symbols\":[\"X\"]}},{\"name\":\"b\",\"type\":\"E\"}]}" },
+};
+
+START_TEST(test_canonical_form)
+{
+	char err[256] = "";
+	char *out = NULL;
+	int rc = aq_schema_canonical(canonical_cases[_i].schema, &out, err, sizeof(err));
+	ck_assert_msg(rc == 0, "case %d: %s", _i, err);
+	ck_assert_str_eq(out, canonical_cases[_i].canonical);
+	free(out);
+}
+END_TEST
+
+static const struct {
+	const char *schema;
+	const char *error;
+} bad_schemas[] = {
+	{ "", "schema is empty" },
+	{ "{\"type\":", "schema is not valid json" },
+	{ "\"Nope\"", "unknown type 'Nope'" },
+	{ "{}", "schema object has no \"type\" name" },
+	{ "42", "schema is neither" },
+	{ "[]", "union has no branches" },
+	{ "{\"type\":\"record\",\"name\":\"1R\",\"fields\":[]}", "invalid name '1R'" },
+	{ "{\"type\":\"record\",\"name\":\"R\"}", "record 'R' has no \"fields\" array" },
+	{ "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"},"
+	  "{\"name\":\"a\",\"type\":\"int\"}]}",
+	  "record 'R': field 'a' appears twice" },
+	{ "[{\"type\":\"fixed\",\"name\":\"F\",\"size\":1},{\"type\":\"fixed\",\"name\":\"F\",\"size\":1}]",
+	  "type 'F' is defined twice" },
+	{ "{\"type\":\"fixed\",\"name\":\"F\",\"size\":-1}", "fixed 'F' has no valid \"size\"" },
+	{ "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"A\"]}", "enum 'E': symbol 'A' appears twice" },
+	{ "{\"type\":\"array\"}", "array schema has no \"items\"" },
+};
+
+START_TEST(test_canonical_errors)
+{
+	char err[256] = "";
+	char *out = (char *)"untouched";
+	int rc = aq_schema_canonical(bad_schemas[_i].schema, &out, err, sizeof(err));
+	ck_assert_int_eq(rc, -1);
+	ck_assert_str_eq(out, "untouched");
+	ck_assert_msg(strncmp(err, bad_schemas[_i].error, strlen(bad_schemas[_i].error)) == 0,
+		      "case %d: got '%s', want '%s'", _i, err, bad_schemas[_i].error);
+}
+END_TEST
+
+START_TEST(test_nesting_is_capped)
+{
+	char schema[4096] = "";
+	char err[256] = "";
+	char *out;
+	for (int i = 0; i < 100; i++)
+		strcat(schema, "[");
+	strcat(schema, "\"int\"");
+	for (int i = 0; i < 100; i++)
+		strcat(schema, "]");
+	ck_assert_int_eq(aq_schema_canonical(schema, &out, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "schema nests deeper than 32 levels");
+}
+END_TEST
+
+START_TEST(test_shipped_fingerprint)
+{
+	const char *json = shipped_json();
+	char err[256] = "";
+	char *canonical;
+	unsigned char buf[BUF_MAX];
+
+	ck_assert_ptr_nonnull(json);
+	ck_assert_int_eq(aq_schema_canonical(json, &canonical, err, sizeof(err)), 0);
+	ck_assert_str_eq(canonical, shipped_canonical);
+	free(canonical);
+
+	uint64_t fp = fingerprint_of(json);
+	ck_assert_uint_eq(fp, aq_crc64_avro(shipped_canonical, strlen(shipped_canonical)));
+	/* a change to this number is a change to the event's schema */
+	ck_assert_uint_eq(fp, 0x12e160e38f54f6cfULL);
+
+	aq_codec_t *codec = new_codec();
+	ck_assert_uint_eq(aq_codec_writer_fingerprint(codec), fp);
+	struct aq_result r = sample();
+	size_t len = encode_ok(codec, &r, buf);
+	ck_assert_uint_gt(len, 10);
+	ck_assert_uint_eq(buf[0], 0xc3);
+	ck_assert_uint_eq(buf[1], 0x01);
+	uint64_t wire = 0;
+	for (int i = 9; i >= 2; i--)
+		wire = (wire << 8) | buf[i];
+	ck_assert_uint_eq(wire, fp);
+	aq_codec_free(codec);
+}
+END_TEST
+
+/* ---- round trips ---- */
+
+static struct aq_label unicode_labels[] = { { "équipe", "plateforme ✓" }, { "键", "值" } };
+
+static struct aq_result round_trip_case(int i)
+{
+	struct aq_result r = sample();
+	switch (i) {
+	case 0: /* all fields set */
+		break;
+	case 1:
+		r.has_value = 0;
+		r.value = 0;
+		break;
+	case 2:
+		r.status = AQ_STATUS_NONE;
+		break;
+	case 3:
+		r.labels = NULL;
+		r.nlabels = 0;
+		break;
+	case 4:
+		r.check = "ディスク.root";
+		r.source = "hôte-1";
+		r.message = "naïve ✓ 🚨 \"quoted\"\n second line";
+		r.labels = unicode_labels;
+		r.nlabels = 2;
+		break;
+	case 5: /* the least a producer may send */
+		r.source = NULL;
+		r.message = NULL;
+		r.has_value = 0;
+		r.status = AQ_STATUS_NONE;
+		r.labels = NULL;
+		r.nlabels = 0;
+		r.observed_at_ms = 0;
+		r.interval_ms = 0;
+		break;
+	case 6: /* extremes */
+		r.value = -1.7976931348623157e308;
+		r.observed_at_ms = INT64_MAX;
+		r.interval_ms = INT64_MIN;
+		r.status = AQ_OK;
+		break;
+	case 7:
+		r.value = -0.0;
+		r.status = AQ_UNKNOWN;
+		break;
+	default:
+		r.status = AQ_WARNING;
+		r.value = 5e-324;
+		break;
+	}
+	return r;
+}
+
+START_TEST(test_round_trip)
+{
+	aq_codec_t *codec = new_codec();
+	unsigned char buf[BUF_MAX];
+	char err[256] = "";
+	struct aq_result want = round_trip_case(_i);
+	struct aq_result got = { 0 };
+
+	size_t len = encode_ok(codec, &want, buf);
+	ck_assert_msg(aq_codec_decode(codec, buf, len, &got, err, sizeof(err)) == 0, "decode: %s", err);
+	assert_same_result(&want, &got);
+	aq_result_release(&got);
+	/* the codec reuses its values: a second trip gives the same */
+	len = encode_ok(codec, &want, buf);
+	ck_assert_int_eq(aq_codec_decode(codec, buf, len, &got, err, sizeof(err)), 0);
+	assert_same_result(&want, &got);
+	aq_result_release(&got);
+	aq_codec_free(codec);
+}
+END_TEST
+
+START_TEST(test_round_trip_many_labels)
+{
+	aq_codec_t *codec = new_codec();
+	unsigned char buf[BUF_MAX];
+	char err[256] = "";
+	struct aq_label labels[AQ_LABELS_MAX];
+	char keys[AQ_LABELS_MAX][16], values[AQ_LABELS_MAX][16];
+	struct aq_result want = sample();
+	struct aq_result got = { 0 };
+
+	for (int i = 0; i < AQ_LABELS_MAX; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "key%02d", i);
+		snprintf(values[i], sizeof(values[i]), "value %d", i * 7);
+		labels[i].key = keys[i];
+		labels[i].value = values[i];
+	}
+	want.labels = labels;
+	want.nlabels = AQ_LABELS_MAX;
+	size_t len = encode_ok(codec, &want, buf);
+	ck_assert_int_eq(aq_codec_decode(codec, buf, len, &got, err, sizeof(err)), 0);
+	assert_same_result(&want, &got);
+	aq_result_release(&got);
+	ck_assert_ptr_null(got.labels);
+	aq_codec_free(codec);
+}
+END_TEST
+
+START_TEST(test_long_check_name)
+{
+	aq_codec_t *codec = new_codec();
+	unsigned char buf[BUF_MAX];
+	char err[256] = "";
+	char name[AQ_CHECK_NAME_MAX + 2];
+	struct aq_result want = sample();
+	struct aq_result got = { 0 };
+
+	memset(name, 'x', sizeof(name));
+	name[AQ_CHECK_NAME_MAX] = '\0';
+	want.check = name;
+	size_t len = encode_ok(codec, &want, buf);
+	ck_assert_int_eq(aq_codec_decode(codec, buf, len, &got, err, sizeof(err)), 0);
+	ck_assert_str_eq(got.check, name);
+	aq_result_release(&got);
+
+	name[AQ_CHECK_NAME_MAX] = 'x';
+	name[AQ_CHECK_NAME_MAX + 1] = '\0';
+	len = BUF_MAX;
+	ck_assert_int_eq(aq_codec_encode(codec, &want, buf, &len, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "check name is 256 bytes long, more than 255");
+	aq_codec_free(codec);
+}
+END_TEST
+
+/* ---- encode errors ---- */
+
+START_TEST(test_encode_buffer_sizes)
+{
+	aq_codec_t *codec = new_codec();
+	unsigned char buf[BUF_MAX];
+	char err[256] = "";
+	struct aq_result r = sample();
+	size_t need = encode_ok(codec, &r, buf);
+
+	for (size_t cap = 0; cap < need; cap++) {
+		size_t len = cap;
+		ck_assert_int_eq(aq_codec_encode(codec, &r, buf, &len, err, sizeof(err)), -1);
+		ck_assert_msg(strncmp(err, "encode buffer too small", 23) == 0, "cap %zu: %s", cap, err);
+		ck_assert_uint_eq(len, cap);
+	}
+	size_t len = need;
+	ck_assert_int_eq(aq_codec_encode(codec, &r, buf, &len, err, sizeof(err)), 0);
+	ck_assert_uint_eq(len, need);
+	aq_codec_free(codec);
+}
+END_TEST
+
+static struct aq_label duplicate_labels[] = { { "a", "1" }, { "a", "2" } };
+static struct aq_label null_label[] = { { "a", NULL } };
+
+static const struct {
+	int kind;
+	const char *error;
+} encode_errors[] = {
+	{ 0, "check name is empty" },
+	{ 1, "check name is empty" },
+	{ 2, "value is not a finite number" },
+	{ 3, "value is not a finite number" },
+	{ 4, "too many labels: 65, at most 64" },
+	{ 5, "label 'a' appears twice" },
+	{ 6, "event_id is not a uuid" },
+	{ 7, "status 9 is not a status" },
+	{ 8, "check name is not valid utf-8" },
+	{ 9, "label 0 has no key or no value" },
+};
+
+START_TEST(test_encode_errors)
+{
+	aq_codec_t *codec = new_codec();
+	unsigned char buf[BUF_MAX];
+	char err[256] = "";
+	struct aq_label many[AQ_LABELS_MAX + 1];
+	struct aq_result r = sample();
+
+	for (int i = 0; i <= AQ_LABELS_MAX; i++)
+		many[i] = (struct aq_label){ "k", "v" };
+	switch (encode_errors[_i].kind) {
+	case 0:
+		r.check = "";
+		break;
+	case 1:
+		r.check = NULL;
+		break;
+	case 2:
+		r.value = NAN;
+		break;
+	case 3:
+		r.value = -INFINITY;
+		break;
+	case 4:
+		r.labels = many;
+		r.nlabels = AQ_LABELS_MAX + 1;
+		break;
+	case 5:
+		r.labels = duplicate_labels;
+		r.nlabels = 2;
+		break;
+	case 6:
+		strcpy(r.event_id, "not-a-uuid");
+		break;
+	case 7:
+		r.status = 9;
+		break;
+	case 8:
+		r.check = "bad\xff";
+		break;
+	default:
+		r.labels = null_label;
+		r.nlabels = 1;
+		break;
+	}
+	size_t len = BUF_MAX;
+	ck_assert_int_eq(aq_codec_encode(codec, &r, buf, &len, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, encode_errors[_i].error);
+	/* the codec goes on working */
+	r = sample();
+	encode_ok(codec, &r, buf);
+	aq_codec_free(codec);
+}
+END_TEST
+
+/* ---- decode errors ---- */
+
+enum mangle {
+	EMPTY,
+	SHORT,
+	HEADER_ONLY,
+	BAD_MAGIC,
+	BAD_MAGIC_2,
+	UNKNOWN_FP,
+	CUT_LAST,
+	TRAILING,
+	HUGE_STRING,
+	NEGATIVE_STRING,
+	UNION_OUT_OF_RANGE,
+	ENUM_OUT_OF_RANGE,
+	BAD_UTF8,
+	NUL_IN_STRING,
+	EMPTY_CHECK,
+	LONG_CHECK,
+	NAN_VALUE,
+	INF_VALUE,
+	TOO_MANY_LABELS,
+	NOT_UUID,
+	HUGE_BLOCK,
+	LONG_VARINT,
+};
+
+static const struct {
+	enum mangle how;
+	const char *error; /* the message starts so */
+} decode_errors[] = {
+	{ EMPTY, "message too short (0 bytes)" },
+	{ SHORT, "message too short (9 bytes)" },
+	{ HEADER_ONLY, "truncated or malformed body" },
+	{ BAD_MAGIC, "bad magic 0x00 0x01" },
+	{ BAD_MAGIC_2, "bad magic 0xc3 0x02" },
+	{ UNKNOWN_FP, "unknown schema fingerprint 0x0123456789abcdef" },
+	{ CUT_LAST, "truncated or malformed body" },
+	{ TRAILING, "trailing bytes after body (2 bytes)" },
+	{ HUGE_STRING, "truncated or malformed body: length past the end at byte" },
+	{ NEGATIVE_STRING, "truncated or malformed body: length past the end" },
+	{ UNION_OUT_OF_RANGE, "truncated or malformed body: union branch out of range" },
+	{ ENUM_OUT_OF_RANGE, "truncated or malformed body: enum index out of range" },
+	{ BAD_UTF8, "truncated or malformed body: string not clean utf-8" },
+	{ NUL_IN_STRING, "truncated or malformed body: string not clean utf-8" },
+	{ EMPTY_CHECK, "check name is empty" },
+	{ LONG_CHECK, "check name is 300 bytes long, more than 255" },
+	{ NAN_VALUE, "value is not a finite number" },
+	{ INF_VALUE, "value is not a finite number" },
+	{ TOO_MANY_LABELS, "too many labels: 65, at most 64" },
+	{ NOT_UUID, "event_id is not a uuid" },
+	{ HUGE_BLOCK, "truncated or malformed body: too many items" },
+	{ LONG_VARINT, "truncated or malformed body: number too long" },
+};
+
+START_TEST(test_decode_errors)
+{
+	aq_codec_t *codec = new_codec();
+	uint64_t fp = aq_codec_writer_fingerprint(codec);
+	struct raw w = { .n = 0 };
+	struct v1 v = v1_default();
+	char err[256] = "";
+	char long_name[301];
+	struct aq_result out;
+
+	memset(long_name, 'n', 300);
+	long_name[300] = '\0';
+	put_header(&w, fp);
+	switch (decode_errors[_i].how) {
+	case EMPTY:
+		w.n = 0;
+		break;
+	case SHORT:
+		w.n = 9;
+		break;
+	case HEADER_ONLY:
+		break;
+	case BAD_MAGIC:
+		put_v1_body(&w, &v);
+		w.b[0] = 0;
+		break;
+	case BAD_MAGIC_2:
+		put_v1_body(&w, &v);
+		w.b[1] = 2;
+		break;
+	case UNKNOWN_FP:
+		w.n = 0;
+		put_header(&w, 0x0123456789abcdefULL);
+		put_v1_body(&w, &v);
+		break;
+	case CUT_LAST:
+		put_v1_body(&w, &v);
+		w.n--;
+		break;
+	case TRAILING:
+		put_v1_body(&w, &v);
+		put_byte(&w, 0);
+		put_byte(&w, 0);
+		break;
+	case HUGE_STRING:
+		put_long(&w, 1LL << 40);
+		put_string(&w, "abc");
+		break;
+	case NEGATIVE_STRING:
+		put_long(&w, -5);
+		break;
+	case UNION_OUT_OF_RANGE:
+		v.value_branch = 2;
+		put_v1_body(&w, &v);
+		break;
+	case ENUM_OUT_OF_RANGE:
+		v.status_symbol = 4;
+		put_v1_body(&w, &v);
+		break;
+	case BAD_UTF8:
+		v.check = "caf\xc3";
+		put_v1_body(&w, &v);
+		break;
+	case NUL_IN_STRING:
+		put_string(&w, UUID);
+		put_long(&w, 3);
+		put_bytes(&w, "a\0b", 3);
+		break;
+	case EMPTY_CHECK:
+		v.check = "";
+		put_v1_body(&w, &v);
+		break;
+	case LONG_CHECK:
+		v.check = long_name;
+		put_v1_body(&w, &v);
+		break;
+	case NAN_VALUE:
+		v.value = NAN;
+		put_v1_body(&w, &v);
+		break;
+	case INF_VALUE:
+		v.value = INFINITY;
+		put_v1_body(&w, &v);
+		break;
+	case TOO_MANY_LABELS:
+		v.nlabels = AQ_LABELS_MAX + 1;
+		put_v1_body(&w, &v);
+		break;
+	case NOT_UUID:
+		v.event_id = "0f8fad5b-d9cb-469f-a165-70867728950";
+		put_v1_body(&w, &v);
+		break;
+	case HUGE_BLOCK:
+		put_string(&w, UUID);
+		put_string(&w, "c");
+		put_string(&w, "s");
+		put_long(&w, 0);
+		put_long(&w, 0);
+		put_long(&w, 0);
+		put_string(&w, "m");
+		put_long(&w, INT64_MAX);
+		break;
+	case LONG_VARINT:
+		put_string(&w, UUID);
+		put_string(&w, "c");
+		put_string(&w, "s");
+		for (int i = 0; i < 11; i++)
+			put_byte(&w, 0xff);
+		break;
+	}
+	memset(&out, 0xa5, sizeof(out));
+	int rc = aq_codec_decode(codec, w.b, w.n, &out, err, sizeof(err));
+	ck_assert_int_eq(rc, -1);
+	ck_assert_msg(strncmp(err, decode_errors[_i].error, strlen(decode_errors[_i].error)) == 0,
+		      "case %d: got '%s', want '%s'", _i, err, decode_errors[_i].error);
+	struct aq_result zero = { 0 };
+	ck_assert_msg(memcmp(&out, &zero, sizeof(out)) == 0, "out is not left zero");
+	char *json;
+	ck_assert_int_eq(aq_codec_decoded_field_json(codec, "check", &json, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "no record decoded");
+	aq_codec_free(codec);
+}
+END_TEST
+
+START_TEST(test_decode_hand_written)
+{
+	aq_codec_t *codec = new_codec();
+	struct raw w = { .n = 0 };
+	struct v1 v = v1_default();
+	char err[256] = "";
+	struct aq_result out;
+
+	v.status_symbol = 2;
+	v.nlabels = 3;
+	put_header(&w, aq_codec_writer_fingerprint(codec));
+	put_v1_body(&w, &v);
+	ck_assert_msg(aq_codec_decode(codec, w.b, w.n, &out, err, sizeof(err)) == 0, "decode: %s", err);
+	ck_assert_str_eq(out.event_id, UUID);
+	ck_assert_str_eq(out.check, "c");
+	ck_assert_str_eq(out.source, "src");
+	ck_assert_int_eq(out.observed_at_ms, 1000);
+	ck_assert_int_eq(out.has_value, 1);
+	ck_assert(out.value == 1.5);
+	ck_assert_int_eq(out.status, AQ_CRITICAL);
+	ck_assert_str_eq(out.message, "msg");
+	ck_assert_uint_eq(out.nlabels, 3);
+	ck_assert_str_eq(out.labels[2].key, "k2");
+	ck_assert_int_eq(out.interval_ms, 60000);
+	aq_result_release(&out);
+
+	/* a map written in a block with a byte size, as some writers do */
+	w.n = 0;
+	put_header(&w, aq_codec_writer_fingerprint(codec));
+	put_string(&w, UUID);
+	put_string(&w, "c");
+	put_string(&w, "s");
+	put_long(&w, 0);
+	put_long(&w, 0);
+	put_long(&w, 0);
+	put_string(&w, "m");
+	put_long(&w, -1);
+	put_long(&w, 4);
+	put_string(&w, "k");
+	put_string(&w, "v");
+	put_long(&w, 0);
+	put_long(&w, 0);
+	ck_assert_msg(aq_codec_decode(codec, w.b, w.n, &out, err, sizeof(err)) == 0, "decode: %s", err);
+	ck_assert_uint_eq(out.nlabels, 1);
+	ck_assert_str_eq(out.labels[0].value, "v");
+	aq_result_release(&out);
+	aq_codec_free(codec);
+}
+END_TEST
+
+/* Every cut of a good message and many random damages: an error or a
+ * result, never a crash or a leak. */
+START_TEST(test_decode_damage)
+{
+	aq_codec_t *codec = new_codec();
+	unsigned char good[BUF_MAX], bad[BUF_MAX];
+	char err[256];
+	struct aq_result r = round_trip_case(4);
+	struct aq_result out;
+	size_t len = encode_ok(codec, &r, good);
+
+	for (size_t cut = 0; cut < len; cut++)
+		ck_assert_int_eq(aq_codec_decode(codec, good, cut, &out, err, sizeof(err)), -1);
+
+	unsigned int seed = 12345;
+	int decoded = 0;
+	for (int round = 0; round < 3000; round++) {
+		memcpy(bad, good, len);
+		int flips = 1 + (int)(rand_r(&seed) % 4);
+		for (int k = 0; k < flips; k++) {
+			size_t at = 10 + (size_t)rand_r(&seed) % (len - 10);
+			bad[at] = (unsigned char)rand_r(&seed);
+		}
+		if (aq_codec_decode(codec, bad, len, &out, err, sizeof(err)) == 0) {
+			decoded++;
+			aq_result_release(&out);
+		} else {
+			ck_assert_uint_gt(strlen(err), 0);
+		}
+	}
+	ck_assert_int_gt(decoded, 0);
+	aq_codec_free(codec);
+}
+END_TEST
+
+/* ---- schema evolution ---- */
+
+/* A version 2 message written without the codec, severity_hint = hint. */
+static void put_v2_message(struct raw *w, uint64_t fp, const char *hint)
+{
+	struct v1 v = v1_default();
+	w->n = 0;
+	put_header(w, fp);
+	put_v1_body(w, &v);
+	put_string(w, hint);
+}
+
+START_TEST(test_v1_reader_reads_v2)
+{
+	char *v2 = read_data("check_result_v2.avsc");
+	aq_codec_t *codec = new_codec();
+	aq_codec_t *v2codec = new_reader_codec(v2);
+	unsigned char buf[BUF_MAX];
+	char err[256] = "";
+	struct raw w;
+	struct aq_result out;
+	uint64_t v2fp = fingerprint_of(v2);
+
+	ck_assert_uint_ne(v2fp, aq_codec_writer_fingerprint(codec));
+	ck_assert_uint_eq(v2fp, aq_codec_writer_fingerprint(v2codec));
+	put_v2_message(&w, v2fp, "page");
+
+	/* unknown until the codec is told of version 2 */
+	ck_assert_int_eq(aq_codec_decode(codec, w.b, w.n, &out, err, sizeof(err)), -1);
+	char want[64];
+	snprintf(want, sizeof(want), "unknown schema fingerprint 0x%016llx", (unsigned long long)v2fp);
+	ck_assert_str_eq(err, want);
+
+	ck_assert_msg(aq_codec_add_writer_schema(codec, v2, err, sizeof(err)) == 0, "add: %s", err);
+	ck_assert_int_eq(aq_codec_add_writer_schema(codec, v2, err, sizeof(err)), 0);
+	ck_assert_msg(aq_codec_decode(codec, w.b, w.n, &out, err, sizeof(err)) == 0, "decode: %s", err);
+	ck_assert_str_eq(out.check, "c");
+	ck_assert(out.value == 1.5);
+	ck_assert_int_eq(out.interval_ms, 60000);
+	aq_result_release(&out);
+	char *json;
+	ck_assert_int_eq(aq_codec_decoded_field_json(codec, "severity_hint", &json, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "no field 'severity_hint' in the reader schema");
+
+	/* and what the version 2 codec itself writes */
+	struct aq_result r = sample();
+	size_t len = encode_ok(v2codec, &r, buf);
+	ck_assert_uint_eq(len, encode_ok(codec, &r, (unsigned char[BUF_MAX]){ 0 }) + 5);
+	ck_assert_int_eq(aq_codec_decode(codec, buf, len, &out, err, sizeof(err)), 0);
+	assert_same_result(&r, &out);
+	aq_result_release(&out);
+
+	aq_codec_free(codec);
+	aq_codec_free(v2codec);
+	free(v2);
+}
+END_TEST
+
+static void assert_field_json(aq_codec_t *codec, const char *field, const char *want)
+{
+	char err[256] = "";
+	char *got = NULL;
+	json_error_t jerr;
+
+	ck_assert_msg(aq_codec_decoded_field_json(codec, field, &got, err, sizeof(err)) == 0, "%s: %s", field, err);
+	json_t *a = json_loads(got, JSON_DECODE_ANY, &jerr);
+	json_t *b = json_loads(want, JSON_DECODE_ANY, &jerr);
+	ck_assert_msg(a && b && json_equal(a, b), "field %s: got %s, want %s", field, got, want);
+	json_decref(a);
+	json_decref(b);
+	free(got);
+}
+
+START_TEST(test_v2_reader_reads_v1)
+{
+	char *v2 = read_data("check_result_v2.avsc");
+	aq_codec_t *codec = new_codec();
+	aq_codec_t *v2codec = new_reader_codec(v2);
+	unsigned char buf[BUF_MAX];
+	char err[256] = "";
+	struct aq_result r = sample();
+	struct aq_result out;
+	struct raw w;
+
+	size_t len = encode_ok(codec, &r, buf);
+	ck_assert_msg(aq_codec_decode(v2codec, buf, len, &out, err, sizeof(err)) == 0, "decode: %s", err);
+	assert_same_result(&r, &out);
+	aq_result_release(&out);
+	assert_field_json(v2codec, "severity_hint", "\"none\"");
+	assert_field_json(v2codec, "check", "\"system.session_rows\"");
+	assert_field_json(v2codec, "labels", "{\"team\":\"platform\",\"env\":\"prod\"}");
+
+	put_v2_message(&w, aq_codec_writer_fingerprint(v2codec), "page");
+	ck_assert_int_eq(aq_codec_decode(v2codec, w.b, w.n, &out, err, sizeof(err)), 0);
+	aq_result_release(&out);
+	assert_field_json(v2codec, "severity_hint", "\"page\"");
+
+	/* encode forgets what was decoded */
+	len = encode_ok(v2codec, &r, buf);
+	ck_assert_int_eq(aq_codec_decoded_field_json(v2codec, "severity_hint", &(char *){ NULL }, err, sizeof(err)),
+			 -1);
+
+	aq_codec_free(codec);
+	aq_codec_free(v2codec);
+	free(v2);
+}
+END_TEST
+
+/* Version 1 plus a field of every kind a default can be given for. */
+static const char v3_schema[] =
+	"{\"type\":\"record\",\"name\":\"CheckResult\",\"namespace\":\"alertq\",\"fields\":["
+	"{\"name\":\"event_id\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"}},"
+	"{\"name\":\"check\",\"type\":\"string\"},"
+	"{\"name\":\"source\",\"type\":\"string\"},"
+	"{\"name\":\"observed_at\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}},"
+	"{\"name\":\"value\",\"type\":[\"null\",\"double\"],\"default\":null},"
+	"{\"name\":\"status\",\"type\":[\"null\",{\"type\":\"enum\",\"name\":\"Status\","
+	"\"symbols\":[\"OK\",\"WARNING\",\"CRITICAL\",\"UNKNOWN\"]}],\"default\":null},"
+	"{\"name\":\"message\",\"type\":\"string\",\"default\":\"\"},"
+	"{\"name\":\"labels\",\"type\":{\"type\":\"map\",\"values\":\"string\"},\"default\":{}},"
+	"{\"name\":\"interval_ms\",\"type\":\"long\",\"default\":0},"
+	"{\"name\":\"flag\",\"type\":\"boolean\",\"default\":true},"
+	"{\"name\":\"count\",\"type\":\"int\",\"default\":-7},"
+	"{\"name\":\"big\",\"type\":\"long\",\"default\":1099511627776},"
+	"{\"name\":\"ratio\",\"type\":\"double\",\"default\":0.25},"
+	"{\"name\":\"small\",\"type\":\"float\",\"default\":2},"
+	"{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"},\"default\":[\"a\",\"b\"]},"
+	"{\"name\":\"extra\",\"type\":{\"type\":\"map\",\"values\":\"long\"},\"default\":{\"k\":1}},"
+	"{\"name\":\"level\",\"type\":{\"type\":\"enum\",\"name\":\"Level\",\"symbols\":[\"LOW\",\"HIGH\"]},"
+	"\"default\":\"HIGH\"},"
+	"{\"name\":\"owner\",\"type\":{\"type\":\"record\",\"name\":\"Owner\",\"fields\":["
+	"{\"name\":\"team\",\"type\":\"string\"},{\"name\":\"pager\",\"type\":\"int\",\"default\":3}]},"
+	"\"default\":{\"team\":\"ops\"}},"
+	"{\"name\":\"runbook\",\"type\":[\"null\",\"string\"],\"default\":null},"
+	"{\"name\":\"blob\",\"type\":\"bytes\",\"default\":\"\\u00ffA\"},"
+	"{\"name\":\"tag2\",\"type\":{\"type\":\"fixed\",\"name\":\"Two\",\"size\":2},\"default\":\"xy\"}"
+	"]}";
+
+START_TEST(test_defaults_of_every_kind)
+{
+	aq_codec_t *codec = new_codec();
+	aq_codec_t *v3codec = new_reader_codec(v3_schema);
+	unsigned char buf[BUF_MAX];
+	char err[256] = "";
+	struct aq_result r = sample();
+	struct aq_result out;
+
+	size_t len = encode_ok(codec, &r, buf);
+	ck_assert_msg(aq_codec_decode(v3codec, buf, len, &out, err, sizeof(err)) == 0, "decode: %s", err);
+	assert_same_result(&r, &out);
+	aq_result_release(&out);
+	assert_field_json(v3codec, "flag", "true");
+	assert_field_json(v3codec, "count", "-7");
+	assert_field_json(v3codec, "big", "1099511627776");
+	assert_field_json(v3codec, "ratio", "0.25");
+	assert_field_json(v3codec, "small", "2.0");
+	assert_field_json(v3codec, "tags", "[\"a\",\"b\"]");
+	assert_field_json(v3codec, "extra", "{\"k\":1}");
+	assert_field_json(v3codec, "level", "\"HIGH\"");
+	assert_field_json(v3codec, "owner", "{\"team\":\"ops\",\"pager\":3}");
+	assert_field_json(v3codec, "runbook", "null");
+
+	/* a version 3 message, with every default written out, reads back
+	 * with version 1 */
+	len = encode_ok(v3codec, &r, buf);
+	ck_assert_msg(aq_codec_add_writer_schema(codec, v3_schema, err, sizeof(err)) == 0, "add: %s", err);
+	ck_assert_msg(aq_codec_decode(codec, buf, len, &out, err, sizeof(err)) == 0, "decode: %s", err);
+	assert_same_result(&r, &out);
+	aq_result_release(&out);
+	aq_codec_free(codec);
+	aq_codec_free(v3codec);
+}
+END_TEST
+
+/* A writer that differs in every way resolution allows: fields in another
+ * order, an int where the reader has a long, a bare double and a bare enum
+ * of another symbol order where the reader has unions, a field the reader
+ * lacks, and message and labels left out. */
+static const char odd_writer[] =
+	"{\"type\":\"record\",\"name\":\"CheckResult\",\"namespace\":\"alertq\",\"fields\":["
+	"{\"name\":\"interval_ms\",\"type\":\"int\"},"
+	"{\"name\":\"status\",\"type\":{\"type\":\"enum\",\"name\":\"Status\","
+	"\"symbols\":[\"UNKNOWN\",\"CRITICAL\",\"WARNING\",\"OK\"]}},"
+	"{\"name\":\"zzz\",\"type\":{\"type\":\"array\",\"items\":\"long\"}},"
+	"{\"name\":\"value\",\"type\":\"double\"},"
+	"{\"name\":\"check\",\"type\":\"string\"},"
+	"{\"name\":\"event_id\",\"type\":\"string\"},"
+	"{\"name\":\"source\",\"type\":\"bytes\"},"
+	"{\"name\":\"observed_at\",\"type\":\"long\"}]}";
+
+START_TEST(test_resolution_rules)
+{
+	aq_codec_t *codec = new_codec();
+	char err[256] = "";
+	struct aq_result out;
+	struct raw w = { .n = 0 };
+
+	ck_assert_msg(aq_codec_add_writer_schema(codec, odd_writer, err, sizeof(err)) == 0, "add: %s", err);
+	put_header(&w, fingerprint_of(odd_writer));
+	put_long(&w, 42);        /* interval_ms */
+	put_long(&w, 2);         /* WARNING in the writer's order */
+	put_long(&w, 2);         /* zzz: two longs */
+	put_long(&w, 7);
+	put_long(&w, 8);
+	put_long(&w, 0);
+	put_double(&w, -3.5);    /* value */
+	put_string(&w, "odd");   /* check */
+	put_string(&w, UUID);    /* event_id */
+	put_string(&w, "bytes"); /* source */
+	put_long(&w, 99);        /* observed_at */
+	ck_assert_msg(aq_codec_decode(codec, w.b, w.n, &out, err, sizeof(err)) == 0, "decode: %s", err);
+	ck_assert_str_eq(out.check, "odd");
+	ck_assert_str_eq(out.event_id, UUID);
+	ck_assert_str_eq(out.source, "bytes");
+	ck_assert_int_eq(out.observed_at_ms, 99);
+	ck_assert_int_eq(out.interval_ms, 42);
+	ck_assert_int_eq(out.status, AQ_WARNING);
+	ck_assert_int_eq(out.has_value, 1);
+	ck_assert(out.value == -3.5);
+	ck_assert_str_eq(out.message, "");
+	ck_assert_uint_eq(out.nlabels, 0);
+	aq_result_release(&out);
+	aq_codec_free(codec);
+}
+END_TEST
+
+static const struct {
+	const char *writer;
+	const char *error;
+} unreadable_writers[] = {
+	{ "\"int\"", "writer schema is not a CheckResult record" },
+	{ "{\"type\":\"record\",\"name\":\"Other\",\"fields\":[]}", "writer schema is not a CheckResult record" },
+	{ "{\"type\":\"record\",\"name\":\"CheckResult\",\"fields\":[{\"name\":\"event_id\",\"type\":\"string\"},"
+	  "{\"name\":\"source\",\"type\":\"string\"},{\"name\":\"observed_at\",\"type\":\"long\"}]}",
+	  "writer schema lacks field 'check', which has no default" },
+	{ "{\"type\":\"record\",\"name\":\"CheckResult\",\"fields\":[{\"name\":\"event_id\",\"type\":\"string\"},"
+	  "{\"name\":\"check\",\"type\":\"int\"},{\"name\":\"source\",\"type\":\"string\"},"
+	  "{\"name\":\"observed_at\",\"type\":\"long\"}]}",
+	  "writer schema field 'check' cannot be read: a int cannot be read as a string" },
+	{ "{\"type\":\"record\",\"name\":\"CheckResult\",\"fields\":[{\"name\":\"event_id\",\"type\":\"string\"},"
+	  "{\"name\":\"check\",\"type\":\"string\"},{\"name\":\"source\",\"type\":\"string\"},"
+	  "{\"name\":\"observed_at\",\"type\":\"long\"},{\"name\":\"status\",\"type\":{\"type\":\"enum\","
+	  "\"name\":\"Status\",\"symbols\":[\"OK\",\"MAINTENANCE\"]}}]}",
+	  "writer schema field 'status' cannot be read: enum Status: the reader lacks symbol MAINTENANCE" },
+	{ "{\"type\":\"record\",\"name\":\"CheckResult\",\"fields\":[{\"name\":\"event_id\",\"type\":\"string\"},"
+	  "{\"name\":\"check\",\"type\":[\"null\",\"string\"]},{\"name\":\"source\",\"type\":\"string\"},"
+	  "{\"name\":\"observed_at\",\"type\":\"long\"}]}",
+	  "writer schema field 'check' cannot be read: a null cannot be read as a string" },
+	{ "{\"type\":\"record\",\"name\":\"CheckResult\"", "cannot read writer schema: schema is not valid json" },
+};
+
+START_TEST(test_unreadable_writers)
+{
+	aq_codec_t *codec = new_codec();
+	char err[256] = "";
+	ck_assert_int_eq(aq_codec_add_writer_schema(codec, unreadable_writers[_i].writer, err, sizeof(err)), -1);
+	ck_assert_msg(strncmp(err, unreadable_writers[_i].error, strlen(unreadable_writers[_i].error)) == 0,
+		      "case %d: got '%s', want '%s'", _i, err, unreadable_writers[_i].error);
+	aq_codec_free(codec);
+}
+END_TEST
+
+static const struct {
+	const char *reader;
+	const char *error;
+} bad_readers[] = {
+	{ "\"int\"", "reader schema is not the record alertq.CheckResult" },
+	{ "{\"type\":\"record\",\"name\":\"alertq.CheckResult\",\"fields\":[]}", "reader schema lacks field 'event_id'" },
+	{ "{\"type\":\"record\",\"name\":\"alertq.CheckResult\",\"fields\":[{\"name\":\"event_id\",\"type\":\"long\"}]}",
+	  "reader schema field 'event_id' is a long" },
+	{ "nonsense", "cannot read reader schema: schema is not valid json" },
+};
+
+START_TEST(test_bad_readers)
+{
+	char err[256] = "";
+	ck_assert_ptr_null(aq_codec_new_for_reader(bad_readers[_i].reader, err, sizeof(err)));
+	ck_assert_msg(strncmp(err, bad_readers[_i].error, strlen(bad_readers[_i].error)) == 0,
+		      "case %d: got '%s', want '%s'", _i, err, bad_readers[_i].error);
+}
+END_TEST
+
+START_TEST(test_bad_reader_default)
+{
+	char *v2 = read_data("check_result_v2.avsc");
+	char err[256] = "";
+	char *at = strstr(v2, "\"default\": \"none\"");
+	ck_assert_ptr_nonnull(at);
+	memcpy(at, "\"default\": 12345X", 17);
+	at[16] = ' ';
+	ck_assert_ptr_null(aq_codec_new_for_reader(v2, err, sizeof(err)));
+	ck_assert_str_eq(err, "reader schema field 'severity_hint' has an invalid default");
+	free(v2);
+}
+END_TEST
+
+/* ---- status names ---- */
+
+static const struct {
+	const char *name;
+	int status;
+} status_cases[] = {
+	{ "OK", AQ_OK },	     { "warning", AQ_WARNING }, { "Critical", AQ_CRITICAL },
+	{ "UNKNOWN", AQ_UNKNOWN }, { "FATAL", AQ_STATUS_NONE }, { "", AQ_STATUS_NONE },
+};
+
+START_TEST(test_status_names)
+{
+	ck_assert_int_eq(aq_status_parse(status_cases[_i].name), status_cases[_i].status);
+	if (status_cases[_i].status != AQ_STATUS_NONE)
+		ck_assert_str_eq(aq_status_name(status_cases[_i].status), status_cases[_i].name[0] == 'O' ||
+										  status_cases[_i].name[0] == 'U'
+									  ? status_cases[_i].name
+								  : status_cases[_i].status == AQ_WARNING ? "WARNING"
+													  : "CRITICAL");
+	ck_assert_ptr_null(aq_status_name(AQ_STATUS_NONE));
+	ck_assert_ptr_null(aq_status_name(4));
+	ck_assert_int_eq(aq_status_parse(NULL), AQ_STATUS_NONE);
+}
+END_TEST
+
+/* ---- speed: reported, and held to a bound loose enough for valgrind ---- */
+
+static double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+START_TEST(test_speed)
+{
+	aq_codec_t *codec = new_codec();
+	unsigned char buf[BUF_MAX];
+	char err[256];
+	struct aq_result r = sample();
+	struct aq_result out;
+	const int rounds = 20000;
+	size_t len = 0;
+
+	double t0 = now_ns();
+	for (int i = 0; i < rounds; i++) {
+		len = BUF_MAX;
+		ck_assert_int_eq(aq_codec_encode(codec, &r, buf, &len, err, sizeof(err)), 0);
+	}
+	double t1 = now_ns();
+	for (int i = 0; i < rounds; i++) {
+		ck_assert_int_eq(aq_codec_decode(codec, buf, len, &out, err, sizeof(err)), 0);
+		aq_result_release(&out);
+	}
+	double t2 = now_ns();
+	fprintf(stderr, "event codec: encode %.0f ns, decode %.0f ns per record (%zu bytes)\n",
+		(t1 - t0) / rounds, (t2 - t1) / rounds, len);
+	ck_assert_double_lt((t2 - t0) / rounds, 200000.0);
+	aq_codec_free(codec);
+}
+END_TEST
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+static Suite *event_suite(void)
+{
+	Suite *s = suite_create("event");
+	TCase *tc = tcase_create("schema");
+	tcase_add_test(tc, test_crc64);
+	tcase_add_loop_test(tc, test_canonical_form, 0, N(canonical_cases));
+	tcase_add_loop_test(tc, test_canonical_errors, 0, N(bad_schemas));
+	tcase_add_test(tc, test_nesting_is_capped);
+	tcase_add_test(tc, test_shipped_fingerprint);
+	tcase_add_loop_test(tc, test_status_names, 0, N(status_cases));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("codec");
+	tcase_add_loop_test(tc, test_round_trip, 0, 9);
+	tcase_add_test(tc, test_round_trip_many_labels);
+	tcase_add_test(tc, test_long_check_name);
+	tcase_add_test(tc, test_encode_buffer_sizes);
+	tcase_add_loop_test(tc, test_encode_errors, 0, N(encode_errors));
+	tcase_add_loop_test(tc, test_decode_errors, 0, N(decode_errors));
+	tcase_add_test(tc, test_decode_hand_written);
+	tcase_add_test(tc, test_decode_damage);
+	tcase_add_test(tc, test_speed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("evolution");
+	tcase_add_test(tc, test_v1_reader_reads_v2);
+	tcase_add_test(tc, test_v2_reader_reads_v1);
+	tcase_add_test(tc, test_defaults_of_every_kind);
+	tcase_add_test(tc, test_resolution_rules);
+	tcase_add_loop_test(tc, test_unreadable_writers, 0, N(unreadable_writers));
+	tcase_add_loop_test(tc, test_bad_readers, 0, N(bad_readers));
+	tcase_add_test(tc, test_bad_reader_default);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(event_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
