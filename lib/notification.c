@@ -1,0 +1,451 @@
+/* notification.c - the notification object: its JSON form, read back, and its one-line summary */
+#include "alertq/notify.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alertq/event.h"
+#include "channels.h"
+
+/* How much of a message the summary carries: syslog and chat lines are short. */
+#define SUMMARY_MESSAGE_MAX 1024
+#define SUMMARY_LABELS_MAX 512
+
+/* Doubles with no fraction below this magnitude are written as JSON integers. */
+#define EXACT_INTEGER_LIMIT 9007199254740992.0
+
+/* Spelled here rather than taken from the event module: these names are part
+ * of the notification's own contract. */
+static const char *const severity_names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
+
+const char *aq_severity_name(int severity)
+{
+	if (severity < AQ_OK || severity > AQ_UNKNOWN)
+		return "UNKNOWN";
+	return severity_names[severity];
+}
+
+/* Returns the severity for its exact name, or -1. */
+static int severity_parse(const char *name)
+{
+	for (int i = AQ_OK; i <= AQ_UNKNOWN; i++)
+		if (strcmp(name, severity_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+void aq_notification_release(struct aq_notification *n)
+{
+	if (!n)
+		return;
+	free(n->check);
+	free(n->message);
+	aq_labels_free(n->labels, n->nlabels);
+	memset(n, 0, sizeof(*n));
+}
+
+/* Length of the valid UTF-8 sequence starting at p, or 0 when p does not
+ * start one (overlong forms, surrogates and values past U+10FFFF included).
+ * p is NUL-terminated, so looking ahead stops at the end. */
+static size_t utf8_sequence_length(const unsigned char *p)
+{
+	unsigned char c = p[0];
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c >= 0xe0 && c <= 0xef) {
+		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80;
+		unsigned char hi = c == 0xed ? 0x9f : 0xbf;
+		if (p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80)
+			return 0;
+		return 3;
+	}
+	if (c >= 0xf0 && c <= 0xf4) {
+		unsigned char lo = c == 0xf0 ? 0x90 : 0x80;
+		unsigned char hi = c == 0xf4 ? 0x8f : 0xbf;
+		if (p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+char *aq_text_clean(const char *s, size_t cap, int keep_newlines)
+{
+	static const char replacement[] = "\xef\xbf\xbd";
+	static const char ellipsis[] = "...";
+	if (!s)
+		s = "";
+	size_t in_len = strlen(s);
+	/* an invalid byte grows to three; nothing is written past cap */
+	size_t room = in_len <= cap / 3 ? in_len * 3 : cap;
+	char *out = malloc(room + sizeof(ellipsis));
+	if (!out)
+		return NULL;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = 0;
+	while (*p) {
+		const char *piece = (const char *)p;
+		size_t piece_len = utf8_sequence_length(p);
+		size_t advance = piece_len;
+		if (piece_len == 0) {
+			piece = replacement;
+			piece_len = 3;
+			advance = 1;
+		} else if (*p == '\r' || *p == '\n') {
+			piece = keep_newlines ? "\n" : " ";
+			piece_len = 1;
+			if (p[0] == '\r' && p[1] == '\n')
+				advance = 2;
+		} else if (*p < 0x20 || *p == 0x7f) {
+			piece = " ";
+			piece_len = 1;
+		}
+		if (len + piece_len > room) {
+			memcpy(out + len, ellipsis, strlen(ellipsis));
+			len += strlen(ellipsis);
+			break;
+		}
+		memcpy(out + len, piece, piece_len);
+		len += piece_len;
+		p += advance;
+	}
+	out[len] = '\0';
+	return out;
+}
+
+void aq_format_value(double v, char *buf, size_t buflen)
+{
+	if (!isfinite(v)) {
+		snprintf(buf, buflen, "%g", v);
+		return;
+	}
+	if (v == trunc(v) && fabs(v) < EXACT_INTEGER_LIMIT) {
+		snprintf(buf, buflen, "%.0f", v);
+		return;
+	}
+	for (int digits = 1; digits <= 17; digits++) {
+		snprintf(buf, buflen, "%.*g", digits, v);
+		if (strtod(buf, NULL) == v)
+			return;
+	}
+}
+
+/* The fewest significant digits that write v so it reads back unchanged. */
+static int shortest_precision(double v)
+{
+	char buf[40];
+	for (int digits = 1; digits < 17; digits++) {
+		snprintf(buf, sizeof(buf), "%.*g", digits, v);
+		if (strtod(buf, NULL) == v)
+			return digits;
+	}
+	return 17;
+}
+
+/* A JSON string for s (NULL as ""), bytes that are not UTF-8 replaced, as
+ * jansson takes only valid text. NULL when memory runs out. */
+static json_t *json_text(const char *s)
+{
+	json_t *value = json_string(s ? s : "");
+	if (value)
+		return value;
+	char *clean = aq_text_clean(s, strlen(s) * 3, 1);
+	if (!clean)
+		return NULL;
+	value = json_string(clean);
+	free(clean);
+	return value;
+}
+
+/* Adds a label to the labels object, cleaning a key that is not UTF-8.
+ * Returns 0, or -1 when memory runs out. */
+static int json_add_label(json_t *labels, const struct aq_label *label)
+{
+	char *key = aq_text_clean(label->key, strlen(label->key ? label->key : "") * 3, 1);
+	if (!key)
+		return -1;
+	int rc = json_object_set_new(labels, key, json_text(label->value));
+	free(key);
+	return rc;
+}
+
+char *aq_notification_to_json(const struct aq_notification *n)
+{
+	char observed[40], since[40];
+	int precision = 17;
+	char *out = NULL;
+	json_t *root = json_object();
+	json_t *labels = json_object();
+	if (!root || !labels) {
+		json_decref(labels);
+		goto done;
+	}
+	for (size_t i = 0; i < n->nlabels; i++)
+		if (json_add_label(labels, &n->labels[i]) < 0) {
+			json_decref(labels);
+			goto done;
+		}
+
+	json_t *value;
+	if (!n->has_value || !isfinite(n->value)) {
+		/* JSON has no NaN or infinity: those read as "no value" */
+		value = json_null();
+	} else if (n->value == trunc(n->value) && fabs(n->value) < EXACT_INTEGER_LIMIT) {
+		value = json_integer((json_int_t)n->value);
+	} else {
+		value = json_real(n->value);
+		precision = shortest_precision(n->value);
+	}
+	aq_format_time(n->observed_at_ms, observed, sizeof(observed));
+	aq_format_time(n->since_ms, since, sizeof(since));
+
+	int failed = 0;
+	failed |= json_object_set_new(root, "notification_id", json_text(n->notification_id));
+	failed |= json_object_set_new(root, "check", json_text(n->check));
+	failed |= json_object_set_new(root, "status", json_string(n->resolved ? "resolved" : "firing"));
+	failed |= json_object_set_new(root, "severity", json_string(aq_severity_name(n->severity)));
+	failed |= json_object_set_new(root, "previous_severity",
+				      json_string(aq_severity_name(n->previous_severity)));
+	failed |= json_object_set_new(root, "value", value);
+	failed |= json_object_set_new(root, "message", json_text(n->message));
+	failed |= json_object_set_new(root, "labels", labels);
+	failed |= json_object_set_new(root, "observed_at", json_string(observed));
+	failed |= json_object_set_new(root, "since", json_string(since));
+	failed |= json_object_set_new(root, "escalation_level", json_integer(n->escalation_level));
+	failed |= json_object_set_new(root, "event_id",
+				      n->event_id[0] ? json_text(n->event_id) : json_null());
+	if (!failed)
+		out = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(precision));
+done:
+	json_decref(root);
+	return out;
+}
+
+/* Reads the string member key of obj into *out (a pointer into obj).
+ * Returns 0, or -1 with a message in err when it is missing or no string. */
+static int member_string(json_t *obj, const char *key, const char **out, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	if (!v) {
+		snprintf(err, errlen, "missing key '%s'", key);
+		return -1;
+	}
+	if (!json_is_string(v)) {
+		snprintf(err, errlen, "'%s' must be a string", key);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+/* Copies an identifier member (a UUID, or null when nullable) into out[37].
+ * Returns 0, or -1 with a message in err. */
+static int member_id(json_t *obj, const char *key, int nullable, char out[37], char *err, size_t errlen)
+{
+	json_t *v = json_object_get(obj, key);
+	if (nullable && v && json_is_null(v)) {
+		out[0] = '\0';
+		return 0;
+	}
+	const char *text;
+	if (member_string(obj, key, &text, err, errlen) < 0)
+		return -1;
+	if (strlen(text) > 36) {
+		snprintf(err, errlen, "'%s' is longer than 36 characters", key);
+		return -1;
+	}
+	snprintf(out, 37, "%s", text);
+	return 0;
+}
+
+/* Reads a severity name member into *out. Returns 0, or -1 with a message. */
+static int member_severity(json_t *obj, const char *key, int *out, char *err, size_t errlen)
+{
+	const char *text;
+	if (member_string(obj, key, &text, err, errlen) < 0)
+		return -1;
+	*out = severity_parse(text);
+	if (*out < 0) {
+		snprintf(err, errlen, "'%s': unknown severity '%.40s'", key, text);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads an RFC 3339 time member into *ms. Returns 0, or -1 with a message. */
+static int member_time(json_t *obj, const char *key, int64_t *ms, char *err, size_t errlen)
+{
+	const char *text;
+	char why[160];
+	if (member_string(obj, key, &text, err, errlen) < 0)
+		return -1;
+	if (aq_parse_time(text, ms, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "'%s': %s", key, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* Copies the labels object into n. Returns 0, or -1 with a message. */
+static int member_labels(json_t *obj, struct aq_notification *n, char *err, size_t errlen)
+{
+	json_t *labels = json_object_get(obj, "labels");
+	if (!labels || json_is_null(labels))
+		return 0;
+	if (!json_is_object(labels)) {
+		snprintf(err, errlen, "'labels' must be an object");
+		return -1;
+	}
+	size_t count = json_object_size(labels);
+	if (count == 0)
+		return 0;
+	n->labels = calloc(count, sizeof(*n->labels));
+	if (!n->labels) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	const char *key;
+	json_t *value;
+	json_object_foreach(labels, key, value)
+	{
+		if (!json_is_string(value)) {
+			snprintf(err, errlen, "label '%.60s' must be a string", key);
+			return -1;
+		}
+		n->labels[n->nlabels].key = aq_strdup(key);
+		n->labels[n->nlabels].value = aq_strdup(json_string_value(value));
+		n->nlabels++;
+	}
+	return 0;
+}
+
+int aq_notification_from_json(struct aq_notification *n, const char *json, char *err, size_t errlen)
+{
+	struct aq_notification parsed;
+	memset(&parsed, 0, sizeof(parsed));
+	json_error_t jerr;
+	json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		snprintf(err, errlen, "not JSON: %s at column %d", jerr.text, jerr.column);
+		return -1;
+	}
+	if (!json_is_object(root)) {
+		snprintf(err, errlen, "a notification must be a JSON object");
+		goto fail;
+	}
+	const char *text;
+	if (member_id(root, "notification_id", 0, parsed.notification_id, err, errlen) < 0)
+		goto fail;
+	if (member_string(root, "check", &text, err, errlen) < 0)
+		goto fail;
+	parsed.check = aq_strdup(text);
+	if (member_string(root, "status", &text, err, errlen) < 0)
+		goto fail;
+	if (strcmp(text, "firing") == 0) {
+		parsed.resolved = 0;
+	} else if (strcmp(text, "resolved") == 0) {
+		parsed.resolved = 1;
+	} else {
+		snprintf(err, errlen, "'status' must be \"firing\" or \"resolved\", not '%.40s'", text);
+		goto fail;
+	}
+	if (member_severity(root, "severity", &parsed.severity, err, errlen) < 0 ||
+	    member_severity(root, "previous_severity", &parsed.previous_severity, err, errlen) < 0)
+		goto fail;
+
+	json_t *value = json_object_get(root, "value");
+	if (!value) {
+		snprintf(err, errlen, "missing key 'value'");
+		goto fail;
+	}
+	if (json_is_number(value)) {
+		parsed.has_value = 1;
+		parsed.value = json_number_value(value);
+	} else if (!json_is_null(value)) {
+		snprintf(err, errlen, "'value' must be a number or null");
+		goto fail;
+	}
+	if (member_string(root, "message", &text, err, errlen) < 0)
+		goto fail;
+	parsed.message = aq_strdup(text);
+	if (member_labels(root, &parsed, err, errlen) < 0)
+		goto fail;
+	if (member_time(root, "observed_at", &parsed.observed_at_ms, err, errlen) < 0 ||
+	    member_time(root, "since", &parsed.since_ms, err, errlen) < 0)
+		goto fail;
+	json_t *level = json_object_get(root, "escalation_level");
+	if (!json_is_integer(level)) {
+		snprintf(err, errlen, "'escalation_level' must be an integer");
+		goto fail;
+	}
+	parsed.escalation_level = (int)json_integer_value(level);
+	if (member_id(root, "event_id", 1, parsed.event_id, err, errlen) < 0)
+		goto fail;
+
+	json_decref(root);
+	*n = parsed;
+	return 0;
+fail:
+	json_decref(root);
+	aq_notification_release(&parsed);
+	return -1;
+}
+
+/* Writes the labels as "team=platform, env=prod" into a new string cut at
+ * SUMMARY_LABELS_MAX. NULL when memory runs out. */
+static char *labels_text(const struct aq_notification *n)
+{
+	char buf[SUMMARY_LABELS_MAX];
+	size_t len = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < n->nlabels && len < sizeof(buf) - 1; i++) {
+		int w = snprintf(buf + len, sizeof(buf) - len, "%s%s=%s", i ? ", " : "",
+				 n->labels[i].key ? n->labels[i].key : "",
+				 n->labels[i].value ? n->labels[i].value : "");
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
+	return aq_text_clean(buf, sizeof(buf), 0);
+}
+
+char *aq_notification_summary(const struct aq_notification *n)
+{
+	char value[40], since[40], level[40] = "";
+	char *out = NULL;
+	char *check = aq_text_clean(n->check, AQ_CHECK_NAME_MAX, 0);
+	char *message = aq_text_clean(n->message, SUMMARY_MESSAGE_MAX, 0);
+	char *labels = labels_text(n);
+	if (!check || !message || !labels)
+		goto done;
+	/* a plugin's trailing newline would leave a gap before the labels */
+	size_t message_len = strlen(message);
+	while (message_len > 0 && message[message_len - 1] == ' ')
+		message[--message_len] = '\0';
+	if (n->has_value && isfinite(n->value)) {
+		memcpy(value, "value ", 6);
+		aq_format_value(n->value, value + 6, sizeof(value) - 6);
+	} else {
+		snprintf(value, sizeof(value), "no value");
+	}
+	aq_format_time(n->since_ms, since, sizeof(since));
+	if (n->escalation_level > 0)
+		snprintf(level, sizeof(level), "escalation level %d", n->escalation_level);
+	const char *tag = n->resolved ? "RESOLVED" : aq_severity_name(n->severity);
+	int has_extra = labels[0] || level[0];
+	if (asprintf(&out, "[%s] %s %s: %s (was %s since %s): %s%s%s%s%s%s", tag, check,
+		     n->resolved ? "resolved" : "firing", value, aq_severity_name(n->previous_severity), since,
+		     message, has_extra ? " [" : "", labels, labels[0] && level[0] ? "; " : "", level,
+		     has_extra ? "]" : "") < 0)
+		out = NULL;
+done:
+	free(check);
+	free(message);
+	free(labels);
+	return out;
+}
