@@ -1,0 +1,141 @@
+#!/usr/bin/python3
+"""http_receiver.py - an HTTP server on loopback that records every request, for tests.
+
+Each request is appended to OUT as one JSON line:
+
+    {"time": 1764262800.123, "method": "POST", "path": "/hook",
+     "headers": {"content-type": "application/json", ...},
+     "body": "...", "body_base64": "...", "status": 200}
+
+Header names are lower-cased (the last one wins when a name repeats); "body" is
+the body decoded as UTF-8 (invalid bytes replaced), "body_base64" the exact
+bytes; "status" is what the receiver answered. A request is recorded before it
+is answered, so a client that has its response finds its request in OUT.
+
+The answer is 200 unless told otherwise:
+
+    --status 404                         always answer 404
+    --fail-first 3 --fail-status 503     answer 503 to the first 3 requests, then --status
+    --retry-after 1                      add "Retry-After: 1" to every failing answer
+    --delay 2.5                          wait 2.5 s before answering (timeouts)
+    --response-body TEXT                 answer with this body (default "ok")
+
+With --port 0 a free port is chosen; --port-file PATH receives the port
+either way. "ready" is printed on stdout once the server listens. Requests are
+served on threads, over HTTP/1.1 keep-alive connections. SIGTERM or SIGINT
+stops the server; the exit status is then 0.
+"""
+
+import argparse
+import base64
+import http.server
+import json
+import signal
+import sys
+import threading
+import time
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, required=True, help="port to listen on; 0 picks a free one")
+    parser.add_argument("--port-file", help="write the port listened on into this file")
+    parser.add_argument("--out", required=True, help="file that receives one JSON line per request")
+    parser.add_argument("--status", type=int, default=200, help="status answered (default 200)")
+    parser.add_argument("--fail-first", type=int, default=0, metavar="N",
+                        help="answer --fail-status to the first N requests")
+    parser.add_argument("--fail-status", type=int, default=503, help="status of failing answers (default 503)")
+    parser.add_argument("--retry-after", metavar="VALUE",
+                        help="Retry-After header value sent with every answer of status >= 400")
+    parser.add_argument("--delay", type=float, default=0.0, metavar="SECONDS",
+                        help="wait this long before answering each request")
+    parser.add_argument("--response-body", default="ok", help="body of every answer (default 'ok')")
+    return parser.parse_args(argv)
+
+
+class Recorder:
+    """Counts requests and appends their records to the output file, one writer at a time."""
+
+    def __init__(self, args):
+        self.args = args
+        self.lock = threading.Lock()
+        self.count = 0
+        self.out = open(args.out, "a", encoding="utf-8")
+
+    def record(self, handler, body):
+        with self.lock:
+            self.count += 1
+            status = self.args.status
+            if self.count <= self.args.fail_first:
+                status = self.args.fail_status
+            entry = {
+                "time": time.time(),
+                "method": handler.command,
+                "path": handler.path,
+                "headers": {k.lower(): v for k, v in handler.headers.items()},
+                "body": body.decode("utf-8", errors="replace"),
+                "body_base64": base64.b64encode(body).decode("ascii"),
+                "status": status,
+            }
+            self.out.write(json.dumps(entry) + "\n")
+            self.out.flush()
+            return status
+
+
+def make_handler(recorder):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def handle_any(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length > 0 else b""
+            status = recorder.record(self, body)
+            if recorder.args.delay > 0:
+                time.sleep(recorder.args.delay)
+            payload = recorder.args.response_body.encode("utf-8")
+            try:
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(payload)))
+                if status >= 400 and recorder.args.retry_after is not None:
+                    self.send_header("Retry-After", recorder.args.retry_after)
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(payload)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = handle_any
+
+        def log_message(self, format, *args):
+            pass
+
+    return Handler
+
+
+def main(argv):
+    args = parse_args(argv)
+    recorder = Recorder(args)
+    server = http.server.ThreadingHTTPServer((args.host, args.port), make_handler(recorder))
+    server.daemon_threads = True
+    port = server.server_address[1]
+    if args.port_file:
+        with open(args.port_file, "w", encoding="ascii") as f:
+            f.write("%d\n" % port)
+
+    def stop(signum, frame):
+        # shutdown() waits for serve_forever, which runs in this same thread
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print("ready", flush=True)
+    server.serve_forever(poll_interval=0.1)
+    server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
