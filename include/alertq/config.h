@@ -27,6 +27,7 @@ struct aq_source {
 	char *name;
 	char *dsn; /* from dsn, or read from the environment variable dsn_env */
 	int line;
+	char *dsn_env; /* name of the variable, when given; dsn is NULL when it is not set */
 };
 
 enum aq_check_kind { AQ_CHECK_SQL, AQ_CHECK_COMMAND };
