@@ -5,12 +5,14 @@ Each request is appended to OUT as one JSON line:
 
     {"time": 1764262800.123, "method": "POST", "path": "/hook",
      "headers": {"content-type": "application/json", ...},
-     "body": "...", "body_base64": "...", "status": 200}
+     "body": "...", "body_base64": "...", "status": 200, "client": "127.0.0.1:51234"}
 
 Header names are lower-cased (the last one wins when a name repeats); "body" is
 the body decoded as UTF-8 (invalid bytes replaced), "body_base64" the exact
-bytes; "status" is what the receiver answered. A request is recorded before it
-is answered, so a client that has its response finds its request in OUT.
+bytes; "status" is what the receiver answered; "client" the address and port
+the request came from (one per connection, so reused connections show). A
+request is recorded before it is answered, so a client that has its response
+finds its request in OUT.
 
 The answer is 200 unless told otherwise:
 
@@ -78,6 +80,7 @@ class Recorder:
                 "body": body.decode("utf-8", errors="replace"),
                 "body_base64": base64.b64encode(body).decode("ascii"),
                 "status": status,
+                "client": "%s:%d" % handler.client_address[:2],
             }
             self.out.write(json.dumps(entry) + "\n")
             self.out.flush()

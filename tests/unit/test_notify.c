@@ -1,4 +1,4 @@
-/* test_notify.c - the notification object and its channels, against real HTTP and SMTP receivers on loopback */
+/* test_notify.c - notifications and their channels, against real HTTP and SMTP receivers on loopback */
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -131,8 +131,8 @@ static struct receiver *receiver_start(const char *script, const char *a1, const
 	int fds[2];
 	ck_assert_int_eq(pipe(fds), 0);
 	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
+		/* no check macros here: they would report from the child */
 		dup2(fds[1], STDOUT_FILENO);
 		close(fds[0]);
 		close(fds[1]);
@@ -140,18 +140,27 @@ static struct receiver *receiver_start(const char *script, const char *a1, const
 		_exit(127);
 	}
 	close(fds[1]);
+	ck_assert_int_gt(pid, 0);
 	r->pid = pid;
-	char buf[64];
+	char buf[64] = "";
 	size_t got = 0;
-	while (got < sizeof(buf) - 1 && !strstr(buf, "ready\n")) {
+	const char *problem = NULL;
+	while (!problem && got < sizeof(buf) - 1 && !strstr(buf, "ready\n")) {
 		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
-		ck_assert_msg(poll(&pfd, 1, 20000) == 1, "%s did not get ready", script);
-		ssize_t n = read(fds[0], buf + got, sizeof(buf) - 1 - got);
-		ck_assert_msg(n > 0, "%s exited before it was ready", script);
-		got += (size_t)n;
-		buf[got] = '\0';
+		ssize_t n = -1;
+		if (poll(&pfd, 1, 20000) != 1)
+			problem = "did not get ready";
+		else
+			n = read(fds[0], buf + got, sizeof(buf) - 1 - got);
+		if (!problem && n <= 0)
+			problem = "exited before it was ready";
+		if (!problem) {
+			got += (size_t)n;
+			buf[got] = '\0';
+		}
 	}
 	close(fds[0]);
+	ck_assert_msg(problem == NULL, "%s %s", script, problem);
 	FILE *f = fopen(port_file, "r");
 	ck_assert_ptr_nonnull(f);
 	ck_assert_int_eq(fscanf(f, "%d", &r->port), 1);
@@ -557,6 +566,9 @@ START_TEST(test_webhook_retry_after_then_delivered)
 	ck_assert_uint_eq(json_array_size(records), 2);
 	ck_assert_str_eq(header(json_array_get(records, 0), "idempotency-key"),
 			 header(json_array_get(records, 1), "idempotency-key"));
+	/* the sender kept its connection from one call to the next */
+	ck_assert_str_eq(member(json_array_get(records, 0), "client"),
+			 member(json_array_get(records, 1), "client"));
 	json_decref(records);
 	aq_notification_release(&n);
 }
@@ -626,6 +638,12 @@ START_TEST(test_webhook_batch_concurrency)
 
 	json_t *records = read_lines(r->out);
 	ck_assert_uint_eq(json_array_size(records), COUNT);
+	/* kept-alive connections: no more than the four requests in flight needed */
+	json_t *clients = json_object();
+	for (size_t j = 0; j < json_array_size(records); j++)
+		json_object_set_new(clients, member(json_array_get(records, j), "client"), json_true());
+	ck_assert_uint_le(json_object_size(clients), 4);
+	json_decref(clients);
 	for (int i = 0; i < COUNT; i++) {
 		int found = 0;
 		for (size_t j = 0; j < json_array_size(records); j++)
