@@ -52,7 +52,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ NULL, 0, NULL, 0 },
 	};
 	memset(a, 0, sizeof(*a));
-	optind = 1;
+	optind = 0; /* 0: glibc starts over, permuting again */
 	for (;;) {
 		int opt = getopt_long(argc, argv, "", options, NULL);
 		if (opt == -1)

@@ -222,49 +222,62 @@ int aq_store_exec(aq_store_t *s, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
+/* Runs a query whose rows do not matter; 0 or -1. */
+static int run_query(aq_store_t *s, const char *sql, int nparams, const char *const *params, char *err,
+		     size_t errlen)
+{
+	PGresult *res = PQexecParams(s->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	ExecStatusType want = PQresultStatus(res) == PGRES_TUPLES_OK ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+	if (check_result(s, res, want, sql, err, errlen) != 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
 int aq_store_migrate(aq_store_t *s, int *applied, char *err, size_t errlen)
 {
+	int rc = -1;
 	*applied = 0;
-	if (aq_store_exec(s, "CREATE TABLE IF NOT EXISTS alertq_schema (version int PRIMARY KEY,"
-			     " applied_at timestamptz NOT NULL DEFAULT now())",
-			  err, errlen) != 0)
+	/* a session lock: workers starting together migrate one after another */
+	if (run_query(s, "SELECT pg_advisory_lock(7316514)", 0, NULL, err, errlen) != 0)
 		return -1;
+	if (run_query(s, "CREATE TABLE IF NOT EXISTS alertq_schema (version int PRIMARY KEY,"
+			 " applied_at timestamptz NOT NULL DEFAULT now())",
+		      0, NULL, err, errlen) != 0)
+		goto unlock;
 	for (int version = 1; version <= MIGRATION_COUNT; version++) {
 		char v[16];
+		char what[64];
 		snprintf(v, sizeof(v), "%d", version);
+		snprintf(what, sizeof(what), "migration %d", version);
 		const char *params[] = { v };
-		if (aq_store_exec(s, "BEGIN", err, errlen) != 0)
-			return -1;
-		/* the lock serialises workers that start together */
-		if (aq_store_exec(s, "SELECT pg_advisory_xact_lock(7316514)", err, errlen) != 0)
-			goto rollback;
 		PGresult *res = PQexecParams(s->conn, "SELECT 1 FROM alertq_schema WHERE version = $1", 1, NULL,
 					     params, NULL, NULL, 0);
 		if (check_result(s, res, PGRES_TUPLES_OK, "reading the schema version", err, errlen) != 0)
-			goto rollback;
+			goto unlock;
 		int done = PQntuples(res) > 0;
 		PQclear(res);
-		if (!done) {
-			char what[64];
-			snprintf(what, sizeof(what), "migration %d", version);
-			res = PQexec(s->conn, migrations[version - 1]);
-			if (check_result(s, res, PGRES_COMMAND_OK, what, err, errlen) != 0)
-				goto rollback;
-			PQclear(res);
-			res = PQexecParams(s->conn, "INSERT INTO alertq_schema (version) VALUES ($1)", 1, NULL,
-					   params, NULL, NULL, 0);
-			if (check_result(s, res, PGRES_COMMAND_OK, what, err, errlen) != 0)
-				goto rollback;
-			PQclear(res);
-			(*applied)++;
-		}
+		if (done)
+			continue;
+		if (aq_store_exec(s, "BEGIN", err, errlen) != 0)
+			goto unlock;
+		res = PQexec(s->conn, migrations[version - 1]);
+		if (check_result(s, res, PGRES_COMMAND_OK, what, err, errlen) != 0)
+			goto rollback;
+		PQclear(res);
+		if (run_query(s, "INSERT INTO alertq_schema (version) VALUES ($1)", 1, params, err, errlen) != 0)
+			goto rollback;
 		if (aq_store_exec(s, "COMMIT", err, errlen) != 0)
-			return -1;
+			goto unlock;
+		(*applied)++;
 	}
-	return 0;
+	rc = 0;
+	goto unlock;
 rollback:
 	PQclear(PQexec(s->conn, "ROLLBACK"));
-	return -1;
+unlock:
+	PQclear(PQexec(s->conn, "SELECT pg_advisory_unlock(7316514)"));
+	return rc;
 }
 
 int aq_store_offsets(aq_store_t *s, const char *topic, const int32_t *partitions, size_t n, int lock,
@@ -608,9 +621,10 @@ int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		       "INSERT INTO alertq_transitions (ref, check_name, from_severity, to_severity, value, message,"
 		       " observed_at_ms, event_id, cause)"
 		       " SELECT ref, check_name, from_severity, to_severity, value, message, observed_at_ms,"
-		       " event_id, cause FROM jsonb_to_recordset($1::jsonb) WITH ORDINALITY AS x(ref uuid,"
-		       " check_name text, from_severity text, to_severity text, value double precision,"
-		       " message text, observed_at_ms bigint, event_id text, cause text) ORDER BY ordinality",
+		       " event_id, cause FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, ord),"
+		       " jsonb_to_record(e.doc) AS x(ref uuid, check_name text, from_severity text,"
+		       " to_severity text, value double precision, message text, observed_at_ms bigint,"
+		       " event_id text, cause text) ORDER BY e.ord",
 		       w->transitions, "saving transitions", err, errlen) != 0)
 		return -1;
 	if (write_rows(s,
@@ -618,9 +632,9 @@ int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		       " payload, give_up_at)"
 		       " SELECT id, transition_ref, check_name, channel, level, resolved, payload,"
 		       " now() + give_up_after_ms * interval '1 millisecond'"
-		       " FROM jsonb_to_recordset($1::jsonb) WITH ORDINALITY AS x(id uuid, transition_ref uuid,"
-		       " check_name text, channel text, level int, resolved boolean, payload text,"
-		       " give_up_after_ms bigint) ORDER BY ordinality",
+		       " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, ord), jsonb_to_record(e.doc)"
+		       " AS x(id uuid, transition_ref uuid, check_name text, channel text, level int,"
+		       " resolved boolean, payload text, give_up_after_ms bigint) ORDER BY e.ord",
 		       w->notifications, "saving notifications", err, errlen) != 0)
 		return -1;
 	if (write_rows(s,

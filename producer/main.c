@@ -220,7 +220,7 @@ static int submit_main(int argc, char **argv, const struct aq_config *cfg)
 	int rc = 2;
 	memset(&r, 0, sizeof(r));
 	r.status = AQ_STATUS_NONE;
-	optind = 1;
+	optind = 0; /* 0: glibc starts over, permuting again */
 	for (;;) {
 		int opt = getopt_long(argc, argv, "h", options, NULL);
 		if (opt == -1)

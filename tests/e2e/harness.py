@@ -93,7 +93,7 @@ class Env:
         return proc
 
     def start_broker(self):
-        self.broker_port = free_port()
+        self.broker_port = self.broker_port or free_port()
         bootstrap = os.path.join(self.dir, "bootstrap")
         argv = [os.path.join(BUILD, "alertq-devbroker"), "--port", str(self.broker_port),
                 "--partitions", str(self.partitions), "--bootstrap-file", bootstrap]
@@ -148,6 +148,9 @@ class Env:
                 except ProcessLookupError:
                     pass
                 proc.wait()
+        if os.environ.get("ALERTQ_TEST_KEEP"):
+            print("kept %s and database %s" % (self.dir, self.database), file=sys.stderr)
+            return
         try:
             psql(SERVER_DSN, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.database)
         except subprocess.CalledProcessError:

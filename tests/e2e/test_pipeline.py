@@ -35,7 +35,6 @@ channels:
 """
 REFERENCE_RULES = [("svc.*", (">", 50), (">", 90), 1), ("slow.*", (">=", 10), (">=", 1000), 3), ("*", None, None, 1)]
 ROUNDS = 8
-BASE_MS = 1795000000000  # 2026-11-18T...
 
 
 def iso(ms):
@@ -44,6 +43,8 @@ def iso(ms):
 
 
 def make_results():
+    import time
+    base_ms = int(time.time() * 1000) - ROUNDS * 60000  # recent: nothing goes stale
     rng = random.Random(7)
     checks = (["svc.%03d" % i for i in range(200)] + ["slow.%03d" % i for i in range(60)] +
               ["cmd.%03d" % i for i in range(40)])
@@ -51,7 +52,7 @@ def make_results():
     for rnd in range(ROUNDS):
         for i, c in enumerate(checks):
             r = {"check": c, "message": "round %d" % rnd, "interval": "1h",
-                 "observed_at": iso(BASE_MS + rnd * 60000 + i), "labels": {"round": str(rnd)}}
+                 "observed_at": iso(base_ms + rnd * 60000 + i), "labels": {"round": str(rnd)}}
             if c.startswith("cmd."):
                 r["status"] = rng.choice(["OK", "OK", "WARNING", "CRITICAL", "UNKNOWN"])
             elif c.startswith("slow."):
