@@ -607,6 +607,7 @@ static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *
 	static const char *const keys[] = {
 	    "type",     "url",          "url_env",      "format",  "secret_env",  "from",          "to",
 	    "starttls", "username_env", "password_env", "timeout", "concurrency", "give_up_after",
+	    "retry_initial", "retry_max",
 	};
 	enum {
 		TYPE,
@@ -621,7 +622,9 @@ static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *
 		PASS_ENV,
 		TIMEOUT,
 		CONC,
-		GIVE_UP
+		GIVE_UP,
+		RETRY_INITIAL,
+		RETRY_MAX
 	};
 	static const char *const types[] = {"logfile", "syslog", "webhook", "email"};
 	static const char *const formats[] = {"json", "slack"};
@@ -698,6 +701,13 @@ static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *
 		set_int(ld, v[CONC], "'concurrency'", 1, 256, &ch->concurrency);
 	if (v[GIVE_UP])
 		set_duration(ld, v[GIVE_UP], "'give_up_after'", &ch->give_up_after_ms, 1);
+	if (v[RETRY_INITIAL])
+		set_duration(ld, v[RETRY_INITIAL], "'retry_initial'", &ch->retry_initial_ms, 1);
+	if (v[RETRY_MAX])
+		set_duration(ld, v[RETRY_MAX], "'retry_max'", &ch->retry_max_ms, 1);
+	if (ch->retry_max_ms < ch->retry_initial_ms)
+		problem(ld, node_line(v[RETRY_MAX] ? v[RETRY_MAX] : v[RETRY_INITIAL]),
+		        "'retry_max' in %s is shorter than 'retry_initial'", where);
 
 	if (!type_ok)
 		return;
@@ -738,6 +748,8 @@ static void load_channels(struct loader *ld, yaml_node_t *n)
 		ch->timeout_ms = 10 * AQ_MS_PER_SECOND;
 		ch->concurrency = 4;
 		ch->give_up_after_ms = 24 * 3600 * AQ_MS_PER_SECOND;
+		ch->retry_initial_ms = AQ_MS_PER_SECOND;
+		ch->retry_max_ms = 600 * AQ_MS_PER_SECOND;
 		ld->channels[ld->nchannels].name = ch->name;
 		ld->channels[ld->nchannels].line = ch->line;
 		ld->nchannels++;

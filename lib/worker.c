@@ -518,7 +518,8 @@ static void *dispatch_main(void *arg)
 										       : 2;
 				int64_t retry = 0;
 				if (outcome == 1) {
-					retry = backoff_ms(rows[i].attempts, 1000, 600000);
+					retry = backoff_ms(rows[i].attempts, d->channel->retry_initial_ms,
+							   d->channel->retry_max_ms);
 					if (items[i].retry_after_ms > retry)
 						retry = items[i].retry_after_ms;
 				}

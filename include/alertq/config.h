@@ -102,6 +102,10 @@ struct aq_channel {
 	int64_t timeout_ms;       /* per request; default 10s */
 	int concurrency;          /* requests in flight at once; default 4 */
 	int64_t give_up_after_ms; /* default 24h */
+	/* retries of a failed delivery wait about retry_initial, doubling up to
+	 * retry_max (with jitter); a Retry-After answer can ask for longer */
+	int64_t retry_initial_ms; /* default 1s */
+	int64_t retry_max_ms;     /* default 10m */
 	int line;
 };
 

@@ -162,6 +162,8 @@ START_TEST(full_file)
 	ck_assert_int_eq(ch->timeout_ms, S(10));
 	ck_assert_int_eq(ch->concurrency, 4);
 	ck_assert_int_eq(ch->give_up_after_ms, H(24));
+	ck_assert_int_eq(ch->retry_initial_ms, S(1));
+	ck_assert_int_eq(ch->retry_max_ms, M(10));
 	ck_assert_int_eq(cfg.channels[1].type, AQ_CHANNEL_SYSLOG);
 	ch = &cfg.channels[2];
 	ck_assert_str_eq(ch->name, "ops-webhook");
@@ -174,6 +176,8 @@ START_TEST(full_file)
 	ck_assert_int_eq(ch->timeout_ms, S(5));
 	ck_assert_int_eq(ch->concurrency, 8);
 	ck_assert_int_eq(ch->give_up_after_ms, H(2));
+	ck_assert_int_eq(ch->retry_initial_ms, S(2));
+	ck_assert_int_eq(ch->retry_max_ms, M(1));
 	ch = &cfg.channels[3];
 	ck_assert_str_eq(ch->name, "ops-slack");
 	ck_assert_int_eq(ch->format, AQ_FORMAT_SLACK);
@@ -254,6 +258,8 @@ START_TEST(defaults_on_minimal_file)
 	ck_assert_int_eq(cfg.channels[0].timeout_ms, S(10));
 	ck_assert_int_eq(cfg.channels[0].concurrency, 4);
 	ck_assert_int_eq(cfg.channels[0].give_up_after_ms, H(24));
+	ck_assert_int_eq(cfg.channels[0].retry_initial_ms, S(1));
+	ck_assert_int_eq(cfg.channels[0].retry_max_ms, M(10));
 	ck_assert_int_eq(cfg.channels[1].starttls, AQ_STARTTLS_REQUIRED);
 	ck_assert_uint_eq(cfg.channels[1].nto, 1);
 	ck_assert_str_eq(cfg.channels[1].to[0], "c@d");
@@ -456,6 +462,9 @@ static const struct {
     {"channels:\n  a: {type: syslog, concurrency: 257}\n",
      "t.yaml:2: 'concurrency' must be a whole number from 1 to 256, not '257'"},
     {"channels:\n  a: {type: syslog, timeout: 0}\n", "t.yaml:2: 'timeout' must be longer than 0"},
+    {"channels:\n  a: {type: syslog, retry_initial: 0s}\n", "t.yaml:2: 'retry_initial' must be longer than 0"},
+    {"channels:\n  a: {type: syslog, retry_initial: 1m, retry_max: 10s}\n",
+     "t.yaml:2: 'retry_max' in channel 'a' is shorter than 'retry_initial'"},
     {"channels:\n  a: logfile\n", "t.yaml:2: channel 'a' must be a mapping, not a string"},
     /* several problems at once, reported in line order */
     {"rules:\n  - {match: x, for: 0, escalation: none}\n"
