@@ -90,7 +90,7 @@ static int64_t backoff_ms(int attempt, int64_t base, int64_t cap)
 		ms *= 2;
 	if (ms > cap)
 		ms = cap;
-	return ms / 2 + (int64_t)(rand() % (int)(ms / 2 + 1));
+	return ms / 2 + (int64_t)rand() % (ms / 2 + 1);
 }
 
 static void wake_dispatchers(struct worker *w)
