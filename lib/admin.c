@@ -174,6 +174,19 @@ int aq_admin_status(aq_store_t *s, FILE *out, int json, char *err, size_t errlen
 	return 0;
 }
 
+/* One line of history for a notification object built by aq_admin_history;
+ * when is printed first when given. */
+static void print_notification(FILE *out, json_t *n, const char *when)
+{
+	json_t *last_error = json_object_get(n, "last_error");
+	fprintf(out, "    %s%s%-20s %-8s level %lld  %-13s %lld attempt(s)%s%s\n", when ? when : "", when ? "  " : "",
+		json_string_value(json_object_get(n, "channel")), json_string_value(json_object_get(n, "status")),
+		(long long)json_integer_value(json_object_get(n, "escalation_level")),
+		json_string_value(json_object_get(n, "delivery")),
+		(long long)json_integer_value(json_object_get(n, "attempts")),
+		json_is_string(last_error) ? "  last error: " : "", json_is_string(last_error) ? json_string_value(last_error) : "");
+}
+
 int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char *err, size_t errlen)
 {
 	const char *params[] = { check };
@@ -275,16 +288,7 @@ int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char
 		json_t *n;
 		json_array_foreach(json_object_get(t, "notifications"), j, n)
 		{
-			fprintf(out, "    %-20s %-8s level %lld  %-13s %lld attempt(s)%s%s\n",
-				json_string_value(json_object_get(n, "channel")),
-				json_string_value(json_object_get(n, "status")),
-				(long long)json_integer_value(json_object_get(n, "escalation_level")),
-				json_string_value(json_object_get(n, "delivery")),
-				(long long)json_integer_value(json_object_get(n, "attempts")),
-				json_is_string(json_object_get(n, "last_error")) ? "  last error: " : "",
-				json_is_string(json_object_get(n, "last_error"))
-					? json_string_value(json_object_get(n, "last_error"))
-					: "");
+			print_notification(out, n, NULL);
 		}
 	}
 	if (json_array_size(escalations) > 0) {
@@ -293,33 +297,34 @@ int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char
 		json_t *n;
 		json_array_foreach(escalations, j, n)
 		{
-			fprintf(out, "    %s  %-20s level %lld  %-13s %lld attempt(s)%s%s\n",
-				json_string_value(json_object_get(n, "created_at")),
-				json_string_value(json_object_get(n, "channel")),
-				(long long)json_integer_value(json_object_get(n, "escalation_level")),
-				json_string_value(json_object_get(n, "delivery")),
-				(long long)json_integer_value(json_object_get(n, "attempts")),
-				json_is_string(json_object_get(n, "last_error")) ? "  last error: " : "",
-				json_is_string(json_object_get(n, "last_error"))
-					? json_string_value(json_object_get(n, "last_error"))
-					: "");
+			print_notification(out, n, json_string_value(json_object_get(n, "created_at")));
 		}
 	}
 	json_decref(doc);
 	return 0;
 }
 
+/* Runs an UPDATE; returns the rows it changed, or -1 with the reason in err. */
+static int update_rows(aq_store_t *s, const char *sql, int nparams, const char *const *params, char *err,
+		       size_t errlen)
+{
+	PGresult *res = query(s, sql, nparams, params, err, errlen);
+	if (!res)
+		return -1;
+	int changed = atoi(PQcmdTuples(res));
+	PQclear(res);
+	return changed;
+}
+
 int aq_admin_ack(aq_store_t *s, const char *check, const char *by, const char *comment, char *err, size_t errlen)
 {
 	const char *params[] = { check, by && *by ? by : getenv("USER"), comment };
-	PGresult *res = query(s,
-			      "UPDATE alertq_checks SET acked = true, acked_by = $2, ack_comment = $3, acked_at = now(),"
-			      " next_action_ms = 0, updated_at = now() WHERE check_name = $1 AND severity <> 'OK'",
-			      3, params, err, errlen);
-	if (!res)
+	int changed = update_rows(s,
+				  "UPDATE alertq_checks SET acked = true, acked_by = $2, ack_comment = $3, acked_at = now(),"
+				  " next_action_ms = 0, updated_at = now() WHERE check_name = $1 AND severity <> 'OK'",
+				  3, params, err, errlen);
+	if (changed < 0)
 		return 1;
-	int changed = atoi(PQcmdTuples(res));
-	PQclear(res);
 	if (changed == 0) {
 		snprintf(err, errlen, "check '%s' is unknown or not firing", check);
 		return 1;
@@ -333,15 +338,13 @@ int aq_admin_unack(aq_store_t *s, const char *check, char *err, size_t errlen)
 	snprintf(now, sizeof(now), "%lld", (long long)aq_now_ms());
 	const char *params[] = { check, now };
 	/* next_action now: the worker's ticker works out what is due again */
-	PGresult *res = query(s,
-			      "UPDATE alertq_checks SET acked = false, acked_by = NULL, ack_comment = NULL,"
-			      " acked_at = NULL, next_action_ms = CASE WHEN severity <> 'OK' THEN $2::bigint ELSE 0 END,"
-			      " updated_at = now() WHERE check_name = $1 AND acked",
-			      2, params, err, errlen);
-	if (!res)
+	int changed = update_rows(s,
+				  "UPDATE alertq_checks SET acked = false, acked_by = NULL, ack_comment = NULL,"
+				  " acked_at = NULL, next_action_ms = CASE WHEN severity <> 'OK' THEN $2::bigint ELSE 0 END,"
+				  " updated_at = now() WHERE check_name = $1 AND acked",
+				  2, params, err, errlen);
+	if (changed < 0)
 		return 1;
-	int changed = atoi(PQcmdTuples(res));
-	PQclear(res);
 	if (changed == 0) {
 		snprintf(err, errlen, "check '%s' is unknown or not acknowledged", check);
 		return 1;
@@ -409,12 +412,10 @@ int aq_admin_unsilence(aq_store_t *s, const char *id, char *err, size_t errlen)
 		return 1;
 	}
 	const char *params[] = { id };
-	PGresult *res = query(s, "UPDATE alertq_silences SET ends_at = now() WHERE id = $1::bigint AND ends_at > now()",
-			      1, params, err, errlen);
-	if (!res)
+	int changed = update_rows(s, "UPDATE alertq_silences SET ends_at = now() WHERE id = $1::bigint AND ends_at > now()",
+				  1, params, err, errlen);
+	if (changed < 0)
 		return 1;
-	int changed = atoi(PQcmdTuples(res));
-	PQclear(res);
 	if (changed == 0) {
 		snprintf(err, errlen, "no active silence %s", id);
 		return 1;
