@@ -1,5 +1,5 @@
-/* main.c - alertq: status, history, acknowledgement, silences, configuration
- * checks and schema migration */
+/* main.c - alertq: status, history, acknowledgement, silences, replay,
+ * configuration checks and schema migration */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +7,7 @@
 
 #include "alertq/admin.h"
 #include "alertq/config.h"
+#include "alertq/replay.h"
 #include "alertq/store.h"
 #include "alertq/version.h"
 
@@ -23,6 +24,13 @@ static void usage(FILE *out)
 	      "                                           hold notifications of matching checks back\n"
 	      "  silences [--json]                        the silences in force\n"
 	      "  unsilence ID                             end a silence now\n"
+	      "  replay --from beginning|OFFSET|TIME [--to OFFSET|TIME]\n"
+	      "         (--dry-run [--rules FILE] [--json] | --rebuild)\n"
+	      "                                           re-read the checks topic up to --to (not\n"
+	      "                                           included; default: its end now): --dry-run shows\n"
+	      "                                           what the rules (or FILE's) would have done,\n"
+	      "                                           --rebuild replaces the alert state with it, no\n"
+	      "                                           notifications (workers must be stopped)\n"
 	      "  check-config                             validate the configuration and exit\n"
 	      "  migrate                                  bring the state database's schema up to date\n"
 	      "\n"
@@ -39,6 +47,11 @@ struct args {
 	const char *by;
 	const char *comment;
 	const char *duration;
+	const char *from;
+	const char *to;
+	const char *rules;
+	int dry_run;
+	int rebuild;
 	const char *positional[4];
 	int npositional;
 };
@@ -49,7 +62,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 	static const struct option options[] = {
 		{ "json", no_argument, NULL, 'j' },         { "by", required_argument, NULL, 'b' },
 		{ "comment", required_argument, NULL, 'm' }, { "for", required_argument, NULL, 'f' },
-		{ NULL, 0, NULL, 0 },
+		{ "from", required_argument, NULL, 'F' },    { "to", required_argument, NULL, 'T' },
+		{ "rules", required_argument, NULL, 'r' },   { "dry-run", no_argument, NULL, 'd' },
+		{ "rebuild", no_argument, NULL, 'R' },       { NULL, 0, NULL, 0 },
 	};
 	memset(a, 0, sizeof(*a));
 	optind = 0; /* 0: glibc starts over, permuting again */
@@ -69,6 +84,21 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'f':
 			a->duration = optarg;
+			break;
+		case 'F':
+			a->from = optarg;
+			break;
+		case 'T':
+			a->to = optarg;
+			break;
+		case 'r':
+			a->rules = optarg;
+			break;
+		case 'd':
+			a->dry_run = 1;
+			break;
+		case 'R':
+			a->rebuild = 1;
 			break;
 		default:
 			return 2;
@@ -129,7 +159,8 @@ int main(int argc, char **argv)
 	}
 	const char *command = argv[optind];
 	static const char *const commands[] = { "status",   "history",   "ack",          "unack",   "silence",
-						"silences", "unsilence", "check-config", "migrate", NULL };
+						"silences", "unsilence", "check-config", "migrate", "replay",
+						NULL };
 	int known = 0;
 	for (int i = 0; commands[i]; i++)
 		known |= strcmp(command, commands[i]) == 0;
@@ -153,6 +184,29 @@ int main(int argc, char **argv)
 		       cfg.nrules, cfg.nescalations, cfg.nchannels);
 		aq_config_release(&cfg);
 		return 0;
+	}
+
+	if (strcmp(command, "replay") == 0) {
+		int rc = need(&a, 0, "replay takes no arguments, only options (see --help)");
+		if (rc == 0 && a.dry_run == a.rebuild) {
+			fprintf(stderr, "alertq: replay needs either --dry-run or --rebuild\n");
+			rc = 2;
+		}
+		if (rc == 0 && a.rebuild && (a.rules || a.json)) {
+			fprintf(stderr, "alertq: --rules and --json go with --dry-run; a rebuild uses the configured"
+					" rules\n");
+			rc = 2;
+		}
+		if (rc == 0) {
+			struct aq_replay_options opt = { a.from, a.to, a.rebuild, a.json, a.rules };
+			err[0] = '\0';
+			rc = aq_replay_run(&cfg, &opt, stdout, err, sizeof(err));
+			if (rc != 0 && err[0])
+				fprintf(stderr, rc == 2 && a.rules && strncmp(err, a.rules, strlen(a.rules)) == 0 ? "%s\n"
+													   : "alertq: %s\n", err);
+		}
+		aq_config_release(&cfg);
+		return rc;
 	}
 
 	int rc = 2;

@@ -1,0 +1,1098 @@
+/* replay.c - re-reading the checks topic: what the rules (or other rules)
+ * would have done, and rebuilding alert state from it.
+ *
+ * The topic is read by a consumer of its own: every partition is assigned
+ * from the metadata, never subscribed, and nothing is committed, so the
+ * workers' group and their stored offsets never move. Results are evaluated
+ * in the order of each partition, which is the order each check's results
+ * were produced in (the key is the check). */
+#include "alertq/replay.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "alertq/kafka.h"
+#include "alertq/store.h"
+
+#define CHECKS_MAX (4u * 1024 * 1024)
+#define GAP_STEPS_MAX 10000      /* time-driven steps between two results of a check */
+#define PARTITIONS_MAX 4096
+#define STALL_MS 30000           /* no message for this long while some are due: give up */
+#define WRITE_CHUNK 5000         /* rows per statement of a rebuild */
+#define RULES_FILE_MAX (1 << 20) /* as the configuration itself */
+#define YEAR_2000_MS 946684800000LL
+#define FUTURE_SLACK_MS (24LL * 3600 * 1000)
+
+/* --- the evaluation --- */
+
+struct channel_count {
+	char *name;
+	long count;
+};
+
+struct aq_replay_eval {
+	const struct aq_config *cfg;
+	aq_replay_sink_fn sink;
+	void *opaque;
+	struct aq_state *states;
+	size_t nstates;
+	size_t capacity;
+	size_t *slots; /* index + 1 into states, 0 empty */
+	size_t nslots;
+	size_t transitions;
+	struct channel_count *channels;
+	size_t nchannels;
+};
+
+static uint64_t hash_name(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static void count_channel(aq_replay_eval_t *ev, const char *name)
+{
+	for (size_t i = 0; i < ev->nchannels; i++) {
+		if (strcmp(ev->channels[i].name, name) == 0) {
+			ev->channels[i].count++;
+			return;
+		}
+	}
+	struct channel_count *grown = realloc(ev->channels, (ev->nchannels + 1) * sizeof(*grown));
+	if (!grown)
+		return;
+	ev->channels = grown;
+	ev->channels[ev->nchannels].name = aq_strdup(name);
+	ev->channels[ev->nchannels].count = 1;
+	ev->nchannels++;
+}
+
+aq_replay_eval_t *aq_replay_eval_new(const struct aq_config *cfg, aq_replay_sink_fn sink, void *opaque)
+{
+	aq_replay_eval_t *ev = calloc(1, sizeof(*ev));
+	if (!ev)
+		return NULL;
+	ev->cfg = cfg;
+	ev->sink = sink;
+	ev->opaque = opaque;
+	ev->capacity = 1024;
+	ev->nslots = 2048;
+	ev->states = calloc(ev->capacity, sizeof(*ev->states));
+	ev->slots = calloc(ev->nslots, sizeof(*ev->slots));
+	ev->channels = calloc(cfg->nchannels ? cfg->nchannels : 1, sizeof(*ev->channels));
+	if (!ev->states || !ev->slots || !ev->channels) {
+		aq_replay_eval_free(ev);
+		return NULL;
+	}
+	for (size_t i = 0; i < cfg->nchannels; i++) {
+		ev->channels[i].name = aq_strdup(cfg->channels[i].name);
+		ev->nchannels++;
+	}
+	return ev;
+}
+
+void aq_replay_eval_free(aq_replay_eval_t *ev)
+{
+	if (!ev)
+		return;
+	for (size_t i = 0; i < ev->nstates; i++)
+		aq_state_release(&ev->states[i]);
+	for (size_t i = 0; i < ev->nchannels; i++)
+		free(ev->channels[i].name);
+	free(ev->channels);
+	free(ev->states);
+	free(ev->slots);
+	free(ev);
+}
+
+/* Doubles the table. Returns 0 or -1 (out of memory; nothing changed). */
+static int grow(aq_replay_eval_t *ev)
+{
+	size_t capacity = ev->capacity * 2;
+	size_t nslots = ev->nslots * 2;
+	struct aq_state *states = realloc(ev->states, capacity * sizeof(*states));
+	if (!states)
+		return -1;
+	ev->states = states;
+	size_t *slots = calloc(nslots, sizeof(*slots));
+	if (!slots)
+		return -1;
+	for (size_t i = 0; i < ev->nstates; i++) {
+		size_t slot = hash_name(ev->states[i].check) & (nslots - 1);
+		while (slots[slot])
+			slot = (slot + 1) & (nslots - 1);
+		slots[slot] = i + 1;
+	}
+	free(ev->slots);
+	ev->slots = slots;
+	ev->nslots = nslots;
+	ev->capacity = capacity;
+	return 0;
+}
+
+/* The slot of check: its state's index + 1, or 0 with *slot_out where it
+ * would go. */
+static size_t lookup(const aq_replay_eval_t *ev, const char *check, size_t *slot_out)
+{
+	size_t slot = hash_name(check) & (ev->nslots - 1);
+	while (ev->slots[slot]) {
+		size_t idx = ev->slots[slot] - 1;
+		if (strcmp(ev->states[idx].check, check) == 0)
+			return idx + 1;
+		slot = (slot + 1) & (ev->nslots - 1);
+	}
+	*slot_out = slot;
+	return 0;
+}
+
+/* The state of check, made at OK when it is new; NULL when there are too
+ * many checks or memory ran out. */
+static struct aq_state *state_for(aq_replay_eval_t *ev, const char *check)
+{
+	size_t slot = 0;
+	size_t found = lookup(ev, check, &slot);
+	if (found)
+		return &ev->states[found - 1];
+	if (ev->nstates >= CHECKS_MAX)
+		return NULL;
+	if (ev->nstates + 1 > ev->capacity) {
+		if (grow(ev) != 0)
+			return NULL;
+		lookup(ev, check, &slot);
+	}
+	aq_state_init(&ev->states[ev->nstates], check);
+	ev->slots[slot] = ev->nstates + 1;
+	return &ev->states[ev->nstates++];
+}
+
+static const struct aq_escalation *policy_for(const struct aq_config *cfg, const struct aq_rule *rule)
+{
+	if (!rule || !rule->escalation)
+		return NULL;
+	return aq_config_escalation(cfg, rule->escalation);
+}
+
+/* Counts a plan's notifications. */
+static void count_plan(aq_replay_eval_t *ev, const struct aq_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		count_channel(ev, plan->items[i].channel);
+}
+
+/* Hands a transition to the sink. Returns its status. */
+static int emit(aq_replay_eval_t *ev, const struct aq_state *st, const struct aq_transition *tr,
+		const struct aq_plan *plan, char *err, size_t errlen)
+{
+	ev->transitions++;
+	if (ev->sink && ev->sink(ev->opaque, st, tr, plan) != 0) {
+		snprintf(err, errlen, "writing the transitions of '%s' failed", st->check);
+		return -1;
+	}
+	return 0;
+}
+
+/* Time-driven work due up to until_ms (inclusive when inclusive, else
+ * before it): staleness and levels and repeats, each at its own time, as
+ * the worker's ticker would do it. count: the notifications count. */
+static int run_clock(aq_replay_eval_t *ev, struct aq_state *st, int64_t until_ms, int inclusive, int count,
+		     char *err, size_t errlen)
+{
+	const struct aq_rule *rule = aq_config_rule_for(ev->cfg, st->check);
+	const struct aq_escalation *policy = policy_for(ev->cfg, rule);
+	for (int step = 0; step < GAP_STEPS_MAX; step++) {
+		int64_t at = 0;
+		if (st->stale_at_ms > 0)
+			at = st->stale_at_ms;
+		if (st->next_action_ms > 0 && (at == 0 || st->next_action_ms < at))
+			at = st->next_action_ms;
+		if (at == 0 || at > until_ms || (!inclusive && at == until_ms))
+			return 0;
+		struct aq_plan plan;
+		plan.n = 0;
+		if (st->stale_at_ms > 0 && st->stale_at_ms == at) {
+			struct aq_transition tr;
+			if (aq_state_go_stale(st, rule, at, &tr)) {
+				aq_plan_transition(st, policy, &tr, at, 0, &plan);
+				if (count)
+					count_plan(ev, &plan);
+				if (emit(ev, st, &tr, &plan, err, errlen) != 0)
+					return -1;
+			}
+		}
+		aq_plan_tick(st, policy, at, 0, &plan);
+		if (count)
+			count_plan(ev, &plan);
+		if (st->stale_at_ms == at)
+			st->stale_at_ms = 0;
+	}
+	/* a repeat far shorter than the gap: the rest is one step at the end */
+	struct aq_plan plan;
+	aq_plan_tick(st, policy, until_ms, 0, &plan);
+	if (count)
+		count_plan(ev, &plan);
+	return 0;
+}
+
+int aq_replay_eval_apply(aq_replay_eval_t *ev, const struct aq_result *r, char *err, size_t errlen)
+{
+	struct aq_state *st = state_for(ev, r->check);
+	if (!st) {
+		snprintf(err, errlen, "more than %u checks, or out of memory", CHECKS_MAX);
+		return -1;
+	}
+	if (run_clock(ev, st, r->observed_at_ms, 0, 1, err, errlen) != 0)
+		return -1;
+	const struct aq_rule *rule = aq_config_rule_for(ev->cfg, st->check);
+	struct aq_transition tr;
+	if (!aq_state_apply(st, rule, r, &tr))
+		return 0;
+	struct aq_plan plan;
+	aq_plan_transition(st, policy_for(ev->cfg, rule), &tr, r->observed_at_ms, 0, &plan);
+	count_plan(ev, &plan);
+	return emit(ev, st, &tr, &plan, err, errlen);
+}
+
+int aq_replay_eval_settle(aq_replay_eval_t *ev, int64_t now_ms, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < ev->nstates; i++)
+		if (run_clock(ev, &ev->states[i], now_ms, 1, 0, err, errlen) != 0)
+			return -1;
+	return 0;
+}
+
+size_t aq_replay_eval_transitions(const aq_replay_eval_t *ev)
+{
+	return ev->transitions;
+}
+
+size_t aq_replay_eval_checks(const aq_replay_eval_t *ev)
+{
+	return ev->nstates;
+}
+
+const struct aq_state *aq_replay_eval_state(const aq_replay_eval_t *ev, size_t i)
+{
+	return i < ev->nstates ? &ev->states[i] : NULL;
+}
+
+const struct aq_state *aq_replay_eval_find(const aq_replay_eval_t *ev, const char *check)
+{
+	size_t slot = 0;
+	size_t found = lookup(ev, check, &slot);
+	return found ? &ev->states[found - 1] : NULL;
+}
+
+size_t aq_replay_eval_channels(const aq_replay_eval_t *ev)
+{
+	return ev->nchannels;
+}
+
+long aq_replay_eval_channel(const aq_replay_eval_t *ev, size_t i, const char **name)
+{
+	*name = ev->channels[i].name;
+	return ev->channels[i].count;
+}
+
+/* --- the rules file --- */
+
+/* Reads a whole file of at most RULES_FILE_MAX bytes into a new string.
+ * Returns NULL with the reason in err. */
+static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	char *text = malloc(RULES_FILE_MAX + 1);
+	size_t n = text ? fread(text, 1, RULES_FILE_MAX + 1, f) : 0;
+	int failed = ferror(f);
+	fclose(f);
+	if (!text || failed || n > RULES_FILE_MAX) {
+		snprintf(err, errlen, "cannot read '%s': %s", path,
+			 !text ? "out of memory" : failed ? "read error" : "larger than 1 MiB");
+		free(text);
+		return NULL;
+	}
+	text[n] = '\0';
+	*len = n;
+	return text;
+}
+
+/* Where the top-level key (at the start of a line) begins in text, or NULL. */
+static const char *top_level(const char *text, const char *key)
+{
+	size_t klen = strlen(key);
+	for (const char *line = text; line && *line;) {
+		if (strncmp(line, key, klen) == 0) {
+			const char *p = line + klen;
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (*p == ':')
+				return line;
+		}
+		line = strchr(line, '\n');
+		if (line)
+			line++;
+	}
+	return NULL;
+}
+
+/* The top-level section starting at start: up to the next line that starts
+ * with neither a blank, a comment, '-' nor the end. */
+static size_t section_len(const char *start)
+{
+	const char *line = strchr(start, '\n');
+	while (line) {
+		line++;
+		if (*line != '\0' && *line != ' ' && *line != '\t' && *line != '#' && *line != '-' &&
+		    *line != '\n' && *line != '\r')
+			return (size_t)(line - start);
+		line = strchr(line, '\n');
+	}
+	return strlen(start);
+}
+
+/* Appends the section key of main_text (when it has one) to buf. */
+static int append_section(char **buf, size_t *len, const char *main_text, const char *key)
+{
+	const char *start = top_level(main_text, key);
+	if (!start)
+		return 0;
+	size_t n = section_len(start);
+	char *grown = realloc(*buf, *len + n + 2);
+	if (!grown)
+		return -1;
+	*buf = grown;
+	(*buf)[(*len)++] = '\n';
+	memcpy(*buf + *len, start, n);
+	*len += n;
+	(*buf)[*len] = '\0';
+	return 0;
+}
+
+/* Loads the rules file: its rules, and its escalations and channels where it
+ * has them, else the configured file's (appended to its text, after its own
+ * lines, so that its line numbers stay true). Returns 0 or -1 with the
+ * problems in err. */
+static int load_rules(struct aq_config *rules, const struct aq_config *cfg, const char *path, char *err,
+		      size_t errlen)
+{
+	size_t len = 0;
+	char *text = read_file(path, &len, err, errlen);
+	if (!text)
+		return -1;
+	int has_escalations = top_level(text, "escalations") != NULL;
+	int has_channels = top_level(text, "channels") != NULL;
+	if (!has_escalations || !has_channels) {
+		size_t main_len = 0;
+		char *main_text = read_file(cfg->path, &main_len, err, errlen);
+		if (!main_text) {
+			free(text);
+			return -1;
+		}
+		int rc = 0;
+		if (!has_escalations)
+			rc |= append_section(&text, &len, main_text, "escalations");
+		if (!has_channels)
+			rc |= append_section(&text, &len, main_text, "channels");
+		free(main_text);
+		if (rc != 0) {
+			free(text);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	memset(rules, 0, sizeof(*rules));
+	int rc = aq_config_parse(rules, path, text, len, err, errlen);
+	free(text);
+	return rc;
+}
+
+/* --- reading the topic --- */
+
+enum bound_kind { BOUND_NONE, BOUND_BEGINNING, BOUND_OFFSET, BOUND_TIME };
+
+struct bound {
+	enum bound_kind kind;
+	int64_t value; /* offset or epoch ms */
+};
+
+/* Parses "beginning", an offset or an RFC 3339 time. Returns 0 or -1. */
+static int parse_bound(const char *text, int beginning_ok, struct bound *b, const char *what, char *err,
+		       size_t errlen)
+{
+	char terr[256];
+	b->kind = BOUND_NONE;
+	if (!text)
+		return 0;
+	if (beginning_ok && strcmp(text, "beginning") == 0) {
+		b->kind = BOUND_BEGINNING;
+		return 0;
+	}
+	if (*text && strspn(text, "0123456789") == strlen(text) && strlen(text) < 19) {
+		b->kind = BOUND_OFFSET;
+		b->value = strtoll(text, NULL, 10);
+		return 0;
+	}
+	if (aq_parse_time(text, &b->value, terr, sizeof(terr)) == 0) {
+		b->kind = BOUND_TIME;
+		return 0;
+	}
+	snprintf(err, errlen, "%s: '%s' is no offset or RFC 3339 time (%s)%s", what, text, terr,
+		 beginning_ok ? ", nor 'beginning'" : "");
+	return -1;
+}
+
+struct partition {
+	int32_t id;
+	int64_t low;
+	int64_t high;
+	int64_t start; /* first offset to read */
+	int64_t end;   /* read up to, not including */
+	int64_t next;  /* the next offset expected */
+};
+
+struct reader {
+	const struct aq_config *cfg;
+	rd_kafka_t *rk;
+	struct partition *parts;
+	size_t nparts;
+	int filter_from; /* drop messages with a timestamp before from_ms */
+	int64_t from_ms;
+	int filter_to; /* drop messages with a timestamp at or after to_ms */
+	int64_t to_ms;
+};
+
+static void reader_close(struct reader *rd)
+{
+	if (rd->rk) {
+		rd_kafka_assign(rd->rk, NULL);
+		rd_kafka_consumer_close(rd->rk);
+		rd_kafka_destroy(rd->rk);
+	}
+	free(rd->parts);
+	rd->rk = NULL;
+	rd->parts = NULL;
+}
+
+/* A consumer of its own, and every partition of the topic with its
+ * watermarks. Returns 0 or -1. */
+static int reader_open(struct reader *rd, const struct aq_config *cfg, char *err, size_t errlen)
+{
+	char errstr[512];
+	char group[96];
+	memset(rd, 0, sizeof(*rd));
+	rd->cfg = cfg;
+	rd_kafka_conf_t *conf = aq_kafka_conf(cfg, AQ_KAFKA_READER, err, errlen);
+	if (!conf)
+		return -1;
+	/* the consumer API wants a group; it is never joined (assign only) and
+	 * nothing is committed to it */
+	char uuid[37];
+	aq_uuid4(uuid);
+	snprintf(group, sizeof(group), "alertq-replay-%s", uuid);
+	if (aq_kafka_set(conf, "group.id", group, err, errlen) != 0 ||
+	    aq_kafka_set(conf, "enable.auto.commit", "false", err, errlen) != 0 ||
+	    aq_kafka_set(conf, "client.id", "alertq-replay", err, errlen) != 0) {
+		rd_kafka_conf_destroy(conf);
+		return -1;
+	}
+	rd->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (!rd->rk) {
+		rd_kafka_conf_destroy(conf);
+		snprintf(err, errlen, "cannot create the consumer: %s", errstr);
+		return -1;
+	}
+	conf = NULL; /* owned by the consumer now */
+	rd_kafka_poll_set_consumer(rd->rk);
+
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rd->rk, cfg->topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t e = rkt ? rd_kafka_metadata(rd->rk, 0, rkt, &md, 10000) : RD_KAFKA_RESP_ERR__FAIL;
+	if (rkt)
+		rd_kafka_topic_destroy(rkt);
+	if (e) {
+		snprintf(err, errlen, "cannot read the metadata of topic '%s' from %s: %s", cfg->topic, cfg->brokers,
+			 rd_kafka_err2str(e));
+		return -1;
+	}
+	const struct rd_kafka_metadata_topic *t = NULL;
+	for (int i = 0; i < md->topic_cnt; i++)
+		if (strcmp(md->topics[i].topic, cfg->topic) == 0)
+			t = &md->topics[i];
+	if (!t || t->err || t->partition_cnt == 0) {
+		snprintf(err, errlen, "topic '%s' not found on %s: %s", cfg->topic, cfg->brokers,
+			 t && t->err ? rd_kafka_err2str(t->err) : "no partitions");
+		rd_kafka_metadata_destroy(md);
+		return -1;
+	}
+	if (t->partition_cnt > PARTITIONS_MAX) {
+		snprintf(err, errlen, "topic '%s' has %d partitions, more than %d", cfg->topic, t->partition_cnt,
+			 PARTITIONS_MAX);
+		rd_kafka_metadata_destroy(md);
+		return -1;
+	}
+	rd->parts = calloc((size_t)t->partition_cnt, sizeof(*rd->parts));
+	if (!rd->parts) {
+		rd_kafka_metadata_destroy(md);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (int i = 0; i < t->partition_cnt; i++)
+		rd->parts[rd->nparts++].id = t->partitions[i].id;
+	rd_kafka_metadata_destroy(md);
+	for (size_t i = 0; i < rd->nparts; i++) {
+		struct partition *p = &rd->parts[i];
+		e = rd_kafka_query_watermark_offsets(rd->rk, cfg->topic, p->id, &p->low, &p->high, 10000);
+		if (e) {
+			snprintf(err, errlen, "cannot read the offsets of %s [%d]: %s", cfg->topic, (int)p->id,
+				 rd_kafka_err2str(e));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Looks up the first offset at or after ms in each partition (into *out, one
+ * per partition; -1 where the broker has none). Returns 0, or -1 when the
+ * broker cannot answer at all. */
+static int offsets_for_time(struct reader *rd, int64_t ms, int64_t *out)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)rd->nparts);
+	for (size_t i = 0; i < rd->nparts; i++)
+		rd_kafka_topic_partition_list_add(list, rd->cfg->topic, rd->parts[i].id)->offset = ms;
+	rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rd->rk, list, 10000);
+	for (size_t i = 0; i < rd->nparts; i++) {
+		rd_kafka_topic_partition_t *tp =
+			rd_kafka_topic_partition_list_find(list, rd->cfg->topic, rd->parts[i].id);
+		out[i] = !e && tp && !tp->err ? tp->offset : -1;
+	}
+	rd_kafka_topic_partition_list_destroy(list);
+	return e ? -1 : 0;
+}
+
+/* Decides each partition's start and end. Returns 0, 1 (runtime failure)
+ * with the reason in err. */
+static int plan_reading(struct reader *rd, const struct bound *from, const struct bound *to, char *err,
+			size_t errlen)
+{
+	int64_t *found = calloc(rd->nparts, sizeof(*found));
+	if (!found) {
+		snprintf(err, errlen, "out of memory");
+		return 1;
+	}
+	int fallback = 0;
+	for (size_t i = 0; i < rd->nparts; i++) {
+		struct partition *p = &rd->parts[i];
+		p->start = p->low;
+		p->end = p->high;
+	}
+	if (from->kind == BOUND_OFFSET) {
+		for (size_t i = 0; i < rd->nparts; i++) {
+			struct partition *p = &rd->parts[i];
+			if (from->value < p->low) {
+				snprintf(err, errlen,
+					 "offset %lld of %s [%d] is gone: retention removed everything before %lld"
+					 " (use --from %lld or later, or --from beginning)",
+					 (long long)from->value, rd->cfg->topic, (int)p->id, (long long)p->low,
+					 (long long)p->low);
+				free(found);
+				return 1;
+			}
+			p->start = from->value < p->high ? from->value : p->high;
+		}
+	} else if (from->kind == BOUND_TIME) {
+		rd->filter_from = 1;
+		rd->from_ms = from->value;
+		int failed = offsets_for_time(rd, from->value, found);
+		for (size_t i = 0; i < rd->nparts; i++) {
+			struct partition *p = &rd->parts[i];
+			if (found[i] >= p->low && found[i] <= p->high) {
+				p->start = found[i];
+			} else if (p->high > p->low) {
+				/* -1 is "after the end" to the broker, and all some
+				 * brokers (the development one) ever say: read it
+				 * all and look at each message's time instead */
+				fallback++;
+			}
+		}
+		if (fallback)
+			fprintf(stderr,
+				"alertq: replay: the broker %s for --from in %d partition(s); reading them from the"
+				" beginning and keeping messages whose timestamp is at or after it\n",
+				failed ? "cannot look offsets up by time" : "found no offset at that time", fallback);
+	}
+	if (to->kind == BOUND_OFFSET) {
+		for (size_t i = 0; i < rd->nparts; i++)
+			if (to->value < rd->parts[i].end)
+				rd->parts[i].end = to->value;
+	} else if (to->kind == BOUND_TIME) {
+		rd->filter_to = 1;
+		rd->to_ms = to->value;
+		offsets_for_time(rd, to->value, found);
+		for (size_t i = 0; i < rd->nparts; i++) {
+			struct partition *p = &rd->parts[i];
+			/* where the broker knows, stop there; elsewhere the
+			 * timestamps decide */
+			if (found[i] >= p->low && found[i] < p->end)
+				p->end = found[i];
+		}
+	}
+	for (size_t i = 0; i < rd->nparts; i++) {
+		struct partition *p = &rd->parts[i];
+		if (p->start > p->end)
+			p->start = p->end;
+		p->next = p->start;
+	}
+	free(found);
+	return 0;
+}
+
+/* What the reading found; the sink sees each usable result. */
+struct reading {
+	uint64_t read;
+	uint64_t used;
+	uint64_t unusable; /* undecodable or not a usable result */
+	uint64_t filtered; /* outside the --from/--to times */
+	char first_unusable[512];
+};
+
+typedef int (*result_fn)(void *opaque, const struct aq_result *r, char *err, size_t errlen);
+
+/* Checks what the codec cannot judge, as the worker does (it sends such
+ * results to the dead-letter topic). Returns 0 or -1 with the reason. */
+static int usable(const rd_kafka_message_t *m, const struct aq_result *r, char *why, size_t whylen)
+{
+	if (r->observed_at_ms > aq_now_ms() + FUTURE_SLACK_MS) {
+		snprintf(why, whylen, "observed_at is more than a day in the future");
+		return -1;
+	}
+	if (r->observed_at_ms < YEAR_2000_MS) {
+		snprintf(why, whylen, "observed_at is before the year 2000");
+		return -1;
+	}
+	if (r->interval_ms < 0) {
+		snprintf(why, whylen, "interval_ms is negative");
+		return -1;
+	}
+	if (!m->key || m->key_len != strlen(r->check) || memcmp(m->key, r->check, m->key_len) != 0) {
+		snprintf(why, whylen, "message key does not match check '%s'", r->check);
+		return -1;
+	}
+	return 0;
+}
+
+static void show_progress(const struct reader *rd, const struct reading *rg, uint64_t total, int64_t started_ms,
+			  int done)
+{
+	uint64_t position = 0;
+	for (size_t i = 0; i < rd->nparts; i++)
+		position += (uint64_t)(rd->parts[i].next - rd->parts[i].start);
+	double seconds = (double)(aq_monotonic_ms() - started_ms) / 1000.0;
+	double rate = seconds > 0 ? (double)position / seconds : 0;
+	double left = rate > 0 ? (double)(total - position) / rate : 0;
+	fprintf(stderr, "\ralertq: replay: %llu/%llu messages (%.0f%%), %.0f/s, %.0fs left   %s",
+		(unsigned long long)position, (unsigned long long)total,
+		total ? 100.0 * (double)position / (double)total : 100.0, rate, left, done ? "\n" : "");
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* Reads every planned partition from start to end, handing each usable
+ * result to fn in each partition's order. Returns 0 or -1. */
+static int read_all(struct reader *rd, result_fn fn, void *opaque, struct reading *rg, char *err, size_t errlen)
+{
+	char why[256];
+	uint64_t total = 0;
+	size_t open = 0;
+	memset(rg, 0, sizeof(*rg));
+	aq_codec_t *codec = aq_codec_new(err, errlen);
+	if (!codec)
+		return -1;
+	rd_kafka_topic_partition_list_t *assign = rd_kafka_topic_partition_list_new((int)rd->nparts);
+	for (size_t i = 0; i < rd->nparts; i++) {
+		struct partition *p = &rd->parts[i];
+		if (p->start >= p->end)
+			continue;
+		total += (uint64_t)(p->end - p->start);
+		rd_kafka_topic_partition_list_add(assign, rd->cfg->topic, p->id)->offset = p->start;
+		open++;
+	}
+	rd_kafka_resp_err_t e = open ? rd_kafka_assign(rd->rk, assign) : RD_KAFKA_RESP_ERR_NO_ERROR;
+	rd_kafka_topic_partition_list_destroy(assign);
+	if (e) {
+		snprintf(err, errlen, "cannot assign the partitions of '%s': %s", rd->cfg->topic, rd_kafka_err2str(e));
+		aq_codec_free(codec);
+		return -1;
+	}
+
+	struct sigaction sa, old_int, old_term;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	interrupted = 0;
+
+	int tty = isatty(STDERR_FILENO);
+	int64_t started = aq_monotonic_ms();
+	int64_t last_shown = started;
+	int64_t last_message = started;
+	int rc = 0;
+	while (open > 0) {
+		if (interrupted) {
+			snprintf(err, errlen, "interrupted");
+			rc = -1;
+			break;
+		}
+		if (tty && aq_monotonic_ms() - last_shown >= 1000) {
+			show_progress(rd, rg, total, started, 0);
+			last_shown = aq_monotonic_ms();
+		}
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rd->rk, 100);
+		if (!m) {
+			if (aq_monotonic_ms() - last_message > STALL_MS) {
+				snprintf(err, errlen, "no message from %s for %ds while %zu partition(s) are not read to"
+					 " the end", rd->cfg->brokers, STALL_MS / 1000, open);
+				rc = -1;
+				break;
+			}
+			continue;
+		}
+		last_message = aq_monotonic_ms();
+		if (m->err) {
+			int fatal = m->err == RD_KAFKA_RESP_ERR__FATAL || m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE;
+			if (fatal || m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				fprintf(stderr, "alertq: replay: %s\n", rd_kafka_message_errstr(m));
+			rd_kafka_message_destroy(m);
+			if (fatal) {
+				snprintf(err, errlen, "reading '%s' failed", rd->cfg->topic);
+				rc = -1;
+				break;
+			}
+			continue;
+		}
+		struct partition *p = NULL;
+		for (size_t i = 0; i < rd->nparts && !p; i++)
+			if (rd->parts[i].id == m->partition)
+				p = &rd->parts[i];
+		if (!p || m->offset < p->next || p->next >= p->end) {
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		if (m->offset >= p->end) {
+			p->next = p->end;
+			open--;
+			rd_kafka_message_destroy(m);
+			continue;
+		}
+		p->next = m->offset + 1;
+		rg->read++;
+		rd_kafka_timestamp_type_t tstype;
+		int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+		if ((rd->filter_from && ts < rd->from_ms) || (rd->filter_to && ts >= rd->to_ms)) {
+			rg->filtered++;
+		} else {
+			struct aq_result r;
+			memset(&r, 0, sizeof(r));
+			if (aq_codec_decode(codec, m->payload, m->len, &r, why, sizeof(why)) != 0) {
+				rg->unusable++;
+			} else if (usable(m, &r, why, sizeof(why)) != 0) {
+				rg->unusable++;
+				aq_result_release(&r);
+			} else {
+				rg->used++;
+				rc = fn(opaque, &r, err, errlen);
+				aq_result_release(&r);
+				why[0] = '\0';
+			}
+			if (why[0] && !rg->first_unusable[0])
+				snprintf(rg->first_unusable, sizeof(rg->first_unusable), "%s [%d] offset %lld: %s",
+					 rd->cfg->topic, (int)m->partition, (long long)m->offset, why);
+		}
+		rd_kafka_message_destroy(m);
+		if (rc != 0)
+			break;
+		if (p->next >= p->end)
+			open--;
+	}
+	if (tty && total > 0 && rc == 0)
+		show_progress(rd, rg, total, started, 1);
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	aq_codec_free(codec);
+	return rc;
+}
+
+/* --- the dry run --- */
+
+struct dry_run {
+	FILE *out;
+	int json;
+	size_t shown;
+};
+
+static int print_transition(void *opaque, const struct aq_state *st, const struct aq_transition *tr,
+			    const struct aq_plan *plan)
+{
+	struct dry_run *dr = opaque;
+	char when[40];
+	aq_format_time(tr->observed_at_ms, when, sizeof(when));
+	if (dr->json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "check", json_string(st->check));
+		json_object_set_new(o, "from", json_string(aq_status_name(tr->from)));
+		json_object_set_new(o, "to", json_string(aq_status_name(tr->to)));
+		json_object_set_new(o, "value", tr->has_value ? json_real(tr->value) : json_null());
+		json_object_set_new(o, "observed_at", json_string(when));
+		if (tr->stale)
+			json_object_set_new(o, "cause", json_string("stale"));
+		char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
+		json_decref(o);
+		if (!text)
+			return -1;
+		fprintf(dr->out, "%s\n    %s", dr->shown ? "," : "", text);
+		free(text);
+	} else {
+		char value[64] = "-";
+		if (tr->has_value)
+			snprintf(value, sizeof(value), "%.17g", tr->value);
+		fprintf(dr->out, "%s  %s  %s -> %s  value %s%s", when, st->check, aq_status_name(tr->from),
+			aq_status_name(tr->to), value, tr->stale ? "  (stale)" : "");
+		for (size_t i = 0; i < plan->n; i++)
+			fprintf(dr->out, "%s%s%s", i ? ", " : "  notify ", plan->items[i].channel,
+				plan->items[i].resolved ? " (resolved)" : "");
+		fputc('\n', dr->out);
+	}
+	dr->shown++;
+	return ferror(dr->out) ? -1 : 0;
+}
+
+static int eval_result(void *opaque, const struct aq_result *r, char *err, size_t errlen)
+{
+	return aq_replay_eval_apply(opaque, r, err, errlen);
+}
+
+static void print_totals(FILE *out, int json, const aq_replay_eval_t *ev, const struct reading *rg,
+			 const struct reader *rd)
+{
+	if (json) {
+		fprintf(out, "%s],\n  \"notifications\": {", aq_replay_eval_transitions(ev) ? "\n  " : "");
+		for (size_t i = 0; i < aq_replay_eval_channels(ev); i++) {
+			const char *name;
+			long count = aq_replay_eval_channel(ev, i, &name);
+			json_t *s = json_string(name);
+			char *text = json_dumps(s, JSON_ENCODE_ANY | JSON_ENSURE_ASCII);
+			fprintf(out, "%s%s: %ld", i ? ", " : "", text ? text : "\"?\"", count);
+			free(text);
+			json_decref(s);
+		}
+		fprintf(out, "},\n  \"results\": %llu,\n  \"unusable\": %llu,\n  \"checks\": %zu\n}\n",
+			(unsigned long long)rg->used, (unsigned long long)rg->unusable, aq_replay_eval_checks(ev));
+		return;
+	}
+	fprintf(out, "%llu result(s) of %zu check(s) from %zu partition(s); %llu unusable; %zu transition(s)\n",
+		(unsigned long long)rg->used, aq_replay_eval_checks(ev), rd->nparts,
+		(unsigned long long)rg->unusable, aq_replay_eval_transitions(ev));
+	fprintf(out, "notifications:");
+	for (size_t i = 0; i < aq_replay_eval_channels(ev); i++) {
+		const char *name;
+		long count = aq_replay_eval_channel(ev, i, &name);
+		fprintf(out, " %s %ld%s", name, count, i + 1 < aq_replay_eval_channels(ev) ? "," : "");
+	}
+	fputc('\n', out);
+}
+
+static void report_unusable(const struct reading *rg)
+{
+	if (rg->unusable > 0)
+		fprintf(stderr, "alertq: replay: %llu message(s) could not be used and were skipped; the first: %s\n",
+			(unsigned long long)rg->unusable, rg->first_unusable);
+}
+
+/* --- the rebuild --- */
+
+struct rebuild {
+	aq_store_t *store;
+	aq_writes_t *writes;
+	size_t queued;
+	int failed;
+	char err[1024];
+};
+
+static int flush_writes(struct rebuild *rb)
+{
+	if (rb->queued == 0)
+		return 0;
+	if (aq_store_write(rb->store, rb->writes, rb->err, sizeof(rb->err)) != 0)
+		return -1;
+	aq_writes_clear(rb->writes);
+	rb->queued = 0;
+	return 0;
+}
+
+static int record_transition(void *opaque, const struct aq_state *st, const struct aq_transition *tr,
+			     const struct aq_plan *plan)
+{
+	struct rebuild *rb = opaque;
+	char ref[37];
+	(void)plan; /* notifications are suppressed */
+	aq_writes_transition(rb->writes, st->check, tr, ref);
+	if (++rb->queued >= WRITE_CHUNK && flush_writes(rb) != 0) {
+		rb->failed = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* The rebuild after the lock is taken and the topic planned: one
+ * transaction. Returns 0 or -1. */
+static int rebuild_state(const struct aq_config *cfg, struct reader *rd, aq_store_t *store, FILE *out, char *err,
+			 size_t errlen)
+{
+	struct rebuild rb;
+	struct reading rg;
+	memset(&rb, 0, sizeof(rb));
+	rb.store = store;
+	rb.writes = aq_writes_new();
+	aq_replay_eval_t *ev = aq_replay_eval_new(cfg, record_transition, &rb);
+	if (!rb.writes || !ev) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (aq_store_exec(store, "BEGIN", err, errlen) != 0 ||
+	    aq_store_exec(store, "DELETE FROM alertq_transitions", err, errlen) != 0 ||
+	    aq_store_exec(store, "DELETE FROM alertq_checks", err, errlen) != 0)
+		goto rollback;
+	if (read_all(rd, eval_result, ev, &rg, err, errlen) != 0 ||
+	    aq_replay_eval_settle(ev, aq_now_ms(), err, errlen) != 0) {
+		if (rb.failed)
+			snprintf(err, errlen, "%s", rb.err);
+		goto rollback;
+	}
+	for (size_t i = 0; i < aq_replay_eval_checks(ev); i++) {
+		aq_writes_state(rb.writes, aq_replay_eval_state(ev, i));
+		if (++rb.queued >= WRITE_CHUNK && flush_writes(&rb) != 0) {
+			snprintf(err, errlen, "%s", rb.err);
+			goto rollback;
+		}
+	}
+	/* the workers go on from where the replay ended */
+	for (size_t i = 0; i < rd->nparts; i++) {
+		aq_writes_offset(rb.writes, cfg->topic, rd->parts[i].id, rd->parts[i].end);
+		rb.queued++;
+	}
+	if (flush_writes(&rb) != 0) {
+		snprintf(err, errlen, "%s", rb.err);
+		goto rollback;
+	}
+	if (aq_store_exec(store, "COMMIT", err, errlen) != 0)
+		goto fail;
+	report_unusable(&rg);
+	fprintf(out,
+		"rebuilt the state of %zu check(s) from %llu result(s) (%llu unusable): %zu transition(s),"
+		" no notifications; workers go on from the end of the replay\n",
+		aq_replay_eval_checks(ev), (unsigned long long)rg.used, (unsigned long long)rg.unusable,
+		aq_replay_eval_transitions(ev));
+	aq_replay_eval_free(ev);
+	aq_writes_free(rb.writes);
+	return 0;
+rollback:
+	PQclear(PQexec(aq_store_conn(store), "ROLLBACK"));
+fail:
+	aq_replay_eval_free(ev);
+	aq_writes_free(rb.writes);
+	return -1;
+}
+
+int aq_replay_run(const struct aq_config *cfg, const struct aq_replay_options *opt, FILE *out, char *err,
+		  size_t errlen)
+{
+	struct bound from, to;
+	struct reader rd;
+	struct aq_config rules;
+	const struct aq_config *use = cfg;
+	aq_store_t *store = NULL;
+	int rc = 2;
+
+	memset(&rd, 0, sizeof(rd));
+	memset(&rules, 0, sizeof(rules));
+	if (!opt->from) {
+		snprintf(err, errlen, "replay needs --from beginning|OFFSET|TIME");
+		return 2;
+	}
+	if (parse_bound(opt->from, 1, &from, "--from", err, errlen) != 0 ||
+	    parse_bound(opt->to, 0, &to, "--to", err, errlen) != 0)
+		return 2;
+	if (opt->rules_path) {
+		if (load_rules(&rules, cfg, opt->rules_path, err, errlen) != 0)
+			return 2;
+		use = &rules;
+	}
+
+	rc = 1;
+	if (opt->rebuild) {
+		store = aq_store_connect(cfg->state_dsn, err, errlen);
+		if (!store)
+			goto out;
+		int applied = 0;
+		if (aq_store_migrate(store, &applied, err, errlen) != 0)
+			goto out;
+		int held = aq_store_worker_lock(store, 1, err, errlen);
+		if (held != 0) {
+			if (held == 1)
+				snprintf(err, errlen,
+					 "refusing to rebuild: workers are running on %s (stop every alertq-worker"
+					 " first; they continue from the end of the replay)",
+					 cfg->topic);
+			goto out;
+		}
+	}
+	if (reader_open(&rd, cfg, err, errlen) != 0)
+		goto out;
+	if (plan_reading(&rd, &from, &to, err, errlen) != 0)
+		goto out;
+	if (opt->rebuild) {
+		rc = rebuild_state(cfg, &rd, store, out, err, errlen) == 0 ? 0 : 1;
+		goto out;
+	}
+
+	struct dry_run dr = { out, opt->json, 0 };
+	struct reading rg;
+	aq_replay_eval_t *ev = aq_replay_eval_new(use, print_transition, &dr);
+	if (!ev) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (opt->json)
+		fprintf(out, "{\n  \"transitions\": [");
+	if (read_all(&rd, eval_result, ev, &rg, err, errlen) != 0) {
+		aq_replay_eval_free(ev);
+		goto out;
+	}
+	print_totals(out, opt->json, ev, &rg, &rd);
+	report_unusable(&rg);
+	aq_replay_eval_free(ev);
+	rc = fflush(out) == 0 ? 0 : 1;
+	if (rc)
+		snprintf(err, errlen, "writing the report failed");
+out:
+	reader_close(&rd);
+	aq_store_free(store);
+	if (opt->rules_path)
+		aq_config_release(&rules);
+	return rc;
+}
