@@ -18,6 +18,7 @@ struct aq_store {
 	PGconn *conn;
 	char *dsn;
 	int connection_lost;
+	int worker_lock; /* held shared: take it again on reconnect */
 	struct silence *silences;
 	size_t nsilences;
 	int64_t silences_read_ms; /* monotonic; 0: never read */
@@ -121,6 +122,10 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (topic, partition, \"offset\"));",
 };
 
+/* Advisory lock key of workers (shared) against a rebuild (exclusive); the
+ * migrations use 7316514. */
+#define WORKER_LOCK "7316515"
+
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
 int aq_store_schema_version(void)
@@ -187,7 +192,33 @@ int aq_store_reconnect(aq_store_t *s, char *err, size_t errlen)
 	s->connection_lost = 0;
 	PGresult *res = PQexec(s->conn, "SET client_min_messages = warning");
 	PQclear(res);
+	if (s->worker_lock) {
+		s->worker_lock = 0;
+		int held = aq_store_worker_lock(s, 0, err, errlen);
+		if (held != 0) {
+			if (held == 1)
+				snprintf(err, errlen, "a rebuild of the state (alertq replay --rebuild) is running");
+			s->connection_lost = 1;
+			/* no work without the lock: the connection goes */
+			PQfinish(s->conn);
+			s->conn = NULL;
+			return -1;
+		}
+	}
 	return 0;
+}
+
+int aq_store_worker_lock(aq_store_t *s, int exclusive, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(s->conn, exclusive ? "SELECT pg_try_advisory_lock(" WORKER_LOCK ")"
+						 : "SELECT pg_try_advisory_lock_shared(" WORKER_LOCK ")");
+	if (check_result(s, res, PGRES_TUPLES_OK, "taking the worker lock", err, errlen) != 0)
+		return -1;
+	int taken = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (taken && !exclusive)
+		s->worker_lock = 1;
+	return taken ? 0 : 1;
 }
 
 void aq_store_free(aq_store_t *s)

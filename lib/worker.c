@@ -897,6 +897,21 @@ int aq_worker_run(const char *config_path, struct aq_worker_signals *sig)
 	}
 	if (applied)
 		aq_log(AQ_LOG_INFO, "state database migrated to schema version %d", aq_store_schema_version());
+	/* held shared while running: `alertq replay --rebuild` takes it
+	 * exclusively, so a worker waits for a rebuild and a rebuild refuses
+	 * to start while a worker runs */
+	for (int said = 0; !sig->stop; said = 1) {
+		int held = aq_store_worker_lock(w.store, 0, err, sizeof(err));
+		if (held < 0) {
+			aq_log(AQ_LOG_ERROR, "%s", err);
+			goto out;
+		}
+		if (held == 0)
+			break;
+		if (!said)
+			aq_log(AQ_LOG_INFO, "a rebuild of the state is running; waiting for it to finish");
+		sleep_ms(1000);
+	}
 	if (setup_kafka(&w, err, sizeof(err)) != 0) {
 		aq_log(AQ_LOG_ERROR, "%s", err);
 		goto out;

@@ -39,6 +39,13 @@ int aq_store_migrate(aq_store_t *s, int *applied, char *err, size_t errlen);
  * or -1 with the server's message in err. */
 int aq_store_exec(aq_store_t *s, const char *sql, char *err, size_t errlen);
 
+/* The lock that tells a rebuild of the state from running workers: a worker
+ * holds it shared for as long as it runs (taken again when its connection is
+ * made again; the reconnection fails while a rebuild holds it), `alertq
+ * replay --rebuild` holds it exclusively until it commits. Returns 0 when
+ * taken, 1 when the other kind holds it, -1 with the reason in err. */
+int aq_store_worker_lock(aq_store_t *s, int exclusive, char *err, size_t errlen);
+
 /* The stored next offset of each partition, -1 where none is stored. With
  * lock, inside a transaction: the rows are created when missing and locked
  * (in partition order) until commit, so that two workers never apply the
