@@ -233,6 +233,8 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 	size_t dead = 0;
 
 	aq_writes_clear(w->writes);
+	/* a silence made just before these results arrived must hold them back */
+	aq_store_silences_invalidate(w->store);
 	for (size_t i = 0; i < b->nitems; i++) {
 		int32_t p = b->items[i].msg->partition;
 		size_t k = 0;
@@ -589,6 +591,9 @@ static int tick(struct worker *w, aq_store_t *store, char *err, size_t errlen)
 	struct aq_state *states = NULL;
 	aq_writes_t *writes = aq_writes_new();
 	int queued = 0;
+
+	/* silences made or ended since the last tick count now */
+	aq_store_silences_invalidate(store);
 
 	if (aq_store_exec(store, "BEGIN", err, errlen) != 0)
 		goto fail;
