@@ -11,6 +11,7 @@ packages=(
 	postgresql postgresql-client
 	python3 python3-aiosmtpd
 	clang libclang-rt-14-dev
+	docker-compose
 )
 
 missing=()
