@@ -26,7 +26,12 @@ rules:
   - match: "rep.*"
     critical: "> 90"
     escalation: rep
+  - match: "exp.*"
+    critical: "> 90"
+    escalation: once
 escalations:
+  once:
+    CRITICAL: { levels: [ { after: 0s, notify: [first] } ] }
   esc:
     CRITICAL: { levels: [ { after: 0s, notify: [first] }, { after: 3s, notify: [second] } ] }
     resolved: true
@@ -64,8 +69,10 @@ def test(make):
     out = env.alertq("silence", "sil.*", "--for", "10m", "--comment", "maintenance").stdout
     silence_id = out.split()[1].rstrip(":")
     check(silence_id.isdigit(), "silence printed %r" % out)
+    env.alertq("silence", "exp.*", "--for", "4s")
     sent = time.time()
     env.submit_lines([
+        {"check": "exp.a", "value": 99, "message": "silenced for a while"},
         {"check": "esc.a", "value": 99, "message": "escalates"},
         {"check": "esc.quick", "value": 99, "message": "short"},
         {"check": "esc.quick", "value": 1, "message": "over"},
@@ -136,6 +143,11 @@ def test(make):
     wait_for("sil.a told at the end of its silence", lambda: told(first, "sil.a") and told(second, "sil.a"),
              timeout=15)
     check(env.status()["sil.a"]["silenced"] is False, "sil.a still silenced")
+
+    # --- a silence that runs out while the alert fires: told then --------
+    got = wait_for("exp.a told when its silence ran out", lambda: told(first, "exp.a"), timeout=30)
+    check(len(got) == 1 and got[0]["time"] >= sent + 4 - 1.0,
+          "exp.a told %.1fs after its result, its silence lasted 4s" % (got[0]["time"] - sent))
 
     # --- repeat every 3s until acked -------------------------------------
     reps = wait_for("rep.a repeated twice", lambda: (lambda r: r if len(r) >= 3 else None)(told(first, "rep.a")),

@@ -30,7 +30,17 @@ rules:
   - match: "late.*"
     critical: "> 90"
     escalation: late
+  - match: "slow.*"
+    critical: "> 90"
+    escalation: slow
+  - match: "hang.*"
+    critical: "> 90"
+    escalation: hang
 escalations:
+  slow:
+    CRITICAL: { levels: [ { after: 0s, notify: [slowhook] } ] }
+  hang:
+    CRITICAL: { levels: [ { after: 0s, notify: [hanghook] } ] }
   page:
     CRITICAL: { levels: [ { after: 0s, notify: [logfile, hook, slack, mail] } ] }
     WARNING:  { levels: [ { after: 0s, notify: [logfile, hook] } ] }
@@ -52,6 +62,8 @@ channels:
   gonehook: { type: webhook, url: "%(gone)s", format: json }
   deadhook: { type: webhook, url: "%(dead)s", format: json, give_up_after: 3s, retry_initial: 500ms,
               retry_max: 1s }
+  slowhook: { type: webhook, url: "%(slow)s", format: json, concurrency: 2 }
+  hanghook: { type: webhook, url: "%(hang)s", format: json, timeout: 1s, retry_initial: 200ms, retry_max: 500ms }
 """
 
 
@@ -73,8 +85,11 @@ def test(make):
     gone = receivers.Webhook(env, "gone").start("--status", "404")
     down = receivers.Webhook(env, "down")  # not started yet
     dead = receivers.Webhook(env, "dead")  # never started
+    slow = receivers.Webhook(env, "slow").start("--delay", "0.5")
+    hang = receivers.Webhook(env, "hang").start("--delay", "3")
     env.write_config(CONFIG % {"hook": hook.url("/hook"), "slack": slack.url("/slack"), "mail": mail.url(),
-                               "down": down.url("/down"), "gone": gone.url("/gone"), "dead": dead.url("/dead")})
+                               "down": down.url("/down"), "gone": gone.url("/gone"), "dead": dead.url("/dead"),
+                               "slow": slow.url("/slow"), "hang": hang.url("/hang")})
     env.start_broker()
     w = env.worker()
     env.wait_joined(w)
@@ -224,6 +239,24 @@ def test(make):
     for name in ("gone.a", "late.a"):
         text = env.alertq("history", name).stdout
         check("undeliverable" in text, "alertq history %s does not say undeliverable:\n%s" % (name, text))
+    # --- bounded concurrency and a per-request timeout -------------------
+    env.submit_lines([{"check": "slow.%d" % i, "value": 99} for i in range(6)] + [{"check": "hang.a", "value": 99}])
+    wait_for("six slow notifications", lambda: len(slow.accepted()) >= 6, timeout=60)
+    arrivals = sorted(r["time"] for r in slow.records())
+    most = max(sum(1 for b in arrivals if a <= b < a + 0.45) for a in arrivals)
+    check(most <= 2, "%d requests in flight at once to a channel with concurrency 2" % most)
+    check(len(arrivals) == 6, "the slow receiver got %d requests for 6 notifications" % len(arrivals))
+    n = wait_for("hang.a timed out twice", lambda: (lambda n: n if n and n["attempts"] >= 2 else None)(
+        only_notification("hang.a")), timeout=30)
+    check(n["delivery"] == "pending" and "tim" in (n["last_error"] or "").lower(),
+          "hang.a after timeouts: %s" % n)
+    hang.start()
+    n = wait_for("hang.a sent once its receiver answers in time", lambda: (lambda n: n if n["delivery"] == "sent"
+                                                                          else None)(only_notification("hang.a")),
+                 timeout=30)
+    ids = {receivers.check_contract_request(r)["notification_id"] for r in hang.records()}
+    check(ids == {n["notification_id"]}, "the hanging receiver got ids %s, expected only %s" %
+          (ids, n["notification_id"]))
     print("late.a given up %.1fs after first checked" % (time.monotonic() - started))
     rc = env.stop(w)
     check(rc == 0, "worker exited %s" % rc)
