@@ -246,6 +246,12 @@ static void schedule_next(struct aq_state *st, const struct aq_severity_policy *
 	st->next_action_ms = next;
 }
 
+static void tell_resolved(struct aq_state *st, struct aq_plan *plan)
+{
+	for (size_t i = 0; i < st->ntold; i++)
+		plan_add(plan, st->told[i], st->escalation_level < 0 ? 0 : st->escalation_level, 1);
+}
+
 static void end_episode(struct aq_state *st)
 {
 	told_clear(st);
@@ -262,9 +268,15 @@ void aq_plan_transition(struct aq_state *st, const struct aq_escalation *policy,
 	plan->n = 0;
 	st->dirty = 1;
 	if (tr->to == AQ_OK) {
-		if (policy && policy->resolved && !silenced)
-			for (size_t i = 0; i < st->ntold; i++)
-				plan_add(plan, st->told[i], st->escalation_level < 0 ? 0 : st->escalation_level, 1);
+		if (policy && policy->resolved && st->ntold > 0 && silenced) {
+			/* the channels told hear it resolved when the silence ends */
+			st->next_action_ms = 0;
+			st->acked = 0;
+			st->suppressed = 1;
+			return;
+		}
+		if (policy && policy->resolved)
+			tell_resolved(st, plan);
 		end_episode(st);
 		return;
 	}
@@ -286,6 +298,14 @@ void aq_plan_tick(struct aq_state *st, const struct aq_escalation *policy, int64
 		  struct aq_plan *plan)
 {
 	plan->n = 0;
+	if (st->severity == AQ_OK && st->suppressed && !silenced) {
+		/* resolved during a silence that has now ended */
+		if (policy && policy->resolved)
+			tell_resolved(st, plan);
+		end_episode(st);
+		st->dirty = 1;
+		return;
+	}
 	if (st->severity == AQ_OK || !policy) {
 		if (st->next_action_ms) {
 			st->next_action_ms = 0;
@@ -295,9 +315,11 @@ void aq_plan_tick(struct aq_state *st, const struct aq_escalation *policy, int64
 	}
 	const struct aq_severity_policy *sp = &policy->severity[st->severity];
 	if (st->suppressed && !silenced) {
+		/* the silence is over and it still fires; acknowledged meanwhile: nobody is owed it */
 		st->suppressed = 0;
 		st->dirty = 1;
-		tell_levels(st, sp, 0, st->escalation_level, now_ms, 0, plan);
+		if (!st->acked)
+			tell_levels(st, sp, 0, st->escalation_level, now_ms, 0, plan);
 	}
 	if (!st->acked && st->next_action_ms && st->next_action_ms <= now_ms) {
 		st->dirty = 1;

@@ -266,6 +266,38 @@ START_TEST(escalation_silence)
 }
 END_TEST
 
+START_TEST(escalation_resolved_during_silence)
+{
+	struct aq_escalation e = policy();
+	struct aq_state st;
+	aq_state_init(&st, "x");
+	apply(&st, &e, 200000, T0, 0, "logfile:0,ops-webhook:0");
+	/* silenced, then resolved: held back, not forgotten */
+	apply(&st, &e, 10, T0 + MIN, 1, "");
+	tick(&st, &e, T0 + 2 * MIN, 1, "");
+	tick(&st, &e, T0 + 3 * MIN, 0, "logfile:0r,ops-webhook:0r");
+	ck_assert_int_eq((int)st.ntold, 0);
+	ck_assert_int_eq(st.suppressed, 0);
+	tick(&st, &e, T0 + 4 * MIN, 0, "");
+	aq_state_release(&st);
+}
+END_TEST
+
+START_TEST(escalation_ack_during_silence)
+{
+	struct aq_escalation e = policy();
+	struct aq_state st;
+	aq_state_init(&st, "x");
+	apply(&st, &e, 200000, T0, 1, "");
+	aq_state_ack(&st);
+	/* acknowledged while silenced: the end of the silence owes nobody anything */
+	tick(&st, &e, T0 + 2 * MIN, 0, "");
+	ck_assert_int_eq(st.suppressed, 0);
+	tick(&st, &e, T0 + 20 * MIN, 0, "");
+	aq_state_release(&st);
+}
+END_TEST
+
 START_TEST(no_policy_tells_nobody)
 {
 	struct aq_state st;
@@ -287,6 +319,8 @@ int main(void)
 	tcase_add_test(tc, escalation_levels_repeat_and_resolve);
 	tcase_add_test(tc, escalation_ack_and_new_episode);
 	tcase_add_test(tc, escalation_silence);
+	tcase_add_test(tc, escalation_resolved_during_silence);
+	tcase_add_test(tc, escalation_ack_during_silence);
 	tcase_add_test(tc, no_policy_tells_nobody);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
