@@ -120,6 +120,8 @@ static const char *const migrations[] = {
 	"  reason text NOT NULL,"
 	"  recorded_at timestamptz NOT NULL DEFAULT now(),"
 	"  PRIMARY KEY (topic, partition, \"offset\"));",
+	/* 2: the Kafka cluster a stored offset counts in; '' when not known */
+	"ALTER TABLE alertq_offsets ADD COLUMN cluster_id text NOT NULL DEFAULT '';",
 };
 
 /* Advisory lock key of workers (shared) against a rebuild (exclusive); the
@@ -312,12 +314,14 @@ unlock:
 }
 
 int aq_store_offsets(aq_store_t *s, const char *topic, const int32_t *partitions, size_t n, int lock,
-		     int64_t *next_offsets, char *err, size_t errlen)
+		     int64_t *next_offsets, char (*clusters)[AQ_CLUSTER_ID_MAX], char *err, size_t errlen)
 {
 	json_t *list = json_array();
 	for (size_t i = 0; i < n; i++) {
 		json_array_append_new(list, json_integer(partitions[i]));
 		next_offsets[i] = -1;
+		if (clusters)
+			clusters[i][0] = '\0';
 	}
 	char *parts = json_dumps(list, JSON_COMPACT);
 	json_decref(list);
@@ -336,10 +340,11 @@ int aq_store_offsets(aq_store_t *s, const char *topic, const int32_t *partitions
 		PQclear(res);
 	}
 	res = PQexecParams(s->conn,
-			   lock ? "SELECT partition, next_offset FROM alertq_offsets WHERE topic = $1 AND partition IN"
-				  " (SELECT p::int FROM jsonb_array_elements_text($2::jsonb) p)"
+			   lock ? "SELECT partition, next_offset, cluster_id FROM alertq_offsets WHERE topic = $1"
+				  " AND partition IN (SELECT p::int FROM jsonb_array_elements_text($2::jsonb) p)"
 				  " ORDER BY partition FOR UPDATE"
-				: "SELECT partition, next_offset FROM alertq_offsets WHERE topic = $1 AND partition IN"
+				: "SELECT partition, next_offset, cluster_id FROM alertq_offsets WHERE topic = $1"
+				  " AND partition IN"
 				  " (SELECT p::int FROM jsonb_array_elements_text($2::jsonb) p)",
 			   2, NULL, params, NULL, NULL, 0);
 	free(parts);
@@ -348,9 +353,13 @@ int aq_store_offsets(aq_store_t *s, const char *topic, const int32_t *partitions
 	for (int row = 0; row < PQntuples(res); row++) {
 		int32_t partition = (int32_t)atoi(PQgetvalue(res, row, 0));
 		int64_t next = strtoll(PQgetvalue(res, row, 1), NULL, 10);
-		for (size_t i = 0; i < n; i++)
-			if (partitions[i] == partition)
-				next_offsets[i] = next;
+		for (size_t i = 0; i < n; i++) {
+			if (partitions[i] != partition)
+				continue;
+			next_offsets[i] = next;
+			if (clusters)
+				snprintf(clusters[i], AQ_CLUSTER_ID_MAX, "%s", PQgetvalue(res, row, 2));
+		}
 	}
 	PQclear(res);
 	return 0;
@@ -577,10 +586,17 @@ void aq_writes_notification(aq_writes_t *w, const char *id, const char *transiti
 
 void aq_writes_offset(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset)
 {
+	aq_writes_offset_in(w, topic, partition, next_offset, NULL);
+}
+
+void aq_writes_offset_in(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset,
+			 const char *cluster_id)
+{
 	json_t *row = json_object();
 	json_object_set_new(row, "topic", json_string(topic));
 	json_object_set_new(row, "partition", json_integer(partition));
 	json_object_set_new(row, "next_offset", json_integer(next_offset));
+	json_object_set_new(row, "cluster_id", json_string(cluster_id ? cluster_id : ""));
 	json_array_append_new(w->offsets, row);
 }
 
@@ -675,11 +691,11 @@ int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		       w->dead_letters, "saving dead letters", err, errlen) != 0)
 		return -1;
 	if (write_rows(s,
-		       "INSERT INTO alertq_offsets (topic, partition, next_offset)"
-		       " SELECT topic, partition, next_offset FROM jsonb_to_recordset($1::jsonb)"
-		       " AS x(topic text, partition int, next_offset bigint)"
+		       "INSERT INTO alertq_offsets (topic, partition, next_offset, cluster_id)"
+		       " SELECT topic, partition, next_offset, cluster_id FROM jsonb_to_recordset($1::jsonb)"
+		       " AS x(topic text, partition int, next_offset bigint, cluster_id text)"
 		       " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset,"
-		       " updated_at = now()",
+		       " cluster_id = EXCLUDED.cluster_id, updated_at = now()",
 		       w->offsets, "saving offsets", err, errlen) != 0)
 		return -1;
 	return 0;

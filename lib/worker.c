@@ -220,6 +220,50 @@ static int send_dead_letter(struct worker *w, const rd_kafka_message_t *m, const
 	return 0;
 }
 
+/* The id of the Kafka cluster the consumer talks to now, "" when not known. */
+static void current_cluster(rd_kafka_t *rk, int timeout_ms, char *out, size_t outlen)
+{
+	char *id = rd_kafka_clusterid(rk, timeout_ms);
+	snprintf(out, outlen, "%s", id ? id : "");
+	if (id)
+		rd_kafka_mem_free(rk, id);
+}
+
+/* Says whether the stored next offset of partition, stored against cluster
+ * stored_cluster, counts in another log than the one the batch came from
+ * (whose first message here is at offset first). A stored offset means
+ * nothing in a new log, and the new log's messages must not be dropped as
+ * applied before. Two signs: another cluster id (the development broker keeps
+ * nothing over a restart and comes back as a new cluster), or a log that ends
+ * before the stored offset -- offsets only grow in one log and every applied
+ * message came from it, so a shorter log is a new one (the topic deleted and
+ * created again). The end is asked of the broker, as the one cached from
+ * fetches may predate what another member applied since. Returns 1 after
+ * saying so in the log, else 0 (also when the broker cannot be asked). */
+static int log_replaced(struct worker *w, int32_t partition, int64_t next_offset, int64_t first,
+			const char *stored_cluster, const char *cluster)
+{
+	int64_t low = -1;
+	int64_t high = -1;
+	if (stored_cluster[0] && cluster[0] && strcmp(stored_cluster, cluster) != 0) {
+		aq_log(AQ_LOG_WARN,
+		       "partition %d: its stored offset %lld counts in Kafka cluster %s, this is %s: "
+		       "the log is new; applying it from offset %lld",
+		       (int)partition, (long long)next_offset, stored_cluster, cluster, (long long)first);
+		return 1;
+	}
+	if (first >= next_offset ||
+	    rd_kafka_query_watermark_offsets(w->consumer, w->cfg.topic, partition, &low, &high, 2000) !=
+		    RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    high < 0 || high >= next_offset)
+		return 0;
+	aq_log(AQ_LOG_WARN,
+	       "partition %d: the log ends at offset %lld, before the stored next offset %lld: "
+	       "the topic is new; applying it from offset %lld",
+	       (int)partition, (long long)high, (long long)next_offset, (long long)first);
+	return 1;
+}
+
 /* Applies one batch in one transaction. Returns 0, or -1 with the reason
  * (nothing is applied then, and the caller retries). */
 static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errlen)
@@ -229,6 +273,8 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 	int64_t first[512];
 	int64_t next_offsets[512];
 	int64_t last[512];
+	char stored_clusters[512][AQ_CLUSTER_ID_MAX];
+	char cluster[AQ_CLUSTER_ID_MAX];
 	size_t nparts = 0;
 	size_t dead = 0;
 
@@ -254,8 +300,14 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 
 	if (aq_store_exec(w->store, "BEGIN", err, errlen) != 0)
 		return -1;
-	if (aq_store_offsets(w->store, w->cfg.topic, partitions, nparts, 1, next_offsets, err, errlen) != 0)
+	if (aq_store_offsets(w->store, w->cfg.topic, partitions, nparts, 1, next_offsets, stored_clusters, err,
+			     errlen) != 0)
 		goto rollback;
+	current_cluster(w->consumer, 0, cluster, sizeof(cluster));
+	for (size_t k = 0; k < nparts; k++)
+		if (next_offsets[k] >= 0 &&
+		    log_replaced(w, partitions[k], next_offsets[k], first[k], stored_clusters[k], cluster))
+			next_offsets[k] = -1;
 
 	/* the checks this batch touches, once each, with their state locked */
 	memset(b->slots, 0, b->nslots * sizeof(*b->slots));
@@ -308,7 +360,7 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 		aq_writes_state(w->writes, &b->states[i]);
 	for (size_t k = 0; k < nparts; k++)
 		if (last[k] >= 0)
-			aq_writes_offset(w->writes, w->cfg.topic, partitions[k], last[k] + 1);
+			aq_writes_offset_in(w->writes, w->cfg.topic, partitions[k], last[k] + 1, cluster);
 
 	/* a dead letter must be in Kafka before its offset counts as done */
 	if (dead > 0) {
@@ -407,9 +459,10 @@ static void commit_to_kafka(struct worker *w, struct batch *b)
 }
 
 /* Assignment: start each partition at the offset stored with the state.
- * Where none is stored (or the database cannot be asked now), the group's
- * committed offset is used; it is never ahead of the stored one, and the
- * batch drops anything already applied. */
+ * Where none is stored, or it was stored against another Kafka cluster, or
+ * the database cannot be asked now, the group's committed offset is used; it
+ * is never ahead of the stored one, and the batch drops anything already
+ * applied. */
 static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
 		      void *opaque)
 {
@@ -421,6 +474,8 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 	}
 	int32_t partitions[512] = { 0 };
 	int64_t next[512] = { 0 };
+	char stored_clusters[512][AQ_CLUSTER_ID_MAX];
+	char cluster[AQ_CLUSTER_ID_MAX];
 	size_t n = 0;
 	char msg[1024];
 	for (int i = 0; i < parts->cnt && n < 512; i++) {
@@ -428,9 +483,11 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 		if (strcmp(parts->elems[i].topic, w->cfg.topic) == 0)
 			partitions[n++] = parts->elems[i].partition;
 	}
-	if (aq_store_offsets(w->store, w->cfg.topic, partitions, n, 0, next, msg, sizeof(msg)) == 0) {
+	current_cluster(rk, 1000, cluster, sizeof(cluster));
+	if (aq_store_offsets(w->store, w->cfg.topic, partitions, n, 0, next, stored_clusters, msg, sizeof(msg)) == 0) {
 		for (size_t k = 0; k < n; k++) {
-			if (next[k] < 0)
+			/* an offset of another cluster's log means nothing here */
+			if (next[k] < 0 || (stored_clusters[k][0] && cluster[0] && strcmp(stored_clusters[k], cluster) != 0))
 				continue;
 			for (int i = 0; i < parts->cnt; i++)
 				if (parts->elems[i].partition == partitions[k] &&

@@ -46,12 +46,16 @@ int aq_store_exec(aq_store_t *s, const char *sql, char *err, size_t errlen);
  * taken, 1 when the other kind holds it, -1 with the reason in err. */
 int aq_store_worker_lock(aq_store_t *s, int exclusive, char *err, size_t errlen);
 
-/* The stored next offset of each partition, -1 where none is stored. With
- * lock, inside a transaction: the rows are created when missing and locked
- * (in partition order) until commit, so that two workers never apply the
- * same offsets. Returns 0 or -1. */
+/* Longest Kafka cluster id kept with an offset. */
+#define AQ_CLUSTER_ID_MAX 128
+
+/* The stored next offset of each partition, -1 where none is stored, and
+ * (when clusters is not NULL) the Kafka cluster id it was stored against, ""
+ * when not known. With lock, inside a transaction: the rows are created when
+ * missing and locked (in partition order) until commit, so that two workers
+ * never apply the same offsets. Returns 0 or -1. */
 int aq_store_offsets(aq_store_t *s, const char *topic, const int32_t *partitions, size_t n, int lock,
-		     int64_t *next_offsets, char *err, size_t errlen);
+		     int64_t *next_offsets, char (*clusters)[AQ_CLUSTER_ID_MAX], char *err, size_t errlen);
 
 /* Loads the state of n checks (names need not be sorted) into states[i]
  * (aq_state_init'ed when unknown). With lock, inside a transaction, the rows
@@ -79,8 +83,11 @@ void aq_writes_notification(aq_writes_t *w, const char *id, const char *transiti
 			    const char *channel, int level, int resolved, const char *payload,
 			    int64_t give_up_after_ms);
 
-/* Queues the next offset of a partition. */
+/* Queues the next offset of a partition; aq_writes_offset_in also records
+ * the Kafka cluster id it counts in (NULL: not known). */
 void aq_writes_offset(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset);
+void aq_writes_offset_in(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset,
+			 const char *cluster_id);
 
 /* Queues a dead letter record: the event at topic/partition/offset could not
  * be used, for reason. */
