@@ -40,6 +40,9 @@ struct worker {
 	rd_kafka_t *consumer;
 	rd_kafka_t *dlq; /* producer for the dead-letter topic */
 	rd_kafka_topic_t *dlq_topic;
+	size_t dlq_max;	    /* bytes of key and value a dead letter may carry */
+	size_t dlq_failed;  /* dead letters Kafka did not take, since the batch began */
+	char dlq_error[256]; /* why the last one was not taken */
 	aq_store_t *store;
 	aq_codec_t *codec;
 	aq_writes_t *writes;
@@ -197,23 +200,53 @@ static int sane_result(const struct aq_result *r, int64_t now_ms, char *err, siz
 	return 0;
 }
 
+/* Delivery reports of the dead-letter producer, served by its flush: counts
+ * what Kafka did not take, so that its offset is not stored as done. */
+static void on_dead_letter_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct worker *w = opaque;
+	(void)rk;
+	if (!m->err)
+		return;
+	w->dlq_failed++;
+	snprintf(w->dlq_error, sizeof(w->dlq_error), "%s", rd_kafka_err2str(m->err));
+}
+
 /* Sends a message that cannot be used to the dead-letter topic with its
- * original key and bytes, and headers naming the reason and origin. */
+ * original key and bytes, and headers naming the reason and origin. A message
+ * too large to carry with the headers (the broker took it without them) is
+ * cut to fit, with a header alertq-truncated giving the original sizes: it
+ * must not stop its partition. Returns 0, or -1 with the reason. */
 static int send_dead_letter(struct worker *w, const rd_kafka_message_t *m, const char *reason, char *err,
 			    size_t errlen)
 {
 	char partition[16];
 	char offset[24];
+	char truncated[96];
+	size_t key_len = m->key_len;
+	size_t len = m->len;
 	snprintf(partition, sizeof(partition), "%d", (int)m->partition);
 	snprintf(offset, sizeof(offset), "%lld", (long long)m->offset);
-	const char *topic = rd_kafka_topic_name(m->rkt);
+	rd_kafka_headers_t *headers = rd_kafka_headers_new(5);
+	rd_kafka_header_add(headers, "alertq-error", -1, reason, -1);
+	rd_kafka_header_add(headers, "alertq-source-topic", -1, rd_kafka_topic_name(m->rkt), -1);
+	rd_kafka_header_add(headers, "alertq-source-partition", -1, partition, -1);
+	rd_kafka_header_add(headers, "alertq-source-offset", -1, offset, -1);
+	if (key_len + len > w->dlq_max) {
+		if (key_len > 1024)
+			key_len = 1024;
+		if (len > w->dlq_max - key_len)
+			len = w->dlq_max - key_len;
+		snprintf(truncated, sizeof(truncated), "key %zu of %zu bytes, value %zu of %zu bytes", key_len,
+			 m->key_len, len, m->len);
+		rd_kafka_header_add(headers, "alertq-truncated", -1, truncated, -1);
+	}
 	rd_kafka_resp_err_t e = rd_kafka_producev(
 		w->dlq, RD_KAFKA_V_TOPIC(w->cfg.dead_letter_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
-		RD_KAFKA_V_HEADER("alertq-error", reason, -1), RD_KAFKA_V_HEADER("alertq-source-topic", topic, -1),
-		RD_KAFKA_V_HEADER("alertq-source-partition", partition, -1),
-		RD_KAFKA_V_HEADER("alertq-source-offset", offset, -1), RD_KAFKA_V_END);
+		RD_KAFKA_V_KEY(m->key, key_len), RD_KAFKA_V_VALUE(m->payload, len), RD_KAFKA_V_HEADERS(headers),
+		RD_KAFKA_V_END);
 	if (e) {
+		rd_kafka_headers_destroy(headers); /* still ours when refused */
 		snprintf(err, errlen, "dead-letter topic: %s", rd_kafka_err2str(e));
 		return -1;
 	}
@@ -279,6 +312,7 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 	size_t dead = 0;
 
 	aq_writes_clear(w->writes);
+	w->dlq_failed = 0;
 	/* a silence made just before these results arrived must hold them back */
 	aq_store_silences_invalidate(w->store);
 	for (size_t i = 0; i < b->nitems; i++) {
@@ -367,6 +401,11 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 		rd_kafka_resp_err_t e = rd_kafka_flush(w->dlq, 10000);
 		if (e) {
 			snprintf(err, errlen, "dead-letter topic: %s", rd_kafka_err2str(e));
+			goto rollback;
+		}
+		if (w->dlq_failed > 0) {
+			snprintf(err, errlen, "dead-letter topic: %zu event(s) not taken: %s", w->dlq_failed,
+				 w->dlq_error);
 			goto rollback;
 		}
 	}
@@ -834,6 +873,15 @@ static int setup_kafka(struct worker *w, char *err, size_t errlen)
 	conf = aq_kafka_conf(&w->cfg, AQ_KAFKA_PRODUCER, err, errlen);
 	if (!conf)
 		return -1;
+	char max_bytes[32];
+	size_t max_len = sizeof(max_bytes);
+	long max = 1000000;
+	if (rd_kafka_conf_get(conf, "message.max.bytes", max_bytes, &max_len) == RD_KAFKA_CONF_OK)
+		max = atol(max_bytes);
+	/* room for the headers (the reason is at most 255 bytes) and framing */
+	w->dlq_max = max > 16384 ? (size_t)max - 4096 : (size_t)max / 2;
+	rd_kafka_conf_set_dr_msg_cb(conf, on_dead_letter_delivery);
+	rd_kafka_conf_set_opaque(conf, w);
 	w->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (!w->dlq) {
 		rd_kafka_conf_destroy(conf);

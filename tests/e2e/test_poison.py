@@ -2,7 +2,8 @@
 """test_poison.py - events a worker cannot use, produced straight to the
 topic between good results: garbage, truncated, wrong magic, an unknown
 schema fingerprint, a key that does not name the event's check, NaN and
-infinite values, empty and over-long check names, a far-future observed_at.
+infinite values, empty and over-long check names, a far-future observed_at,
+one too large to carry with the headers (cut to fit, and said so).
 Each lands in the dead-letter topic with its original key and bytes and
 headers naming the error and where it came from; `alertq status` counts
 them; the good results around them are applied in order; the worker lives."""
@@ -199,9 +200,27 @@ def test(make):
         got = [(t["from"], t["to"], t["value"]) for t in env.history(c)["transitions"]]
         want = [(a, b, float(v)) for a, b, v in expected[c][1]]
         check(got == want, "%s: transitions %s, expected %s" % (c, got, want))
+    # a message too large to carry to the dead-letter topic with the headers:
+    # cut to fit and said so, never a partition stuck behind it
+    big = b"\xff\xff" + os.urandom(999000)
+    produce_raw(env, [(target.encode(), big)])
+    round_of(4)
+    wait_for("the results after an oversized poison event applied",
+             lambda: all(s.get("message") == "round 4" for s in env.status().values()), timeout=60)
+    dlq, out = dump(env, "alertq.checks.dlq", len(bad) + 1)
+    check(len(dlq) == len(bad) + 1, "dead-letter topic has %d messages, expected %d" % (len(dlq), len(bad) + 1))
+    cut = [r for r in dlq if "alertq-truncated" in r["headers"]]
+    check(len(cut) == 1, "%d dead letters say they were cut, expected 1" % len(cut))
+    check(big.startswith(cut[0]["value"]) and len(cut[0]["value"]) > 900000,
+          "the cut dead letter is not a long prefix of the original (%d bytes)" % len(cut[0]["value"]))
+    check("bad magic" in cut[0]["headers"]["alertq-error"] and
+          "of %d bytes" % len(big) in cut[0]["headers"]["alertq-truncated"],
+          "the cut dead letter's headers: %r" % {k: v for k, v in cut[0]["headers"].items()})
+    check("dead letters: %d" % (len(bad) + 1) in env.alertq("status").stdout, "status does not count the cut one")
+
     check(w.poll() is None, "the worker died")
     check(env.stop(w) == 0, "the worker did not stop cleanly")
-    print("good results %d, poison events %d, all dead-lettered with their reason" % (len(good), len(bad)))
+    print("good results %d, poison events %d, all dead-lettered with their reason" % (len(good), len(bad) + 1))
 
 
 if __name__ == "__main__":
