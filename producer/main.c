@@ -216,7 +216,7 @@ static int submit_main(int argc, char **argv, const struct aq_config *cfg)
 	};
 	struct aq_result r;
 	const char *file = NULL;
-	char err[512];
+	char err[512] = ""; /* read after a failed delivery too, when nothing wrote it */
 	int rc = 2;
 	memset(&r, 0, sizeof(r));
 	r.status = AQ_STATUS_NONE;
