@@ -47,6 +47,7 @@ struct worker {
 	aq_codec_t *codec;
 	aq_writes_t *writes;
 	int store_down; /* said once in the log, until it is back */
+	int paused;	/* consumption paused while a batch cannot be applied */
 
 	pthread_rwlock_t cfg_lock; /* held to read cfg in the ticker and dispatchers */
 	pthread_mutex_t wake_lock;
@@ -440,19 +441,44 @@ static void set_paused(struct worker *w, int paused)
 	rd_kafka_topic_partition_list_destroy(parts);
 }
 
-/* Applies the batch, waiting out a database outage with consumption paused.
- * Returns 0 when applied, -1 when asked to stop first. */
+/* A message polled while consumption is paused (fetched before the pause
+ * took hold, or from a partition just assigned): it was not applied, so its
+ * partition is moved back to it, to be read again when consuming resumes.
+ * Dropping it would move the partition's position past it for good. */
+static void rewind_to(struct worker *w, const rd_kafka_message_t *m)
+{
+	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(parts, rd_kafka_topic_name(m->rkt), m->partition)->offset = m->offset;
+	rd_kafka_error_t *error = rd_kafka_seek_partitions(w->consumer, parts, 5000);
+	if (!error && parts->elems[0].err)
+		aq_log(AQ_LOG_WARN, "partition %d: cannot go back to offset %lld: %s", (int)m->partition,
+		       (long long)m->offset, rd_kafka_err2str(parts->elems[0].err));
+	if (error) {
+		aq_log(AQ_LOG_WARN, "partition %d: cannot go back to offset %lld: %s", (int)m->partition,
+		       (long long)m->offset, rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+	}
+	rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* Applies the batch, retrying with backoff while it fails (database down,
+ * or a statement refused) with consumption paused, so that nothing past the
+ * batch is read meanwhile. Returns 0 when applied, -1 when asked to stop
+ * first. */
 static int apply_until_done(struct worker *w, struct batch *b)
 {
 	char err[1024];
 	int attempt = 0;
 	for (;;) {
 		if (apply_batch(w, b, err, sizeof(err)) == 0) {
-			if (w->store_down) {
+			if (w->store_down)
 				aq_log(AQ_LOG_INFO, "state database is back; consuming again");
+			else if (w->paused)
+				aq_log(AQ_LOG_INFO, "batch applied after %d attempt(s); consuming again", attempt + 1);
+			if (w->paused)
 				set_paused(w, 0);
-				w->store_down = 0;
-			}
+			w->paused = 0;
+			w->store_down = 0;
 			return 0;
 		}
 		if (!aq_store_connection_lost(w->store)) {
@@ -462,7 +488,10 @@ static int apply_until_done(struct worker *w, struct batch *b)
 		} else if (!w->store_down) {
 			aq_log(AQ_LOG_WARN, "state database unavailable, consumption paused until it is back: %s", err);
 			w->store_down = 1;
+		}
+		if (!w->paused) {
 			set_paused(w, 1);
+			w->paused = 1;
 		}
 		int64_t until = aq_monotonic_ms() + backoff_ms(attempt++, 200, 5000);
 		while (aq_monotonic_ms() < until) {
@@ -470,8 +499,11 @@ static int apply_until_done(struct worker *w, struct batch *b)
 				return -1;
 			/* keep the group membership alive; nothing is fetched while paused */
 			rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 100);
-			if (m)
-				rd_kafka_message_destroy(m); /* from a new assignment: re-read later */
+			if (!m)
+				continue;
+			if (!m->err)
+				rewind_to(w, m);
+			rd_kafka_message_destroy(m);
 		}
 		if (aq_store_connection_lost(w->store) && aq_store_reconnect(w->store, err, sizeof(err)) != 0)
 			continue;
@@ -542,7 +574,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%d", i ? "," : "", parts->elems[i].partition);
 	aq_log(AQ_LOG_INFO, "partitions assigned: [%s]", msg);
 	rd_kafka_assign(rk, parts);
-	if (w->store_down)
+	if (w->paused)
 		set_paused(w, 1);
 }
 

@@ -142,9 +142,58 @@ def database_outage(make):
         check(len(ids) == total, "alerts.log has %d notifications for %d transitions" % (len(ids), total))
         print("database outage: %d results, %d transitions, %d log lines while down" % (len(results), total, len(during)))
 
-        sigterm_mid_batch(env, w, checks, base_ms, len(results) // len(checks))
+        next_round = refused_writes(env, w, checks, base_ms, len(results) // len(checks))
+        sigterm_mid_batch(env, w, checks, base_ms, next_round)
     finally:
         subprocess.run([pg, "stop", pg_dir], capture_output=True)
+
+
+def refused_writes(env, w, checks, base_ms, first_round):
+    """The database up but refusing the batch's writes for a while (here a
+    trigger; in life a constraint, a full disk, a permission): the worker
+    retries the same batch and reads nothing past it meanwhile, so every
+    result submitted during the refusal is applied afterwards."""
+    env.sql("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$BEGIN RAISE EXCEPTION 'writes refused for a while'; END$$;"
+            " CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON alertq_offsets"
+            " FOR EACH ROW EXECUTE FUNCTION refuse()")
+    results = []
+    for k in range(8):
+        batch = rounds(checks, first_round + 2 * k, 2, base_ms, salt=2)
+        env.submit_lines(batch)
+        results.extend(batch)
+        time.sleep(0.8)
+    check("writes refused for a while" in env.log_of(w), "the worker did not say why its batch failed")
+    env.sql("DROP TRIGGER refuse ON alertq_offsets; DROP FUNCTION refuse()")
+    last = results[-1]["message"]
+    wait_for("every result applied after the refusal",
+             lambda: int(env.sql("SELECT count(*) FROM alertq_checks WHERE message = '%s'" % last)[0][0]) == len(checks),
+             timeout=60, interval=0.5)
+    # the history of the refused stretch: every result, in order, once
+    per_check = {}
+    for r in results:
+        per_check.setdefault(r["check"], []).append(r)
+    first_ms = base_ms + first_round * 1000  # the first result's observed_at
+    got = {}
+    for name, frm, to, value in env.sql("SELECT check_name, from_severity, to_severity, value FROM alertq_transitions"
+                                        " WHERE observed_at_ms >= %d ORDER BY check_name, observed_at_ms, id" % first_ms):
+        got.setdefault(name, []).append((frm, to, float(value)))
+    status = env.status()
+    for c in checks:
+        before = env.sql("SELECT to_severity FROM alertq_transitions WHERE check_name = '%s' AND observed_at_ms < %d"
+                         " ORDER BY observed_at_ms DESC, id DESC LIMIT 1" % (c, first_ms))
+        sev = before[0][0] if before else "OK"
+        want = []
+        for r in per_check[c]:
+            v = r["value"]
+            new = "CRITICAL" if v > 90 else "WARNING" if v > 50 else "OK"
+            if new != sev:
+                want.append((sev, new, float(v)))
+                sev = new
+        check(got.get(c, []) == want, "%s during the refusal: transitions %s, expected %s" % (c, got.get(c, []), want))
+        check(status[c]["severity"] == sev, "%s: severity %s after the refusal, expected %s" % (c, status[c]["severity"], sev))
+    print("refused writes: %d results submitted meanwhile, all applied once" % len(results))
+    return first_round + 16
 
 
 def sigterm_mid_batch(env, w, checks, base_ms, first_round):
