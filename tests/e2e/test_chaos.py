@@ -26,8 +26,8 @@ CHECKS = ["svc.%03d" % i for i in range(500)]
 ROUNDS = 40
 CHUNKS = 40
 CHUNK_GAP_S = 0.8
-KILL_EVERY_S = 9.0
-KILLS_MIN = 5
+KILL_EVERY_S = 6.0
+KILLS_MIN = 7
 PG_RESTART_AT_S = 20.0
 
 RULES = """
