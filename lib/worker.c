@@ -48,6 +48,7 @@ struct worker {
 	aq_writes_t *writes;
 	int store_down; /* said once in the log, until it is back */
 	int paused;	/* consumption paused while a batch cannot be applied */
+	int fatal;	/* the consumer hit a fatal error: stop, exit status 1 */
 
 	pthread_rwlock_t cfg_lock; /* held to read cfg in the ticker and dispatchers */
 	pthread_mutex_t wake_lock;
@@ -949,6 +950,7 @@ static size_t collect(struct worker *w, struct batch *b)
 			int fatal = m->err == RD_KAFKA_RESP_ERR__FATAL;
 			rd_kafka_message_destroy(m);
 			if (fatal) {
+				w->fatal = 1;
 				w->sig->stop = 1;
 				break;
 			}
@@ -1077,8 +1079,8 @@ int aq_worker_run(const char *config_path, struct aq_worker_signals *sig)
 		}
 		batch_release_items(&b);
 	}
-	rc = 0;
-	aq_log(AQ_LOG_INFO, "stopping: leaving the group");
+	rc = w.fatal ? 1 : 0;
+	aq_log(AQ_LOG_INFO, "stopping%s: leaving the group", w.fatal ? " after a fatal Kafka error" : "");
 out:
 	batch_release_items(&b);
 	stop_threads(&w);
