@@ -432,6 +432,55 @@ static void state_from_row(struct aq_state *st, PGresult *res, int row)
 	st->previous_severity = parse_severity(PQgetvalue(res, row, 22));
 }
 
+/* The rows of a result by their first column (a check name): open
+ * addressing over row + 1, 0 empty, so that matching a batch's checks to
+ * their rows costs one probe each rather than a scan of every row. */
+struct row_index {
+	int *slots;
+	size_t mask;
+};
+
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* Indexes every row of res. Returns 0, or -1 when out of memory. */
+static int row_index_build(struct row_index *index, PGresult *res)
+{
+	int rows = PQntuples(res);
+	size_t nslots = 16;
+	while (nslots < 2 * (size_t)rows)
+		nslots *= 2;
+	index->slots = calloc(nslots, sizeof(*index->slots));
+	index->mask = nslots - 1;
+	if (!index->slots)
+		return -1;
+	for (int row = 0; row < rows; row++) {
+		size_t slot = name_hash(PQgetvalue(res, row, 0)) & index->mask;
+		while (index->slots[slot])
+			slot = (slot + 1) & index->mask;
+		index->slots[slot] = row + 1;
+	}
+	return 0;
+}
+
+/* Returns the row whose first column is name, or -1. */
+static int row_index_find(const struct row_index *index, PGresult *res, const char *name)
+{
+	size_t slot = name_hash(name) & index->mask;
+	while (index->slots[slot]) {
+		int row = index->slots[slot] - 1;
+		if (strcmp(PQgetvalue(res, row, 0), name) == 0)
+			return row;
+		slot = (slot + 1) & index->mask;
+	}
+	return -1;
+}
+
 int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int lock, struct aq_state *states,
 			 char *err, size_t errlen)
 {
@@ -453,18 +502,20 @@ int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int
 	free(list);
 	if (check_result(s, res, PGRES_TUPLES_OK, "loading check state", err, errlen) != 0)
 		return -1;
-	int rows = PQntuples(res);
+	struct row_index index;
+	if (row_index_build(&index, res) != 0) {
+		PQclear(res);
+		snprintf(err, errlen, "loading check state: out of memory");
+		return -1;
+	}
 	for (size_t i = 0; i < n; i++) {
-		int found = 0;
-		for (int row = 0; row < rows && !found; row++) {
-			if (strcmp(PQgetvalue(res, row, 0), checks[i]) == 0) {
-				state_from_row(&states[i], res, row);
-				found = 1;
-			}
-		}
-		if (!found)
+		int row = row_index_find(&index, res, checks[i]);
+		if (row >= 0)
+			state_from_row(&states[i], res, row);
+		else
 			aq_state_init(&states[i], checks[i]);
 	}
+	free(index.slots);
 	PQclear(res);
 	return 0;
 }
