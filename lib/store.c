@@ -1083,6 +1083,72 @@ int aq_store_mark(aq_store_t *s, const char *id, int outcome, int64_t retry_ms, 
 	return 0;
 }
 
+/* Appends s to an array literal as a quoted element, or NULL when empty. */
+static void array_text(struct copybuf *b, const char *s)
+{
+	if (!s || !*s) {
+		copy_raw(b, "NULL", 4);
+		return;
+	}
+	copy_raw(b, "\"", 1);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			copy_raw(b, "\\", 1);
+		copy_raw(b, s, 1);
+	}
+	copy_raw(b, "\"", 1);
+}
+
+int aq_store_mark_many(aq_store_t *s, const struct aq_mark *marks, size_t n, char *err, size_t errlen)
+{
+	struct copybuf ids = { 0 }, outcomes = { 0 }, retries = { 0 }, errors = { 0 };
+	char number[32];
+	if (n == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *sep = i ? "," : "{";
+		copy_raw(&ids, sep, 1);
+		copy_raw(&ids, marks[i].id, strlen(marks[i].id));
+		copy_raw(&outcomes, sep, 1);
+		copy_raw(&outcomes, number, (size_t)snprintf(number, sizeof(number), "%d", marks[i].outcome));
+		copy_raw(&retries, sep, 1);
+		copy_raw(&retries, number, (size_t)snprintf(number, sizeof(number), "%lld", (long long)marks[i].retry_ms));
+		copy_raw(&errors, sep, 1);
+		array_text(&errors, marks[i].error);
+	}
+	copy_raw(&ids, "}", 2); /* with the terminating NUL */
+	copy_raw(&outcomes, "}", 2);
+	copy_raw(&retries, "}", 2);
+	copy_raw(&errors, "}", 2);
+	int rc = -1;
+	if (ids.failed || outcomes.failed || retries.failed || errors.failed) {
+		snprintf(err, errlen, "recording deliveries: out of memory");
+		goto out;
+	}
+	const char *params[] = { ids.data, outcomes.data, retries.data, errors.data };
+	PGresult *res = PQexecParams(
+		s->conn,
+		"UPDATE alertq_notifications n SET attempts = n.attempts + 1, last_error = m.error,"
+		" state = CASE WHEN m.outcome = 0 THEN 'sent' WHEN m.outcome = 2 THEN 'undeliverable'"
+		"   WHEN now() + m.retry_ms * interval '1 millisecond' > n.give_up_at THEN 'undeliverable'"
+		"   ELSE 'pending' END,"
+		" sent_at = CASE WHEN m.outcome = 0 THEN now() END,"
+		" next_attempt_at = now() + m.retry_ms * interval '1 millisecond'"
+		" FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::text[]) AS m(id, outcome, retry_ms, error)"
+		" WHERE n.id = m.id",
+		4, NULL, params, NULL, NULL, 0);
+	if (check_result(s, res, PGRES_COMMAND_OK, "recording deliveries", err, errlen) != 0)
+		goto out;
+	PQclear(res);
+	rc = 0;
+out:
+	free(ids.data);
+	free(outcomes.data);
+	free(retries.data);
+	free(errors.data);
+	return rc;
+}
+
 int aq_store_due_checks(aq_store_t *s, int64_t now_ms, int max, char ***names, size_t *n, char *err,
 			size_t errlen)
 {

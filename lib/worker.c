@@ -594,7 +594,9 @@ static void *dispatch_main(void *arg)
 		aq_log(AQ_LOG_ERROR, "channel '%s': %s", d->channel->name, err);
 		return NULL;
 	}
-	int max = d->channel->concurrency * 8;
+	/* claims big enough that the scan for pending rows, which walks past
+	 * the entries of rows sent since the oldest open snapshot, is seldom */
+	int max = d->channel->concurrency * 64;
 	while (!w->threads_stop) {
 		if (!store) {
 			store = aq_store_connect(w->cfg.state_dsn, err, sizeof(err));
@@ -641,6 +643,10 @@ static void *dispatch_main(void *arg)
 				aq_sender_deliver(sender, todo, k);
 			k = 0;
 			int failed = 0;
+			/* every outcome of the claim in one statement, not a
+			 * round trip a row */
+			struct aq_mark *marks = calloc(n, sizeof(*marks));
+			size_t nmarks = 0;
 			for (size_t i = 0; todo && items && i < n; i++) {
 				if (notes[i].check)
 					items[i] = todo[k++];
@@ -658,12 +664,17 @@ static void *dispatch_main(void *arg)
 					aq_log(AQ_LOG_WARN, "channel '%s': notification %s %s: %s", d->channel->name,
 					       rows[i].id, outcome == 1 ? "will be retried" : "failed for good",
 					       items[i].error);
-				if (aq_store_mark(store, rows[i].id, outcome, retry, items[i].error, err,
-						  sizeof(err)) != 0) {
+				if (marks) {
+					marks[nmarks++] = (struct aq_mark){ rows[i].id, outcome, retry, items[i].error };
+				} else if (aq_store_mark(store, rows[i].id, outcome, retry, items[i].error, err,
+							 sizeof(err)) != 0) {
 					failed = 1;
 					break;
 				}
 			}
+			if (!failed && nmarks > 0 && aq_store_mark_many(store, marks, nmarks, err, sizeof(err)) != 0)
+				failed = 1;
+			free(marks);
 			for (size_t i = 0; notes && i < n; i++)
 				aq_notification_release(&notes[i]);
 			free(notes);

@@ -126,6 +126,18 @@ void aq_outbox_rows_free(struct aq_outbox_row *rows, size_t n);
 int aq_store_mark(aq_store_t *s, const char *id, int outcome, int64_t retry_ms, const char *error, char *err,
 		  size_t errlen);
 
+/* One attempt's outcome, as aq_store_mark() takes it. */
+struct aq_mark {
+	const char *id;
+	int outcome;
+	int64_t retry_ms;
+	const char *error; /* NULL or "" for none */
+};
+
+/* Records the outcomes of n attempts in one statement, each as
+ * aq_store_mark() would. Returns 0 or -1 with the reason in err. */
+int aq_store_mark_many(aq_store_t *s, const struct aq_mark *marks, size_t n, char *err, size_t errlen);
+
 /* Checks due for time-driven work (escalation, repeats, staleness, end of a
  * silence): locks up to max rows with SKIP LOCKED inside a transaction and
  * returns their names (array and strings freed by the caller with
