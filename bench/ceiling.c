@@ -8,6 +8,8 @@
  *   bench_ceiling marks    BROKERS TOPIC                sums of low and high watermarks
  *   bench_ceiling http     URL COUNT CONCURRENCY        COUNT notification-sized POSTs over
  *                                                       CONCURRENCY kept-alive connections
+ *   bench_ceiling applied  DSN COUNT SECONDS            waits until the worker's stored offsets
+ *                                                       sum to COUNT, polling on one connection
  *
  * Each prints one line of `key=value` pairs for bench/run.sh. */
 #include <inttypes.h>
@@ -18,6 +20,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <libpq-fe.h>
 #include <librdkafka/rdkafka.h>
 
 #include "alertq/event.h"
@@ -416,8 +419,37 @@ static int cmd_http(const char *url, long count, long concurrency)
 	return failed ? 1 : 0;
 }
 
+/* Polls the sum of alertq_offsets every 20 ms on one connection (a psql
+ * per poll would take CPU from what is measured). */
+static int cmd_applied(const char *dsn, long count, double seconds)
+{
+	PGconn *conn = PQconnectdb(dsn);
+	if (PQstatus(conn) != CONNECTION_OK)
+		die("cannot connect", PQerrorMessage(conn));
+	int64_t deadline = now_us() + (int64_t)(seconds * 1e6);
+	long applied = 0;
+	while (now_us() < deadline) {
+		PGresult *res = PQexec(conn, "SELECT coalesce(sum(greatest(next_offset, 0)), 0) FROM alertq_offsets");
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			applied = atol(PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (applied >= count) {
+			printf("applied=%ld at_us=%" PRId64 "\n", applied, now_us());
+			PQfinish(conn);
+			return 0;
+		}
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = 20 * 1000000L };
+		nanosleep(&ts, NULL);
+	}
+	printf("applied=%ld at_us=0\n", applied);
+	PQfinish(conn);
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 5 && strcmp(argv[1], "applied") == 0)
+		return cmd_applied(argv[2], atol(argv[3]), atof(argv[4]));
 	if (argc >= 5 && strcmp(argv[1], "http") == 0)
 		return cmd_http(argv[2], atol(argv[3]), atol(argv[4]));
 	if (argc >= 6 && strcmp(argv[1], "produce") == 0)
@@ -429,6 +461,6 @@ int main(int argc, char **argv)
 	if (argc >= 4 && strcmp(argv[1], "marks") == 0)
 		return cmd_marks(argv[2], argv[3]);
 	fprintf(stderr, "usage: bench_ceiling produce BROKERS TOPIC COUNT CHECKS | consume BROKERS TOPIC COUNT [decode]"
-			" | latency BROKERS TOPIC RATE SECONDS | marks BROKERS TOPIC | http URL COUNT CONCURRENCY\n");
+			" | latency BROKERS TOPIC RATE SECONDS | marks BROKERS TOPIC | http URL COUNT CONCURRENCY | applied DSN COUNT SECONDS\n");
 	return 2;
 }

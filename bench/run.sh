@@ -3,7 +3,7 @@
 # broker and PostgreSQL, measures Kafka's ceiling and alertq beside it in the
 # same run, prints the table and writes it to bench/results.md (or $1).
 #
-# Sizes (environment): BENCH_RESULTS throughput results per run (300000),
+# Sizes (environment): BENCH_RESULTS throughput results per run (1000000),
 # BENCH_SUBMIT lines for submit --file (200000), BENCH_CEILING events for the
 # ceiling (1000000), BENCH_LATENCY_S seconds of the latency run (15);
 # BENCH_KEEP=1 keeps the work directory (logs, receiver records).
@@ -12,7 +12,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$top/bench/results.md}
 build=${ALERTQ_BENCH_BUILD:-$top/build-bench}
-results=${BENCH_RESULTS:-300000}
+results=${BENCH_RESULTS:-1000000}
 submit_n=${BENCH_SUBMIT:-200000}
 ceiling_n=${BENCH_CEILING:-1000000}
 latency_s=${BENCH_LATENCY_S:-15}
@@ -141,12 +141,9 @@ applied() { sql "SELECT coalesce(sum(greatest(next_offset, 0)), 0) FROM alertq_o
 # wait_applied N TIMEOUT: polls the stored offsets until they sum to N;
 # prints the time it was seen (us) or fails
 wait_applied() {
-	local deadline=$((SECONDS + $2))
-	while [ $SECONDS -lt $deadline ]; do
-		if [ "$(applied)" -ge "$1" ]; then date +%s%6N; return 0; fi
-		sleep 0.05
-	done
-	return 1
+	local line
+	line=$("$tools/bench_ceiling" applied "$db" "$1" "$2") || return 1
+	field at_us "$line"
 }
 
 # field KEY LINE: the value of key=value in line
