@@ -200,6 +200,19 @@ class Env:
             return [json.loads(line) for line in f if line.strip()]
 
 
+# An escalation policy "log" that tells the log file about every severity,
+# and resolved notices: most tests append it to their rules.
+LOGFILE_ESCALATION = """
+escalations:
+  log:
+    CRITICAL: { levels: [ { after: 0s, notify: [logfile] } ] }
+    WARNING:  { levels: [ { after: 0s, notify: [logfile] } ] }
+    UNKNOWN:  { levels: [ { after: 0s, notify: [logfile] } ] }
+    resolved: true
+channels:
+  logfile: { type: logfile }
+"""
+
 RANK = {"OK": 0, "WARNING": 1, "UNKNOWN": 2, "CRITICAL": 3}
 
 

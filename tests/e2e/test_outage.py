@@ -24,15 +24,7 @@ rules:
     warning: "> 50"
     critical: "> 90"
     escalation: log
-escalations:
-  log:
-    CRITICAL: { levels: [ { after: 0s, notify: [logfile] } ] }
-    WARNING:  { levels: [ { after: 0s, notify: [logfile] } ] }
-    UNKNOWN:  { levels: [ { after: 0s, notify: [logfile] } ] }
-    resolved: true
-channels:
-  logfile: { type: logfile }
-"""
+""" + harness.LOGFILE_ESCALATION
 REFERENCE_RULES = [("svc.*", (">", 50), (">", 90), 1)]
 VALUES = [10, 60, 95, 95, 20, 70]
 OUTAGE_LINE = "state database unavailable, consumption paused"

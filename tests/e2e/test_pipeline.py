@@ -24,15 +24,7 @@ rules:
     escalation: log
   - match: "*"
     escalation: log
-escalations:
-  log:
-    CRITICAL: { levels: [ { after: 0s, notify: [logfile] } ] }
-    WARNING:  { levels: [ { after: 0s, notify: [logfile] } ] }
-    UNKNOWN:  { levels: [ { after: 0s, notify: [logfile] } ] }
-    resolved: true
-channels:
-  logfile: { type: logfile }
-"""
+""" + harness.LOGFILE_ESCALATION
 REFERENCE_RULES = [("svc.*", (">", 50), (">", 90), 1), ("slow.*", (">=", 10), (">=", 1000), 3), ("*", None, None, 1)]
 ROUNDS = 8
 

@@ -26,15 +26,7 @@ rules:
     escalation: log
   - match: "*"
     escalation: log
-escalations:
-  log:
-    CRITICAL: { levels: [ { after: 0s, notify: [logfile] } ] }
-    WARNING:  { levels: [ { after: 0s, notify: [logfile] } ] }
-    UNKNOWN:  { levels: [ { after: 0s, notify: [logfile] } ] }
-    resolved: true
-channels:
-  logfile: { type: logfile }
-"""
+""" + harness.LOGFILE_ESCALATION
 REFERENCE_RULES = [("svc.*", (">", 50), (">", 90), 1), ("*", None, None, 1)]
 CHECKS = ["svc.%02d" % i for i in range(8)]
 VALUES = [10, 60, 95, 20, 95, 55, 5, 99, 30]
