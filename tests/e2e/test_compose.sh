@@ -266,10 +266,13 @@ pass "the Dockerfile's build steps build and install alertq, alertq-producer, al
 # The Debian package that holds the file $1 (as named, resolved, with or without
 # the /usr of a merged /usr).
 package_of() {
-	local f candidate
+	local f candidate pkg
 	f=$(readlink -f "$1")
 	for candidate in "$1" "$f" "${1#/usr}" "${f#/usr}" "/usr$1" "/usr$f"; do
-		dpkg -S "$candidate" 2>/dev/null | head -n 1 | cut -d: -f1 | grep . && return 0
+		# awk reads all it is given: an early exit would kill the writer with
+		# SIGPIPE, which pipefail turns into a failure
+		pkg=$(dpkg -S "$candidate" 2>/dev/null | awk -F: 'NR == 1 { print $1 }') || true
+		[ -n "$pkg" ] && { echo "$pkg"; return 0; }
 	done
 	return 1
 }
@@ -279,7 +282,7 @@ for prog in "$WORK"/prefix/bin/*; do
 done | sort -u >"$WORK/needed"
 [ -s "$WORK/needed" ] || fail "no shared libraries found in the programs"
 while read -r lib; do
-	path=$(ldconfig -p | awk -v l="$lib" '$1 == l { print $NF; exit }')
+	path=$(ldconfig -p | awk -v l="$lib" '$1 == l && !found { print $NF; found = 1 }')
 	[ -n "$path" ] || fail "cannot find $lib"
 	pkg=$(package_of "$path") || fail "no Debian package holds $path"
 	[ "$pkg" = libc6 ] && continue
