@@ -1059,30 +1059,6 @@ void aq_outbox_rows_free(struct aq_outbox_row *rows, size_t n)
 	free(rows);
 }
 
-int aq_store_mark(aq_store_t *s, const char *id, int outcome, int64_t retry_ms, const char *error, char *err,
-		  size_t errlen)
-{
-	char outcome_text[8];
-	char retry_text[24];
-	snprintf(outcome_text, sizeof(outcome_text), "%d", outcome);
-	snprintf(retry_text, sizeof(retry_text), "%lld", (long long)retry_ms);
-	const char *params[] = { id, outcome_text, retry_text, error && *error ? error : NULL };
-	PGresult *res = PQexecParams(
-		s->conn,
-		"UPDATE alertq_notifications SET attempts = attempts + 1, last_error = $4,"
-		" state = CASE WHEN $2::int = 0 THEN 'sent' WHEN $2::int = 2 THEN 'undeliverable'"
-		"   WHEN now() + $3::bigint * interval '1 millisecond' > give_up_at THEN 'undeliverable'"
-		"   ELSE 'pending' END,"
-		" sent_at = CASE WHEN $2::int = 0 THEN now() END,"
-		" next_attempt_at = now() + $3::bigint * interval '1 millisecond'"
-		" WHERE id = $1::uuid",
-		4, NULL, params, NULL, NULL, 0);
-	if (check_result(s, res, PGRES_COMMAND_OK, "recording a delivery", err, errlen) != 0)
-		return -1;
-	PQclear(res);
-	return 0;
-}
-
 /* Appends s to an array literal as a quoted element, or NULL when empty. */
 static void array_text(struct copybuf *b, const char *s)
 {

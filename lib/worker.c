@@ -581,6 +581,67 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 
 /* --- dispatchers: one thread per channel, sending from the outbox --- */
 
+/* Sends the claimed rows over the dispatcher's channel and records every
+ * outcome in one statement: delivered, retry after a backoff (or the
+ * receiver's Retry-After when longer), or failed for good (an unreadable
+ * payload among the reasons). Returns 0, or -1 with the reason in err (the
+ * caller rolls the claim back and the rows are tried again). */
+static int deliver_claim(struct dispatcher *d, aq_store_t *store, aq_sender_t *sender,
+			 const struct aq_outbox_row *rows, size_t n, char *err, size_t errlen)
+{
+	struct aq_notification *notes = calloc(n, sizeof(*notes));
+	struct aq_delivery *items = calloc(n, sizeof(*items)); /* the readable ones, in claim order */
+	size_t *row_of = calloc(n, sizeof(*row_of));
+	struct aq_mark *marks = calloc(n, sizeof(*marks));
+	char(*unreadable)[256] = calloc(n, sizeof(*unreadable));
+	size_t nitems = 0;
+	int rc = -1;
+
+	if (!notes || !items || !row_of || !marks || !unreadable) {
+		snprintf(err, errlen, "delivering notifications: out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char perr[200];
+		marks[i].id = rows[i].id;
+		if (aq_notification_from_json(&notes[i], rows[i].payload, perr, sizeof(perr)) != 0) {
+			snprintf(unreadable[i], sizeof(unreadable[i]), "unreadable payload: %s", perr);
+			marks[i].outcome = 2;
+			marks[i].error = unreadable[i];
+			continue;
+		}
+		items[nitems].notification = &notes[i];
+		row_of[nitems++] = i;
+	}
+	if (nitems > 0)
+		aq_sender_deliver(sender, items, nitems);
+	for (size_t k = 0; k < nitems; k++) {
+		size_t i = row_of[k];
+		struct aq_mark *m = &marks[i];
+		m->outcome = items[k].result == AQ_DELIVERED ? 0 : items[k].result == AQ_DELIVERY_RETRY ? 1 : 2;
+		m->error = items[k].error;
+		if (m->outcome == 1) {
+			m->retry_ms = backoff_ms(rows[i].attempts, d->channel->retry_initial_ms, d->channel->retry_max_ms);
+			if (items[k].retry_after_ms > m->retry_ms)
+				m->retry_ms = items[k].retry_after_ms;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (marks[i].outcome != 0)
+			aq_log(AQ_LOG_WARN, "channel '%s': notification %s %s: %s", d->channel->name, rows[i].id,
+			       marks[i].outcome == 1 ? "will be retried" : "failed for good", marks[i].error);
+	rc = aq_store_mark_many(store, marks, n, err, errlen);
+out:
+	for (size_t i = 0; notes && i < n; i++)
+		aq_notification_release(&notes[i]);
+	free(notes);
+	free(items);
+	free(row_of);
+	free(marks);
+	free(unreadable);
+	return rc;
+}
+
 static void *dispatch_main(void *arg)
 {
 	struct dispatcher *d = arg;
@@ -620,68 +681,9 @@ static void *dispatch_main(void *arg)
 		    aq_store_claim(store, d->channel->name, max, &rows, &n, err, sizeof(err)) != 0)
 			goto failed;
 		if (n > 0) {
-			struct aq_notification *notes = calloc(n, sizeof(*notes));
-			struct aq_delivery *items = calloc(n, sizeof(*items));
-			size_t usable = 0;
-			for (size_t i = 0; notes && items && i < n; i++) {
-				char perr[256];
-				items[i].notification = &notes[i];
-				if (aq_notification_from_json(&notes[i], rows[i].payload, perr, sizeof(perr)) != 0) {
-					items[i].result = AQ_DELIVERY_PERMANENT;
-					snprintf(items[i].error, sizeof(items[i].error), "unreadable payload: %s", perr);
-					continue;
-				}
-				usable++;
-			}
-			/* deliver the readable ones; unreadable keep their permanent result */
-			struct aq_delivery *todo = calloc(usable ? usable : 1, sizeof(*todo));
-			size_t k = 0;
-			for (size_t i = 0; todo && items && i < n; i++)
-				if (notes[i].check)
-					todo[k++] = items[i];
-			if (todo && k > 0)
-				aq_sender_deliver(sender, todo, k);
-			k = 0;
-			int failed = 0;
-			/* every outcome of the claim in one statement, not a
-			 * round trip a row */
-			struct aq_mark *marks = calloc(n, sizeof(*marks));
-			size_t nmarks = 0;
-			for (size_t i = 0; todo && items && i < n; i++) {
-				if (notes[i].check)
-					items[i] = todo[k++];
-				int outcome = items[i].result == AQ_DELIVERED ? 0
-					      : items[i].result == AQ_DELIVERY_RETRY ? 1
-										       : 2;
-				int64_t retry = 0;
-				if (outcome == 1) {
-					retry = backoff_ms(rows[i].attempts, d->channel->retry_initial_ms,
-							   d->channel->retry_max_ms);
-					if (items[i].retry_after_ms > retry)
-						retry = items[i].retry_after_ms;
-				}
-				if (outcome != 0)
-					aq_log(AQ_LOG_WARN, "channel '%s': notification %s %s: %s", d->channel->name,
-					       rows[i].id, outcome == 1 ? "will be retried" : "failed for good",
-					       items[i].error);
-				if (marks) {
-					marks[nmarks++] = (struct aq_mark){ rows[i].id, outcome, retry, items[i].error };
-				} else if (aq_store_mark(store, rows[i].id, outcome, retry, items[i].error, err,
-							 sizeof(err)) != 0) {
-					failed = 1;
-					break;
-				}
-			}
-			if (!failed && nmarks > 0 && aq_store_mark_many(store, marks, nmarks, err, sizeof(err)) != 0)
-				failed = 1;
-			free(marks);
-			for (size_t i = 0; notes && i < n; i++)
-				aq_notification_release(&notes[i]);
-			free(notes);
-			free(items);
-			free(todo);
+			int rc = deliver_claim(d, store, sender, rows, n, err, sizeof(err));
 			aq_outbox_rows_free(rows, n);
-			if (failed)
+			if (rc != 0)
 				goto failed;
 		}
 		if (aq_store_exec(store, "COMMIT", err, sizeof(err)) != 0)

@@ -120,13 +120,8 @@ int aq_store_claim(aq_store_t *s, const char *channel, int max, struct aq_outbox
 		   char *err, size_t errlen);
 void aq_outbox_rows_free(struct aq_outbox_row *rows, size_t n);
 
-/* Records the outcome of one attempt (inside the claiming transaction):
- * outcome 0 sent; 1 retry after retry_ms (undeliverable when its time is
- * up); 2 permanent failure (undeliverable at once). */
-int aq_store_mark(aq_store_t *s, const char *id, int outcome, int64_t retry_ms, const char *error, char *err,
-		  size_t errlen);
-
-/* One attempt's outcome, as aq_store_mark() takes it. */
+/* One attempt's outcome: 0 sent; 1 retry after retry_ms (undeliverable when
+ * its time is up); 2 permanent failure (undeliverable at once). */
 struct aq_mark {
 	const char *id;
 	int outcome;
@@ -134,8 +129,8 @@ struct aq_mark {
 	const char *error; /* NULL or "" for none */
 };
 
-/* Records the outcomes of n attempts in one statement, each as
- * aq_store_mark() would. Returns 0 or -1 with the reason in err. */
+/* Records the outcomes of n attempts in one statement, inside the claiming
+ * transaction. Returns 0 or -1 with the reason in err. */
 int aq_store_mark_many(aq_store_t *s, const struct aq_mark *marks, size_t n, char *err, size_t errlen);
 
 /* Checks due for time-driven work (escalation, repeats, staleness, end of a
