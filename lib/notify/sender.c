@@ -9,7 +9,7 @@
 #include <syslog.h>
 
 #include "alertq/event.h"
-#include "channels.h"
+#include "notify/channels.h"
 
 /* Requests in flight per sender, whatever the configuration asks. */
 #define MAX_CONCURRENCY 64

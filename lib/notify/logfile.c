@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "channels.h"
+#include "notify/channels.h"
 
 /* Bumped by aq_logfile_reopen; a writer that opened its file under an older
  * value reopens before it writes again. A counter rather than a flag, so

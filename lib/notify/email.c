@@ -6,7 +6,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "channels.h"
+#include "notify/channels.h"
 
 /* Caps on what one message may grow to from its input. */
 #define MESSAGE_MAX (64 * 1024)

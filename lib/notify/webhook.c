@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "channels.h"
+#include "notify/channels.h"
 
 /* Longest wait a Retry-After header can ask for: a day. */
 #define RETRY_AFTER_MAX_S 86400

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "alertq/event.h"
-#include "channels.h"
+#include "notify/channels.h"
 
 /* How much of a message the summary carries: syslog and chat lines are short. */
 #define SUMMARY_MESSAGE_MAX 1024
