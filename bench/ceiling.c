@@ -174,8 +174,8 @@ static int cmd_produce(const char *brokers, const char *topic, long count, long 
 	int64_t start = now_us();
 	for (long i = 0; i < count; i++) {
 		int k = (int)(i % POOL);
-		while (rd_kafka_produce(t, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, bufs[k], lens[k], keys[k],
-					strlen(keys[k]), NULL) != 0) {
+		while (rd_kafka_produce(t, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, bufs[k], lens[k],
+					keys[k], strlen(keys[k]), NULL) != 0) {
 			if (rd_kafka_last_error() != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 				die("produce", rd_kafka_err2str(rd_kafka_last_error()));
 			rd_kafka_poll(rk, 1);
@@ -261,8 +261,8 @@ static void *pace_main(void *arg)
 		char key[32];
 		int64_t sent = now_us();
 		snprintf(key, sizeof(key), "lat.%03ld", i % 100);
-		if (rd_kafka_produce(p->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, &sent, sizeof(sent), key,
-				     strlen(key), NULL) == 0)
+		if (rd_kafka_produce(p->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, &sent,
+				     sizeof(sent), key, strlen(key), NULL) == 0)
 			p->sent++;
 		rd_kafka_poll(p->rk, 0);
 	}
@@ -272,7 +272,8 @@ static void *pace_main(void *arg)
 	for (long i = 0; i < (long)p->rate; i++) {
 		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)(1e9 / p->rate) };
 		nanosleep(&ts, NULL);
-		rd_kafka_produce(p->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, &pad, 1, "pad", 3, NULL);
+		rd_kafka_produce(p->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, &pad, 1, "pad", 3,
+				 NULL);
 		rd_kafka_poll(p->rk, 0);
 	}
 	rd_kafka_flush(p->rk, 10000);
@@ -360,7 +361,8 @@ static int cmd_http(const char *url, long count, long concurrency)
 {
 	static const char body[] =
 		"{\"notification_id\": \"00000000-0000-4000-8000-000000000000\", \"check\": \"bench.000001\","
-		" \"status\": \"firing\", \"severity\": \"CRITICAL\", \"previous_severity\": \"OK\", \"value\": 95,"
+		" \"status\": \"firing\", \"severity\": \"CRITICAL\", \"previous_severity\": \"OK\", "
+		"\"value\": 95,"
 		" \"message\": \"\", \"labels\": {}, \"observed_at\": \"2026-11-27T17:00:00Z\","
 		" \"since\": \"2026-11-27T17:00:00Z\", \"escalation_level\": 0,"
 		" \"event_id\": \"00000000-0000-4000-8000-000000000000\"}";
@@ -429,7 +431,8 @@ static int cmd_applied(const char *dsn, long count, double seconds)
 	int64_t deadline = now_us() + (int64_t)(seconds * 1e6);
 	long applied = 0;
 	while (now_us() < deadline) {
-		PGresult *res = PQexec(conn, "SELECT coalesce(sum(greatest(next_offset, 0)), 0) FROM alertq_offsets");
+		PGresult *res = PQexec(
+			conn, "SELECT coalesce(sum(greatest(next_offset, 0)), 0) FROM alertq_offsets");
 		if (PQresultStatus(res) == PGRES_TUPLES_OK)
 			applied = atol(PQgetvalue(res, 0, 0));
 		PQclear(res);
@@ -455,12 +458,16 @@ int main(int argc, char **argv)
 	if (argc >= 6 && strcmp(argv[1], "produce") == 0)
 		return cmd_produce(argv[2], argv[3], atol(argv[4]), atol(argv[5]));
 	if (argc >= 5 && strcmp(argv[1], "consume") == 0)
-		return cmd_consume(argv[2], argv[3], atol(argv[4]), argc > 5 && strcmp(argv[5], "decode") == 0);
+		return cmd_consume(argv[2], argv[3], atol(argv[4]),
+				   argc > 5 && strcmp(argv[5], "decode") == 0);
 	if (argc >= 6 && strcmp(argv[1], "latency") == 0)
 		return cmd_latency(argv[2], argv[3], atof(argv[4]), atof(argv[5]));
 	if (argc >= 4 && strcmp(argv[1], "marks") == 0)
 		return cmd_marks(argv[2], argv[3]);
-	fprintf(stderr, "usage: bench_ceiling produce BROKERS TOPIC COUNT CHECKS | consume BROKERS TOPIC COUNT [decode]"
-			" | latency BROKERS TOPIC RATE SECONDS | marks BROKERS TOPIC | http URL COUNT CONCURRENCY | applied DSN COUNT SECONDS\n");
+	fprintf(stderr,
+		"usage: bench_ceiling produce BROKERS TOPIC COUNT CHECKS | consume BROKERS TOPIC COUNT "
+		"[decode]"
+		" | latency BROKERS TOPIC RATE SECONDS | marks BROKERS TOPIC | http URL COUNT CONCURRENCY | "
+		"applied DSN COUNT SECONDS\n");
 	return 2;
 }

@@ -73,7 +73,8 @@ static int cmd_load(aq_publisher_t *pub, long count, long checks, long first, lo
 	size_t left = aq_publisher_flush(pub, 60000);
 	int64_t end = now_us();
 	printf("start_us=%" PRId64 " end_us=%" PRId64 " sent=%zu failed=%ld rate=%.0f\n", start, end,
-	       aq_publisher_delivered(pub), failed + (long)left, aq_publisher_delivered(pub) / ((end - start) / 1e6));
+	       aq_publisher_delivered(pub), failed + (long)left,
+	       aq_publisher_delivered(pub) / ((end - start) / 1e6));
 	free(critical);
 	return failed || left ? 1 : 0;
 }
@@ -135,8 +136,9 @@ int main(int argc, char **argv)
 	struct aq_config cfg;
 	char err[8192];
 	if (argc < 3) {
-		fprintf(stderr, "usage: bench_gen CONFIG load COUNT CHECKS FIRST FLIP_PERMILLE"
-				" | CONFIG pace RATE SECONDS CHECKS OUT\n");
+		fprintf(stderr,
+			"usage: bench_gen CONFIG load COUNT CHECKS FIRST FLIP_PERMILLE"
+			" | CONFIG pace RATE SECONDS CHECKS OUT\n");
 		return 2;
 	}
 	memset(&cfg, 0, sizeof(cfg));

@@ -60,7 +60,7 @@ struct args {
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },         { "by", required_argument, NULL, 'b' },
+		{ "json", no_argument, NULL, 'j' },          { "by", required_argument, NULL, 'b' },
 		{ "comment", required_argument, NULL, 'm' }, { "for", required_argument, NULL, 'f' },
 		{ "from", required_argument, NULL, 'F' },    { "to", required_argument, NULL, 'T' },
 		{ "rules", required_argument, NULL, 'r' },   { "dry-run", no_argument, NULL, 'd' },
@@ -158,9 +158,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *command = argv[optind];
-	static const char *const commands[] = { "status",   "history",   "ack",          "unack",   "silence",
-						"silences", "unsilence", "check-config", "migrate", "replay",
-						NULL };
+	static const char *const commands[] = { "status",  "history",  "ack",       "unack",
+						"silence", "silences", "unsilence", "check-config",
+						"migrate", "replay",   NULL };
 	int known = 0;
 	for (int i = 0; commands[i]; i++)
 		known |= strcmp(command, commands[i]) == 0;
@@ -180,8 +180,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (strcmp(command, "check-config") == 0) {
-		printf("%s: ok (%zu checks, %zu rules, %zu escalations, %zu channels)\n", config_path, cfg.nchecks,
-		       cfg.nrules, cfg.nescalations, cfg.nchannels);
+		printf("%s: ok (%zu checks, %zu rules, %zu escalations, %zu channels)\n", config_path,
+		       cfg.nchecks, cfg.nrules, cfg.nescalations, cfg.nchannels);
 		aq_config_release(&cfg);
 		return 0;
 	}
@@ -193,8 +193,9 @@ int main(int argc, char **argv)
 			rc = 2;
 		}
 		if (rc == 0 && a.rebuild && (a.rules || a.json)) {
-			fprintf(stderr, "alertq: --rules and --json go with --dry-run; a rebuild uses the configured"
-					" rules\n");
+			fprintf(stderr,
+				"alertq: --rules and --json go with --dry-run; a rebuild uses the configured"
+				" rules\n");
 			rc = 2;
 		}
 		if (rc == 0) {
@@ -202,8 +203,11 @@ int main(int argc, char **argv)
 			err[0] = '\0';
 			rc = aq_replay_run(&cfg, &opt, stdout, err, sizeof(err));
 			if (rc != 0 && err[0])
-				fprintf(stderr, rc == 2 && a.rules && strncmp(err, a.rules, strlen(a.rules)) == 0 ? "%s\n"
-													   : "alertq: %s\n", err);
+				fprintf(stderr,
+					rc == 2 && a.rules && strncmp(err, a.rules, strlen(a.rules)) == 0
+						? "%s\n"
+						: "alertq: %s\n",
+					err);
 		}
 		aq_config_release(&cfg);
 		return rc;
@@ -263,8 +267,8 @@ int main(int argc, char **argv)
 			if (rc == 0)
 				printf("acknowledgement of %s taken back\n", a.positional[0]);
 		} else if (strcmp(command, "silence") == 0) {
-			rc = aq_admin_silence(store, a.positional[0], duration_ms, a.comment, a.by, stdout, err,
-					      sizeof(err));
+			rc = aq_admin_silence(store, a.positional[0], duration_ms, a.comment, a.by, stdout,
+					      err, sizeof(err));
 		} else if (strcmp(command, "silences") == 0) {
 			rc = aq_admin_silences(store, stdout, a.json, err, sizeof(err));
 		} else if (strcmp(command, "unsilence") == 0) {

@@ -33,7 +33,11 @@
 #define READY_TIMEOUT_MS 10000
 #define POLL_INTERVAL_NS (100 * 1000 * 1000L)
 
-enum exit_code { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_RUNTIME = 1,
+	EXIT_USAGE = 2
+};
 
 struct options {
 	const char *config_path; /* NULL: built-in topic names */
@@ -117,33 +121,33 @@ static int install_signal_handlers(void)
 static void print_usage(FILE *out)
 {
 	fprintf(out,
-	        "usage: " PROGRAM " [-c FILE] [--port N] [--partitions N] [--bootstrap-file PATH]\n"
-	        "\n"
-	        "A Kafka broker for development and tests: librdkafka's mock cluster, one\n"
-	        "broker listening on 127.0.0.1. It creates the checks topic and the\n"
-	        "dead-letter topic (kafka.topic and kafka.dead_letter_topic of -c FILE;\n"
-	        "without -c, " DEFAULT_TOPIC " and " DEFAULT_DEAD_LETTER_TOPIC "), prints its\n"
-	        "bootstrap address (127.0.0.1:PORT) on stdout once it accepts connections,\n"
-	        "and runs until SIGTERM or SIGINT.\n"
-	        "\n"
-	        "  -c, --config FILE        take the topic names from this alertq.yaml\n"
-	        "      --port N             listen on 127.0.0.1:N (default %d; 0 = any free port)\n"
-	        "      --partitions N       partitions of each topic (default %d)\n"
-	        "      --bootstrap-file PATH\n"
-	        "                           also write the address to PATH once it accepts\n"
-	        "                           connections; the file is removed on exit\n"
-	        "  -h, --help               show this help\n"
-	        "  -V, --version            print the version\n"
-	        "\n"
-	        "Not for production. Everything is held in memory only: each partition keeps\n"
-	        "about 5 MiB (or 100k batches) and drops the oldest beyond that, and nothing\n"
-	        "survives a restart -- restart producers and workers along with it, as they\n"
-	        "would otherwise skip new messages. Topics created by clients on the fly get\n"
-	        "4 partitions. No SASL, SSL or transactions; keep message.max.bytes at 1 MB.\n"
-	        "\n"
-	        "Exit status: 0 stopped by a signal, 1 runtime failure (such as the port\n"
-	        "being in use), 2 usage or configuration error.\n",
-	        DEFAULT_PORT, DEFAULT_PARTITIONS);
+		"usage: " PROGRAM " [-c FILE] [--port N] [--partitions N] [--bootstrap-file PATH]\n"
+		"\n"
+		"A Kafka broker for development and tests: librdkafka's mock cluster, one\n"
+		"broker listening on 127.0.0.1. It creates the checks topic and the\n"
+		"dead-letter topic (kafka.topic and kafka.dead_letter_topic of -c FILE;\n"
+		"without -c, " DEFAULT_TOPIC " and " DEFAULT_DEAD_LETTER_TOPIC "), prints its\n"
+		"bootstrap address (127.0.0.1:PORT) on stdout once it accepts connections,\n"
+		"and runs until SIGTERM or SIGINT.\n"
+		"\n"
+		"  -c, --config FILE        take the topic names from this alertq.yaml\n"
+		"      --port N             listen on 127.0.0.1:N (default %d; 0 = any free port)\n"
+		"      --partitions N       partitions of each topic (default %d)\n"
+		"      --bootstrap-file PATH\n"
+		"                           also write the address to PATH once it accepts\n"
+		"                           connections; the file is removed on exit\n"
+		"  -h, --help               show this help\n"
+		"  -V, --version            print the version\n"
+		"\n"
+		"Not for production. Everything is held in memory only: each partition keeps\n"
+		"about 5 MiB (or 100k batches) and drops the oldest beyond that, and nothing\n"
+		"survives a restart -- restart producers and workers along with it, as they\n"
+		"would otherwise skip new messages. Topics created by clients on the fly get\n"
+		"4 partitions. No SASL, SSL or transactions; keep message.max.bytes at 1 MB.\n"
+		"\n"
+		"Exit status: 0 stopped by a signal, 1 runtime failure (such as the port\n"
+		"being in use), 2 usage or configuration error.\n",
+		DEFAULT_PORT, DEFAULT_PARTITIONS);
 }
 
 /* Parses text as a whole decimal integer within [min, max] into *out.
@@ -164,15 +168,19 @@ static int parse_int(const char *text, long min, long max, int *out)
  * with the reason already printed). */
 static int parse_options(int argc, char **argv, struct options *opts)
 {
-	enum { OPT_PORT = 256, OPT_PARTITIONS, OPT_BOOTSTRAP_FILE };
+	enum {
+		OPT_PORT = 256,
+		OPT_PARTITIONS,
+		OPT_BOOTSTRAP_FILE
+	};
 	static const struct option longopts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"port", required_argument, NULL, OPT_PORT},
-	    {"partitions", required_argument, NULL, OPT_PARTITIONS},
-	    {"bootstrap-file", required_argument, NULL, OPT_BOOTSTRAP_FILE},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
+		{ "config", required_argument, NULL, 'c' },
+		{ "port", required_argument, NULL, OPT_PORT },
+		{ "partitions", required_argument, NULL, OPT_PARTITIONS },
+		{ "bootstrap-file", required_argument, NULL, OPT_BOOTSTRAP_FILE },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
 	};
 
 	opts->config_path = NULL;
@@ -192,15 +200,15 @@ static int parse_options(int argc, char **argv, struct options *opts)
 		case OPT_PORT:
 			if (parse_int(optarg, 0, 65535, &opts->port) != 0) {
 				fprintf(stderr, PROGRAM ": --port wants a number from 0 to 65535, not '%s'\n",
-				        optarg);
+					optarg);
 				return EXIT_USAGE;
 			}
 			break;
 		case OPT_PARTITIONS:
 			if (parse_int(optarg, 1, MAX_PARTITIONS, &opts->partitions) != 0) {
 				fprintf(stderr,
-				        PROGRAM ": --partitions wants a number from 1 to %d, not '%s'\n",
-				        MAX_PARTITIONS, optarg);
+					PROGRAM ": --partitions wants a number from 1 to %d, not '%s'\n",
+					MAX_PARTITIONS, optarg);
 				return EXIT_USAGE;
 			}
 			break;
@@ -340,14 +348,14 @@ static int check_serving(const char *address, const char *topic, int partitions,
 	rd_kafka_resp_err_t kerr = rd_kafka_metadata(rk, 0, rkt, &md, READY_TIMEOUT_MS);
 	if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		snprintf(err, errlen, "the broker at %s does not answer: %s", address,
-		         rd_kafka_err2str(kerr));
+			 rd_kafka_err2str(kerr));
 		goto out;
 	}
 	if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		snprintf(err, errlen, "the broker at %s does not know topic '%s'", address, topic);
 	} else if (md->topics[0].partition_cnt != partitions) {
 		snprintf(err, errlen, "topic '%s' has %d partitions instead of %d", topic,
-		         md->topics[0].partition_cnt, partitions);
+			 md->topics[0].partition_cnt, partitions);
 	} else {
 		result = 0;
 	}
@@ -397,7 +405,7 @@ static int write_bootstrap_file(const char *path, const char *address, char *err
 static void wait_for_stop_signal(void)
 {
 	while (!stop_requested) {
-		struct timespec pause = {0, POLL_INTERVAL_NS};
+		struct timespec pause = { 0, POLL_INTERVAL_NS };
 		nanosleep(&pause, NULL);
 	}
 }
@@ -444,19 +452,19 @@ static int run(const struct options *opts, const char *topic, const char *dead_l
 		snprintf(expected, sizeof(expected), "127.0.0.1:%d", opts->port);
 		if (strcmp(address, expected) != 0) {
 			fprintf(stderr, PROGRAM ": the broker listens on %s instead of %s\n", address,
-			        expected);
+				expected);
 			goto out;
 		}
 	}
 
-	const char *topics[2] = {topic, dead_letter_topic};
+	const char *topics[2] = { topic, dead_letter_topic };
 	size_t ntopics = strcmp(topic, dead_letter_topic) == 0 ? 1 : 2;
 	for (size_t i = 0; i < ntopics; i++) {
-		rd_kafka_resp_err_t kerr =
-		    rd_kafka_mock_topic_create(mcluster, topics[i], opts->partitions, 1);
+		rd_kafka_resp_err_t kerr = rd_kafka_mock_topic_create(mcluster, topics[i], opts->partitions,
+								      1);
 		if (kerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
 			fprintf(stderr, PROGRAM ": cannot create topic '%s': %s\n", topics[i],
-			        rd_kafka_err2str(kerr));
+				rd_kafka_err2str(kerr));
 			goto out;
 		}
 	}

@@ -25,7 +25,8 @@ static void on_stop(int sig)
 static void usage(FILE *out)
 {
 	fputs("usage: alertq-producer [-c FILE] [--once]\n"
-	      "       alertq-producer [-c FILE] submit --check NAME [--value X] [--status S] [--message TEXT]\n"
+	      "       alertq-producer [-c FILE] submit --check NAME [--value X] [--status S] [--message "
+	      "TEXT]\n"
 	      "                              [--label K=V]... [--interval DURATION]\n"
 	      "       alertq-producer [-c FILE] submit --file PATH   (JSON lines; - for stdin)\n"
 	      "\n"
@@ -208,10 +209,14 @@ static int add_label(struct aq_result *r, const char *kv)
 static int submit_main(int argc, char **argv, const struct aq_config *cfg)
 {
 	static const struct option options[] = {
-		{ "check", required_argument, NULL, 'k' },   { "value", required_argument, NULL, 'v' },
-		{ "status", required_argument, NULL, 's' },  { "message", required_argument, NULL, 'm' },
-		{ "label", required_argument, NULL, 'l' },   { "interval", required_argument, NULL, 'i' },
-		{ "file", required_argument, NULL, 'f' },    { "help", no_argument, NULL, 'h' },
+		{ "check", required_argument, NULL, 'k' },
+		{ "value", required_argument, NULL, 'v' },
+		{ "status", required_argument, NULL, 's' },
+		{ "message", required_argument, NULL, 'm' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct aq_result r;
@@ -242,7 +247,9 @@ static int submit_main(int argc, char **argv, const struct aq_config *cfg)
 		case 's':
 			r.status = aq_status_parse(optarg);
 			if (r.status == AQ_STATUS_NONE) {
-				fprintf(stderr, "alertq-producer: --status must be OK, WARNING, CRITICAL or UNKNOWN\n");
+				fprintf(stderr,
+					"alertq-producer: --status must be OK, WARNING, CRITICAL or "
+					"UNKNOWN\n");
 				goto out;
 			}
 			break;
@@ -252,7 +259,8 @@ static int submit_main(int argc, char **argv, const struct aq_config *cfg)
 			break;
 		case 'l':
 			if (add_label(&r, optarg) != 0) {
-				fprintf(stderr, "alertq-producer: --label expects KEY=VALUE, got '%s'\n", optarg);
+				fprintf(stderr, "alertq-producer: --label expects KEY=VALUE, got '%s'\n",
+					optarg);
 				goto out;
 			}
 			break;
@@ -308,8 +316,10 @@ out:
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
-		{ "config", required_argument, NULL, 'c' }, { "once", no_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },         { "version", no_argument, NULL, 'V' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "once", no_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config_path = "alertq.yaml";

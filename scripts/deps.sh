@@ -10,7 +10,7 @@ packages=(
 	check valgrind
 	postgresql postgresql-client
 	python3 python3-aiosmtpd
-	clang libclang-rt-14-dev
+	clang libclang-rt-14-dev clang-format
 	docker-compose
 )
 

@@ -5,6 +5,7 @@
 # every libFuzzer target (scripts/fuzz.sh, 20 s each) and the memory checks
 # (scripts/sanitize.sh: unit tests and the pipeline test under ASan+UBSan,
 # unit tests under valgrind). ALERTQ_TEST_QUICK=1 runs the ctest stage only.
+# A formatting difference (scripts/format.sh --check) fails too.
 # Each stage says when it fails; the last line counts every test and stage.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +21,13 @@ export ALERTQ_TEST_DSN
 stage_passed=0
 stage_failed=0
 failed_stages=()
+echo "test.sh: stage format (scripts/format.sh --check)"
+if "$top/scripts/format.sh" --check; then
+	stage_passed=$((stage_passed + 1))
+else
+	stage_failed=$((stage_failed + 1))
+	failed_stages+=("format (scripts/format.sh --check)")
+fi
 ctest_log=$(mktemp /tmp/alertq-ctest.XXXXXX)
 echo "test.sh: stage ctest"
 if (cd "$build" && ctest --output-on-failure --timeout 900 "$@") 2>&1 | tee "$ctest_log"; then
@@ -33,10 +41,10 @@ rm -f "$ctest_log"
 if [ -n "$summary" ]; then
 	total=$(echo "$summary" | sed -E 's/.* out of ([0-9]+).*/\1/')
 	bad=$(echo "$summary" | sed -E 's/.*, ([0-9]+) tests? failed.*/\1/')
-	stage_passed=$((total - bad))
-	stage_failed=$bad
+	stage_passed=$((stage_passed + total - bad))
+	stage_failed=$((stage_failed + bad))
 elif [ ${#failed_stages[@]} -ne 0 ]; then
-	stage_failed=1
+	stage_failed=$((stage_failed + 1))
 fi
 
 if [ "${ALERTQ_TEST_QUICK:-0}" != 1 ]; then

@@ -24,12 +24,13 @@ int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char
 
 /* Acknowledges the current episode of check (by and comment may be NULL).
  * Fails when the check is unknown or OK. */
-int aq_admin_ack(aq_store_t *s, const char *check, const char *by, const char *comment, char *err, size_t errlen);
+int aq_admin_ack(aq_store_t *s, const char *check, const char *by, const char *comment, char *err,
+		 size_t errlen);
 int aq_admin_unack(aq_store_t *s, const char *check, char *err, size_t errlen);
 
 /* A silence of checks matching glob for duration_ms; prints its id. */
-int aq_admin_silence(aq_store_t *s, const char *glob, int64_t duration_ms, const char *comment, const char *by,
-		     FILE *out, char *err, size_t errlen);
+int aq_admin_silence(aq_store_t *s, const char *glob, int64_t duration_ms, const char *comment,
+		     const char *by, FILE *out, char *err, size_t errlen);
 int aq_admin_silences(aq_store_t *s, FILE *out, int json, char *err, size_t errlen);
 int aq_admin_unsilence(aq_store_t *s, const char *id, char *err, size_t errlen);
 

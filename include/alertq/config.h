@@ -8,7 +8,14 @@
 #include "alertq/util.h"
 
 /* Comparison of a threshold: "> 50000", ">= 1", "< 0.5", "<= 3", "== 0", "!= 0". */
-enum aq_op { AQ_OP_GT, AQ_OP_GE, AQ_OP_LT, AQ_OP_LE, AQ_OP_EQ, AQ_OP_NE };
+enum aq_op {
+	AQ_OP_GT,
+	AQ_OP_GE,
+	AQ_OP_LT,
+	AQ_OP_LE,
+	AQ_OP_EQ,
+	AQ_OP_NE
+};
 
 struct aq_threshold {
 	int set; /* 0: the rule has no such threshold */
@@ -30,7 +37,10 @@ struct aq_source {
 	char *dsn_env; /* name of the variable, when given; dsn is NULL when it is not set */
 };
 
-enum aq_check_kind { AQ_CHECK_SQL, AQ_CHECK_COMMAND };
+enum aq_check_kind {
+	AQ_CHECK_SQL,
+	AQ_CHECK_COMMAND
+};
 
 struct aq_check {
 	char *name;
@@ -76,9 +86,21 @@ struct aq_escalation {
 	int line;
 };
 
-enum aq_channel_type { AQ_CHANNEL_LOGFILE, AQ_CHANNEL_SYSLOG, AQ_CHANNEL_WEBHOOK, AQ_CHANNEL_EMAIL };
-enum aq_webhook_format { AQ_FORMAT_JSON, AQ_FORMAT_SLACK };
-enum aq_starttls { AQ_STARTTLS_REQUIRED, AQ_STARTTLS_TRY, AQ_STARTTLS_OFF };
+enum aq_channel_type {
+	AQ_CHANNEL_LOGFILE,
+	AQ_CHANNEL_SYSLOG,
+	AQ_CHANNEL_WEBHOOK,
+	AQ_CHANNEL_EMAIL
+};
+enum aq_webhook_format {
+	AQ_FORMAT_JSON,
+	AQ_FORMAT_SLACK
+};
+enum aq_starttls {
+	AQ_STARTTLS_REQUIRED,
+	AQ_STARTTLS_TRY,
+	AQ_STARTTLS_OFF
+};
 
 /* Secrets (*_env) are read from the environment when the file is loaded; a
  * variable that is not set leaves the field NULL and the name in *_env, so a
@@ -146,8 +168,8 @@ struct aq_config {
 int aq_config_load(struct aq_config *cfg, const char *path, char *err, size_t errlen);
 
 /* As aq_config_load, from a buffer; name stands in for the file name. */
-int aq_config_parse(struct aq_config *cfg, const char *name, const char *text, size_t len,
-		    char *err, size_t errlen);
+int aq_config_parse(struct aq_config *cfg, const char *name, const char *text, size_t len, char *err,
+		    size_t errlen);
 
 /* Frees everything cfg owns and zeroes it. */
 void aq_config_release(struct aq_config *cfg);

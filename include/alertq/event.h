@@ -81,16 +81,16 @@ uint64_t aq_codec_writer_fingerprint(const aq_codec_t *codec);
  * fingerprint, binary body) into buf. *len is the buffer size on entry and the
  * encoded length on return. Returns 0, or -1 with a message in err (the buffer
  * too small among the reasons). */
-int aq_codec_encode(aq_codec_t *codec, const struct aq_result *r, void *buf, size_t *len,
-		    char *err, size_t errlen);
+int aq_codec_encode(aq_codec_t *codec, const struct aq_result *r, void *buf, size_t *len, char *err,
+		    size_t errlen);
 
 /* Decodes one single-object message into out (which must be zero or
  * released). Fields the writer schema lacks take the reader schema's
  * defaults; fields the reader lacks are skipped. Returns 0, or -1 with the
  * reason in err ("bad magic", "unknown schema fingerprint 0x...",
  * "truncated body", ...) and out left zero. */
-int aq_codec_decode(aq_codec_t *codec, const void *buf, size_t len, struct aq_result *out,
-		    char *err, size_t errlen);
+int aq_codec_decode(aq_codec_t *codec, const void *buf, size_t len, struct aq_result *out, char *err,
+		    size_t errlen);
 
 /* Most labels one result may carry; encode and decode refuse more. */
 #define AQ_LABELS_MAX 64

@@ -9,15 +9,16 @@
 #include "alertq/config.h"
 
 enum aq_kafka_role {
-	AQ_KAFKA_PRODUCER,    /* idempotent, acks=all */
-	AQ_KAFKA_CONSUMER,    /* the worker group: manual offsets */
-	AQ_KAFKA_READER,      /* replay: a private group that never commits */
+	AQ_KAFKA_PRODUCER, /* idempotent, acks=all */
+	AQ_KAFKA_CONSUMER, /* the worker group: manual offsets */
+	AQ_KAFKA_READER,   /* replay: a private group that never commits */
 };
 
 /* A new configuration for role: bootstrap.servers from cfg, alertq's
  * defaults for the role, then cfg's kafka.properties (which win). Returns
  * NULL with the reason in err when a property is refused. */
-rd_kafka_conf_t *aq_kafka_conf(const struct aq_config *cfg, enum aq_kafka_role role, char *err, size_t errlen);
+rd_kafka_conf_t *aq_kafka_conf(const struct aq_config *cfg, enum aq_kafka_role role, char *err,
+			       size_t errlen);
 
 /* Sets one property; returns 0 or -1 with librdkafka's reason in err. */
 int aq_kafka_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err, size_t errlen);

@@ -52,9 +52,9 @@ enum aq_delivery_result {
 
 struct aq_delivery {
 	const struct aq_notification *notification; /* in */
-	enum aq_delivery_result result;              /* out */
-	int64_t retry_after_ms;                      /* out: from Retry-After, 0 if none */
-	char error[256];                             /* out: the reason when not delivered */
+	enum aq_delivery_result result;             /* out */
+	int64_t retry_after_ms;                     /* out: from Retry-After, 0 if none */
+	char error[256];                            /* out: the reason when not delivered */
 };
 
 /* A sender delivers notifications over one channel, reusing connections and

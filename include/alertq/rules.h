@@ -20,8 +20,8 @@ struct aq_state {
 	int known; /* 1: a row exists in the store */
 	int severity;
 	int previous_severity; /* the severity before the last transition */
-	int64_t since_ms; /* when it entered its severity (observed_at of that result) */
-	int pending_severity; /* AQ_STATUS_NONE, or where a streak of worse results leads */
+	int64_t since_ms;      /* when it entered its severity (observed_at of that result) */
+	int pending_severity;  /* AQ_STATUS_NONE, or where a streak of worse results leads */
 	int pending_count;
 	/* the last result */
 	int has_value;
@@ -80,7 +80,8 @@ int64_t aq_stale_deadline(const struct aq_rule *rule, int64_t last_seen_ms, int6
 
 /* Marks st stale at now: returns 1 and fills tr when that changes its
  * severity (to the rule's stale_severity), 0 when it was already there. */
-int aq_state_go_stale(struct aq_state *st, const struct aq_rule *rule, int64_t now_ms, struct aq_transition *tr);
+int aq_state_go_stale(struct aq_state *st, const struct aq_rule *rule, int64_t now_ms,
+		      struct aq_transition *tr);
 
 /* One notification to make: channel `channel` told about the state. */
 struct aq_planned {
@@ -100,8 +101,8 @@ struct aq_plan {
  * next escalation time, channels told; resolved to every channel told when it
  * returns to OK and the policy says so). silenced: hold notifications back
  * and remember that some were (st->suppressed). */
-void aq_plan_transition(struct aq_state *st, const struct aq_escalation *policy, const struct aq_transition *tr,
-			int64_t now_ms, int silenced, struct aq_plan *plan);
+void aq_plan_transition(struct aq_state *st, const struct aq_escalation *policy,
+			const struct aq_transition *tr, int64_t now_ms, int silenced, struct aq_plan *plan);
 
 /* Time-driven: levels whose `after` has passed and repeats that are due,
  * unless acknowledged; when a silence has ended (silenced 0) and

@@ -60,8 +60,8 @@ int aq_store_offsets(aq_store_t *s, const char *topic, const int32_t *partitions
 /* Loads the state of n checks (names need not be sorted) into states[i]
  * (aq_state_init'ed when unknown). With lock, inside a transaction, the rows
  * are locked until commit. Returns 0 or -1 (states then released). */
-int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int lock, struct aq_state *states,
-			 char *err, size_t errlen);
+int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int lock,
+			 struct aq_state *states, char *err, size_t errlen);
 
 /* What one transaction writes: accumulate, then aq_store_write(). */
 typedef struct aq_writes aq_writes_t;

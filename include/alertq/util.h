@@ -47,7 +47,12 @@ char *aq_strdup(const char *s);
 
 /* Logging to stderr: "2026-11-27T17:00:00.123Z alertq-worker: message".
  * aq_log_init names the program once at start. */
-enum aq_log_level { AQ_LOG_DEBUG, AQ_LOG_INFO, AQ_LOG_WARN, AQ_LOG_ERROR };
+enum aq_log_level {
+	AQ_LOG_DEBUG,
+	AQ_LOG_INFO,
+	AQ_LOG_WARN,
+	AQ_LOG_ERROR
+};
 void aq_log_init(const char *program);
 void aq_log(enum aq_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -20,7 +20,7 @@
 #include "alertq/store.h"
 
 #define CHECKS_MAX (4u * 1024 * 1024)
-#define GAP_STEPS_MAX 10000      /* time-driven steps between two results of a check */
+#define GAP_STEPS_MAX 10000 /* time-driven steps between two results of a check */
 #define PARTITIONS_MAX 4096
 #define STALL_MS 30000           /* no message for this long while some are due: give up */
 #define WRITE_CHUNK 5000         /* rows per statement of a rebuild */
@@ -317,7 +317,9 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 	fclose(f);
 	if (!text || failed || n > RULES_FILE_MAX) {
 		snprintf(err, errlen, "cannot read '%s': %s", path,
-			 !text ? "out of memory" : failed ? "read error" : "larger than 1 MiB");
+			 !text            ? "out of memory"
+				 : failed ? "read error"
+					  : "larger than 1 MiB");
 		free(text);
 		return NULL;
 	}
@@ -418,7 +420,12 @@ static int load_rules(struct aq_config *rules, const struct aq_config *cfg, cons
 
 /* --- reading the topic --- */
 
-enum bound_kind { BOUND_NONE, BOUND_BEGINNING, BOUND_OFFSET, BOUND_TIME };
+enum bound_kind {
+	BOUND_NONE,
+	BOUND_BEGINNING,
+	BOUND_OFFSET,
+	BOUND_TIME
+};
 
 struct bound {
 	enum bound_kind kind;
@@ -520,8 +527,8 @@ static int reader_open(struct reader *rd, const struct aq_config *cfg, char *err
 	if (rkt)
 		rd_kafka_topic_destroy(rkt);
 	if (e) {
-		snprintf(err, errlen, "cannot read the metadata of topic '%s' from %s: %s", cfg->topic, cfg->brokers,
-			 rd_kafka_err2str(e));
+		snprintf(err, errlen, "cannot read the metadata of topic '%s' from %s: %s", cfg->topic,
+			 cfg->brokers, rd_kafka_err2str(e));
 		return -1;
 	}
 	const struct rd_kafka_metadata_topic *t = NULL;
@@ -535,8 +542,8 @@ static int reader_open(struct reader *rd, const struct aq_config *cfg, char *err
 		return -1;
 	}
 	if (t->partition_cnt > PARTITIONS_MAX) {
-		snprintf(err, errlen, "topic '%s' has %d partitions, more than %d", cfg->topic, t->partition_cnt,
-			 PARTITIONS_MAX);
+		snprintf(err, errlen, "topic '%s' has %d partitions, more than %d", cfg->topic,
+			 t->partition_cnt, PARTITIONS_MAX);
 		rd_kafka_metadata_destroy(md);
 		return -1;
 	}
@@ -553,8 +560,8 @@ static int reader_open(struct reader *rd, const struct aq_config *cfg, char *err
 		struct partition *p = &rd->parts[i];
 		e = rd_kafka_query_watermark_offsets(rd->rk, cfg->topic, p->id, &p->low, &p->high, 10000);
 		if (e) {
-			snprintf(err, errlen, "cannot read the offsets of %s [%d]: %s", cfg->topic, (int)p->id,
-				 rd_kafka_err2str(e));
+			snprintf(err, errlen, "cannot read the offsets of %s [%d]: %s", cfg->topic,
+				 (int)p->id, rd_kafka_err2str(e));
 			return -1;
 		}
 	}
@@ -571,8 +578,8 @@ static int offsets_for_time(struct reader *rd, int64_t ms, int64_t *out)
 		rd_kafka_topic_partition_list_add(list, rd->cfg->topic, rd->parts[i].id)->offset = ms;
 	rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rd->rk, list, 10000);
 	for (size_t i = 0; i < rd->nparts; i++) {
-		rd_kafka_topic_partition_t *tp =
-			rd_kafka_topic_partition_list_find(list, rd->cfg->topic, rd->parts[i].id);
+		rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(list, rd->cfg->topic,
+										    rd->parts[i].id);
 		out[i] = !e && tp && !tp->err ? tp->offset : -1;
 	}
 	rd_kafka_topic_partition_list_destroy(list);
@@ -600,10 +607,11 @@ static int plan_reading(struct reader *rd, const struct bound *from, const struc
 			struct partition *p = &rd->parts[i];
 			if (from->value < p->low) {
 				snprintf(err, errlen,
-					 "offset %lld of %s [%d] is gone: retention removed everything before %lld"
+					 "offset %lld of %s [%d] is gone: retention removed everything "
+					 "before %lld"
 					 " (use --from %lld or later, or --from beginning)",
-					 (long long)from->value, rd->cfg->topic, (int)p->id, (long long)p->low,
-					 (long long)p->low);
+					 (long long)from->value, rd->cfg->topic, (int)p->id,
+					 (long long)p->low, (long long)p->low);
 				free(found);
 				return 1;
 			}
@@ -626,9 +634,11 @@ static int plan_reading(struct reader *rd, const struct bound *from, const struc
 		}
 		if (fallback)
 			fprintf(stderr,
-				"alertq: replay: the broker %s for --from in %d partition(s); reading them from the"
+				"alertq: replay: the broker %s for --from in %d partition(s); reading them "
+				"from the"
 				" beginning and keeping messages whose timestamp is at or after it\n",
-				failed ? "cannot look offsets up by time" : "found no offset at that time", fallback);
+				failed ? "cannot look offsets up by time" : "found no offset at that time",
+				fallback);
 	}
 	if (to->kind == BOUND_OFFSET) {
 		for (size_t i = 0; i < rd->nparts; i++)
@@ -690,8 +700,8 @@ static int usable(const rd_kafka_message_t *m, const struct aq_result *r, char *
 	return 0;
 }
 
-static void show_progress(const struct reader *rd, const struct reading *rg, uint64_t total, int64_t started_ms,
-			  int done)
+static void show_progress(const struct reader *rd, const struct reading *rg, uint64_t total,
+			  int64_t started_ms, int done)
 {
 	uint64_t position = 0;
 	for (size_t i = 0; i < rd->nparts; i++)
@@ -714,7 +724,8 @@ static void on_signal(int sig)
 
 /* Reads every planned partition from start to end, handing each usable
  * result to fn in each partition's order. Returns 0 or -1. */
-static int read_all(struct reader *rd, result_fn fn, void *opaque, struct reading *rg, char *err, size_t errlen)
+static int read_all(struct reader *rd, result_fn fn, void *opaque, struct reading *rg, char *err,
+		    size_t errlen)
 {
 	char why[256];
 	uint64_t total = 0;
@@ -735,7 +746,8 @@ static int read_all(struct reader *rd, result_fn fn, void *opaque, struct readin
 	rd_kafka_resp_err_t e = open ? rd_kafka_assign(rd->rk, assign) : RD_KAFKA_RESP_ERR_NO_ERROR;
 	rd_kafka_topic_partition_list_destroy(assign);
 	if (e) {
-		snprintf(err, errlen, "cannot assign the partitions of '%s': %s", rd->cfg->topic, rd_kafka_err2str(e));
+		snprintf(err, errlen, "cannot assign the partitions of '%s': %s", rd->cfg->topic,
+			 rd_kafka_err2str(e));
 		aq_codec_free(codec);
 		return -1;
 	}
@@ -765,8 +777,10 @@ static int read_all(struct reader *rd, result_fn fn, void *opaque, struct readin
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(rd->rk, 100);
 		if (!m) {
 			if (aq_monotonic_ms() - last_message > STALL_MS) {
-				snprintf(err, errlen, "no message from %s for %ds while %zu partition(s) are not read to"
-					 " the end", rd->cfg->brokers, STALL_MS / 1000, open);
+				snprintf(err, errlen,
+					 "no message from %s for %ds while %zu partition(s) are not read to"
+					 " the end",
+					 rd->cfg->brokers, STALL_MS / 1000, open);
 				rc = -1;
 				break;
 			}
@@ -774,7 +788,8 @@ static int read_all(struct reader *rd, result_fn fn, void *opaque, struct readin
 		}
 		last_message = aq_monotonic_ms();
 		if (m->err) {
-			int fatal = m->err == RD_KAFKA_RESP_ERR__FATAL || m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE;
+			int fatal = m->err == RD_KAFKA_RESP_ERR__FATAL ||
+				m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE;
 			if (fatal || m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
 				fprintf(stderr, "alertq: replay: %s\n", rd_kafka_message_errstr(m));
 			rd_kafka_message_destroy(m);
@@ -820,8 +835,9 @@ static int read_all(struct reader *rd, result_fn fn, void *opaque, struct readin
 				why[0] = '\0';
 			}
 			if (why[0] && !rg->first_unusable[0])
-				snprintf(rg->first_unusable, sizeof(rg->first_unusable), "%s [%d] offset %lld: %s",
-					 rd->cfg->topic, (int)m->partition, (long long)m->offset, why);
+				snprintf(rg->first_unusable, sizeof(rg->first_unusable),
+					 "%s [%d] offset %lld: %s", rd->cfg->topic, (int)m->partition,
+					 (long long)m->offset, why);
 		}
 		rd_kafka_message_destroy(m);
 		if (rc != 0)
@@ -901,10 +917,12 @@ static void print_totals(FILE *out, int json, const aq_replay_eval_t *ev, const 
 			json_decref(s);
 		}
 		fprintf(out, "},\n  \"results\": %llu,\n  \"unusable\": %llu,\n  \"checks\": %zu\n}\n",
-			(unsigned long long)rg->used, (unsigned long long)rg->unusable, aq_replay_eval_checks(ev));
+			(unsigned long long)rg->used, (unsigned long long)rg->unusable,
+			aq_replay_eval_checks(ev));
 		return;
 	}
-	fprintf(out, "%llu result(s) of %zu check(s) from %zu partition(s); %llu unusable; %zu transition(s)\n",
+	fprintf(out,
+		"%llu result(s) of %zu check(s) from %zu partition(s); %llu unusable; %zu transition(s)\n",
 		(unsigned long long)rg->used, aq_replay_eval_checks(ev), rd->nparts,
 		(unsigned long long)rg->unusable, aq_replay_eval_transitions(ev));
 	fprintf(out, "notifications:");
@@ -919,7 +937,8 @@ static void print_totals(FILE *out, int json, const aq_replay_eval_t *ev, const 
 static void report_unusable(const struct reading *rg)
 {
 	if (rg->unusable > 0)
-		fprintf(stderr, "alertq: replay: %llu message(s) could not be used and were skipped; the first: %s\n",
+		fprintf(stderr,
+			"alertq: replay: %llu message(s) could not be used and were skipped; the first: %s\n",
 			(unsigned long long)rg->unusable, rg->first_unusable);
 }
 
@@ -960,8 +979,8 @@ static int record_transition(void *opaque, const struct aq_state *st, const stru
 
 /* The rebuild after the lock is taken and the topic planned: one
  * transaction. Returns 0 or -1. */
-static int rebuild_state(const struct aq_config *cfg, struct reader *rd, aq_store_t *store, FILE *out, char *err,
-			 size_t errlen)
+static int rebuild_state(const struct aq_config *cfg, struct reader *rd, aq_store_t *store, FILE *out,
+			 char *err, size_t errlen)
 {
 	struct rebuild rb;
 	struct reading rg;
@@ -1055,7 +1074,8 @@ int aq_replay_run(const struct aq_config *cfg, const struct aq_replay_options *o
 		if (held != 0) {
 			if (held == 1)
 				snprintf(err, errlen,
-					 "refusing to rebuild: workers are running on %s (stop every alertq-worker"
+					 "refusing to rebuild: workers are running on %s (stop every "
+					 "alertq-worker"
 					 " first; they continue from the end of the replay)",
 					 cfg->topic);
 			goto out;

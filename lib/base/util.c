@@ -57,7 +57,8 @@ int aq_duration_parse(const char *text, int64_t *ms, char *err, size_t errlen)
 		const char *suffix;
 		int64_t ms;
 	} units[] = {
-		{ "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 }, { "d", 86400000 }, { "w", 604800000 },
+		{ "ms", 1 },      { "s", 1000 },     { "m", 60000 },
+		{ "h", 3600000 }, { "d", 86400000 }, { "w", 604800000 },
 	};
 	const char *p = text;
 	if (!text || !*text) {
@@ -65,7 +66,8 @@ int aq_duration_parse(const char *text, int64_t *ms, char *err, size_t errlen)
 		return -1;
 	}
 	if (!isdigit((unsigned char)*p)) {
-		snprintf(err, errlen, "invalid duration '%s': expected a number and a unit (30s, 15m, 4h, 7d)", text);
+		snprintf(err, errlen,
+			 "invalid duration '%s': expected a number and a unit (30s, 15m, 4h, 7d)", text);
 		return -1;
 	}
 	errno = 0;

@@ -136,10 +136,10 @@ static void write_problems(struct loader *ld, char *err, size_t errlen)
 		const char *sep = used ? "\n" : "";
 		if (i < ld->nproblems)
 			n = snprintf(err + used, errlen - used, "%s%s:%d: %s", sep, ld->name,
-			             ld->problems[i].line, ld->problems[i].text);
+				     ld->problems[i].line, ld->problems[i].text);
 		else if (ld->dropped)
 			n = snprintf(err + used, errlen - used, "%s%s: %zu more problems not shown", sep,
-			             ld->name, ld->dropped);
+				     ld->name, ld->dropped);
 		else
 			break;
 		if (n < 0)
@@ -193,7 +193,7 @@ static int is_null(const yaml_node_t *n)
 		return 0;
 	const char *v = (const char *)n->data.scalar.value;
 	return strcmp(v, "") == 0 || strcmp(v, "~") == 0 || strcmp(v, "null") == 0 ||
-	       strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
+		strcmp(v, "Null") == 0 || strcmp(v, "NULL") == 0;
 }
 
 /* The text of a scalar value, or NULL after a problem when the node is no
@@ -240,7 +240,7 @@ static int set_text(struct loader *ld, yaml_node_t *n, const char *what, char **
 }
 
 static int set_duration(struct loader *ld, yaml_node_t *n, const char *what, int64_t *ms,
-                        int must_be_positive)
+			int must_be_positive)
 {
 	const char *v = want_text(ld, n, what);
 	if (!v)
@@ -277,7 +277,7 @@ static int set_int(struct loader *ld, yaml_node_t *n, const char *what, int low,
 	long long value = digits_only ? strtoll(v, NULL, 10) : 0;
 	if (!digits_only || errno == ERANGE || value < low || value > high) {
 		problem(ld, node_line(n), "%s must be a whole number from %d to %d, not '%s'", what, low,
-		        high, subj(&s, v));
+			high, subj(&s, v));
 		return -1;
 	}
 	*out = (int)value;
@@ -316,7 +316,7 @@ static char *from_env(const char *variable)
  * node counts as an empty mapping. Returns 0, or -1 after a problem when the
  * node is not a mapping (what names it then: "'kafka' must be a mapping"). */
 static int take_keys(struct loader *ld, yaml_node_t *map, const char *what, const char *where,
-                     const char *const *keys, size_t nkeys, yaml_node_t **values, const char *hint)
+		     const char *const *keys, size_t nkeys, yaml_node_t **values, const char *hint)
 {
 	for (size_t i = 0; i < nkeys; i++)
 		values[i] = NULL;
@@ -326,7 +326,7 @@ static int take_keys(struct loader *ld, yaml_node_t *map, const char *what, cons
 		problem(ld, node_line(map), "%s must be a mapping, not %s", what, kind_name(map));
 		return -1;
 	}
-	int key_lines[32] = {0};
+	int key_lines[32] = { 0 };
 	for (yaml_node_pair_t *pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top;
 	     pair++) {
 		yaml_node_t *key = get_node(ld, pair->key);
@@ -336,7 +336,7 @@ static int take_keys(struct loader *ld, yaml_node_t *map, const char *what, cons
 		struct subject s;
 		if (key->type != YAML_SCALAR_NODE) {
 			problem(ld, node_line(key), "keys in %s must be strings, not %s", where,
-			        kind_name(key));
+				kind_name(key));
 			continue;
 		}
 		const char *k = (const char *)key->data.scalar.value;
@@ -347,12 +347,12 @@ static int take_keys(struct loader *ld, yaml_node_t *map, const char *what, cons
 		}
 		if (i == nkeys || i == NELEM(key_lines)) {
 			problem(ld, node_line(key), "unknown key '%s' in %s%s", subj(&s, k), where,
-			        hint ? hint : "");
+				hint ? hint : "");
 			continue;
 		}
 		if (values[i]) {
 			problem(ld, node_line(key), "duplicate key '%s' in %s (first at line %d)", keys[i],
-			        where, key_lines[i]);
+				where, key_lines[i]);
 			continue;
 		}
 		values[i] = value;
@@ -409,7 +409,7 @@ static const char *want_name(struct loader *ld, yaml_node_t *n, const char *what
 	if (n->data.scalar.length > CONFIG_NAME_MAX) {
 		struct subject s;
 		problem(ld, node_line(n), "%s '%s' is longer than %d bytes", what, subj(&s, v),
-		        CONFIG_NAME_MAX);
+			CONFIG_NAME_MAX);
 		return NULL;
 	}
 	return v;
@@ -436,7 +436,7 @@ static void sort_names(struct loader *ld, struct named *names, size_t n, const c
 		}
 		struct subject s;
 		problem(ld, names[i].line, "duplicate %s '%s' (first at line %d)", what,
-		        subj(&s, names[i].name), names[first].line);
+			subj(&s, names[i].name), names[first].line);
 	}
 }
 
@@ -460,7 +460,7 @@ static int has_name(const struct named *names, size_t n, const char *name)
 
 static void load_kafka(struct loader *ld, yaml_node_t *n)
 {
-	static const char *const keys[] = {"brokers", "topic", "dead_letter_topic", "group", "properties"};
+	static const char *const keys[] = { "brokers", "topic", "dead_letter_topic", "group", "properties" };
 	yaml_node_t *v[NELEM(keys)];
 	struct aq_config *cfg = ld->cfg;
 	if (take_keys(ld, n, "'kafka'", "kafka", keys, NELEM(keys), v, NULL) != 0)
@@ -509,7 +509,7 @@ static void load_kafka(struct loader *ld, yaml_node_t *n)
 
 static void load_state(struct loader *ld, yaml_node_t *n)
 {
-	static const char *const keys[] = {"dsn"};
+	static const char *const keys[] = { "dsn" };
 	yaml_node_t *v[NELEM(keys)];
 	if (take_keys(ld, n, "'state'", "state", keys, NELEM(keys), v, NULL) != 0)
 		return;
@@ -519,7 +519,7 @@ static void load_state(struct loader *ld, yaml_node_t *n)
 
 static void load_sources(struct loader *ld, yaml_node_t *n)
 {
-	static const char *const keys[] = {"dsn", "dsn_env"};
+	static const char *const keys[] = { "dsn", "dsn_env" };
 	struct aq_config *cfg = ld->cfg;
 	if (want_mapping(ld, n, "'sources'") != 0)
 		return;
@@ -570,7 +570,7 @@ static void load_sources(struct loader *ld, yaml_node_t *n)
 
 /* Reads a list of strings, or a single string, into a new array. */
 static void load_string_list(struct loader *ld, yaml_node_t *n, const char *what, const char *each,
-                             char ***out, size_t *nout)
+			     char ***out, size_t *nout)
 {
 	if (is_null(n)) {
 		problem(ld, node_line(n), "%s needs a value", what);
@@ -605,9 +605,9 @@ static void load_string_list(struct loader *ld, yaml_node_t *n, const char *what
 static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *n)
 {
 	static const char *const keys[] = {
-	    "type",     "url",          "url_env",      "format",  "secret_env",  "from",          "to",
-	    "starttls", "username_env", "password_env", "timeout", "concurrency", "give_up_after",
-	    "retry_initial", "retry_max",
+		"type",    "url",         "url_env",       "format",        "secret_env",
+		"from",    "to",          "starttls",      "username_env",  "password_env",
+		"timeout", "concurrency", "give_up_after", "retry_initial", "retry_max",
 	};
 	enum {
 		TYPE,
@@ -626,9 +626,9 @@ static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *
 		RETRY_INITIAL,
 		RETRY_MAX
 	};
-	static const char *const types[] = {"logfile", "syslog", "webhook", "email"};
-	static const char *const formats[] = {"json", "slack"};
-	static const char *const starttls[] = {"required", "try", "off"};
+	static const char *const types[] = { "logfile", "syslog", "webhook", "email" };
+	static const char *const formats[] = { "json", "slack" };
+	static const char *const starttls[] = { "required", "try", "off" };
 	char where[SUBJECT_MAX_BYTES + 32];
 	struct subject s;
 	snprintf(where, sizeof(where), "channel '%s'", subj(&s, ch->name));
@@ -649,8 +649,8 @@ static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *
 		}
 		if (t && !type_ok)
 			problem(ld, node_line(v[TYPE]),
-			        "unknown channel type '%s' in %s (use logfile, syslog, webhook or email)",
-			        subj(&s, t), where);
+				"unknown channel type '%s' in %s (use logfile, syslog, webhook or email)",
+				subj(&s, t), where);
 	}
 	if (v[URL] && v[URL_ENV]) {
 		problem(ld, node_line(v[URL_ENV]), "both 'url' and 'url_env' in %s (give one)", where);
@@ -668,7 +668,7 @@ static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *
 		}
 		if (f && i == NELEM(formats))
 			problem(ld, node_line(v[FORMAT]), "unknown format '%s' in %s (use json or slack)",
-			        subj(&s, f), where);
+				subj(&s, f), where);
 		else if (f)
 			ch->format = (enum aq_webhook_format)i;
 	}
@@ -687,7 +687,7 @@ static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *
 		}
 		if (t && i == NELEM(starttls))
 			problem(ld, node_line(v[STARTTLS]),
-			        "unknown starttls '%s' in %s (use required, try or off)", subj(&s, t), where);
+				"unknown starttls '%s' in %s (use required, try or off)", subj(&s, t), where);
 		else if (t)
 			ch->starttls = (enum aq_starttls)i;
 	}
@@ -707,7 +707,7 @@ static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *
 		set_duration(ld, v[RETRY_MAX], "'retry_max'", &ch->retry_max_ms, 1);
 	if (ch->retry_max_ms < ch->retry_initial_ms)
 		problem(ld, node_line(v[RETRY_MAX] ? v[RETRY_MAX] : v[RETRY_INITIAL]),
-		        "'retry_max' in %s is shorter than 'retry_initial'", where);
+			"'retry_max' in %s is shorter than 'retry_initial'", where);
 
 	if (!type_ok)
 		return;
@@ -784,9 +784,9 @@ static void check_channels(struct loader *ld, yaml_node_t *list, const char *whe
 }
 
 static void load_levels(struct loader *ld, struct aq_severity_policy *policy, yaml_node_t *n,
-                        const char *where)
+			const char *where)
 {
-	static const char *const keys[] = {"after", "notify"};
+	static const char *const keys[] = { "after", "notify" };
 	if (want_list(ld, n, "'levels'") != 0)
 		return;
 	size_t count = node_count(n);
@@ -821,9 +821,9 @@ static void load_levels(struct loader *ld, struct aq_severity_policy *policy, ya
 			struct subject s1, s2;
 			if (previous && level->after_ms < previous_ms)
 				problem(ld, node_line(v[0] ? v[0] : in),
-				        "'after' %s comes before the previous level's %s in %s (levels go in "
-				        "order)",
-				        subj(&s1, after_text), subj(&s2, previous), where);
+					"'after' %s comes before the previous level's %s in %s (levels go in "
+					"order)",
+					subj(&s1, after_text), subj(&s2, previous), where);
 			previous = after_text;
 			previous_ms = level->after_ms;
 		}
@@ -832,7 +832,7 @@ static void load_levels(struct loader *ld, struct aq_severity_policy *policy, ya
 			continue;
 		}
 		load_string_list(ld, v[1], "'notify'", "each channel in 'notify'", &level->notify,
-		                 &level->nnotify);
+				 &level->nnotify);
 		if (level->nnotify == 0 && node_count(v[1]) == 0 && v[1]->type != YAML_SCALAR_NODE)
 			problem(ld, node_line(v[1]), "'notify' in %s is empty", level_where);
 		check_channels(ld, v[1], where);
@@ -842,14 +842,14 @@ static void load_levels(struct loader *ld, struct aq_severity_policy *policy, ya
 static void load_escalation(struct loader *ld, struct aq_escalation *esc, yaml_node_t *n)
 {
 	/* index i + 1 is the enum aq_status of keys[i] */
-	static const char *const keys[] = {"WARNING", "CRITICAL", "UNKNOWN", "resolved"};
-	static const char *const policy_keys[] = {"levels", "repeat"};
+	static const char *const keys[] = { "WARNING", "CRITICAL", "UNKNOWN", "resolved" };
+	static const char *const policy_keys[] = { "levels", "repeat" };
 	char where[SUBJECT_MAX_BYTES + 32];
 	struct subject s;
 	snprintf(where, sizeof(where), "escalation '%s'", subj(&s, esc->name));
 	yaml_node_t *v[NELEM(keys)];
 	if (take_keys(ld, n, where, where, keys, NELEM(keys), v,
-	              " (use CRITICAL, WARNING, UNKNOWN or resolved)") != 0)
+		      " (use CRITICAL, WARNING, UNKNOWN or resolved)") != 0)
 		return;
 	for (int i = 0; i < 3; i++) {
 		if (!v[i])
@@ -915,14 +915,14 @@ static const char *want_check_name(struct loader *ld, yaml_node_t *n)
 	}
 	if (strlen(name) > CONFIG_NAME_MAX) {
 		problem(ld, node_line(n), "check name '%s' is longer than %d bytes", subj(&s, name),
-		        CONFIG_NAME_MAX);
+			CONFIG_NAME_MAX);
 		return NULL;
 	}
 	for (const char *p = name; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c <= 0x20 || c == 0x7f) {
 			problem(ld, node_line(n), "check name '%s' contains whitespace or control characters",
-			        subj(&s, name));
+				subj(&s, name));
 			return NULL;
 		}
 	}
@@ -964,11 +964,18 @@ static void load_labels(struct loader *ld, struct aq_check *check, yaml_node_t *
 }
 
 static void load_check(struct loader *ld, struct aq_check *check, yaml_node_t *n, struct named *names,
-                       size_t *nnames)
+		       size_t *nnames)
 {
-	static const char *const keys[] = {"name", "every", "timeout", "sql", "command", "labels"};
-	static const char *const sql_keys[] = {"source", "query"};
-	enum { NAME, EVERY, TIMEOUT, SQL, COMMAND, LABELS };
+	static const char *const keys[] = { "name", "every", "timeout", "sql", "command", "labels" };
+	static const char *const sql_keys[] = { "source", "query" };
+	enum {
+		NAME,
+		EVERY,
+		TIMEOUT,
+		SQL,
+		COMMAND,
+		LABELS
+	};
 	struct subject s;
 	char where[SUBJECT_MAX_BYTES + 32] = "check";
 
@@ -983,7 +990,7 @@ static void load_check(struct loader *ld, struct aq_check *check, yaml_node_t *n
 			    value->type == YAML_SCALAR_NODE && value->data.scalar.length > 0 &&
 			    !is_null(value)) {
 				snprintf(where, sizeof(where), "check '%s'",
-				         subj(&s, (const char *)value->data.scalar.value));
+					 subj(&s, (const char *)value->data.scalar.value));
 				break;
 			}
 		}
@@ -1023,9 +1030,9 @@ static void load_check(struct loader *ld, struct aq_check *check, yaml_node_t *n
 			if (!sv[0])
 				problem(ld, node_line(v[SQL]), "missing 'source' in %s", sql_where);
 			else if (set_text(ld, sv[0], "'source'", &check->source) == 0 &&
-			         !has_name(ld->sources, ld->nsources, check->source))
+				 !has_name(ld->sources, ld->nsources, check->source))
 				problem(ld, node_line(sv[0]), "unknown source '%s' in %s",
-				        subj(&s, check->source), where);
+					subj(&s, check->source), where);
 			if (!sv[1])
 				problem(ld, node_line(v[SQL]), "missing 'query' in %s", sql_where);
 			else
@@ -1043,14 +1050,14 @@ static void load_check(struct loader *ld, struct aq_check *check, yaml_node_t *n
 				for (yaml_node_item_t *item = list->data.sequence.items.start;
 				     item < list->data.sequence.items.top; item++) {
 					yaml_node_t *in = get_node(ld, *item);
-					const char *arg =
-					    in ? want_string(ld, in, "each command argument") : NULL;
+					const char *arg = in ? want_string(ld, in, "each command argument")
+							     : NULL;
 					if (arg)
 						check->argv[check->argc++] = aq_strdup(arg);
 				}
 				if (check->argc > 0 && check->argv[0][0] == '\0')
 					problem(ld, node_line(list),
-					        "'command' in %s starts with an empty program", where);
+						"'command' in %s starts with an empty program", where);
 			}
 		}
 	}
@@ -1096,9 +1103,17 @@ static void set_threshold(struct loader *ld, yaml_node_t *n, const char *what, s
 
 static void load_rule(struct loader *ld, struct aq_rule *rule, yaml_node_t *n)
 {
-	static const char *const keys[] = {"match",      "warning",     "critical",      "for",
-	                                   "escalation", "stale_after", "stale_severity"};
-	enum { MATCH, WARNING, CRITICAL, FOR, ESCALATION, STALE_AFTER, STALE_SEVERITY };
+	static const char *const keys[] = { "match",      "warning",     "critical",      "for",
+					    "escalation", "stale_after", "stale_severity" };
+	enum {
+		MATCH,
+		WARNING,
+		CRITICAL,
+		FOR,
+		ESCALATION,
+		STALE_AFTER,
+		STALE_SEVERITY
+	};
 	yaml_node_t *v[NELEM(keys)];
 	struct subject s;
 	if (is_null(n)) {
@@ -1120,7 +1135,7 @@ static void load_rule(struct loader *ld, struct aq_rule *rule, yaml_node_t *n)
 	if (v[ESCALATION] && set_text(ld, v[ESCALATION], "'escalation'", &rule->escalation) == 0 &&
 	    !has_name(ld->escalations, ld->nescalations, rule->escalation))
 		problem(ld, node_line(v[ESCALATION]), "unknown escalation '%s' in rule",
-		        subj(&s, rule->escalation));
+			subj(&s, rule->escalation));
 	if (v[STALE_AFTER])
 		set_duration(ld, v[STALE_AFTER], "'stale_after'", &rule->stale_after_ms, 0);
 	if (v[STALE_SEVERITY]) {
@@ -1133,8 +1148,8 @@ static void load_rule(struct loader *ld, struct aq_rule *rule, yaml_node_t *n)
 			rule->stale_severity = AQ_UNKNOWN;
 		else if (t)
 			problem(ld, node_line(v[STALE_SEVERITY]),
-			        "unknown stale_severity '%s' in rule (use WARNING, CRITICAL or UNKNOWN)",
-			        subj(&s, t));
+				"unknown stale_severity '%s' in rule (use WARNING, CRITICAL or UNKNOWN)",
+				subj(&s, t));
 	}
 }
 
@@ -1182,7 +1197,7 @@ static void yaml_problem(struct loader *ld, yaml_parser_t *parser, const char *t
 		what = "out of memory";
 	if (parser->context)
 		problem(ld, line, "yaml syntax error: %s (%s at line %zu)", what, parser->context,
-		        parser->context_mark.line + 1);
+			parser->context_mark.line + 1);
 	else
 		problem(ld, line, "yaml syntax error: %s", what);
 }
@@ -1224,7 +1239,7 @@ static int screen_events(struct loader *ld, const char *text, size_t len)
 		case YAML_ALIAS_EVENT: {
 			struct subject s;
 			problem(ld, line, "anchors and aliases are not supported (found alias '*%s')",
-			        subj(&s, (const char *)event.data.alias.anchor));
+				subj(&s, (const char *)event.data.alias.anchor));
 			rc = -1;
 			break;
 		}
@@ -1242,9 +1257,18 @@ static int screen_events(struct loader *ld, const char *text, size_t len)
 
 static void load_root(struct loader *ld, yaml_node_t *root)
 {
-	static const char *const keys[] = {"kafka",  "state",       "log_dir",  "sources",
-	                                   "checks", "escalations", "channels", "rules"};
-	enum { KAFKA, STATE, LOG_DIR, SOURCES, CHECKS, ESCALATIONS, CHANNELS, RULES };
+	static const char *const keys[] = { "kafka",  "state",       "log_dir",  "sources",
+					    "checks", "escalations", "channels", "rules" };
+	enum {
+		KAFKA,
+		STATE,
+		LOG_DIR,
+		SOURCES,
+		CHECKS,
+		ESCALATIONS,
+		CHANNELS,
+		RULES
+	};
 	if (is_null(root)) {
 		problem(ld, node_line(root), "the configuration is empty");
 		return;
@@ -1300,9 +1324,9 @@ static void apply_defaults(struct aq_config *cfg)
 /* Parses text as a configuration named name. Returns 0 with cfg filled, or
  * -1 with every problem in err and cfg released. */
 int aq_config_parse(struct aq_config *cfg, const char *name, const char *text, size_t len, char *err,
-                    size_t errlen)
+		    size_t errlen)
 {
-	struct loader ld = {0};
+	struct loader ld = { 0 };
 	ld.name = name ? name : "<config>";
 	ld.cfg = cfg;
 	if (err && errlen)
@@ -1341,7 +1365,7 @@ int aq_config_parse(struct aq_config *cfg, const char *name, const char *text, s
 					yaml_node_t *extra = yaml_document_get_root_node(&next);
 					if (extra)
 						problem(&ld, node_line(extra),
-						        "a second yaml document (the file holds one)");
+							"a second yaml document (the file holds one)");
 					yaml_document_delete(&next);
 				}
 			}
@@ -1454,7 +1478,7 @@ void aq_config_release(struct aq_config *cfg)
 		for (size_t s = 0; s < NELEM(e->severity); s++) {
 			for (size_t l = 0; l < e->severity[s].nlevels; l++)
 				free_strings(e->severity[s].levels[l].notify,
-				             e->severity[s].levels[l].nnotify);
+					     e->severity[s].levels[l].nnotify);
 			free(e->severity[s].levels);
 		}
 	}

@@ -11,8 +11,9 @@ static const struct {
 	const char *text;
 	enum aq_op op;
 } operators[] = {
-    /* two-character operators first, so ">=" is not read as ">" */
-    {">=", AQ_OP_GE}, {"<=", AQ_OP_LE}, {"==", AQ_OP_EQ}, {"!=", AQ_OP_NE}, {">", AQ_OP_GT}, {"<", AQ_OP_LT},
+	/* two-character operators first, so ">=" is not read as ">" */
+	{ ">=", AQ_OP_GE }, { "<=", AQ_OP_LE }, { "==", AQ_OP_EQ },
+	{ "!=", AQ_OP_NE }, { ">", AQ_OP_GT },  { "<", AQ_OP_LT },
 };
 
 static const char *skip_spaces(const char *p)
@@ -48,8 +49,8 @@ int aq_threshold_parse(const char *text, struct aq_threshold *t, char *err, size
 	}
 	if (which == sizeof(operators) / sizeof(operators[0])) {
 		snprintf(err, errlen,
-		         "invalid threshold '%s': expected an operator (>, >=, <, <=, ==, !=) before '%s'",
-		         text, p);
+			 "invalid threshold '%s': expected an operator (>, >=, <, <=, ==, !=) before '%s'",
+			 text, p);
 		return -1;
 	}
 	const char *op_text = operators[which].text;
@@ -64,12 +65,12 @@ int aq_threshold_parse(const char *text, struct aq_threshold *t, char *err, size
 	const char *rest = end ? skip_spaces(end) : p;
 	if (end == p || *rest != '\0') {
 		snprintf(err, errlen, "invalid threshold '%s': expected a number after '%s', found '%s'",
-		         text, op_text, p);
+			 text, op_text, p);
 		return -1;
 	}
 	if (!isfinite(value)) {
 		snprintf(err, errlen, "invalid threshold '%s': '%.*s' is not a finite number", text,
-		         (int)(end - p), p);
+			 (int)(end - p), p);
 		return -1;
 	}
 	t->set = 1;

@@ -40,15 +40,15 @@ struct worker {
 	rd_kafka_t *consumer;
 	rd_kafka_t *dlq; /* producer for the dead-letter topic */
 	rd_kafka_topic_t *dlq_topic;
-	size_t dlq_max;	    /* bytes of key and value a dead letter may carry */
-	size_t dlq_failed;  /* dead letters Kafka did not take, since the batch began */
+	size_t dlq_max;      /* bytes of key and value a dead letter may carry */
+	size_t dlq_failed;   /* dead letters Kafka did not take, since the batch began */
 	char dlq_error[256]; /* why the last one was not taken */
 	aq_store_t *store;
 	aq_codec_t *codec;
 	aq_writes_t *writes;
 	int store_down; /* said once in the log, until it is back */
-	int paused;	/* consumption paused while a batch cannot be applied */
-	int fatal;	/* the consumer hit a fatal error: stop, exit status 1 */
+	int paused;     /* consumption paused while a batch cannot be applied */
+	int fatal;      /* the consumer hit a fatal error: stop, exit status 1 */
 
 	pthread_rwlock_t cfg_lock; /* held to read cfg in the ticker and dispatchers */
 	pthread_mutex_t wake_lock;
@@ -108,7 +108,8 @@ static void wake_dispatchers(struct worker *w)
 
 /* Builds a notification for st as planned, queues it in the outbox. */
 static void queue_notification(const struct aq_config *cfg, aq_writes_t *writes, const struct aq_state *st,
-			       const struct aq_transition *tr, const char *transition_ref, const struct aq_planned *p)
+			       const struct aq_transition *tr, const char *transition_ref,
+			       const struct aq_planned *p)
 {
 	const struct aq_channel *ch = aq_config_channel(cfg, p->channel);
 	struct aq_notification n;
@@ -239,14 +240,14 @@ static int send_dead_letter(struct worker *w, const rd_kafka_message_t *m, const
 			key_len = 1024;
 		if (len > w->dlq_max - key_len)
 			len = w->dlq_max - key_len;
-		snprintf(truncated, sizeof(truncated), "key %zu of %zu bytes, value %zu of %zu bytes", key_len,
-			 m->key_len, len, m->len);
+		snprintf(truncated, sizeof(truncated), "key %zu of %zu bytes, value %zu of %zu bytes",
+			 key_len, m->key_len, len, m->len);
 		rd_kafka_header_add(headers, "alertq-truncated", -1, truncated, -1);
 	}
 	rd_kafka_resp_err_t e = rd_kafka_producev(
 		w->dlq, RD_KAFKA_V_TOPIC(w->cfg.dead_letter_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		RD_KAFKA_V_KEY(m->key, key_len), RD_KAFKA_V_VALUE(m->payload, len), RD_KAFKA_V_HEADERS(headers),
-		RD_KAFKA_V_END);
+		RD_KAFKA_V_KEY(m->key, key_len), RD_KAFKA_V_VALUE(m->payload, len),
+		RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
 	if (e) {
 		rd_kafka_headers_destroy(headers); /* still ours when refused */
 		snprintf(err, errlen, "dead-letter topic: %s", rd_kafka_err2str(e));
@@ -336,8 +337,8 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 
 	if (aq_store_exec(w->store, "BEGIN", err, errlen) != 0)
 		return -1;
-	if (aq_store_offsets(w->store, w->cfg.topic, partitions, nparts, 1, next_offsets, stored_clusters, err,
-			     errlen) != 0)
+	if (aq_store_offsets(w->store, w->cfg.topic, partitions, nparts, 1, next_offsets, stored_clusters,
+			     err, errlen) != 0)
 		goto rollback;
 	current_cluster(w->consumer, 0, cluster, sizeof(cluster));
 	for (size_t k = 0; k < nparts; k++)
@@ -359,14 +360,17 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 		}
 		if (next_offsets[k] >= 0 && it->msg->offset > next_offsets[k] && last[k] < 0 &&
 		    first[k] == it->msg->offset)
-			aq_log(AQ_LOG_WARN, "partition %d: expected offset %lld, got %lld (removed by retention?)",
-			       (int)it->msg->partition, (long long)next_offsets[k], (long long)it->msg->offset);
+			aq_log(AQ_LOG_WARN,
+			       "partition %d: expected offset %lld, got %lld (removed by retention?)",
+			       (int)it->msg->partition, (long long)next_offsets[k],
+			       (long long)it->msg->offset);
 		last[k] = it->msg->offset;
 		if (!it->ok) {
 			it->state = SIZE_MAX;
 			if (send_dead_letter(w, it->msg, it->error, err, errlen) != 0)
 				goto rollback;
-			aq_writes_dead_letter(w->writes, w->cfg.topic, it->msg->partition, it->msg->offset, it->error);
+			aq_writes_dead_letter(w->writes, w->cfg.topic, it->msg->partition, it->msg->offset,
+					      it->error);
 			dead++;
 			continue;
 		}
@@ -418,7 +422,8 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 	for (size_t i = 0; i < b->nstates; i++)
 		aq_state_release(&b->states[i]);
 	if (dead > 0)
-		aq_log(AQ_LOG_WARN, "%zu event(s) sent to the dead-letter topic %s", dead, w->cfg.dead_letter_topic);
+		aq_log(AQ_LOG_WARN, "%zu event(s) sent to the dead-letter topic %s", dead,
+		       w->cfg.dead_letter_topic);
 	return 0;
 rollback:
 	PQclear(PQexec(aq_store_conn(w->store), "ROLLBACK"));
@@ -449,7 +454,8 @@ static void set_paused(struct worker *w, int paused)
 static void rewind_to(struct worker *w, const rd_kafka_message_t *m)
 {
 	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(parts, rd_kafka_topic_name(m->rkt), m->partition)->offset = m->offset;
+	rd_kafka_topic_partition_list_add(parts, rd_kafka_topic_name(m->rkt), m->partition)->offset =
+		m->offset;
 	rd_kafka_error_t *error = rd_kafka_seek_partitions(w->consumer, parts, 5000);
 	if (!error && parts->elems[0].err)
 		aq_log(AQ_LOG_WARN, "partition %d: cannot go back to offset %lld: %s", (int)m->partition,
@@ -475,7 +481,8 @@ static int apply_until_done(struct worker *w, struct batch *b)
 			if (w->store_down)
 				aq_log(AQ_LOG_INFO, "state database is back; consuming again");
 			else if (w->paused)
-				aq_log(AQ_LOG_INFO, "batch applied after %d attempt(s); consuming again", attempt + 1);
+				aq_log(AQ_LOG_INFO, "batch applied after %d attempt(s); consuming again",
+				       attempt + 1);
 			if (w->paused)
 				set_paused(w, 0);
 			w->paused = 0;
@@ -487,7 +494,8 @@ static int apply_until_done(struct worker *w, struct batch *b)
 			 * say it every time, as it is not expected */
 			aq_log(AQ_LOG_ERROR, "applying a batch failed, will retry: %s", err);
 		} else if (!w->store_down) {
-			aq_log(AQ_LOG_WARN, "state database unavailable, consumption paused until it is back: %s", err);
+			aq_log(AQ_LOG_WARN,
+			       "state database unavailable, consumption paused until it is back: %s", err);
 			w->store_down = 1;
 		}
 		if (!w->paused) {
@@ -518,10 +526,11 @@ static void commit_to_kafka(struct worker *w, struct batch *b)
 	rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(16);
 	for (size_t i = 0; i < b->nitems; i++) {
 		const rd_kafka_message_t *m = b->items[i].msg;
-		rd_kafka_topic_partition_t *tp =
-			rd_kafka_topic_partition_list_find(offsets, rd_kafka_topic_name(m->rkt), m->partition);
+		rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+			offsets, rd_kafka_topic_name(m->rkt), m->partition);
 		if (!tp)
-			tp = rd_kafka_topic_partition_list_add(offsets, rd_kafka_topic_name(m->rkt), m->partition);
+			tp = rd_kafka_topic_partition_list_add(offsets, rd_kafka_topic_name(m->rkt),
+							       m->partition);
 		if (m->offset + 1 > tp->offset)
 			tp->offset = m->offset + 1;
 	}
@@ -556,10 +565,12 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 			partitions[n++] = parts->elems[i].partition;
 	}
 	current_cluster(rk, 1000, cluster, sizeof(cluster));
-	if (aq_store_offsets(w->store, w->cfg.topic, partitions, n, 0, next, stored_clusters, msg, sizeof(msg)) == 0) {
+	if (aq_store_offsets(w->store, w->cfg.topic, partitions, n, 0, next, stored_clusters, msg,
+			     sizeof(msg)) == 0) {
 		for (size_t k = 0; k < n; k++) {
 			/* an offset of another cluster's log means nothing here */
-			if (next[k] < 0 || (stored_clusters[k][0] && cluster[0] && strcmp(stored_clusters[k], cluster) != 0))
+			if (next[k] < 0 ||
+			    (stored_clusters[k][0] && cluster[0] && strcmp(stored_clusters[k], cluster) != 0))
 				continue;
 			for (int i = 0; i < parts->cnt; i++)
 				if (parts->elems[i].partition == partitions[k] &&
@@ -572,7 +583,8 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 	size_t len = 0;
 	msg[0] = '\0';
 	for (int i = 0; i < parts->cnt && len < sizeof(msg) - 16; i++)
-		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%d", i ? "," : "", parts->elems[i].partition);
+		len += (size_t)snprintf(msg + len, sizeof(msg) - len, "%s%d", i ? "," : "",
+					parts->elems[i].partition);
 	aq_log(AQ_LOG_INFO, "partitions assigned: [%s]", msg);
 	rd_kafka_assign(rk, parts);
 	if (w->paused)
@@ -618,18 +630,22 @@ static int deliver_claim(struct dispatcher *d, aq_store_t *store, aq_sender_t *s
 	for (size_t k = 0; k < nitems; k++) {
 		size_t i = row_of[k];
 		struct aq_mark *m = &marks[i];
-		m->outcome = items[k].result == AQ_DELIVERED ? 0 : items[k].result == AQ_DELIVERY_RETRY ? 1 : 2;
+		m->outcome = items[k].result == AQ_DELIVERED   ? 0
+			: items[k].result == AQ_DELIVERY_RETRY ? 1
+							       : 2;
 		m->error = items[k].error;
 		if (m->outcome == 1) {
-			m->retry_ms = backoff_ms(rows[i].attempts, d->channel->retry_initial_ms, d->channel->retry_max_ms);
+			m->retry_ms = backoff_ms(rows[i].attempts, d->channel->retry_initial_ms,
+						 d->channel->retry_max_ms);
 			if (items[k].retry_after_ms > m->retry_ms)
 				m->retry_ms = items[k].retry_after_ms;
 		}
 	}
 	for (size_t i = 0; i < n; i++)
 		if (marks[i].outcome != 0)
-			aq_log(AQ_LOG_WARN, "channel '%s': notification %s %s: %s", d->channel->name, rows[i].id,
-			       marks[i].outcome == 1 ? "will be retried" : "failed for good", marks[i].error);
+			aq_log(AQ_LOG_WARN, "channel '%s': notification %s %s: %s", d->channel->name,
+			       rows[i].id, marks[i].outcome == 1 ? "will be retried" : "failed for good",
+			       marks[i].error);
 	rc = aq_store_mark_many(store, marks, n, err, errlen);
 out:
 	for (size_t i = 0; notes && i < n; i++)
@@ -705,11 +721,12 @@ static void *dispatch_main(void *arg)
 		}
 		pthread_mutex_unlock(&w->wake_lock);
 		continue;
-failed:
+	failed:
 		PQclear(PQexec(aq_store_conn(store), "ROLLBACK"));
 		if (aq_store_connection_lost(store)) {
 			if (!down)
-				aq_log(AQ_LOG_WARN, "channel '%s': state database unavailable: %s", d->channel->name, err);
+				aq_log(AQ_LOG_WARN, "channel '%s': state database unavailable: %s",
+				       d->channel->name, err);
 			down = 1;
 			aq_store_free(store);
 			store = NULL;
@@ -743,7 +760,8 @@ static int tick(struct worker *w, aq_store_t *store, char *err, size_t errlen)
 		goto fail;
 	if (n > 0) {
 		states = calloc(n, sizeof(*states));
-		if (!states || aq_store_load_states(store, (const char *const *)names, n, 0, states, err, errlen) != 0)
+		if (!states ||
+		    aq_store_load_states(store, (const char *const *)names, n, 0, states, err, errlen) != 0)
 			goto fail;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -769,7 +787,8 @@ static int tick(struct worker *w, aq_store_t *store, char *err, size_t errlen)
 		if (st->dirty)
 			aq_writes_state(writes, st);
 	}
-	if (aq_store_write(store, writes, err, errlen) != 0 || aq_store_exec(store, "COMMIT", err, errlen) != 0)
+	if (aq_store_write(store, writes, err, errlen) != 0 ||
+	    aq_store_exec(store, "COMMIT", err, errlen) != 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++)
 		aq_state_release(&states[i]);
@@ -954,7 +973,8 @@ static size_t collect(struct worker *w, struct batch *b)
 	int64_t deadline = aq_monotonic_ms() + BATCH_WAIT_MS;
 	while (b->nitems < BATCH_MAX && !w->sig->stop) {
 		int64_t left = deadline - aq_monotonic_ms();
-		rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, b->nitems ? 0 : (int)(left > 0 ? left : 0));
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer,
+							       b->nitems ? 0 : (int)(left > 0 ? left : 0));
 		if (!m)
 			break;
 		if (m->err) {
@@ -1053,7 +1073,8 @@ int aq_worker_run(const char *config_path, struct aq_worker_signals *sig)
 		goto out;
 	}
 	if (applied)
-		aq_log(AQ_LOG_INFO, "state database migrated to schema version %d", aq_store_schema_version());
+		aq_log(AQ_LOG_INFO, "state database migrated to schema version %d",
+		       aq_store_schema_version());
 	/* held shared while running: `alertq replay --rebuild` takes it
 	 * exclusively, so a worker waits for a rebuild and a rebuild refuses
 	 * to start while a worker runs */

@@ -144,7 +144,8 @@ int aq_state_apply(struct aq_state *st, const struct aq_rule *rule, const struct
 	return 1;
 }
 
-int aq_state_go_stale(struct aq_state *st, const struct aq_rule *rule, int64_t now_ms, struct aq_transition *tr)
+int aq_state_go_stale(struct aq_state *st, const struct aq_rule *rule, int64_t now_ms,
+		      struct aq_transition *tr)
 {
 	int severity = rule ? rule->stale_severity : AQ_UNKNOWN;
 	int from = st->severity;
@@ -198,8 +199,8 @@ static void plan_add(struct aq_plan *plan, const char *channel, int level, int r
 }
 
 /* Tells (or, when silenced, holds back) the channels of levels from..to. */
-static void tell_levels(struct aq_state *st, const struct aq_severity_policy *sp, int from, int to, int64_t now_ms,
-			int silenced, struct aq_plan *plan)
+static void tell_levels(struct aq_state *st, const struct aq_severity_policy *sp, int from, int to,
+			int64_t now_ms, int silenced, struct aq_plan *plan)
 {
 	for (int level = from; level <= to && level < (int)sp->nlevels; level++) {
 		for (size_t c = 0; c < sp->levels[level].nnotify; c++) {
@@ -217,8 +218,8 @@ static void tell_levels(struct aq_state *st, const struct aq_severity_policy *sp
 
 /* Levels whose `after` has passed since the severity began: tells the ones
  * not told yet. Returns 1 when any level was reached. */
-static int reach_due_levels(struct aq_state *st, const struct aq_severity_policy *sp, int64_t now_ms, int silenced,
-			    struct aq_plan *plan)
+static int reach_due_levels(struct aq_state *st, const struct aq_severity_policy *sp, int64_t now_ms,
+			    int silenced, struct aq_plan *plan)
 {
 	int due = st->escalation_level;
 	while (due + 1 < (int)sp->nlevels && st->since_ms + sp->levels[due + 1].after_ms <= now_ms)
@@ -262,8 +263,8 @@ static void end_episode(struct aq_state *st)
 	st->suppressed = 0;
 }
 
-void aq_plan_transition(struct aq_state *st, const struct aq_escalation *policy, const struct aq_transition *tr,
-			int64_t now_ms, int silenced, struct aq_plan *plan)
+void aq_plan_transition(struct aq_state *st, const struct aq_escalation *policy,
+			const struct aq_transition *tr, int64_t now_ms, int silenced, struct aq_plan *plan)
 {
 	plan->n = 0;
 	st->dirty = 1;

@@ -46,10 +46,10 @@ enum field {
 };
 
 static const char *const field_names[NFIELDS] = {
-    "event_id", "check", "source", "observed_at", "value", "status", "message", "labels", "interval_ms",
+	"event_id", "check", "source", "observed_at", "value", "status", "message", "labels", "interval_ms",
 };
 
-static const char *const status_names[] = {"OK", "WARNING", "CRITICAL", "UNKNOWN"};
+static const char *const status_names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -166,7 +166,7 @@ static void sb_quoted(struct strbuf *sb, const char *s)
 	for (const char *p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c == '"' || c == '\\') {
-			char esc[2] = {'\\', (char)c};
+			char esc[2] = { '\\', (char)c };
 			sb_add(sb, esc, 2);
 		} else if (c < 0x20) {
 			char esc[8];
@@ -237,7 +237,7 @@ struct canon {
 static int is_primitive(const char *name)
 {
 	static const char *const primitives[] = {
-	    "null", "boolean", "int", "long", "float", "double", "bytes", "string",
+		"null", "boolean", "int", "long", "float", "double", "bytes", "string",
 	};
 	for (size_t i = 0; i < sizeof(primitives) / sizeof(primitives[0]); i++) {
 		if (strcmp(name, primitives[i]) == 0)
@@ -328,11 +328,11 @@ static int canon_fields(struct canon *c, json_t *fields, const char *record, con
 		if (!is_simple_name(name, strlen(name)))
 			return fail(c->err, c->errlen, "record '%s': invalid field name '%s'", record, name);
 		for (size_t j = 0; j < i; j++) {
-			const char *other =
-			    json_string_value(json_object_get(json_array_get(fields, j), "name"));
+			const char *other = json_string_value(
+				json_object_get(json_array_get(fields, j), "name"));
 			if (strcmp(other, name) == 0)
 				return fail(c->err, c->errlen, "record '%s': field '%s' appears twice",
-				            record, name);
+					    record, name);
 		}
 		json_t *type = json_object_get(field, "type");
 		if (!type)
@@ -364,7 +364,7 @@ static int canon_symbols(struct canon *c, json_t *symbols, const char *name)
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(json_string_value(json_array_get(symbols, j)), text) == 0)
 				return fail(c->err, c->errlen, "enum '%s': symbol '%s' appears twice", name,
-				            text);
+					    text);
 		}
 		if (i)
 			sb_puts(&c->out, ",");
@@ -427,7 +427,7 @@ static int canon_named(struct canon *c, json_t *schema, const char *kind, const 
 
 /* array or map: {"type":kind,"items"|"values":schema} */
 static int canon_container(struct canon *c, json_t *schema, const char *kind, const char *key, const char *ns,
-                           int depth)
+			   int depth)
 {
 	json_t *child = json_object_get(schema, key);
 	if (!child)
@@ -496,7 +496,7 @@ static int canon_schema(struct canon *c, json_t *schema, const char *ns, int dep
  * *names when it is given (the caller releases them), else are dropped. */
 static int canonical_of(json_t *root, char **out, struct names *names, char *err, size_t errlen)
 {
-	struct canon c = {.err = err, .errlen = errlen};
+	struct canon c = { .err = err, .errlen = errlen };
 
 	if (canon_schema(&c, root, "", 0) < 0)
 		goto err;
@@ -662,7 +662,7 @@ static int shape_compile(struct shapes *sh, avro_schema_t s, int depth, size_t *
 	}
 	size_t idx = sh->n++;
 	avro_type_t type = avro_typeof(s);
-	sh->v[idx] = (struct shape){.type = type};
+	sh->v[idx] = (struct shape){ .type = type };
 	*out = idx;
 
 	size_t item, nkids = 0;
@@ -700,7 +700,7 @@ static int shape_compile(struct shapes *sh, avro_schema_t s, int depth, size_t *
 		return -1;
 	for (size_t i = 0; i < nkids; i++) {
 		avro_schema_t kid = type == AVRO_UNION ? avro_schema_union_branch(s, (int)i)
-		                                       : avro_schema_record_field_get_by_index(s, (int)i);
+						       : avro_schema_record_field_get_by_index(s, (int)i);
 		if (shape_compile(sh, kid, depth + 1, &kids[i]) < 0) {
 			free(kids);
 			return -1;
@@ -738,7 +738,7 @@ struct scan {
 static int scan_fail(struct scan *s, const char *what)
 {
 	return fail(s->err, s->errlen, "truncated or malformed body: %s at byte %zu", what,
-	            (size_t)(s->p - s->start));
+		    (size_t)(s->p - s->start));
 }
 
 /* Reads a zig-zag varint of at most maxbytes bytes. */
@@ -1079,7 +1079,7 @@ static int same_name(avro_schema_t a, avro_schema_t b)
 }
 
 static int schema_readable(const aq_codec_t *codec, avro_schema_t w, avro_schema_t r, int depth, char *err,
-                           size_t errlen);
+			   size_t errlen);
 
 /* The branch of reader union r that reads values of writer schema w: the
  * first of the same type (and name), else the first that reads it. */
@@ -1127,7 +1127,7 @@ static int promotes(avro_type_t w, avro_type_t r)
  * resolution rules; strict where the rules defer to the data: every writer
  * union branch and every writer enum symbol must be readable. */
 static int schema_readable(const aq_codec_t *codec, avro_schema_t w, avro_schema_t r, int depth, char *err,
-                           size_t errlen)
+			   size_t errlen)
 {
 	w = schema_deref(w);
 	r = schema_deref(r);
@@ -1138,7 +1138,7 @@ static int schema_readable(const aq_codec_t *codec, avro_schema_t w, avro_schema
 	if (wt == AVRO_UNION) {
 		for (size_t i = 0; i < avro_schema_union_size(w); i++) {
 			if (schema_readable(codec, avro_schema_union_branch(w, (int)i), r, depth + 1, err,
-			                    errlen) < 0)
+					    errlen) < 0)
 				return -1;
 		}
 		return 0;
@@ -1147,39 +1147,39 @@ static int schema_readable(const aq_codec_t *codec, avro_schema_t w, avro_schema
 		int branch = union_branch_for(codec, r, w, depth);
 		if (branch < 0)
 			return fail(err, errlen, "no branch of the reader's union reads a %s",
-			            avro_schema_type_name(w));
+				    avro_schema_type_name(w));
 		return schema_readable(codec, w, avro_schema_union_branch(r, branch), depth + 1, err, errlen);
 	}
 	if (!promotes(wt, rt))
 		return fail(err, errlen, "a %s cannot be read as a %s", avro_schema_type_name(w),
-		            avro_schema_type_name(r));
+			    avro_schema_type_name(r));
 	switch (rt) {
 	case AVRO_ENUM:
 		if (!same_name(w, r))
 			return fail(err, errlen, "enum %s cannot be read as enum %s", avro_schema_name(w),
-			            avro_schema_name(r));
+				    avro_schema_name(r));
 		for (int i = 0; i < avro_schema_enum_number_of_symbols(w); i++) {
 			const char *symbol = avro_schema_enum_get(w, i);
 			if (avro_schema_enum_get_by_name(r, symbol) < 0)
 				return fail(err, errlen, "enum %s: the reader lacks symbol %s",
-				            avro_schema_name(r), symbol);
+					    avro_schema_name(r), symbol);
 		}
 		return 0;
 	case AVRO_FIXED:
 		if (!same_name(w, r) || avro_schema_fixed_size(w) != avro_schema_fixed_size(r))
 			return fail(err, errlen, "fixed %s cannot be read as fixed %s", avro_schema_name(w),
-			            avro_schema_name(r));
+				    avro_schema_name(r));
 		return 0;
 	case AVRO_ARRAY:
 		return schema_readable(codec, avro_schema_array_items(w), avro_schema_array_items(r),
-		                       depth + 1, err, errlen);
+				       depth + 1, err, errlen);
 	case AVRO_MAP:
 		return schema_readable(codec, avro_schema_map_values(w), avro_schema_map_values(r), depth + 1,
-		                       err, errlen);
+				       err, errlen);
 	case AVRO_RECORD:
 		if (!same_name(w, r))
 			return fail(err, errlen, "record %s cannot be read as record %s", avro_schema_name(w),
-			            avro_schema_name(r));
+				    avro_schema_name(r));
 		for (size_t i = 0; i < avro_schema_record_size(r); i++) {
 			const char *name = avro_schema_record_field_name(r, (int)i);
 			avro_schema_t rf = avro_schema_record_field_get_by_index(r, (int)i);
@@ -1187,12 +1187,12 @@ static int schema_readable(const aq_codec_t *codec, avro_schema_t w, avro_schema
 			if (wi < 0) {
 				if (!reader_default(codec, r, name))
 					return fail(err, errlen,
-					            "field %s.%s has no default and the writer lacks it",
-					            avro_schema_name(r), name);
+						    "field %s.%s has no default and the writer lacks it",
+						    avro_schema_name(r), name);
 				continue;
 			}
 			if (schema_readable(codec, avro_schema_record_field_get_by_index(w, wi), rf,
-			                    depth + 1, err, errlen) < 0)
+					    depth + 1, err, errlen) < 0)
 				return -1;
 		}
 		return 0;
@@ -1363,7 +1363,7 @@ static int reader_check(aq_codec_t *codec, char *err, size_t errlen)
 	if (avro_typeof(rs) != AVRO_RECORD || strcmp(avro_schema_name(rs), READER_NAME) != 0 || !ns ||
 	    strcmp(ns, READER_NAMESPACE) != 0)
 		return fail(err, errlen, "reader schema is not the record %s.%s", READER_NAMESPACE,
-		            READER_NAME);
+			    READER_NAME);
 	for (int f = 0; f < NFIELDS; f++) {
 		int idx = avro_schema_record_field_get_index(rs, field_names[f]);
 		if (idx < 0)
@@ -1388,7 +1388,7 @@ static int reader_check(aq_codec_t *codec, char *err, size_t errlen)
 		}
 		if (avro_typeof(s) != want)
 			return fail(err, errlen, "reader schema field '%s' is a %s", field_names[f],
-			            avro_schema_type_name(s));
+				    avro_schema_type_name(s));
 		if (f == F_LABELS && avro_typeof(schema_deref(avro_schema_map_values(s))) != AVRO_STRING)
 			return fail(err, errlen, "reader schema field 'labels' is not a map of strings");
 		if (want != AVRO_UNION)
@@ -1406,12 +1406,12 @@ static int reader_check(aq_codec_t *codec, char *err, size_t errlen)
 		}
 		if (avro_schema_union_size(s) != 2 || *null_branch < 0 || *some_branch < 0)
 			return fail(err, errlen, "reader schema field '%s' is not a union of null and %s",
-			            field_names[f], f == F_VALUE ? "double" : "an enum");
+				    field_names[f], f == F_VALUE ? "double" : "an enum");
 	}
 
 	avro_schema_t status = schema_deref(avro_schema_union_branch(
-	    schema_deref(avro_schema_record_field_get_by_index(rs, codec->field_index[F_STATUS])),
-	    codec->status_enum_branch));
+		schema_deref(avro_schema_record_field_get_by_index(rs, codec->field_index[F_STATUS])),
+		codec->status_enum_branch));
 	int nsymbols = avro_schema_enum_number_of_symbols(status);
 	codec->status_of_symbol = calloc(nsymbols > 0 ? (size_t)nsymbols : 1, sizeof(int));
 	if (!codec->status_of_symbol)
@@ -1493,7 +1493,7 @@ static int writer_prepare(aq_codec_t *codec, struct writer_entry *w, char *err, 
 		if (wi < 0) {
 			if (!codec->defaults[i])
 				return fail(err, errlen,
-				            "writer schema lacks field '%s', which has no default", name);
+					    "writer schema lacks field '%s', which has no default", name);
 			continue;
 		}
 		avro_schema_t wf = avro_schema_record_field_get_by_index(w->schema, wi);
@@ -1506,7 +1506,7 @@ static int writer_prepare(aq_codec_t *codec, struct writer_entry *w, char *err, 
 
 int aq_codec_add_writer_schema(aq_codec_t *codec, const char *json, char *err, size_t errlen)
 {
-	struct writer_entry w = {0};
+	struct writer_entry w = { 0 };
 	char why[256];
 
 	if (aq_schema_fingerprint(json, &w.fp, why, sizeof(why)) < 0)
@@ -1649,7 +1649,7 @@ static int check_name_sane(const char *check, size_t len, char *err, size_t errl
 		return fail(err, errlen, "check name is empty");
 	if (len > AQ_CHECK_NAME_MAX)
 		return fail(err, errlen, "check name is %zu bytes long, more than %d", len,
-		            AQ_CHECK_NAME_MAX);
+			    AQ_CHECK_NAME_MAX);
 	return 0;
 }
 
@@ -1703,31 +1703,31 @@ static int fill_record(aq_codec_t *codec, const struct aq_result *r, char *err, 
 
 	avro_value_reset(rec);
 	rc |= avro_value_get_by_index(rec, codec->field_index[F_EVENT_ID], &f, NULL) ||
-	      lend_string(&f, r->event_id);
-	rc |=
-	    avro_value_get_by_index(rec, codec->field_index[F_CHECK], &f, NULL) || lend_string(&f, r->check);
+		lend_string(&f, r->event_id);
+	rc |= avro_value_get_by_index(rec, codec->field_index[F_CHECK], &f, NULL) ||
+		lend_string(&f, r->check);
 	rc |= avro_value_get_by_index(rec, codec->field_index[F_SOURCE], &f, NULL) ||
-	      lend_string(&f, r->source);
+		lend_string(&f, r->source);
 	rc |= avro_value_get_by_index(rec, codec->field_index[F_OBSERVED_AT], &f, NULL) ||
-	      avro_value_set_long(&f, r->observed_at_ms);
+		avro_value_set_long(&f, r->observed_at_ms);
 	rc |= avro_value_get_by_index(rec, codec->field_index[F_VALUE], &f, NULL);
 	if (r->has_value)
 		rc |= avro_value_set_branch(&f, codec->value_double_branch, &branch) ||
-		      avro_value_set_double(&branch, r->value);
+			avro_value_set_double(&branch, r->value);
 	else
 		rc |= avro_value_set_branch(&f, codec->value_null_branch, &branch) ||
-		      avro_value_set_null(&branch);
+			avro_value_set_null(&branch);
 	rc |= avro_value_get_by_index(rec, codec->field_index[F_STATUS], &f, NULL);
 	if (r->status == AQ_STATUS_NONE)
 		rc |= avro_value_set_branch(&f, codec->status_null_branch, &branch) ||
-		      avro_value_set_null(&branch);
+			avro_value_set_null(&branch);
 	else
 		rc |= avro_value_set_branch(&f, codec->status_enum_branch, &branch) ||
-		      avro_value_set_enum(&branch, codec->symbol_of_status[r->status]);
+			avro_value_set_enum(&branch, codec->symbol_of_status[r->status]);
 	rc |= avro_value_get_by_index(rec, codec->field_index[F_MESSAGE], &f, NULL) ||
-	      lend_string(&f, r->message);
+		lend_string(&f, r->message);
 	rc |= avro_value_get_by_index(rec, codec->field_index[F_INTERVAL_MS], &f, NULL) ||
-	      avro_value_set_long(&f, r->interval_ms);
+		avro_value_set_long(&f, r->interval_ms);
 	if (rc)
 		return fail(err, errlen, "cannot build record: %s", avro_strerror());
 
@@ -1752,7 +1752,7 @@ static int fill_record(aq_codec_t *codec, const struct aq_result *r, char *err, 
 		if (avro_value_get_by_index(rec, i, &f, NULL) ||
 		    set_default(codec, &f, codec->defaults[i], 0))
 			return fail(err, errlen, "field '%s' has no default to encode",
-			            avro_schema_record_field_name(codec->reader_schema, (int)i));
+				    avro_schema_record_field_name(codec->reader_schema, (int)i));
 	}
 	return 0;
 }
@@ -1772,7 +1772,7 @@ static uint64_t get_le64(const unsigned char *p)
 }
 
 int aq_codec_encode(aq_codec_t *codec, const struct aq_result *r, void *buf, size_t *len, char *err,
-                    size_t errlen)
+		    size_t errlen)
 {
 	unsigned char *out = buf;
 	size_t cap = *len;
@@ -1855,7 +1855,7 @@ static int take_string(const aq_codec_t *codec, const avro_value_t *rec, int f, 
 }
 
 static int result_from_record(aq_codec_t *codec, const avro_value_t *rec, struct aq_result *out, char *err,
-                              size_t errlen)
+			      size_t errlen)
 {
 	avro_value_t v, branch, item;
 	const char *s, *key;
@@ -1907,7 +1907,7 @@ static int result_from_record(aq_codec_t *codec, const avro_value_t *rec, struct
 		out->status = codec->status_of_symbol[symbol];
 		if (out->status == AQ_STATUS_NONE)
 			return fail(err, errlen, "status %s is not one this build knows",
-			            avro_schema_enum_get(avro_value_get_schema(&branch), symbol));
+				    avro_schema_enum_get(avro_value_get_schema(&branch), symbol));
 	}
 
 	if (avro_value_get_by_index(rec, codec->field_index[F_LABELS], &v, NULL) ||
@@ -1933,7 +1933,7 @@ broken:
 }
 
 int aq_codec_decode(aq_codec_t *codec, const void *buf, size_t len, struct aq_result *out, char *err,
-                    size_t errlen)
+		    size_t errlen)
 {
 	const unsigned char *p = buf;
 
@@ -1949,12 +1949,12 @@ int aq_codec_decode(aq_codec_t *codec, const void *buf, size_t len, struct aq_re
 		return fail(err, errlen, "unknown schema fingerprint 0x%016llx", (unsigned long long)fp);
 
 	struct scan s = {
-	    .start = p + HEADER_LEN,
-	    .p = p + HEADER_LEN,
-	    .end = p + len,
-	    .sh = &w->shapes,
-	    .err = err,
-	    .errlen = errlen,
+		.start = p + HEADER_LEN,
+		.p = p + HEADER_LEN,
+		.end = p + len,
+		.sh = &w->shapes,
+		.err = err,
+		.errlen = errlen,
 	};
 	if (scan_value(&s, w->root, 0) < 0)
 		return -1;
@@ -1968,7 +1968,7 @@ int aq_codec_decode(aq_codec_t *codec, const void *buf, size_t len, struct aq_re
 	if (!w->identity) {
 		if (resolve(codec, w) < 0)
 			return fail(err, errlen, "cannot resolve writer schema 0x%016llx: %s",
-			            (unsigned long long)fp, avro_strerror());
+				    (unsigned long long)fp, avro_strerror());
 		rec = &codec->reader_value;
 	}
 	if (result_from_record(codec, rec, out, err, errlen) < 0) {

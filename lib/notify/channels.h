@@ -20,7 +20,7 @@ struct aq_transfer {
 	char *payload; /* request body or mail message, owned */
 	size_t payload_len;
 	size_t payload_sent;
-	struct curl_slist *list; /* webhook: request headers; email: recipients */
+	struct curl_slist *list;  /* webhook: request headers; email: recipients */
 	char reply[AQ_REPLY_MAX]; /* webhook: status line reason; email: last 4xx/5xx reply */
 	char body[AQ_REPLY_MAX];  /* webhook: start of the response body */
 	size_t body_len;

@@ -182,11 +182,12 @@ static void add_headers(struct text *t, const struct aq_channel *ch, const struc
 	mail_date(date, sizeof(date));
 	text_printf(t, "\r\nDate: %s\r\n", date);
 	text_printf(t, "Message-ID: <%s@alertq>\r\n", n->notification_id);
-	text_puts(t, "MIME-Version: 1.0\r\n"
-		     "Content-Type: text/plain; charset=utf-8\r\n"
-		     "Content-Transfer-Encoding: 8bit\r\n"
-		     "Auto-Submitted: auto-generated\r\n"
-		     "\r\n");
+	text_puts(t,
+		  "MIME-Version: 1.0\r\n"
+		  "Content-Type: text/plain; charset=utf-8\r\n"
+		  "Content-Transfer-Encoding: 8bit\r\n"
+		  "Auto-Submitted: auto-generated\r\n"
+		  "\r\n");
 done:
 	free(from);
 	free(check);
@@ -350,7 +351,8 @@ void aq_email_finish(const struct aq_channel *ch, struct aq_transfer *t, CURLcod
 		if (t->reply[0])
 			aq_delivery_set(d, result, "SMTP %s from %s", t->reply, origin);
 		else
-			aq_delivery_set(d, result, "SMTP %ld from %s: %s", code, origin, aq_transfer_error(t, rc));
+			aq_delivery_set(d, result, "SMTP %ld from %s: %s", code, origin,
+					aq_transfer_error(t, rc));
 		return;
 	}
 	/* Connection, TLS (a server without STARTTLS when it is required

@@ -439,8 +439,8 @@ char *aq_notification_summary(const struct aq_notification *n)
 	const char *tag = n->resolved ? "RESOLVED" : aq_severity_name(n->severity);
 	int has_extra = labels[0] || level[0];
 	if (asprintf(&out, "[%s] %s %s: %s (was %s since %s): %s%s%s%s%s%s", tag, check,
-		     n->resolved ? "resolved" : "firing", value, aq_severity_name(n->previous_severity), since,
-		     message, has_extra ? " [" : "", labels, labels[0] && level[0] ? "; " : "", level,
+		     n->resolved ? "resolved" : "firing", value, aq_severity_name(n->previous_severity),
+		     since, message, has_extra ? " [" : "", labels, labels[0] && level[0] ? "; " : "", level,
 		     has_extra ? "]" : "") < 0)
 		out = NULL;
 done:

@@ -33,16 +33,11 @@ static const struct property producer_defaults[] = {
 };
 
 static const struct property consumer_defaults[] = {
-	{ "enable.auto.commit", "false" },
-	{ "enable.auto.offset.store", "false" },
-	{ "auto.offset.reset", "earliest" },
-	{ "session.timeout.ms", "6000" },
-	{ "heartbeat.interval.ms", "1000" },
-	{ "fetch.wait.max.ms", "10" },
-	{ "queued.min.messages", "200000" },
-	{ "queued.max.messages.kbytes", "32768" },
-	{ "enable.partition.eof", "false" },
-	{ NULL, NULL },
+	{ "enable.auto.commit", "false" },   { "enable.auto.offset.store", "false" },
+	{ "auto.offset.reset", "earliest" }, { "session.timeout.ms", "6000" },
+	{ "heartbeat.interval.ms", "1000" }, { "fetch.wait.max.ms", "10" },
+	{ "queued.min.messages", "200000" }, { "queued.max.messages.kbytes", "32768" },
+	{ "enable.partition.eof", "false" }, { NULL, NULL },
 };
 
 rd_kafka_conf_t *aq_kafka_conf(const struct aq_config *cfg, enum aq_kafka_role role, char *err, size_t errlen)
@@ -52,8 +47,8 @@ rd_kafka_conf_t *aq_kafka_conf(const struct aq_config *cfg, enum aq_kafka_role r
 
 	if (aq_kafka_set(conf, "bootstrap.servers", cfg->brokers, err, errlen) != 0)
 		goto err;
-	if (aq_kafka_set(conf, "client.id", role == AQ_KAFKA_PRODUCER ? "alertq-producer" : "alertq-worker", err,
-			 errlen) != 0)
+	if (aq_kafka_set(conf, "client.id", role == AQ_KAFKA_PRODUCER ? "alertq-producer" : "alertq-worker",
+			 err, errlen) != 0)
 		goto err;
 	for (const struct property *p = defaults; p->key; p++)
 		if (aq_kafka_set(conf, p->key, p->value, err, errlen) != 0)

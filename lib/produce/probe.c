@@ -162,7 +162,7 @@ static int pg_command(PGconn *conn, const char *sql, char *err, size_t errlen)
  * is none or the one there is broken, or NULL with the reason in err (no
  * connection is cached then). *fresh tells whether it was just made. */
 static PGconn *source_conn(aq_prober_t *p, size_t idx, int64_t timeout_ms, int *fresh, char *err,
-                           size_t errlen)
+			   size_t errlen)
 {
 	const struct aq_source *src = &p->cfg->sources[idx];
 	PGconn *conn = p->conns[idx];
@@ -178,8 +178,8 @@ static PGconn *source_conn(aq_prober_t *p, size_t idx, int64_t timeout_ms, int *
 
 	int64_t secs = (timeout_ms + AQ_MS_PER_SECOND - 1) / AQ_MS_PER_SECOND;
 	snprintf(timeout, sizeof(timeout), "%lld", (long long)(secs < 2 ? 2 : secs));
-	const char *const keys[] = {"dbname", "connect_timeout", "fallback_application_name", NULL};
-	const char *const values[] = {src->dsn, timeout, "alertq-producer", NULL};
+	const char *const keys[] = { "dbname", "connect_timeout", "fallback_application_name", NULL };
+	const char *const values[] = { src->dsn, timeout, "alertq-producer", NULL };
 
 	conn = PQconnectdbParams(keys, values, 1);
 	if (!conn) {
@@ -272,7 +272,7 @@ static int sql_attempt(aq_prober_t *p, size_t idx, const struct aq_check *check,
 		return (fresh || p->conns[idx]) ? 0 : -1;
 	}
 	snprintf(setting, sizeof(setting), "SET LOCAL statement_timeout = %lld",
-	         (long long)(check->timeout_ms > 0 ? check->timeout_ms : 0));
+		 (long long)(check->timeout_ms > 0 ? check->timeout_ms : 0));
 	if (pg_command(conn, setting, err, sizeof(err)) < 0) {
 		set_unknown(out, "%s", err);
 		goto done;
@@ -308,7 +308,7 @@ static void run_sql(aq_prober_t *p, const struct aq_check *check, struct aq_resu
 	if (!src->dsn) {
 		if (src->dsn_env)
 			set_unknown(out, "source '%s': environment variable %s is not set", src->name,
-			            src->dsn_env);
+				    src->dsn_env);
 		else
 			set_unknown(out, "source '%s' has no dsn", src->name);
 		return;
@@ -509,7 +509,7 @@ static void plugin_result(int wstatus, const char *output, struct aq_result *out
 			set_unknown(out, "killed by signal SIG%s%s%s", name, line[0] ? ": " : "", line);
 		else
 			set_unknown(out, "killed by signal %d%s%s", WTERMSIG(wstatus), line[0] ? ": " : "",
-			            line);
+				    line);
 		return;
 	}
 	int code = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1;
@@ -527,7 +527,7 @@ static void plugin_result(int wstatus, const char *output, struct aq_result *out
 /* Runs a command check into out (its common fields already set). */
 static void run_command(const struct aq_check *check, int64_t started, struct aq_result *out)
 {
-	int fds[2] = {-1, -1};
+	int fds[2] = { -1, -1 };
 	char *output = NULL;
 	size_t len = 0;
 	int wstatus = 0;
@@ -552,7 +552,7 @@ static void run_command(const struct aq_check *check, int64_t started, struct aq
 	pid = spawn_plugin(check->argv, fds[1]);
 	if (pid < 0) {
 		set_unknown(out, "cannot run '%s': %s", check->argv[0],
-		            strerror_r(errno, ebuf, sizeof(ebuf)));
+			    strerror_r(errno, ebuf, sizeof(ebuf)));
 		goto done;
 	}
 	close(fds[1]);
@@ -584,7 +584,7 @@ static void run_command(const struct aq_check *check, int64_t started, struct aq
 			timed_out = 1;
 			break;
 		}
-		struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
+		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
 		poll(&pfd, 1, (int)(left < POLL_SLICE_MS ? left : POLL_SLICE_MS));
 	}
 	if (!reaped && !timed_out) {

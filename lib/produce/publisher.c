@@ -63,7 +63,8 @@ aq_publisher_t *aq_publisher_new(const struct aq_config *cfg, char *err, size_t 
 	conf = NULL; /* owned by the producer now */
 	p->topic = rd_kafka_topic_new(p->rk, cfg->topic, NULL);
 	if (!p->topic) {
-		snprintf(err, errlen, "cannot use topic '%s': %s", cfg->topic, rd_kafka_err2str(rd_kafka_last_error()));
+		snprintf(err, errlen, "cannot use topic '%s': %s", cfg->topic,
+			 rd_kafka_err2str(rd_kafka_last_error()));
 		goto err;
 	}
 	return p;
@@ -93,15 +94,16 @@ int aq_publisher_send(aq_publisher_t *p, const struct aq_result *r, char *err, s
 		return -1;
 	int64_t give_up = aq_monotonic_ms() + 30000;
 	for (;;) {
-		if (rd_kafka_produce(p->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, p->buf, len, r->check,
-				     strlen(r->check), NULL) == 0) {
+		if (rd_kafka_produce(p->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, p->buf, len,
+				     r->check, strlen(r->check), NULL) == 0) {
 			p->queued++;
 			rd_kafka_poll(p->rk, 0);
 			return 0;
 		}
 		rd_kafka_resp_err_t e = rd_kafka_last_error();
 		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || aq_monotonic_ms() > give_up) {
-			snprintf(err, errlen, "cannot queue the result of '%s': %s", r->check, rd_kafka_err2str(e));
+			snprintf(err, errlen, "cannot queue the result of '%s': %s", r->check,
+				 rd_kafka_err2str(e));
 			return -1;
 		}
 		rd_kafka_poll(p->rk, 10);
@@ -162,8 +164,8 @@ void aq_result_stamp(struct aq_result *r)
 		r->observed_at_ms = aq_now_ms();
 }
 
-static const char *const submit_keys[] = { "check", "value", "status", "message", "labels", "interval",
-					   "interval_ms", "observed_at", NULL };
+static const char *const submit_keys[] = { "check",    "value",       "status",      "message", "labels",
+					   "interval", "interval_ms", "observed_at", NULL };
 
 int aq_submit_parse(const char *text, size_t len, struct aq_result *r, char *err, size_t errlen)
 {
@@ -212,7 +214,8 @@ int aq_submit_parse(const char *text, size_t len, struct aq_result *r, char *err
 	}
 	value = json_object_get(obj, "status");
 	if (value && !json_is_null(value)) {
-		r->status = json_is_string(value) ? aq_status_parse(json_string_value(value)) : AQ_STATUS_NONE;
+		r->status = json_is_string(value) ? aq_status_parse(json_string_value(value))
+						  : AQ_STATUS_NONE;
 		if (r->status == AQ_STATUS_NONE) {
 			snprintf(err, errlen, "'status' must be one of OK, WARNING, CRITICAL, UNKNOWN");
 			goto err;
@@ -267,7 +270,8 @@ int aq_submit_parse(const char *text, size_t len, struct aq_result *r, char *err
 		char terr[256];
 		if (!json_is_string(value) ||
 		    aq_parse_time(json_string_value(value), &r->observed_at_ms, terr, sizeof(terr)) != 0) {
-			snprintf(err, errlen, "'observed_at' must be an RFC 3339 time such as 2026-11-27T17:00:00Z");
+			snprintf(err, errlen,
+				 "'observed_at' must be an RFC 3339 time such as 2026-11-27T17:00:00Z");
 			goto err;
 		}
 	}

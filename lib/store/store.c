@@ -211,7 +211,8 @@ int aq_store_reconnect(aq_store_t *s, char *err, size_t errlen)
 		int held = aq_store_worker_lock(s, 0, err, errlen);
 		if (held != 0) {
 			if (held == 1)
-				snprintf(err, errlen, "a rebuild of the state (alertq replay --rebuild) is running");
+				snprintf(err, errlen,
+					 "a rebuild of the state (alertq replay --rebuild) is running");
 			s->connection_lost = 1;
 			/* no work without the lock: the connection goes */
 			PQfinish(s->conn);
@@ -224,8 +225,9 @@ int aq_store_reconnect(aq_store_t *s, char *err, size_t errlen)
 
 int aq_store_worker_lock(aq_store_t *s, int exclusive, char *err, size_t errlen)
 {
-	PGresult *res = PQexec(s->conn, exclusive ? "SELECT pg_try_advisory_lock(" WORKER_LOCK ")"
-						 : "SELECT pg_try_advisory_lock_shared(" WORKER_LOCK ")");
+	PGresult *res = PQexec(s->conn,
+			       exclusive ? "SELECT pg_try_advisory_lock(" WORKER_LOCK ")"
+					 : "SELECT pg_try_advisory_lock_shared(" WORKER_LOCK ")");
 	if (check_result(s, res, PGRES_TUPLES_OK, "taking the worker lock", err, errlen) != 0)
 		return -1;
 	int taken = PQgetvalue(res, 0, 0)[0] == 't';
@@ -286,8 +288,9 @@ int aq_store_migrate(aq_store_t *s, int *applied, char *err, size_t errlen)
 	/* a session lock: workers starting together migrate one after another */
 	if (run_query(s, "SELECT pg_advisory_lock(7316514)", 0, NULL, err, errlen) != 0)
 		return -1;
-	if (run_query(s, "CREATE TABLE IF NOT EXISTS alertq_schema (version int PRIMARY KEY,"
-			 " applied_at timestamptz NOT NULL DEFAULT now())",
+	if (run_query(s,
+		      "CREATE TABLE IF NOT EXISTS alertq_schema (version int PRIMARY KEY,"
+		      " applied_at timestamptz NOT NULL DEFAULT now())",
 		      0, NULL, err, errlen) != 0)
 		goto unlock;
 	for (int version = 1; version <= MIGRATION_COUNT; version++) {
@@ -296,8 +299,8 @@ int aq_store_migrate(aq_store_t *s, int *applied, char *err, size_t errlen)
 		snprintf(v, sizeof(v), "%d", version);
 		snprintf(what, sizeof(what), "migration %d", version);
 		const char *params[] = { v };
-		PGresult *res = PQexecParams(s->conn, "SELECT 1 FROM alertq_schema WHERE version = $1", 1, NULL,
-					     params, NULL, NULL, 0);
+		PGresult *res = PQexecParams(s->conn, "SELECT 1 FROM alertq_schema WHERE version = $1", 1,
+					     NULL, params, NULL, NULL, 0);
 		if (check_result(s, res, PGRES_TUPLES_OK, "reading the schema version", err, errlen) != 0)
 			goto unlock;
 		int done = PQntuples(res) > 0;
@@ -310,7 +313,8 @@ int aq_store_migrate(aq_store_t *s, int *applied, char *err, size_t errlen)
 		if (check_result(s, res, PGRES_COMMAND_OK, what, err, errlen) != 0)
 			goto rollback;
 		PQclear(res);
-		if (run_query(s, "INSERT INTO alertq_schema (version) VALUES ($1)", 1, params, err, errlen) != 0)
+		if (run_query(s, "INSERT INTO alertq_schema (version) VALUES ($1)", 1, params, err, errlen) !=
+		    0)
 			goto rollback;
 		if (aq_store_exec(s, "COMMIT", err, errlen) != 0)
 			goto unlock;
@@ -351,14 +355,15 @@ int aq_store_offsets(aq_store_t *s, const char *topic, const int32_t *partitions
 		}
 		PQclear(res);
 	}
-	res = PQexecParams(s->conn,
-			   lock ? "SELECT partition, next_offset, cluster_id FROM alertq_offsets WHERE topic = $1"
-				  " AND partition IN (SELECT p::int FROM jsonb_array_elements_text($2::jsonb) p)"
-				  " ORDER BY partition FOR UPDATE"
-				: "SELECT partition, next_offset, cluster_id FROM alertq_offsets WHERE topic = $1"
-				  " AND partition IN"
-				  " (SELECT p::int FROM jsonb_array_elements_text($2::jsonb) p)",
-			   2, NULL, params, NULL, NULL, 0);
+	res = PQexecParams(
+		s->conn,
+		lock ? "SELECT partition, next_offset, cluster_id FROM alertq_offsets WHERE topic = $1"
+		       " AND partition IN (SELECT p::int FROM jsonb_array_elements_text($2::jsonb) p)"
+		       " ORDER BY partition FOR UPDATE"
+		     : "SELECT partition, next_offset, cluster_id FROM alertq_offsets WHERE topic = $1"
+		       " AND partition IN"
+		       " (SELECT p::int FROM jsonb_array_elements_text($2::jsonb) p)",
+		2, NULL, params, NULL, NULL, 0);
 	free(parts);
 	if (check_result(s, res, PGRES_TUPLES_OK, "reading stored offsets", err, errlen) != 0)
 		return -1;
@@ -385,9 +390,10 @@ static int parse_severity(const char *text)
 
 /* Fills st from row of res (columns in the order of STATE_COLUMNS). */
 #define STATE_COLUMNS                                                                                        \
-	"check_name, severity, since_ms, pending_severity, pending_count, has_value, value, status, message,"  \
-	" labels::text, last_seen_ms, interval_ms, last_event_id, stale_at_ms, stale, episode,"               \
-	" escalation_level, last_notified_ms, next_action_ms, array_to_json(told)::text, acked, suppressed,"  \
+	"check_name, severity, since_ms, pending_severity, pending_count, has_value, value, status, "        \
+	"message,"                                                                                           \
+	" labels::text, last_seen_ms, interval_ms, last_event_id, stale_at_ms, stale, episode,"              \
+	" escalation_level, last_notified_ms, next_action_ms, array_to_json(told)::text, acked, suppressed," \
 	" previous_severity"
 
 static void state_from_row(struct aq_state *st, PGresult *res, int row)
@@ -396,7 +402,8 @@ static void state_from_row(struct aq_state *st, PGresult *res, int row)
 	st->known = 1;
 	st->severity = parse_severity(PQgetvalue(res, row, 1));
 	st->since_ms = strtoll(PQgetvalue(res, row, 2), NULL, 10);
-	st->pending_severity = PQgetisnull(res, row, 3) ? AQ_STATUS_NONE : aq_status_parse(PQgetvalue(res, row, 3));
+	st->pending_severity = PQgetisnull(res, row, 3) ? AQ_STATUS_NONE
+							: aq_status_parse(PQgetvalue(res, row, 3));
 	st->pending_count = atoi(PQgetvalue(res, row, 4));
 	st->has_value = PQgetvalue(res, row, 5)[0] == 't';
 	st->value = st->has_value ? strtod(PQgetvalue(res, row, 6), NULL) : 0;
@@ -493,8 +500,8 @@ static int row_index_find(const struct row_index *index, PGresult *res, const ch
 	return -1;
 }
 
-int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int lock, struct aq_state *states,
-			 char *err, size_t errlen)
+int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int lock,
+			 struct aq_state *states, char *err, size_t errlen)
 {
 	json_t *names = json_array();
 	for (size_t i = 0; i < n; i++) {
@@ -570,8 +577,8 @@ void aq_writes_clear(aq_writes_t *w)
 int aq_writes_empty(const aq_writes_t *w)
 {
 	return w->nstates == 0 && json_array_size(w->transitions) == 0 &&
-	       json_array_size(w->notifications) == 0 && json_array_size(w->offsets) == 0 &&
-	       json_array_size(w->dead_letters) == 0;
+		json_array_size(w->notifications) == 0 && json_array_size(w->offsets) == 0 &&
+		json_array_size(w->dead_letters) == 0;
 }
 
 static json_t *severity_json(int severity)
@@ -822,7 +829,8 @@ void aq_writes_dead_letter(aq_writes_t *w, const char *topic, int32_t partition,
 }
 
 /* Runs sql with the JSON array rows as $1, unless rows is empty. */
-static int write_rows(aq_store_t *s, const char *sql, json_t *rows, const char *what, char *err, size_t errlen)
+static int write_rows(aq_store_t *s, const char *sql, json_t *rows, const char *what, char *err,
+		      size_t errlen)
 {
 	if (json_array_size(rows) == 0)
 		return 0;
@@ -841,9 +849,10 @@ static int write_rows(aq_store_t *s, const char *sql, json_t *rows, const char *
 }
 
 /* The columns aq_writes_state() writes, in order. */
-#define STATE_COPY_COLUMNS                                                                                   \
-	"check_name, severity, since_ms, previous_severity, pending_severity, pending_count, has_value, value," \
-	" status, message, labels, last_seen_ms, interval_ms, last_event_id, stale_at_ms, stale, episode,"      \
+#define STATE_COPY_COLUMNS                                                                                 \
+	"check_name, severity, since_ms, previous_severity, pending_severity, pending_count, has_value, "  \
+	"value,"                                                                                           \
+	" status, message, labels, last_seen_ms, interval_ms, last_event_id, stale_at_ms, stale, episode," \
 	" escalation_level, last_notified_ms, next_action_ms, told, acked, suppressed"
 
 /* Sends the batch's states with COPY into a temporary table, then updates
@@ -858,15 +867,16 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		snprintf(err, errlen, "saving check state: out of memory");
 		return -1;
 	}
-	if (aq_store_exec(s,
-			  "CREATE TEMP TABLE IF NOT EXISTS alertq_batch_states (check_name text, severity text,"
-			  " since_ms bigint, previous_severity text, pending_severity text, pending_count int,"
-			  " has_value boolean, value double precision, status text, message text, labels jsonb,"
-			  " last_seen_ms bigint, interval_ms bigint, last_event_id text, stale_at_ms bigint,"
-			  " stale boolean, episode bigint, escalation_level int, last_notified_ms bigint,"
-			  " next_action_ms bigint, told text[], acked boolean, suppressed boolean)"
-			  " ON COMMIT DELETE ROWS",
-			  err, errlen) != 0)
+	if (aq_store_exec(
+		    s,
+		    "CREATE TEMP TABLE IF NOT EXISTS alertq_batch_states (check_name text, severity text,"
+		    " since_ms bigint, previous_severity text, pending_severity text, pending_count int,"
+		    " has_value boolean, value double precision, status text, message text, labels jsonb,"
+		    " last_seen_ms bigint, interval_ms bigint, last_event_id text, stale_at_ms bigint,"
+		    " stale boolean, episode bigint, escalation_level int, last_notified_ms bigint,"
+		    " next_action_ms bigint, told text[], acked boolean, suppressed boolean)"
+		    " ON COMMIT DELETE ROWS",
+		    err, errlen) != 0)
 		return -1;
 	PGresult *res = PQexec(s->conn, "COPY alertq_batch_states (" STATE_COPY_COLUMNS ") FROM STDIN");
 	if (check_result(s, res, PGRES_COPY_IN, "saving check state", err, errlen) != 0)
@@ -887,20 +897,22 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		PQclear(res);
 	if (rc != 0)
 		return -1;
-	if (aq_store_exec(s,
-			  "UPDATE alertq_checks c SET severity = b.severity, since_ms = b.since_ms,"
-			  " pending_severity = b.pending_severity, pending_count = b.pending_count,"
-			  " has_value = b.has_value, value = b.value, status = b.status, message = b.message,"
-			  " labels = b.labels, last_seen_ms = b.last_seen_ms, interval_ms = b.interval_ms,"
-			  " last_event_id = b.last_event_id, stale_at_ms = b.stale_at_ms, stale = b.stale,"
-			  " episode = b.episode, escalation_level = b.escalation_level,"
-			  " last_notified_ms = b.last_notified_ms, next_action_ms = b.next_action_ms, told = b.told,"
-			  " acked = b.acked, acked_by = CASE WHEN b.acked THEN c.acked_by END,"
-			  " acked_at = CASE WHEN b.acked THEN c.acked_at END,"
-			  " ack_comment = CASE WHEN b.acked THEN c.ack_comment END, suppressed = b.suppressed,"
-			  " previous_severity = b.previous_severity, updated_at = now()"
-			  " FROM alertq_batch_states b WHERE c.check_name = b.check_name",
-			  err, errlen) != 0)
+	if (aq_store_exec(
+		    s,
+		    "UPDATE alertq_checks c SET severity = b.severity, since_ms = b.since_ms,"
+		    " pending_severity = b.pending_severity, pending_count = b.pending_count,"
+		    " has_value = b.has_value, value = b.value, status = b.status, message = b.message,"
+		    " labels = b.labels, last_seen_ms = b.last_seen_ms, interval_ms = b.interval_ms,"
+		    " last_event_id = b.last_event_id, stale_at_ms = b.stale_at_ms, stale = b.stale,"
+		    " episode = b.episode, escalation_level = b.escalation_level,"
+		    " last_notified_ms = b.last_notified_ms, next_action_ms = b.next_action_ms, told = "
+		    "b.told,"
+		    " acked = b.acked, acked_by = CASE WHEN b.acked THEN c.acked_by END,"
+		    " acked_at = CASE WHEN b.acked THEN c.acked_at END,"
+		    " ack_comment = CASE WHEN b.acked THEN c.ack_comment END, suppressed = b.suppressed,"
+		    " previous_severity = b.previous_severity, updated_at = now()"
+		    " FROM alertq_batch_states b WHERE c.check_name = b.check_name",
+		    err, errlen) != 0)
 		return -1;
 	return aq_store_exec(
 		s,
@@ -930,7 +942,8 @@ int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 	if (write_states(s, w, err, errlen) != 0)
 		return -1;
 	if (write_rows(s,
-		       "INSERT INTO alertq_transitions (ref, check_name, from_severity, to_severity, value, message,"
+		       "INSERT INTO alertq_transitions (ref, check_name, from_severity, to_severity, value, "
+		       "message,"
 		       " observed_at_ms, event_id, cause)"
 		       " SELECT ref, check_name, from_severity, to_severity, value, message, observed_at_ms,"
 		       " event_id, cause FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, ord),"
@@ -940,20 +953,23 @@ int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		       w->transitions, "saving transitions", err, errlen) != 0)
 		return -1;
 	if (write_rows(s,
-		       "INSERT INTO alertq_notifications (id, transition_ref, check_name, channel, level, resolved,"
+		       "INSERT INTO alertq_notifications (id, transition_ref, check_name, channel, level, "
+		       "resolved,"
 		       " payload, give_up_at)"
 		       " SELECT id, transition_ref, check_name, channel, level, resolved, payload,"
 		       " now() + give_up_after_ms * interval '1 millisecond'"
-		       " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, ord), jsonb_to_record(e.doc)"
+		       " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, ord), "
+		       "jsonb_to_record(e.doc)"
 		       " AS x(id uuid, transition_ref uuid, check_name text, channel text, level int,"
 		       " resolved boolean, payload text, give_up_after_ms bigint) ORDER BY e.ord",
 		       w->notifications, "saving notifications", err, errlen) != 0)
 		return -1;
-	if (write_rows(s,
-		       "INSERT INTO alertq_dead_letters (topic, partition, \"offset\", reason)"
-		       " SELECT topic, partition, \"offset\", reason FROM jsonb_to_recordset($1::jsonb)"
-		       " AS x(topic text, partition int, \"offset\" bigint, reason text) ON CONFLICT DO NOTHING",
-		       w->dead_letters, "saving dead letters", err, errlen) != 0)
+	if (write_rows(
+		    s,
+		    "INSERT INTO alertq_dead_letters (topic, partition, \"offset\", reason)"
+		    " SELECT topic, partition, \"offset\", reason FROM jsonb_to_recordset($1::jsonb)"
+		    " AS x(topic text, partition int, \"offset\" bigint, reason text) ON CONFLICT DO NOTHING",
+		    w->dead_letters, "saving dead letters", err, errlen) != 0)
 		return -1;
 	if (write_rows(s,
 		       "INSERT INTO alertq_offsets (topic, partition, next_offset, cluster_id)"
@@ -983,9 +999,10 @@ void aq_store_silences_invalidate(aq_store_t *s)
 /* Reads silences that have not ended; keeps the old list when that fails. */
 static void silences_read(aq_store_t *s)
 {
-	PGresult *res = PQexec(s->conn, "SELECT match, (extract(epoch FROM starts_at) * 1000)::bigint,"
-					" (extract(epoch FROM ends_at) * 1000)::bigint FROM alertq_silences"
-					" WHERE ends_at > now()");
+	PGresult *res = PQexec(s->conn,
+			       "SELECT match, (extract(epoch FROM starts_at) * 1000)::bigint,"
+			       " (extract(epoch FROM ends_at) * 1000)::bigint FROM alertq_silences"
+			       " WHERE ends_at > now()");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
 		return;
@@ -1024,11 +1041,12 @@ int aq_store_claim(aq_store_t *s, const char *channel, int max, struct aq_outbox
 	const char *params[] = { channel, limit };
 	*rows = NULL;
 	*n = 0;
-	PGresult *res = PQexecParams(s->conn,
-				     "SELECT id, payload, attempts, give_up_at <= now() FROM alertq_notifications"
-				     " WHERE channel = $1 AND state = 'pending' AND next_attempt_at <= now()"
-				     " ORDER BY next_attempt_at, created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-				     2, NULL, params, NULL, NULL, 0);
+	PGresult *res = PQexecParams(
+		s->conn,
+		"SELECT id, payload, attempts, give_up_at <= now() FROM alertq_notifications"
+		" WHERE channel = $1 AND state = 'pending' AND next_attempt_at <= now()"
+		" ORDER BY next_attempt_at, created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
+		2, NULL, params, NULL, NULL, 0);
 	if (check_result(s, res, PGRES_TUPLES_OK, "claiming notifications", err, errlen) != 0)
 		return -1;
 	int count = PQntuples(res);
@@ -1088,7 +1106,8 @@ int aq_store_mark_many(aq_store_t *s, const struct aq_mark *marks, size_t n, cha
 		copy_raw(&outcomes, sep, 1);
 		copy_raw(&outcomes, number, (size_t)snprintf(number, sizeof(number), "%d", marks[i].outcome));
 		copy_raw(&retries, sep, 1);
-		copy_raw(&retries, number, (size_t)snprintf(number, sizeof(number), "%lld", (long long)marks[i].retry_ms));
+		copy_raw(&retries, number,
+			 (size_t)snprintf(number, sizeof(number), "%lld", (long long)marks[i].retry_ms));
 		copy_raw(&errors, sep, 1);
 		array_text(&errors, marks[i].error);
 	}
@@ -1110,7 +1129,8 @@ int aq_store_mark_many(aq_store_t *s, const struct aq_mark *marks, size_t n, cha
 		"   ELSE 'pending' END,"
 		" sent_at = CASE WHEN m.outcome = 0 THEN now() END,"
 		" next_attempt_at = now() + m.retry_ms * interval '1 millisecond'"
-		" FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::text[]) AS m(id, outcome, retry_ms, error)"
+		" FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::text[]) AS m(id, outcome, retry_ms, "
+		"error)"
 		" WHERE n.id = m.id",
 		4, NULL, params, NULL, NULL, 0);
 	if (check_result(s, res, PGRES_COMMAND_OK, "recording deliveries", err, errlen) != 0)
@@ -1135,11 +1155,12 @@ int aq_store_due_checks(aq_store_t *s, int64_t now_ms, int max, char ***names, s
 	const char *params[] = { now_text, limit };
 	*names = NULL;
 	*n = 0;
-	PGresult *res = PQexecParams(s->conn,
-				     "SELECT check_name FROM alertq_checks WHERE (next_action_ms > 0 AND"
-				     " next_action_ms <= $1::bigint) OR (stale_at_ms > 0 AND stale_at_ms <= $1::bigint)"
-				     " OR suppressed ORDER BY check_name LIMIT $2 FOR UPDATE SKIP LOCKED",
-				     2, NULL, params, NULL, NULL, 0);
+	PGresult *res = PQexecParams(
+		s->conn,
+		"SELECT check_name FROM alertq_checks WHERE (next_action_ms > 0 AND"
+		" next_action_ms <= $1::bigint) OR (stale_at_ms > 0 AND stale_at_ms <= $1::bigint)"
+		" OR suppressed ORDER BY check_name LIMIT $2 FOR UPDATE SKIP LOCKED",
+		2, NULL, params, NULL, NULL, 0);
 	if (check_result(s, res, PGRES_TUPLES_OK, "finding due checks", err, errlen) != 0)
 		return -1;
 	int count = PQntuples(res);

@@ -32,8 +32,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < cfg.nescalations; i++)
 			for (int s = 0; s < 4; s++)
 				for (size_t l = 0; l < cfg.escalations[i].severity[s].nlevels; l++)
-					for (size_t n = 0; n < cfg.escalations[i].severity[s].levels[l].nnotify; n++)
-						if (!aq_config_channel(&cfg, cfg.escalations[i].severity[s].levels[l].notify[n]))
+					for (size_t n = 0;
+					     n < cfg.escalations[i].severity[s].levels[l].nnotify; n++)
+						if (!aq_config_channel(&cfg,
+								       cfg.escalations[i]
+									       .severity[s]
+									       .levels[l]
+									       .notify[n]))
 							abort();
 		aq_config_release(&cfg);
 	}

@@ -9,8 +9,8 @@
 
 #define V2_SCHEMA ALERTQ_SOURCE_DIR "/tests/data/check_result_v2.avsc"
 
-static aq_codec_t *v1_reader;  /* shipped reader; v2 added as a writer */
-static aq_codec_t *v2_reader;  /* version 2 as the reader, v1 resolved into it */
+static aq_codec_t *v1_reader; /* shipped reader; v2 added as a writer */
+static aq_codec_t *v2_reader; /* version 2 as the reader, v1 resolved into it */
 static uint64_t fp_v1, fp_v2;
 
 /* Reads the whole file at path into a new string; NULL when it cannot. */
@@ -69,13 +69,13 @@ static void check_round_trip(aq_codec_t *codec, const struct aq_result *r)
 		abort();
 	}
 	int same = strcmp(r->event_id, back.event_id) == 0 && same_string(r->check, back.check) &&
-		   same_string(r->source, back.source) && same_string(r->message, back.message) &&
-		   r->observed_at_ms == back.observed_at_ms && r->has_value == back.has_value &&
-		   (!r->has_value || r->value == back.value) && r->status == back.status &&
-		   r->interval_ms == back.interval_ms && r->nlabels == back.nlabels;
+		same_string(r->source, back.source) && same_string(r->message, back.message) &&
+		r->observed_at_ms == back.observed_at_ms && r->has_value == back.has_value &&
+		(!r->has_value || r->value == back.value) && r->status == back.status &&
+		r->interval_ms == back.interval_ms && r->nlabels == back.nlabels;
 	for (size_t i = 0; same && i < r->nlabels; i++)
 		same = same_string(r->labels[i].key, back.labels[i].key) &&
-		       same_string(r->labels[i].value, back.labels[i].value);
+			same_string(r->labels[i].value, back.labels[i].value);
 	if (!same) {
 		fprintf(stderr, "fuzz_event: round trip changed the result of check '%s'\n", r->check);
 		abort();

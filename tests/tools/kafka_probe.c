@@ -8,21 +8,26 @@
 
 #include <librdkafka/rdkafka.h>
 
-enum { EXIT_OK = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILED = 1,
+	EXIT_USAGE = 2
+};
 
 /* Prints how to call the probe to stderr. */
 static void usage(void)
 {
-	fprintf(stderr, "usage: kafka_probe metadata BOOTSTRAP TOPIC\n"
-	                "       kafka_probe produce BOOTSTRAP TOPIC COUNT\n"
-	                "       kafka_probe consume BOOTSTRAP TOPIC GROUP COUNT TIMEOUT_SECONDS\n"
-	                "       kafka_probe produce-file BOOTSTRAP TOPIC FILE\n"
-	                "       kafka_probe dump BOOTSTRAP TOPIC COUNT TIMEOUT_SECONDS\n"
-	                "\n"
-	                "produce-file sends one message per line of FILE, \"KEYHEX VALUEHEX\" (\"-\" for\n"
-	                "no key or an empty value), in order, and waits for each to be acknowledged.\n"
-	                "dump reads TOPIC from the beginning without a group and prints one line per\n"
-	                "message: \"PARTITION OFFSET KEYHEX VALUEHEX NAME=VALUEHEX...\" (headers last).\n");
+	fprintf(stderr,
+		"usage: kafka_probe metadata BOOTSTRAP TOPIC\n"
+		"       kafka_probe produce BOOTSTRAP TOPIC COUNT\n"
+		"       kafka_probe consume BOOTSTRAP TOPIC GROUP COUNT TIMEOUT_SECONDS\n"
+		"       kafka_probe produce-file BOOTSTRAP TOPIC FILE\n"
+		"       kafka_probe dump BOOTSTRAP TOPIC COUNT TIMEOUT_SECONDS\n"
+		"\n"
+		"produce-file sends one message per line of FILE, \"KEYHEX VALUEHEX\" (\"-\" for\n"
+		"no key or an empty value), in order, and waits for each to be acknowledged.\n"
+		"dump reads TOPIC from the beginning without a group and prints one line per\n"
+		"message: \"PARTITION OFFSET KEYHEX VALUEHEX NAME=VALUEHEX...\" (headers last).\n");
 }
 
 /* Parses a non-negative decimal integer; returns it, or -1 when text is not one. */
@@ -78,7 +83,7 @@ static rd_kafka_t *new_client(rd_kafka_type_t type, const struct property *props
 /* Prints "partitions N" for topic. Returns an exit code. */
 static int probe_metadata(const char *bootstrap, const char *topic)
 {
-	const struct property props[] = {{"bootstrap.servers", bootstrap}, {NULL, NULL}};
+	const struct property props[] = { { "bootstrap.servers", bootstrap }, { NULL, NULL } };
 	rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, props);
 	if (!rk)
 		return EXIT_FAILED;
@@ -87,7 +92,7 @@ static int probe_metadata(const char *bootstrap, const char *topic)
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
 	if (!rkt) {
 		fprintf(stderr, "kafka_probe: topic '%s': %s\n", topic,
-		        rd_kafka_err2str(rd_kafka_last_error()));
+			rd_kafka_err2str(rd_kafka_last_error()));
 		rd_kafka_destroy(rk);
 		return EXIT_FAILED;
 	}
@@ -126,7 +131,9 @@ static int probe_produce(const char *bootstrap, const char *topic, long count)
 	char errstr[512];
 	long delivered = 0;
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	const struct property props[] = {{"bootstrap.servers", bootstrap}, {"linger.ms", "0"}, {NULL, NULL}};
+	const struct property props[] = { { "bootstrap.servers", bootstrap },
+					  { "linger.ms", "0" },
+					  { NULL, NULL } };
 	if (set_properties(conf, props) != 0) {
 		rd_kafka_conf_destroy(conf);
 		return EXIT_FAILED;
@@ -145,10 +152,10 @@ static int probe_produce(const char *bootstrap, const char *topic, long count)
 		char value[32];
 		snprintf(key, sizeof(key), "check-%ld", i);
 		snprintf(value, sizeof(value), "probe-%ld", i);
-		rd_kafka_resp_err_t err =
-		    rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
-		                      RD_KAFKA_V_VALUE(value, strlen(value)),
-		                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+		rd_kafka_resp_err_t err = rd_kafka_producev(
+			rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
+			RD_KAFKA_V_VALUE(value, strlen(value)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+			RD_KAFKA_V_END);
 		if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
 			fprintf(stderr, "kafka_probe: produce: %s\n", rd_kafka_err2str(err));
 	}
@@ -164,16 +171,16 @@ static int probe_produce(const char *bootstrap, const char *topic, long count)
 /* Joins group, reads topic from the beginning until count messages arrived or
  * timeout_s passed, commits and leaves; prints "consumed N". Returns an exit code. */
 static int probe_consume(const char *bootstrap, const char *topic, const char *group, long count,
-                         long timeout_s)
+			 long timeout_s)
 {
 	const struct property props[] = {
-	    {"bootstrap.servers", bootstrap},
-	    {"group.id", group},
-	    {"auto.offset.reset", "earliest"},
-	    {"enable.auto.commit", "false"},
-	    {"session.timeout.ms", "6000"},
-	    {"fetch.wait.max.ms", "10"},
-	    {NULL, NULL},
+		{ "bootstrap.servers", bootstrap },
+		{ "group.id", group },
+		{ "auto.offset.reset", "earliest" },
+		{ "enable.auto.commit", "false" },
+		{ "session.timeout.ms", "6000" },
+		{ "fetch.wait.max.ms", "10" },
+		{ NULL, NULL },
 	};
 	rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, props);
 	if (!rk)
@@ -223,7 +230,7 @@ static long unhex(const char *text, size_t len, unsigned char *out, size_t cap)
 	if (len % 2 != 0 || len / 2 > cap)
 		return -1;
 	for (size_t i = 0; i < len; i += 2) {
-		char pair[3] = {text[i], text[i + 1], '\0'};
+		char pair[3] = { text[i], text[i + 1], '\0' };
 		if (!isxdigit((unsigned char)pair[0]) || !isxdigit((unsigned char)pair[1]))
 			return -1;
 		out[i / 2] = (unsigned char)strtoul(pair, NULL, 16);
@@ -261,7 +268,9 @@ static int probe_produce_file(const char *bootstrap, const char *topic, const ch
 	unsigned char *key = malloc(LINE_MAX_BYTES / 2);
 	unsigned char *value = malloc(LINE_MAX_BYTES / 2);
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	const struct property props[] = {{"bootstrap.servers", bootstrap}, {"linger.ms", "0"}, {NULL, NULL}};
+	const struct property props[] = { { "bootstrap.servers", bootstrap },
+					  { "linger.ms", "0" },
+					  { NULL, NULL } };
 	rd_kafka_t *rk = NULL;
 	if (!line || !key || !value || set_properties(conf, props) != 0) {
 		rd_kafka_conf_destroy(conf);
@@ -290,17 +299,20 @@ static int probe_produce_file(const char *bootstrap, const char *topic, const ch
 		*space = '\0';
 		const char *vtext = space + 1;
 		long klen = strcmp(line, "-") == 0 ? 0 : unhex(line, strlen(line), key, LINE_MAX_BYTES / 2);
-		long vlen = strcmp(vtext, "-") == 0 ? 0 : unhex(vtext, strlen(vtext), value, LINE_MAX_BYTES / 2);
+		long vlen = strcmp(vtext, "-") == 0 ? 0
+						    : unhex(vtext, strlen(vtext), value, LINE_MAX_BYTES / 2);
 		if (klen < 0 || vlen < 0) {
 			fprintf(stderr, "kafka_probe: %s:%ld: not hex\n", path, lineno);
 			goto out;
 		}
 		rd_kafka_resp_err_t err = rd_kafka_producev(
-		    rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(strcmp(line, "-") == 0 ? NULL : key, (size_t)klen),
-		    RD_KAFKA_V_VALUE(vlen ? value : NULL, (size_t)vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-		    RD_KAFKA_V_END);
+			rk, RD_KAFKA_V_TOPIC(topic),
+			RD_KAFKA_V_KEY(strcmp(line, "-") == 0 ? NULL : key, (size_t)klen),
+			RD_KAFKA_V_VALUE(vlen ? value : NULL, (size_t)vlen),
+			RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
 		if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			fprintf(stderr, "kafka_probe: %s:%ld: produce: %s\n", path, lineno, rd_kafka_err2str(err));
+			fprintf(stderr, "kafka_probe: %s:%ld: produce: %s\n", path, lineno,
+				rd_kafka_err2str(err));
 			goto out;
 		}
 		sent++;
@@ -329,12 +341,12 @@ out:
 static int probe_dump(const char *bootstrap, const char *topic, long count, long timeout_s)
 {
 	const struct property props[] = {
-	    {"bootstrap.servers", bootstrap},
-	    {"group.id", "kafka-probe-dump"},
-	    {"enable.auto.commit", "false"},
-	    {"fetch.wait.max.ms", "10"},
-	    {"enable.partition.eof", "false"},
-	    {NULL, NULL},
+		{ "bootstrap.servers", bootstrap },
+		{ "group.id", "kafka-probe-dump" },
+		{ "enable.auto.commit", "false" },
+		{ "fetch.wait.max.ms", "10" },
+		{ "enable.partition.eof", "false" },
+		{ NULL, NULL },
 	};
 	rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, props);
 	if (!rk)
@@ -345,7 +357,7 @@ static int probe_dump(const char *bootstrap, const char *topic, long count, long
 	rd_kafka_resp_err_t err = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, 10000) : rd_kafka_last_error();
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 || md->topics[0].err) {
 		fprintf(stderr, "kafka_probe: metadata of '%s': %s\n", topic,
-		        rd_kafka_err2str(err ? err : md->topics[0].err));
+			rd_kafka_err2str(err ? err : md->topics[0].err));
 		if (md)
 			rd_kafka_metadata_destroy(md);
 		if (rkt)
@@ -353,10 +365,11 @@ static int probe_dump(const char *bootstrap, const char *topic, long count, long
 		rd_kafka_destroy(rk);
 		return EXIT_FAILED;
 	}
-	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+	rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(
+		md->topics[0].partition_cnt);
 	for (int i = 0; i < md->topics[0].partition_cnt; i++)
 		rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
-		    RD_KAFKA_OFFSET_BEGINNING;
+			RD_KAFKA_OFFSET_BEGINNING;
 	rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(rkt);
 	err = rd_kafka_assign(rk, parts);
@@ -387,7 +400,7 @@ static int probe_dump(const char *bootstrap, const char *topic, long count, long
 			const void *value;
 			size_t size;
 			for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
-			                   RD_KAFKA_RESP_ERR_NO_ERROR;
+			     RD_KAFKA_RESP_ERR_NO_ERROR;
 			     i++) {
 				printf(" %s=", name);
 				print_hex(value, size);

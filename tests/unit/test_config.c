@@ -49,7 +49,7 @@ START_TEST(full_file)
 	/* ALERTQ_TEST_SLACK_URL and ALERTQ_TEST_SMTP_PASSWORD stay unset */
 	char path[PATH_MAX], err[4096];
 	data_path(path, sizeof(path), "full.yaml");
-	struct aq_config cfg = {0};
+	struct aq_config cfg = { 0 };
 	ck_assert_msg(aq_config_load(&cfg, path, err, sizeof(err)) == 0, "%s", err);
 
 	ck_assert_str_eq(cfg.path, path);
@@ -99,7 +99,7 @@ START_TEST(full_file)
 	ck_assert_int_eq(c->kind, AQ_CHECK_COMMAND);
 	ck_assert_ptr_null(c->source);
 	ck_assert_uint_eq(c->argc, 7);
-	const char *argv[] = {"/usr/lib/nagios/plugins/check_disk", "-w", "20%", "-c", "10%", "-p", "/"};
+	const char *argv[] = { "/usr/lib/nagios/plugins/check_disk", "-w", "20%", "-c", "10%", "-p", "/" };
 	for (size_t i = 0; i < 7; i++)
 		ck_assert_str_eq(c->argv[i], argv[i]);
 	ck_assert_ptr_null(c->argv[7]);
@@ -223,7 +223,7 @@ START_TEST(defaults_on_minimal_file)
 	clear_env();
 	char path[PATH_MAX], err[4096];
 	data_path(path, sizeof(path), "minimal.yaml");
-	struct aq_config cfg = {0};
+	struct aq_config cfg = { 0 };
 	ck_assert_msg(aq_config_load(&cfg, path, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_str_eq(cfg.brokers, "127.0.0.1:9092");
 	ck_assert_str_eq(cfg.topic, "alertq.checks");
@@ -244,10 +244,10 @@ START_TEST(defaults_on_minimal_file)
 
 	/* defaults inside rules, escalations and channels */
 	parse_ok(&cfg, "rules:\n  - match: '*'\n"
-	               "escalations:\n  e: {}\n"
-	               "channels:\n"
-	               "  w: {type: webhook, url: 'http://x/'}\n"
-	               "  m: {type: email, url: 'smtp://x', from: a@b, to: c@d}\n");
+		       "escalations:\n  e: {}\n"
+		       "channels:\n"
+		       "  w: {type: webhook, url: 'http://x/'}\n"
+		       "  m: {type: email, url: 'smtp://x', from: a@b, to: c@d}\n");
 	ck_assert_int_eq(cfg.rules[0].for_count, 1);
 	ck_assert_int_eq(cfg.rules[0].stale_severity, AQ_UNKNOWN);
 	ck_assert_int_eq(cfg.rules[0].stale_after_ms, 0);
@@ -276,7 +276,7 @@ END_TEST
 START_TEST(environment_overrides)
 {
 	clear_env();
-	struct aq_config cfg = {0};
+	struct aq_config cfg = { 0 };
 	setenv("ALERTQ_KAFKA_BROKERS", "kafka-1:9092", 1);
 	setenv("ALERTQ_STATE_DSN", "postgresql://other/db", 1);
 	parse_ok(&cfg, "kafka: {brokers: 'file:9092'}\nstate: {dsn: 'postgresql://file/db'}\n");
@@ -297,14 +297,14 @@ END_TEST
 START_TEST(env_keys_read_at_load)
 {
 	clear_env();
-	struct aq_config cfg = {0};
+	struct aq_config cfg = { 0 };
 	const char *text =
-	    "sources:\n  db: {dsn_env: ALERTQ_TEST_IACT_DSN}\n"
-	    "checks:\n  - {name: q, sql: {source: db, query: 'select 1'}}\n"
-	    "channels:\n"
-	    "  w: {type: webhook, url_env: ALERTQ_TEST_SLACK_URL, secret_env: ALERTQ_TEST_WEBHOOK_SECRET}\n"
-	    "  m: {type: email, url_env: ALERTQ_TEST_SLACK_URL, from: a@b, to: [c@d],\n"
-	    "      username_env: ALERTQ_TEST_SMTP_USER, password_env: ALERTQ_TEST_SMTP_PASSWORD}\n";
+		"sources:\n  db: {dsn_env: ALERTQ_TEST_IACT_DSN}\n"
+		"checks:\n  - {name: q, sql: {source: db, query: 'select 1'}}\n"
+		"channels:\n"
+		"  w: {type: webhook, url_env: ALERTQ_TEST_SLACK_URL, secret_env: ALERTQ_TEST_WEBHOOK_SECRET}\n"
+		"  m: {type: email, url_env: ALERTQ_TEST_SLACK_URL, from: a@b, to: [c@d],\n"
+		"      username_env: ALERTQ_TEST_SMTP_USER, password_env: ALERTQ_TEST_SMTP_PASSWORD}\n";
 	/* not set: no error, values NULL, names kept */
 	parse_ok(&cfg, text);
 	ck_assert_ptr_null(cfg.sources[0].dsn);
@@ -346,142 +346,142 @@ static const struct {
 	const char *text;
 	const char *want;
 } bad[] = {
-    /* yaml itself */
-    {"kafka:\n  brokers: [a\n", "t.yaml:3: yaml syntax error: did not find expected ',' or ']' "
-                                "(while parsing a flow sequence at line 2)"},
-    {"a: b\n c: d\n", "t.yaml:2: yaml syntax error: mapping values are not allowed in this context"},
-    {"x: \"\\q\"\n", "t.yaml:1: yaml syntax error: found unknown escape character (while parsing a quoted "
-                     "scalar at line 1)"},
-    {"", "t.yaml:1: the configuration is empty"},
-    {"# only a comment\n", "t.yaml:1: the configuration is empty"},
-    {"~\n", "t.yaml:1: the configuration is empty"},
-    {"- a\n", "t.yaml:1: the configuration must be a mapping, not a list"},
-    {"log_dir: /x\n---\nlog_dir: /y\n", "t.yaml:3: a second yaml document (the file holds one)"},
-    {"kafka: &k {topic: a}\nstate: *k\n",
-     "t.yaml:2: anchors and aliases are not supported (found alias '*k')"},
-    /* keys and node types */
-    {"kafak: {}\n", "t.yaml:1: unknown key 'kafak' in the configuration"},
-    {"kafka:\n  brokers: a\n  brokers: b\n", "t.yaml:3: duplicate key 'brokers' in kafka (first at line 2)"},
-    {"kafka: [a]\n", "t.yaml:1: 'kafka' must be a mapping, not a list"},
-    {"kafka:\n  topic: {a: b}\n", "t.yaml:2: 'topic' must be a string, not a mapping"},
-    {"kafka:\n  topic:\n", "t.yaml:2: 'topic' needs a value"},
-    {"kafka:\n  properties: [a]\n", "t.yaml:2: 'properties' must be a mapping, not a list"},
-    {"kafka:\n  properties: {a: [1]}\n", "t.yaml:2: kafka property 'a' must be a string, not a list"},
-    {"state: {dsn: ''}\n", "t.yaml:1: 'dsn' must not be empty"},
-    {"log_dir: [a]\n", "t.yaml:1: 'log_dir' must be a string, not a list"},
-    {"checks: {a: 1}\n", "t.yaml:1: 'checks' must be a list, not a mapping"},
-    {"rules:\n  - match: x\n    treshold: 5\n", "t.yaml:3: unknown key 'treshold' in rule"},
-    /* sources */
-    {"sources:\n  a: {dsn: x}\n  a: {dsn: y}\n", "t.yaml:3: duplicate source 'a' (first at line 2)"},
-    {"sources:\n  a: {}\n", "t.yaml:2: missing 'dsn' or 'dsn_env' in source 'a'"},
-    {"sources:\n  a: {dsn: x, dsn_env: Y}\n", "t.yaml:2: both 'dsn' and 'dsn_env' in source 'a' (give one)"},
-    {"sources:\n  a: {dns: x}\n", "t.yaml:2: unknown key 'dns' in source 'a'\n"
-                                  "t.yaml:2: missing 'dsn' or 'dsn_env' in source 'a'"},
-    /* checks */
-    {"checks:\n  - {command: [x]}\n", "t.yaml:2: missing 'name' in check"},
-    {"checks:\n  - {name: '', command: [x]}\n", "t.yaml:2: check name is empty"},
-    {"checks:\n  - {name: 'a b', command: [x]}\n",
-     "t.yaml:2: check name 'a b' contains whitespace or control characters"},
-    {"checks:\n  - {name: \"a\\tb\", command: [x]}\n",
-     "t.yaml:2: check name 'a?b' contains whitespace or control characters"},
-    {"checks:\n  - {name: a}\n", "t.yaml:2: missing 'sql' or 'command' in check 'a'"},
-    {"checks:\n  - {name: a, command: [x], sql: {source: s, query: q}}\n",
-     "t.yaml:2: both 'sql' and 'command' in check 'a' (give one)"},
-    {"checks:\n  - {name: a, command: []}\n", "t.yaml:2: 'command' in check 'a' is empty"},
-    {"checks:\n  - {name: a, command: x}\n", "t.yaml:2: 'command' must be a list, not a string"},
-    {"checks:\n  - {name: a, command: [x, [y]]}\n",
-     "t.yaml:2: each command argument must be a string, not a list"},
-    {"checks:\n  - {name: a, sql: {source: db, query: q}}\n", "t.yaml:2: unknown source 'db' in check 'a'"},
-    {"checks:\n  - {name: a, sql: {query: q}}\n", "t.yaml:2: missing 'source' in sql of check 'a'"},
-    {"checks:\n  - {name: a, command: [x]}\n  - {name: b, command: [x]}\n  - {name: a, command: [y]}\n",
-     "t.yaml:4: duplicate check name 'a' (first at line 2)"},
-    {"checks:\n  - {name: a, command: [x], every: 5}\n",
-     "t.yaml:2: 'every': duration '5' has no unit (30s, 15m, 4h, 7d)"},
-    {"checks:\n  - {name: a, command: [x], every: 0s}\n", "t.yaml:2: 'every' must be longer than 0"},
-    {"checks:\n  - {name: a, command: [x], timeout: 5y}\n",
-     "t.yaml:2: 'timeout': invalid duration '5y': unknown unit 'y' (use ms, s, m, h, d, w)"},
-    {"checks:\n  - {name: a, command: [x], labels: [a]}\n",
-     "t.yaml:2: 'labels' must be a mapping, not a list"},
-    {"checks:\n  - name: a\n    evry: 5m\n    command: [x]\n", "t.yaml:3: unknown key 'evry' in check 'a'"},
-    {"checks:\n  - just-a-name\n", "t.yaml:2: each check must be a mapping, not a string"},
-    /* rules */
-    {"rules:\n  - {warning: '> 1'}\n", "t.yaml:2: missing 'match' in rule"},
-    {"rules:\n  - {match: x, escalation: pager}\n", "t.yaml:2: unknown escalation 'pager' in rule"},
-    {"rules:\n  - {match: x, warning: '>> 5'}\n",
-     "t.yaml:2: invalid threshold '>> 5': expected a number after '>', found '> 5'"},
-    {"rules:\n  - {match: x, critical: '5'}\n",
-     "t.yaml:2: invalid threshold '5': expected an operator (>, >=, <, <=, ==, !=) before '5'"},
-    {"rules:\n  - {match: x, for: 0}\n", "t.yaml:2: 'for' must be a whole number from 1 to 1000, not '0'"},
-    {"rules:\n  - {match: x, for: 1001}\n",
-     "t.yaml:2: 'for' must be a whole number from 1 to 1000, not '1001'"},
-    {"rules:\n  - {match: x, for: 2.5}\n",
-     "t.yaml:2: 'for' must be a whole number from 1 to 1000, not '2.5'"},
-    {"rules:\n  - {match: x, for: 99999999999999999999999999}\n",
-     "t.yaml:2: 'for' must be a whole number from 1 to 1000, not '99999999999999999999999999'"},
-    {"rules:\n  - {match: x, stale_severity: OK}\n",
-     "t.yaml:2: unknown stale_severity 'OK' in rule (use WARNING, CRITICAL or UNKNOWN)"},
-    {"rules:\n  - {match: x, stale_after: soon}\n",
-     "t.yaml:2: 'stale_after': invalid duration 'soon': expected a number and a unit (30s, 15m, 4h, 7d)"},
-    /* escalations */
-    {"escalations:\n  e:\n    critical: {}\n",
-     "t.yaml:3: unknown key 'critical' in escalation 'e' (use CRITICAL, WARNING, UNKNOWN or resolved)"},
-    {"escalations:\n  e:\n    OK: {}\n",
-     "t.yaml:3: unknown key 'OK' in escalation 'e' (use CRITICAL, WARNING, UNKNOWN or resolved)"},
-    {"escalations:\n  e:\n    resolved: maybe\n", "t.yaml:3: 'resolved' must be true or false, not 'maybe'"},
-    {"escalations:\n  e:\n    CRITICAL:\n      levels:\n        - {after: 0s, notify: [pager]}\n",
-     "t.yaml:5: unknown channel 'pager' in escalation 'e'"},
-    {"channels:\n  log: {type: logfile}\n"
-     "escalations:\n  e:\n    WARNING:\n      levels:\n"
-     "        - {after: 15m, notify: [log]}\n        - {after: 5m, notify: [log]}\n",
-     "t.yaml:8: 'after' 5m comes before the previous level's 15m in escalation 'e' (levels go in order)"},
-    {"channels:\n  log: {type: logfile}\n"
-     "escalations:\n  e:\n    WARNING:\n      levels:\n        - {after: 0s}\n      repet: 1h\n",
-     "t.yaml:7: missing 'notify' in a level of escalation 'e'\n"
-     "t.yaml:8: unknown key 'repet' in WARNING of escalation 'e'"},
-    {"escalations:\n  e:\n    UNKNOWN: {levels: {after: 0s}}\n",
-     "t.yaml:3: 'levels' must be a list, not a mapping"},
-    /* channels */
-    {"channels:\n  a: {type: pager}\n",
-     "t.yaml:2: unknown channel type 'pager' in channel 'a' (use logfile, syslog, webhook or email)"},
-    {"channels:\n  a: {url: x}\n", "t.yaml:2: missing 'type' in channel 'a'"},
-    {"channels:\n  a: {type: logfile}\n  a: {type: syslog}\n",
-     "t.yaml:3: duplicate channel 'a' (first at line 2)"},
-    {"channels:\n  a: {type: webhook}\n", "t.yaml:2: missing 'url' or 'url_env' in channel 'a'"},
-    {"channels:\n  a: {type: webhook, url: x, url_env: Y}\n",
-     "t.yaml:2: both 'url' and 'url_env' in channel 'a' (give one)"},
-    {"channels:\n  a: {type: webhook, url: x, format: xml}\n",
-     "t.yaml:2: unknown format 'xml' in channel 'a' (use json or slack)"},
-    {"channels:\n  a:\n    type: email\n", "t.yaml:3: missing 'url' or 'url_env' in channel 'a'\n"
-                                           "t.yaml:3: missing 'from' in channel 'a'\n"
-                                           "t.yaml:3: missing 'to' in channel 'a'"},
-    {"channels:\n  a: {type: email, url: x, from: y, to: []}\n", "t.yaml:2: 'to' in channel 'a' is empty"},
-    {"channels:\n  a: {type: email, url: x, from: y, to: z, starttls: maybe}\n",
-     "t.yaml:2: unknown starttls 'maybe' in channel 'a' (use required, try or off)"},
-    {"channels:\n  a: {type: syslog, concurrency: 0}\n",
-     "t.yaml:2: 'concurrency' must be a whole number from 1 to 256, not '0'"},
-    {"channels:\n  a: {type: syslog, concurrency: 257}\n",
-     "t.yaml:2: 'concurrency' must be a whole number from 1 to 256, not '257'"},
-    {"channels:\n  a: {type: syslog, timeout: 0}\n", "t.yaml:2: 'timeout' must be longer than 0"},
-    {"channels:\n  a: {type: syslog, retry_initial: 0s}\n", "t.yaml:2: 'retry_initial' must be longer than 0"},
-    {"channels:\n  a: {type: syslog, retry_initial: 1m, retry_max: 10s}\n",
-     "t.yaml:2: 'retry_max' in channel 'a' is shorter than 'retry_initial'"},
-    {"channels:\n  a: logfile\n", "t.yaml:2: channel 'a' must be a mapping, not a string"},
-    /* several problems at once, reported in line order */
-    {"rules:\n  - {match: x, for: 0, escalation: none}\n"
-     "kafak: {}\n"
-     "checks:\n  - {name: 'bad name', command: []}\n",
-     "t.yaml:2: 'for' must be a whole number from 1 to 1000, not '0'\n"
-     "t.yaml:2: unknown escalation 'none' in rule\n"
-     "t.yaml:3: unknown key 'kafak' in the configuration\n"
-     "t.yaml:5: check name 'bad name' contains whitespace or control characters\n"
-     "t.yaml:5: 'command' in check 'bad name' is empty"},
+	/* yaml itself */
+	{ "kafka:\n  brokers: [a\n", "t.yaml:3: yaml syntax error: did not find expected ',' or ']' "
+				     "(while parsing a flow sequence at line 2)" },
+	{ "a: b\n c: d\n", "t.yaml:2: yaml syntax error: mapping values are not allowed in this context" },
+	{ "x: \"\\q\"\n", "t.yaml:1: yaml syntax error: found unknown escape character (while parsing a quoted "
+			  "scalar at line 1)" },
+	{ "", "t.yaml:1: the configuration is empty" },
+	{ "# only a comment\n", "t.yaml:1: the configuration is empty" },
+	{ "~\n", "t.yaml:1: the configuration is empty" },
+	{ "- a\n", "t.yaml:1: the configuration must be a mapping, not a list" },
+	{ "log_dir: /x\n---\nlog_dir: /y\n", "t.yaml:3: a second yaml document (the file holds one)" },
+	{ "kafka: &k {topic: a}\nstate: *k\n",
+	  "t.yaml:2: anchors and aliases are not supported (found alias '*k')" },
+	/* keys and node types */
+	{ "kafak: {}\n", "t.yaml:1: unknown key 'kafak' in the configuration" },
+	{ "kafka:\n  brokers: a\n  brokers: b\n", "t.yaml:3: duplicate key 'brokers' in kafka (first at line 2)" },
+	{ "kafka: [a]\n", "t.yaml:1: 'kafka' must be a mapping, not a list" },
+	{ "kafka:\n  topic: {a: b}\n", "t.yaml:2: 'topic' must be a string, not a mapping" },
+	{ "kafka:\n  topic:\n", "t.yaml:2: 'topic' needs a value" },
+	{ "kafka:\n  properties: [a]\n", "t.yaml:2: 'properties' must be a mapping, not a list" },
+	{ "kafka:\n  properties: {a: [1]}\n", "t.yaml:2: kafka property 'a' must be a string, not a list" },
+	{ "state: {dsn: ''}\n", "t.yaml:1: 'dsn' must not be empty" },
+	{ "log_dir: [a]\n", "t.yaml:1: 'log_dir' must be a string, not a list" },
+	{ "checks: {a: 1}\n", "t.yaml:1: 'checks' must be a list, not a mapping" },
+	{ "rules:\n  - match: x\n    treshold: 5\n", "t.yaml:3: unknown key 'treshold' in rule" },
+	/* sources */
+	{ "sources:\n  a: {dsn: x}\n  a: {dsn: y}\n", "t.yaml:3: duplicate source 'a' (first at line 2)" },
+	{ "sources:\n  a: {}\n", "t.yaml:2: missing 'dsn' or 'dsn_env' in source 'a'" },
+	{ "sources:\n  a: {dsn: x, dsn_env: Y}\n", "t.yaml:2: both 'dsn' and 'dsn_env' in source 'a' (give one)" },
+	{ "sources:\n  a: {dns: x}\n", "t.yaml:2: unknown key 'dns' in source 'a'\n"
+				       "t.yaml:2: missing 'dsn' or 'dsn_env' in source 'a'" },
+	/* checks */
+	{ "checks:\n  - {command: [x]}\n", "t.yaml:2: missing 'name' in check" },
+	{ "checks:\n  - {name: '', command: [x]}\n", "t.yaml:2: check name is empty" },
+	{ "checks:\n  - {name: 'a b', command: [x]}\n",
+	  "t.yaml:2: check name 'a b' contains whitespace or control characters" },
+	{ "checks:\n  - {name: \"a\\tb\", command: [x]}\n",
+	  "t.yaml:2: check name 'a?b' contains whitespace or control characters" },
+	{ "checks:\n  - {name: a}\n", "t.yaml:2: missing 'sql' or 'command' in check 'a'" },
+	{ "checks:\n  - {name: a, command: [x], sql: {source: s, query: q}}\n",
+	  "t.yaml:2: both 'sql' and 'command' in check 'a' (give one)" },
+	{ "checks:\n  - {name: a, command: []}\n", "t.yaml:2: 'command' in check 'a' is empty" },
+	{ "checks:\n  - {name: a, command: x}\n", "t.yaml:2: 'command' must be a list, not a string" },
+	{ "checks:\n  - {name: a, command: [x, [y]]}\n",
+	  "t.yaml:2: each command argument must be a string, not a list" },
+	{ "checks:\n  - {name: a, sql: {source: db, query: q}}\n", "t.yaml:2: unknown source 'db' in check 'a'" },
+	{ "checks:\n  - {name: a, sql: {query: q}}\n", "t.yaml:2: missing 'source' in sql of check 'a'" },
+	{ "checks:\n  - {name: a, command: [x]}\n  - {name: b, command: [x]}\n  - {name: a, command: [y]}\n",
+	  "t.yaml:4: duplicate check name 'a' (first at line 2)" },
+	{ "checks:\n  - {name: a, command: [x], every: 5}\n",
+	  "t.yaml:2: 'every': duration '5' has no unit (30s, 15m, 4h, 7d)" },
+	{ "checks:\n  - {name: a, command: [x], every: 0s}\n", "t.yaml:2: 'every' must be longer than 0" },
+	{ "checks:\n  - {name: a, command: [x], timeout: 5y}\n",
+	  "t.yaml:2: 'timeout': invalid duration '5y': unknown unit 'y' (use ms, s, m, h, d, w)" },
+	{ "checks:\n  - {name: a, command: [x], labels: [a]}\n",
+	  "t.yaml:2: 'labels' must be a mapping, not a list" },
+	{ "checks:\n  - name: a\n    evry: 5m\n    command: [x]\n", "t.yaml:3: unknown key 'evry' in check 'a'" },
+	{ "checks:\n  - just-a-name\n", "t.yaml:2: each check must be a mapping, not a string" },
+	/* rules */
+	{ "rules:\n  - {warning: '> 1'}\n", "t.yaml:2: missing 'match' in rule" },
+	{ "rules:\n  - {match: x, escalation: pager}\n", "t.yaml:2: unknown escalation 'pager' in rule" },
+	{ "rules:\n  - {match: x, warning: '>> 5'}\n",
+	  "t.yaml:2: invalid threshold '>> 5': expected a number after '>', found '> 5'" },
+	{ "rules:\n  - {match: x, critical: '5'}\n",
+	  "t.yaml:2: invalid threshold '5': expected an operator (>, >=, <, <=, ==, !=) before '5'" },
+	{ "rules:\n  - {match: x, for: 0}\n", "t.yaml:2: 'for' must be a whole number from 1 to 1000, not '0'" },
+	{ "rules:\n  - {match: x, for: 1001}\n",
+	  "t.yaml:2: 'for' must be a whole number from 1 to 1000, not '1001'" },
+	{ "rules:\n  - {match: x, for: 2.5}\n",
+	  "t.yaml:2: 'for' must be a whole number from 1 to 1000, not '2.5'" },
+	{ "rules:\n  - {match: x, for: 99999999999999999999999999}\n",
+	  "t.yaml:2: 'for' must be a whole number from 1 to 1000, not '99999999999999999999999999'" },
+	{ "rules:\n  - {match: x, stale_severity: OK}\n",
+	  "t.yaml:2: unknown stale_severity 'OK' in rule (use WARNING, CRITICAL or UNKNOWN)" },
+	{ "rules:\n  - {match: x, stale_after: soon}\n",
+	  "t.yaml:2: 'stale_after': invalid duration 'soon': expected a number and a unit (30s, 15m, 4h, 7d)" },
+	/* escalations */
+	{ "escalations:\n  e:\n    critical: {}\n",
+	  "t.yaml:3: unknown key 'critical' in escalation 'e' (use CRITICAL, WARNING, UNKNOWN or resolved)" },
+	{ "escalations:\n  e:\n    OK: {}\n",
+	  "t.yaml:3: unknown key 'OK' in escalation 'e' (use CRITICAL, WARNING, UNKNOWN or resolved)" },
+	{ "escalations:\n  e:\n    resolved: maybe\n", "t.yaml:3: 'resolved' must be true or false, not 'maybe'" },
+	{ "escalations:\n  e:\n    CRITICAL:\n      levels:\n        - {after: 0s, notify: [pager]}\n",
+	  "t.yaml:5: unknown channel 'pager' in escalation 'e'" },
+	{ "channels:\n  log: {type: logfile}\n"
+	  "escalations:\n  e:\n    WARNING:\n      levels:\n"
+	  "        - {after: 15m, notify: [log]}\n        - {after: 5m, notify: [log]}\n",
+	  "t.yaml:8: 'after' 5m comes before the previous level's 15m in escalation 'e' (levels go in order)" },
+	{ "channels:\n  log: {type: logfile}\n"
+	  "escalations:\n  e:\n    WARNING:\n      levels:\n        - {after: 0s}\n      repet: 1h\n",
+	  "t.yaml:7: missing 'notify' in a level of escalation 'e'\n"
+	  "t.yaml:8: unknown key 'repet' in WARNING of escalation 'e'" },
+	{ "escalations:\n  e:\n    UNKNOWN: {levels: {after: 0s}}\n",
+	  "t.yaml:3: 'levels' must be a list, not a mapping" },
+	/* channels */
+	{ "channels:\n  a: {type: pager}\n",
+	  "t.yaml:2: unknown channel type 'pager' in channel 'a' (use logfile, syslog, webhook or email)" },
+	{ "channels:\n  a: {url: x}\n", "t.yaml:2: missing 'type' in channel 'a'" },
+	{ "channels:\n  a: {type: logfile}\n  a: {type: syslog}\n",
+	  "t.yaml:3: duplicate channel 'a' (first at line 2)" },
+	{ "channels:\n  a: {type: webhook}\n", "t.yaml:2: missing 'url' or 'url_env' in channel 'a'" },
+	{ "channels:\n  a: {type: webhook, url: x, url_env: Y}\n",
+	  "t.yaml:2: both 'url' and 'url_env' in channel 'a' (give one)" },
+	{ "channels:\n  a: {type: webhook, url: x, format: xml}\n",
+	  "t.yaml:2: unknown format 'xml' in channel 'a' (use json or slack)" },
+	{ "channels:\n  a:\n    type: email\n", "t.yaml:3: missing 'url' or 'url_env' in channel 'a'\n"
+						"t.yaml:3: missing 'from' in channel 'a'\n"
+						"t.yaml:3: missing 'to' in channel 'a'" },
+	{ "channels:\n  a: {type: email, url: x, from: y, to: []}\n", "t.yaml:2: 'to' in channel 'a' is empty" },
+	{ "channels:\n  a: {type: email, url: x, from: y, to: z, starttls: maybe}\n",
+	  "t.yaml:2: unknown starttls 'maybe' in channel 'a' (use required, try or off)" },
+	{ "channels:\n  a: {type: syslog, concurrency: 0}\n",
+	  "t.yaml:2: 'concurrency' must be a whole number from 1 to 256, not '0'" },
+	{ "channels:\n  a: {type: syslog, concurrency: 257}\n",
+	  "t.yaml:2: 'concurrency' must be a whole number from 1 to 256, not '257'" },
+	{ "channels:\n  a: {type: syslog, timeout: 0}\n", "t.yaml:2: 'timeout' must be longer than 0" },
+	{ "channels:\n  a: {type: syslog, retry_initial: 0s}\n", "t.yaml:2: 'retry_initial' must be longer than 0" },
+	{ "channels:\n  a: {type: syslog, retry_initial: 1m, retry_max: 10s}\n",
+	  "t.yaml:2: 'retry_max' in channel 'a' is shorter than 'retry_initial'" },
+	{ "channels:\n  a: logfile\n", "t.yaml:2: channel 'a' must be a mapping, not a string" },
+	/* several problems at once, reported in line order */
+	{ "rules:\n  - {match: x, for: 0, escalation: none}\n"
+	  "kafak: {}\n"
+	  "checks:\n  - {name: 'bad name', command: []}\n",
+	  "t.yaml:2: 'for' must be a whole number from 1 to 1000, not '0'\n"
+	  "t.yaml:2: unknown escalation 'none' in rule\n"
+	  "t.yaml:3: unknown key 'kafak' in the configuration\n"
+	  "t.yaml:5: check name 'bad name' contains whitespace or control characters\n"
+	  "t.yaml:5: 'command' in check 'bad name' is empty" },
 };
 
 START_TEST(bad_snippets)
 {
 	const char *text = bad[_i].text;
 	const char *want = bad[_i].want;
-	struct aq_config cfg = {0};
+	struct aq_config cfg = { 0 };
 	char err[4096];
 	memset(err, 'x', sizeof(err));
 	int rc = aq_config_parse(&cfg, "t.yaml", text, strlen(text), err, sizeof(err));
@@ -499,9 +499,9 @@ START_TEST(names_are_capped)
 	char name[300], text[1024], err[4096];
 	memset(name, 'n', sizeof(name));
 	name[255] = '\0';
-	struct aq_config cfg = {0};
+	struct aq_config cfg = { 0 };
 	snprintf(text, sizeof(text),
-	         "checks:\n  - {name: %s, command: [x]}\nchannels:\n  %s: {type: syslog}\n", name, name);
+		 "checks:\n  - {name: %s, command: [x]}\nchannels:\n  %s: {type: syslog}\n", name, name);
 	parse_ok(&cfg, text);
 	ck_assert_uint_eq(strlen(cfg.checks[0].name), 255);
 	aq_config_release(&cfg);
@@ -509,18 +509,18 @@ START_TEST(names_are_capped)
 	name[255] = 'n';
 	name[256] = '\0';
 	snprintf(text, sizeof(text),
-	         "checks:\n  - {name: %s, command: [x]}\nchannels:\n  %s: {type: syslog}\n", name, name);
+		 "checks:\n  - {name: %s, command: [x]}\nchannels:\n  %s: {type: syslog}\n", name, name);
 	ck_assert_int_eq(aq_config_parse(&cfg, "t.yaml", text, strlen(text), err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "t.yaml:2: check name 'nnnnnnnn") == err, "%s", err);
 	ck_assert_msg(strstr(err, "...' is longer than 255 bytes\nt.yaml:4: a channel name 'nnn") != NULL,
-	              "%s", err);
+		      "%s", err);
 }
 END_TEST
 
 START_TEST(error_text_is_cut_safely)
 {
 	const char *text = "a: 1\nb: 2\nc: 3\n";
-	struct aq_config cfg = {0};
+	struct aq_config cfg = { 0 };
 	char err[40];
 	memset(err, 'x', sizeof(err));
 	ck_assert_int_eq(aq_config_parse(&cfg, "t.yaml", text, strlen(text), err, 20), -1);
@@ -537,7 +537,7 @@ END_TEST
 
 START_TEST(hostile_input)
 {
-	struct aq_config cfg = {0};
+	struct aq_config cfg = { 0 };
 	char err[4096];
 	size_t big = 1024 * 1024 + 1;
 	char *buf = malloc(big + 1);
@@ -559,8 +559,8 @@ START_TEST(hostile_input)
 
 	/* a billion laughs never gets to be built */
 	const char *laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
-	                     "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
-	                     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n";
+			     "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+			     "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n";
 	ck_assert_int_eq(aq_config_parse(&cfg, "t.yaml", laughs, strlen(laughs), err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "t.yaml:2: anchors and aliases are not supported (found alias '*a')");
 	const char *self = "&a [*a]\n";
@@ -577,7 +577,7 @@ START_TEST(hostile_input)
 	const char *huge = "rules:\n  - {match: x, warning: '> 1e999', for: 1e999}\n";
 	ck_assert_int_eq(aq_config_parse(&cfg, "t.yaml", huge, strlen(huge), err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "t.yaml:2: invalid threshold '> 1e999': '1e999' is not a finite number\n"
-	                      "t.yaml:2: 'for' must be a whole number from 1 to 1000, not '1e999'");
+			      "t.yaml:2: 'for' must be a whole number from 1 to 1000, not '1e999'");
 
 	/* more problems than are kept: the rest are counted */
 	n = 0;
@@ -586,8 +586,8 @@ START_TEST(hostile_input)
 	char *long_err = malloc(1 << 20);
 	ck_assert_int_eq(aq_config_parse(&cfg, "t.yaml", buf, n, long_err, 1 << 20), -1);
 	ck_assert_msg(strstr(long_err, "t.yaml:1000: unknown key 'k999' in the configuration\n"
-	                               "t.yaml: 500 more problems not shown") != NULL,
-	              "%s", long_err + strlen(long_err) - 200);
+				       "t.yaml: 500 more problems not shown") != NULL,
+		      "%s", long_err + strlen(long_err) - 200);
 	free(long_err);
 
 	/* every prefix and many mangled copies of a good file: errors, never crashes */
@@ -621,11 +621,11 @@ END_TEST
 
 START_TEST(load_errors)
 {
-	struct aq_config cfg = {0};
+	struct aq_config cfg = { 0 };
 	char err[4096];
 	ck_assert_int_eq(aq_config_load(&cfg, "/nonexistent/alertq.yaml", err, sizeof(err)), -1);
 	ck_assert_str_eq(
-	    err, "/nonexistent/alertq.yaml: cannot open the configuration: No such file or directory");
+		err, "/nonexistent/alertq.yaml: cannot open the configuration: No such file or directory");
 	char path[PATH_MAX];
 	data_path(path, sizeof(path), "");
 	ck_assert_int_eq(aq_config_load(&cfg, path, err, sizeof(err)), -1);
@@ -638,7 +638,7 @@ START_TEST(rules_only_file)
 	clear_env();
 	char path[PATH_MAX], err[4096];
 	data_path(path, sizeof(path), "rules-only.yaml");
-	struct aq_config cfg = {0};
+	struct aq_config cfg = { 0 };
 	ck_assert_msg(aq_config_load(&cfg, path, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_uint_eq(cfg.nchecks, 0);
 	ck_assert_uint_eq(cfg.nrules, 2);
@@ -652,29 +652,37 @@ END_TEST
 
 START_TEST(rule_for_first_match_wins)
 {
-	struct aq_config cfg = {0};
+	struct aq_config cfg = { 0 };
 	parse_ok(&cfg, "rules:\n"
-	               "  - match: 'db.replica[0-9]'\n"
-	               "  - match: 'db.*'\n"
-	               "  - match: '*.latency'\n"
-	               "  - match: 'exact.name'\n"
-	               "  - match: 'exact.name'\n");
+		       "  - match: 'db.replica[0-9]'\n"
+		       "  - match: 'db.*'\n"
+		       "  - match: '*.latency'\n"
+		       "  - match: 'exact.name'\n"
+		       "  - match: 'exact.name'\n");
 	static const struct {
 		const char *check;
 		int rule; /* index, -1: none */
 	} cases[] = {
-	    {"db.replica1", 0}, {"db.replica10", 1}, {"db.rows", 1},      {"db.latency", 1},
-	    {"web.latency", 2}, {"exact.name", 3},   {"exact.names", -1}, {"", -1},
-	    {"DB.rows", -1},    {"a/b.latency", 2},  {".latency", 2},
+		{ "db.replica1", 0 },
+		{ "db.replica10", 1 },
+		{ "db.rows", 1 },
+		{ "db.latency", 1 },
+		{ "web.latency", 2 },
+		{ "exact.name", 3 },
+		{ "exact.names", -1 },
+		{ "", -1 },
+		{ "DB.rows", -1 },
+		{ "a/b.latency", 2 },
+		{ ".latency", 2 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const struct aq_rule *r = aq_config_rule_for(&cfg, cases[i].check);
 		if (cases[i].rule < 0)
 			ck_assert_msg(r == NULL, "'%s' matched rule %d", cases[i].check,
-			              (int)(r - cfg.rules));
+				      (int)(r - cfg.rules));
 		else
 			ck_assert_msg(r == &cfg.rules[cases[i].rule], "'%s': want rule %d, got %d",
-			              cases[i].check, cases[i].rule, r ? (int)(r - cfg.rules) : -1);
+				      cases[i].check, cases[i].rule, r ? (int)(r - cfg.rules) : -1);
 	}
 	ck_assert_ptr_null(aq_config_rule_for(&cfg, NULL));
 	aq_config_release(&cfg);
@@ -684,13 +692,13 @@ END_TEST
 
 START_TEST(durations_in_config)
 {
-	struct aq_config cfg = {0};
+	struct aq_config cfg = { 0 };
 	parse_ok(&cfg, "checks:\n"
-	               "  - {name: a, command: [x], every: 250ms, timeout: 1s}\n"
-	               "  - {name: b, command: [x], every: 7d, timeout: 2w}\n"
-	               "  - {name: c, command: [x], every: 90m, timeout: 36h}\n"
-	               "rules:\n  - {match: x, stale_after: 0}\n"
-	               "escalations:\n  e: {CRITICAL: {repeat: 0s}}\n");
+		       "  - {name: a, command: [x], every: 250ms, timeout: 1s}\n"
+		       "  - {name: b, command: [x], every: 7d, timeout: 2w}\n"
+		       "  - {name: c, command: [x], every: 90m, timeout: 36h}\n"
+		       "rules:\n  - {match: x, stale_after: 0}\n"
+		       "escalations:\n  e: {CRITICAL: {repeat: 0s}}\n");
 	ck_assert_int_eq(cfg.checks[0].every_ms, 250);
 	ck_assert_int_eq(cfg.checks[0].timeout_ms, S(1));
 	ck_assert_int_eq(cfg.checks[1].every_ms, D(7));
@@ -701,14 +709,14 @@ START_TEST(durations_in_config)
 	ck_assert_int_eq(cfg.escalations[0].severity[AQ_CRITICAL].repeat_ms, 0);
 	aq_config_release(&cfg);
 
-	static const char *const bad_durations[] = {"-5s", "5", "1.5h", "s", "5 m", "99999999999999999999s",
-	                                            "''"};
+	static const char *const bad_durations[] = { "-5s", "5", "1.5h", "s", "5 m", "99999999999999999999s",
+						     "''" };
 	for (size_t i = 0; i < sizeof(bad_durations) / sizeof(bad_durations[0]); i++) {
 		char text[256], err[4096];
 		snprintf(text, sizeof(text), "checks:\n  - {name: a, command: [x], every: %s}\n",
-		         bad_durations[i]);
+			 bad_durations[i]);
 		ck_assert_msg(aq_config_parse(&cfg, "t.yaml", text, strlen(text), err, sizeof(err)) == -1,
-		              "%s", bad_durations[i]);
+			      "%s", bad_durations[i]);
 		ck_assert_msg(strncmp(err, "t.yaml:2: 'every'", 17) == 0, "%s: %s", bad_durations[i], err);
 	}
 }
@@ -720,11 +728,17 @@ START_TEST(booleans)
 		const char *text;
 		int value; /* -1: refused */
 	} cases[] = {
-	    {"true", 1}, {"yes", 1}, {"false", 0}, {"no", 0}, {"on", -1}, {"1", -1}, {"TRUE", -1},
+		{ "true", 1 },
+		{ "yes", 1 },
+		{ "false", 0 },
+		{ "no", 0 },
+		{ "on", -1 },
+		{ "1", -1 },
+		{ "TRUE", -1 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char text[128], err[4096];
-		struct aq_config cfg = {0};
+		struct aq_config cfg = { 0 };
 		snprintf(text, sizeof(text), "escalations:\n  e: {resolved: %s}\n", cases[i].text);
 		int rc = aq_config_parse(&cfg, "t.yaml", text, strlen(text), err, sizeof(err));
 		if (cases[i].value < 0) {
@@ -743,26 +757,26 @@ static const struct {
 	enum aq_op op;
 	double value;
 } good_thresholds[] = {
-    {"> 50000", AQ_OP_GT, 50000},
-    {">=1", AQ_OP_GE, 1},
-    {"< 0.5", AQ_OP_LT, 0.5},
-    {"<= 3", AQ_OP_LE, 3},
-    {"== 0", AQ_OP_EQ, 0},
-    {"!= 0", AQ_OP_NE, 0},
-    {"  >   -2.5  ", AQ_OP_GT, -2.5},
-    {"<1e3", AQ_OP_LT, 1000},
-    {">= +7", AQ_OP_GE, 7},
-    {"\t== 0x10", AQ_OP_EQ, 16},
-    {"> .5", AQ_OP_GT, 0.5},
-    {"!= -0", AQ_OP_NE, 0},
+	{ "> 50000", AQ_OP_GT, 50000 },
+	{ ">=1", AQ_OP_GE, 1 },
+	{ "< 0.5", AQ_OP_LT, 0.5 },
+	{ "<= 3", AQ_OP_LE, 3 },
+	{ "== 0", AQ_OP_EQ, 0 },
+	{ "!= 0", AQ_OP_NE, 0 },
+	{ "  >   -2.5  ", AQ_OP_GT, -2.5 },
+	{ "<1e3", AQ_OP_LT, 1000 },
+	{ ">= +7", AQ_OP_GE, 7 },
+	{ "\t== 0x10", AQ_OP_EQ, 16 },
+	{ "> .5", AQ_OP_GT, 0.5 },
+	{ "!= -0", AQ_OP_NE, 0 },
 };
 
 START_TEST(threshold_parse_good)
 {
-	struct aq_threshold t = {0};
+	struct aq_threshold t = { 0 };
 	char err[256] = "";
 	ck_assert_msg(aq_threshold_parse(good_thresholds[_i].text, &t, err, sizeof(err)) == 0, "'%s': %s",
-	              good_thresholds[_i].text, err);
+		      good_thresholds[_i].text, err);
 	ck_assert_int_eq(t.set, 1);
 	ck_assert_int_eq(t.op, good_thresholds[_i].op);
 	ck_assert_double_eq(t.value, good_thresholds[_i].value);
@@ -773,28 +787,28 @@ static const struct {
 	const char *text;
 	const char *want;
 } bad_thresholds[] = {
-    {"", "invalid threshold '': empty (write for example '> 50000')"},
-    {"   ", "invalid threshold '   ': empty (write for example '> 50000')"},
-    {"50000", "invalid threshold '50000': expected an operator (>, >=, <, <=, ==, !=) before '50000'"},
-    {">> 5", "invalid threshold '>> 5': expected a number after '>', found '> 5'"},
-    {"=> 5", "invalid threshold '=> 5': expected an operator (>, >=, <, <=, ==, !=) before '=> 5'"},
-    {"= 5", "invalid threshold '= 5': expected an operator (>, >=, <, <=, ==, !=) before '= 5'"},
-    {"<> 5", "invalid threshold '<> 5': expected a number after '<', found '> 5'"},
-    {"> = 5", "invalid threshold '> = 5': expected a number after '>', found '= 5'"},
-    {">", "invalid threshold '>': expected a number after '>'"},
-    {">=  ", "invalid threshold '>=  ': expected a number after '>='"},
-    {"> 5x", "invalid threshold '> 5x': expected a number after '>', found '5x'"},
-    {"> 5 6", "invalid threshold '> 5 6': expected a number after '>', found '5 6'"},
-    {"> five", "invalid threshold '> five': expected a number after '>', found 'five'"},
-    {"> inf", "invalid threshold '> inf': 'inf' is not a finite number"},
-    {"< nan", "invalid threshold '< nan': 'nan' is not a finite number"},
-    {"> 1e400", "invalid threshold '> 1e400': '1e400' is not a finite number"},
-    {"> -1e400", "invalid threshold '> -1e400': '-1e400' is not a finite number"},
+	{ "", "invalid threshold '': empty (write for example '> 50000')" },
+	{ "   ", "invalid threshold '   ': empty (write for example '> 50000')" },
+	{ "50000", "invalid threshold '50000': expected an operator (>, >=, <, <=, ==, !=) before '50000'" },
+	{ ">> 5", "invalid threshold '>> 5': expected a number after '>', found '> 5'" },
+	{ "=> 5", "invalid threshold '=> 5': expected an operator (>, >=, <, <=, ==, !=) before '=> 5'" },
+	{ "= 5", "invalid threshold '= 5': expected an operator (>, >=, <, <=, ==, !=) before '= 5'" },
+	{ "<> 5", "invalid threshold '<> 5': expected a number after '<', found '> 5'" },
+	{ "> = 5", "invalid threshold '> = 5': expected a number after '>', found '= 5'" },
+	{ ">", "invalid threshold '>': expected a number after '>'" },
+	{ ">=  ", "invalid threshold '>=  ': expected a number after '>='" },
+	{ "> 5x", "invalid threshold '> 5x': expected a number after '>', found '5x'" },
+	{ "> 5 6", "invalid threshold '> 5 6': expected a number after '>', found '5 6'" },
+	{ "> five", "invalid threshold '> five': expected a number after '>', found 'five'" },
+	{ "> inf", "invalid threshold '> inf': 'inf' is not a finite number" },
+	{ "< nan", "invalid threshold '< nan': 'nan' is not a finite number" },
+	{ "> 1e400", "invalid threshold '> 1e400': '1e400' is not a finite number" },
+	{ "> -1e400", "invalid threshold '> -1e400': '-1e400' is not a finite number" },
 };
 
 START_TEST(threshold_parse_bad)
 {
-	struct aq_threshold t = {0};
+	struct aq_threshold t = { 0 };
 	char err[256] = "";
 	ck_assert_int_eq(aq_threshold_parse(bad_thresholds[_i].text, &t, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, bad_thresholds[_i].want);
@@ -809,23 +823,40 @@ START_TEST(threshold_met)
 		double value;
 		int met;
 	} cases[] = {
-	    {"> 10", 10.5, 1},     {"> 10", 10, 0},      {"> 10", 9, 0},      {"> -1", -0.5, 1},
-	    {">= 10", 10, 1},      {">= 10", 10.001, 1}, {">= 10", 9.999, 0}, {"< 0.5", 0.4, 1},
-	    {"< 0.5", 0.5, 0},     {"< 0.5", 0.6, 0},    {"<= 3", 3, 1},      {"<= 3", 2, 1},
-	    {"<= 3", 3.0001, 0},   {"== 0", 0, 1},       {"== 0", -0.0, 1},   {"== 0", 0.001, 0},
-	    {"== 2.5", 2.5, 1},    {"!= 0", 0, 0},       {"!= 0", 1, 1},      {"!= 0", -1, 1},
-	    {"> 1e300", 1e308, 1}, {"< -5", -5, 0},      {"< -5", -6, 1},
+		{ "> 10", 10.5, 1 },
+		{ "> 10", 10, 0 },
+		{ "> 10", 9, 0 },
+		{ "> -1", -0.5, 1 },
+		{ ">= 10", 10, 1 },
+		{ ">= 10", 10.001, 1 },
+		{ ">= 10", 9.999, 0 },
+		{ "< 0.5", 0.4, 1 },
+		{ "< 0.5", 0.5, 0 },
+		{ "< 0.5", 0.6, 0 },
+		{ "<= 3", 3, 1 },
+		{ "<= 3", 2, 1 },
+		{ "<= 3", 3.0001, 0 },
+		{ "== 0", 0, 1 },
+		{ "== 0", -0.0, 1 },
+		{ "== 0", 0.001, 0 },
+		{ "== 2.5", 2.5, 1 },
+		{ "!= 0", 0, 0 },
+		{ "!= 0", 1, 1 },
+		{ "!= 0", -1, 1 },
+		{ "> 1e300", 1e308, 1 },
+		{ "< -5", -5, 0 },
+		{ "< -5", -6, 1 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct aq_threshold t = {0};
+		struct aq_threshold t = { 0 };
 		char err[256];
 		ck_assert_int_eq(aq_threshold_parse(cases[i].threshold, &t, err, sizeof(err)), 0);
 		ck_assert_msg(aq_threshold_met(&t, cases[i].value) == cases[i].met, "'%s' with %g: want %d",
-		              cases[i].threshold, cases[i].value, cases[i].met);
+			      cases[i].threshold, cases[i].value, cases[i].met);
 		/* NaN meets nothing, not even != */
 		ck_assert_int_eq(aq_threshold_met(&t, NAN), 0);
 	}
-	struct aq_threshold unset = {0};
+	struct aq_threshold unset = { 0 };
 	ck_assert_int_eq(aq_threshold_met(&unset, 1e9), 0);
 	ck_assert_int_eq(aq_threshold_met(&unset, -1e9), 0);
 	ck_assert_int_eq(aq_threshold_met(NULL, 0), 0);
@@ -852,9 +883,9 @@ static Suite *config_suite(void)
 	suite_add_tcase(s, tc);
 	TCase *th = tcase_create("threshold");
 	tcase_add_loop_test(th, threshold_parse_good, 0,
-	                    (int)(sizeof(good_thresholds) / sizeof(good_thresholds[0])));
+			    (int)(sizeof(good_thresholds) / sizeof(good_thresholds[0])));
 	tcase_add_loop_test(th, threshold_parse_bad, 0,
-	                    (int)(sizeof(bad_thresholds) / sizeof(bad_thresholds[0])));
+			    (int)(sizeof(bad_thresholds) / sizeof(bad_thresholds[0])));
 	tcase_add_test(th, threshold_met);
 	suite_add_tcase(s, th);
 	return s;

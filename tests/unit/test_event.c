@@ -15,17 +15,17 @@
 /* The canonical form of schemas/check_result.avsc, written out by hand from
  * the specification's rules. */
 static const char shipped_canonical[] =
-    "{\"name\":\"alertq.CheckResult\",\"type\":\"record\",\"fields\":["
-    "{\"name\":\"event_id\",\"type\":\"string\"},"
-    "{\"name\":\"check\",\"type\":\"string\"},"
-    "{\"name\":\"source\",\"type\":\"string\"},"
-    "{\"name\":\"observed_at\",\"type\":\"long\"},"
-    "{\"name\":\"value\",\"type\":[\"null\",\"double\"]},"
-    "{\"name\":\"status\",\"type\":[\"null\",{\"name\":\"alertq.Status\",\"type\":\"enum\","
-    "\"symbols\":[\"OK\",\"WARNING\",\"CRITICAL\",\"UNKNOWN\"]}]},"
-    "{\"name\":\"message\",\"type\":\"string\"},"
-    "{\"name\":\"labels\",\"type\":{\"type\":\"map\",\"values\":\"string\"}},"
-    "{\"name\":\"interval_ms\",\"type\":\"long\"}]}";
+	"{\"name\":\"alertq.CheckResult\",\"type\":\"record\",\"fields\":["
+	"{\"name\":\"event_id\",\"type\":\"string\"},"
+	"{\"name\":\"check\",\"type\":\"string\"},"
+	"{\"name\":\"source\",\"type\":\"string\"},"
+	"{\"name\":\"observed_at\",\"type\":\"long\"},"
+	"{\"name\":\"value\",\"type\":[\"null\",\"double\"]},"
+	"{\"name\":\"status\",\"type\":[\"null\",{\"name\":\"alertq.Status\",\"type\":\"enum\","
+	"\"symbols\":[\"OK\",\"WARNING\",\"CRITICAL\",\"UNKNOWN\"]}]},"
+	"{\"name\":\"message\",\"type\":\"string\"},"
+	"{\"name\":\"labels\",\"type\":{\"type\":\"map\",\"values\":\"string\"}},"
+	"{\"name\":\"interval_ms\",\"type\":\"long\"}]}";
 
 static const char *shipped_json(void)
 {
@@ -69,11 +69,11 @@ static aq_codec_t *new_reader_codec(const char *json)
 
 /* A filled result the tests start from; labels point at static strings and
  * are not to be released. */
-static struct aq_label sample_labels[] = {{"team", "platform"}, {"env", "prod"}};
+static struct aq_label sample_labels[] = { { "team", "platform" }, { "env", "prod" } };
 
 static struct aq_result sample(void)
 {
-	struct aq_result r = {0};
+	struct aq_result r = { 0 };
 	memcpy(r.event_id, UUID, 37);
 	r.check = "system.session_rows";
 	r.source = "db1/alertq-producer";
@@ -186,7 +186,8 @@ struct v1 {
 static struct v1 v1_default(void)
 {
 	return (struct v1){
-	    .event_id = UUID, .check = "c", .value = 1.5, .value_branch = 1, .status_branch = 1};
+		.event_id = UUID, .check = "c", .value = 1.5, .value_branch = 1, .status_branch = 1
+	};
 }
 
 static void put_v1_body(struct raw *w, const struct v1 *v)
@@ -238,54 +239,54 @@ static const struct {
 	const char *schema;
 	const char *canonical;
 } canonical_cases[] = {
-    {"\"int\"", "\"int\""},
-    {" \"string\" ", "\"string\""},
-    {"{\"type\":\"int\"}", "\"int\""},
-    {"{\"type\": \"null\", \"doc\": \"nothing\"}", "\"null\""},
-    {"{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}", "\"long\""},
-    {"{ \"logicalType\" : \"uuid\" ,\n\t\"type\" : \"string\" }", "\"string\""},
-    {"[\"null\", {\"type\": \"double\"}]", "[\"null\",\"double\"]"},
-    {"{\"type\":\"array\",\"items\":{\"type\":\"bytes\"}}", "{\"type\":\"array\",\"items\":\"bytes\"}"},
-    {"{\"values\":\"boolean\",\"type\":\"map\"}", "{\"type\":\"map\",\"values\":\"boolean\"}"},
-    {"{\"type\":\"fixed\",\"size\":16,\"name\":\"md5\",\"namespace\":\"org.x\",\"aliases\":[\"h\"]}",
-     "{\"name\":\"org.x.md5\",\"type\":\"fixed\",\"size\":16}"},
-    {"{\"symbols\":[\"A\",\"B\"],\"doc\":\"d\",\"type\":\"enum\",\"name\":\"E\",\"default\":\"A\"}",
-     "{\"name\":\"E\",\"type\":\"enum\",\"symbols\":[\"A\",\"B\"]}"},
-    /* escapes in names become the characters themselves */
-    {"{\"type\":\"enum\",\"name\":\"\\u0045\",\"symbols\":[\"\\u0041\"]}",
-     "{\"name\":\"E\",\"type\":\"enum\",\"symbols\":[\"A\"]}"},
-    /* field attributes other than name and type go; key order is fixed */
-    {"{\"doc\":\"x\",\"fields\":[{\"type\":\"int\",\"name\":\"a\",\"default\":1,\"doc\":\"d\","
-     "\"order\":\"descending\",\"aliases\":[\"b\"]}],\"type\":\"record\",\"namespace\":\"n.s\","
-     "\"name\":\"R\",\"aliases\":[\"Q\"]}",
-     "{\"name\":\"n.s.R\",\"type\":\"record\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"}]}"},
-    /* nested named types take the enclosing namespace, a dotted name
+	{ "\"int\"", "\"int\"" },
+	{ " \"string\" ", "\"string\"" },
+	{ "{\"type\":\"int\"}", "\"int\"" },
+	{ "{\"type\": \"null\", \"doc\": \"nothing\"}", "\"null\"" },
+	{ "{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}", "\"long\"" },
+	{ "{ \"logicalType\" : \"uuid\" ,\n\t\"type\" : \"string\" }", "\"string\"" },
+	{ "[\"null\", {\"type\": \"double\"}]", "[\"null\",\"double\"]" },
+	{ "{\"type\":\"array\",\"items\":{\"type\":\"bytes\"}}", "{\"type\":\"array\",\"items\":\"bytes\"}" },
+	{ "{\"values\":\"boolean\",\"type\":\"map\"}", "{\"type\":\"map\",\"values\":\"boolean\"}" },
+	{ "{\"type\":\"fixed\",\"size\":16,\"name\":\"md5\",\"namespace\":\"org.x\",\"aliases\":[\"h\"]}",
+	  "{\"name\":\"org.x.md5\",\"type\":\"fixed\",\"size\":16}" },
+	{ "{\"symbols\":[\"A\",\"B\"],\"doc\":\"d\",\"type\":\"enum\",\"name\":\"E\",\"default\":\"A\"}",
+	  "{\"name\":\"E\",\"type\":\"enum\",\"symbols\":[\"A\",\"B\"]}" },
+	/* escapes in names become the characters themselves */
+	{ "{\"type\":\"enum\",\"name\":\"\\u0045\",\"symbols\":[\"\\u0041\"]}",
+	  "{\"name\":\"E\",\"type\":\"enum\",\"symbols\":[\"A\"]}" },
+	/* field attributes other than name and type go; key order is fixed */
+	{ "{\"doc\":\"x\",\"fields\":[{\"type\":\"int\",\"name\":\"a\",\"default\":1,\"doc\":\"d\","
+	  "\"order\":\"descending\",\"aliases\":[\"b\"]}],\"type\":\"record\",\"namespace\":\"n.s\","
+	  "\"name\":\"R\",\"aliases\":[\"Q\"]}",
+	  "{\"name\":\"n.s.R\",\"type\":\"record\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"}]}" },
+	/* nested named types take the enclosing namespace, a dotted name
      * ignores it, references become full names */
-    {"{\"type\":\"record\",\"name\":\"Outer\",\"namespace\":\"a.b\",\"fields\":["
-     "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"Color\",\"symbols\":[\"RED\",\"GREEN\"]}},"
-     "{\"name\":\"f\",\"type\":{\"type\":\"fixed\",\"name\":\"Hash\",\"namespace\":\"c\",\"size\":4}},"
-     "{\"name\":\"arr\",\"type\":{\"type\":\"array\",\"items\":{\"type\":\"record\",\"name\":\"x.Inner\","
-     "\"fields\":[{\"name\":\"c\",\"type\":\"a.b.Color\"},{\"name\":\"self\",\"type\":[\"null\",\"Inner\"]}]}"
-     "}},"
-     "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"Color\"}},"
-     "{\"name\":\"h2\",\"type\":{\"type\":\"c.Hash\"}},"
-     "{\"name\":\"t\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}}]}",
-     "{\"name\":\"a.b.Outer\",\"type\":\"record\",\"fields\":["
-     "{\"name\":\"e\",\"type\":{\"name\":\"a.b.Color\",\"type\":\"enum\",\"symbols\":[\"RED\",\"GREEN\"]}},"
-     "{\"name\":\"f\",\"type\":{\"name\":\"c.Hash\",\"type\":\"fixed\",\"size\":4}},"
-     "{\"name\":\"arr\",\"type\":{\"type\":\"array\",\"items\":{\"name\":\"x.Inner\",\"type\":\"record\","
-     "\"fields\":[{\"name\":\"c\",\"type\":\"a.b.Color\"},{\"name\":\"self\",\"type\":[\"null\",\"x.Inner\"]}"
-     "]}}},"
-     "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"a.b.Color\"}},"
-     "{\"name\":\"h2\",\"type\":\"c.Hash\"},"
-     "{\"name\":\"t\",\"type\":\"long\"}]}"},
-    /* an empty namespace puts a nested type in the null namespace */
-    {"{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"q\",\"fields\":[{\"name\":\"a\",\"type\":"
-     "{\"type\":\"enum\",\"name\":\"E\",\"namespace\":\"\",\"symbols\":[\"X\"]}},{\"name\":\"b\",\"type\":"
-     "\"E\"}]}",
-     "{\"name\":\"q.R\",\"type\":\"record\",\"fields\":[{\"name\":\"a\",\"type\":{\"name\":\"E\",\"type\":"
-     "\"enum\","
-     "\"symbols\":[\"X\"]}},{\"name\":\"b\",\"type\":\"E\"}]}"},
+	{ "{\"type\":\"record\",\"name\":\"Outer\",\"namespace\":\"a.b\",\"fields\":["
+	  "{\"name\":\"e\",\"type\":{\"type\":\"enum\",\"name\":\"Color\",\"symbols\":[\"RED\",\"GREEN\"]}},"
+	  "{\"name\":\"f\",\"type\":{\"type\":\"fixed\",\"name\":\"Hash\",\"namespace\":\"c\",\"size\":4}},"
+	  "{\"name\":\"arr\",\"type\":{\"type\":\"array\",\"items\":{\"type\":\"record\",\"name\":\"x.Inner\","
+	  "\"fields\":[{\"name\":\"c\",\"type\":\"a.b.Color\"},{\"name\":\"self\",\"type\":[\"null\",\"Inner\"]}]}"
+	  "}},"
+	  "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"Color\"}},"
+	  "{\"name\":\"h2\",\"type\":{\"type\":\"c.Hash\"}},"
+	  "{\"name\":\"t\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-micros\"}}]}",
+	  "{\"name\":\"a.b.Outer\",\"type\":\"record\",\"fields\":["
+	  "{\"name\":\"e\",\"type\":{\"name\":\"a.b.Color\",\"type\":\"enum\",\"symbols\":[\"RED\",\"GREEN\"]}},"
+	  "{\"name\":\"f\",\"type\":{\"name\":\"c.Hash\",\"type\":\"fixed\",\"size\":4}},"
+	  "{\"name\":\"arr\",\"type\":{\"type\":\"array\",\"items\":{\"name\":\"x.Inner\",\"type\":\"record\","
+	  "\"fields\":[{\"name\":\"c\",\"type\":\"a.b.Color\"},{\"name\":\"self\",\"type\":[\"null\",\"x.Inner\"]}"
+	  "]}}},"
+	  "{\"name\":\"m\",\"type\":{\"type\":\"map\",\"values\":\"a.b.Color\"}},"
+	  "{\"name\":\"h2\",\"type\":\"c.Hash\"},"
+	  "{\"name\":\"t\",\"type\":\"long\"}]}" },
+	/* an empty namespace puts a nested type in the null namespace */
+	{ "{\"type\":\"record\",\"name\":\"R\",\"namespace\":\"q\",\"fields\":[{\"name\":\"a\",\"type\":"
+	  "{\"type\":\"enum\",\"name\":\"E\",\"namespace\":\"\",\"symbols\":[\"X\"]}},{\"name\":\"b\",\"type\":"
+	  "\"E\"}]}",
+	  "{\"name\":\"q.R\",\"type\":\"record\",\"fields\":[{\"name\":\"a\",\"type\":{\"name\":\"E\",\"type\":"
+	  "\"enum\","
+	  "\"symbols\":[\"X\"]}},{\"name\":\"b\",\"type\":\"E\"}]}" },
 };
 
 START_TEST(test_canonical_form)
@@ -303,22 +304,22 @@ static const struct {
 	const char *schema;
 	const char *error;
 } bad_schemas[] = {
-    {"", "schema is empty"},
-    {"{\"type\":", "schema is not valid json"},
-    {"\"Nope\"", "unknown type 'Nope'"},
-    {"{}", "schema object has no \"type\" name"},
-    {"42", "schema is neither"},
-    {"[]", "union has no branches"},
-    {"{\"type\":\"record\",\"name\":\"1R\",\"fields\":[]}", "invalid name '1R'"},
-    {"{\"type\":\"record\",\"name\":\"R\"}", "record 'R' has no \"fields\" array"},
-    {"{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"},"
-     "{\"name\":\"a\",\"type\":\"int\"}]}",
-     "record 'R': field 'a' appears twice"},
-    {"[{\"type\":\"fixed\",\"name\":\"F\",\"size\":1},{\"type\":\"fixed\",\"name\":\"F\",\"size\":1}]",
-     "type 'F' is defined twice"},
-    {"{\"type\":\"fixed\",\"name\":\"F\",\"size\":-1}", "fixed 'F' has no valid \"size\""},
-    {"{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"A\"]}", "enum 'E': symbol 'A' appears twice"},
-    {"{\"type\":\"array\"}", "array schema has no \"items\""},
+	{ "", "schema is empty" },
+	{ "{\"type\":", "schema is not valid json" },
+	{ "\"Nope\"", "unknown type 'Nope'" },
+	{ "{}", "schema object has no \"type\" name" },
+	{ "42", "schema is neither" },
+	{ "[]", "union has no branches" },
+	{ "{\"type\":\"record\",\"name\":\"1R\",\"fields\":[]}", "invalid name '1R'" },
+	{ "{\"type\":\"record\",\"name\":\"R\"}", "record 'R' has no \"fields\" array" },
+	{ "{\"type\":\"record\",\"name\":\"R\",\"fields\":[{\"name\":\"a\",\"type\":\"int\"},"
+	  "{\"name\":\"a\",\"type\":\"int\"}]}",
+	  "record 'R': field 'a' appears twice" },
+	{ "[{\"type\":\"fixed\",\"name\":\"F\",\"size\":1},{\"type\":\"fixed\",\"name\":\"F\",\"size\":1}]",
+	  "type 'F' is defined twice" },
+	{ "{\"type\":\"fixed\",\"name\":\"F\",\"size\":-1}", "fixed 'F' has no valid \"size\"" },
+	{ "{\"type\":\"enum\",\"name\":\"E\",\"symbols\":[\"A\",\"A\"]}", "enum 'E': symbol 'A' appears twice" },
+	{ "{\"type\":\"array\"}", "array schema has no \"items\"" },
 };
 
 START_TEST(test_canonical_errors)
@@ -329,7 +330,7 @@ START_TEST(test_canonical_errors)
 	ck_assert_int_eq(rc, -1);
 	ck_assert_str_eq(out, "untouched");
 	ck_assert_msg(strncmp(err, bad_schemas[_i].error, strlen(bad_schemas[_i].error)) == 0,
-	              "case %d: got '%s', want '%s'", _i, err, bad_schemas[_i].error);
+		      "case %d: got '%s', want '%s'", _i, err, bad_schemas[_i].error);
 }
 END_TEST
 
@@ -382,7 +383,7 @@ END_TEST
 
 /* ---- round trips ---- */
 
-static struct aq_label unicode_labels[] = {{"équipe", "plateforme ✓"}, {"键", "值"}};
+static struct aq_label unicode_labels[] = { { "équipe", "plateforme ✓" }, { "键", "值" } };
 
 static struct aq_result round_trip_case(int i)
 {
@@ -442,7 +443,7 @@ START_TEST(test_round_trip)
 	unsigned char buf[BUF_MAX];
 	char err[256] = "";
 	struct aq_result want = round_trip_case(_i);
-	struct aq_result got = {0};
+	struct aq_result got = { 0 };
 
 	size_t len = encode_ok(codec, &want, buf);
 	ck_assert_msg(aq_codec_decode(codec, buf, len, &got, err, sizeof(err)) == 0, "decode: %s", err);
@@ -465,7 +466,7 @@ START_TEST(test_round_trip_many_labels)
 	struct aq_label labels[AQ_LABELS_MAX];
 	char keys[AQ_LABELS_MAX][16], values[AQ_LABELS_MAX][16];
 	struct aq_result want = sample();
-	struct aq_result got = {0};
+	struct aq_result got = { 0 };
 
 	for (int i = 0; i < AQ_LABELS_MAX; i++) {
 		snprintf(keys[i], sizeof(keys[i]), "key%02d", i);
@@ -491,7 +492,7 @@ START_TEST(test_long_check_name)
 	char err[256] = "";
 	char name[AQ_CHECK_NAME_MAX + 2];
 	struct aq_result want = sample();
-	struct aq_result got = {0};
+	struct aq_result got = { 0 };
 
 	memset(name, 'x', sizeof(name));
 	name[AQ_CHECK_NAME_MAX] = '\0';
@@ -533,23 +534,23 @@ START_TEST(test_encode_buffer_sizes)
 }
 END_TEST
 
-static struct aq_label duplicate_labels[] = {{"a", "1"}, {"a", "2"}};
-static struct aq_label null_label[] = {{"a", NULL}};
+static struct aq_label duplicate_labels[] = { { "a", "1" }, { "a", "2" } };
+static struct aq_label null_label[] = { { "a", NULL } };
 
 static const struct {
 	int kind;
 	const char *error;
 } encode_errors[] = {
-    {0, "check name is empty"},
-    {1, "check name is empty"},
-    {2, "value is not a finite number"},
-    {3, "value is not a finite number"},
-    {4, "too many labels: 65, at most 64"},
-    {5, "label 'a' appears twice"},
-    {6, "event_id is not a uuid"},
-    {7, "status 9 is not a status"},
-    {8, "check name is not valid utf-8"},
-    {9, "label 0 has no key or no value"},
+	{ 0, "check name is empty" },
+	{ 1, "check name is empty" },
+	{ 2, "value is not a finite number" },
+	{ 3, "value is not a finite number" },
+	{ 4, "too many labels: 65, at most 64" },
+	{ 5, "label 'a' appears twice" },
+	{ 6, "event_id is not a uuid" },
+	{ 7, "status 9 is not a status" },
+	{ 8, "check name is not valid utf-8" },
+	{ 9, "label 0 has no key or no value" },
 };
 
 START_TEST(test_encode_errors)
@@ -561,7 +562,7 @@ START_TEST(test_encode_errors)
 	struct aq_result r = sample();
 
 	for (int i = 0; i <= AQ_LABELS_MAX; i++)
-		many[i] = (struct aq_label){"k", "v"};
+		many[i] = (struct aq_label){ "k", "v" };
 	switch (encode_errors[_i].kind) {
 	case 0:
 		r.check = "";
@@ -638,35 +639,35 @@ static const struct {
 	enum mangle how;
 	const char *error; /* the message starts so */
 } decode_errors[] = {
-    {EMPTY, "message too short (0 bytes)"},
-    {SHORT, "message too short (9 bytes)"},
-    {HEADER_ONLY, "truncated or malformed body"},
-    {BAD_MAGIC, "bad magic 0x00 0x01"},
-    {BAD_MAGIC_2, "bad magic 0xc3 0x02"},
-    {UNKNOWN_FP, "unknown schema fingerprint 0x0123456789abcdef"},
-    {CUT_LAST, "truncated or malformed body"},
-    {TRAILING, "trailing bytes after body (2 bytes)"},
-    {HUGE_STRING, "truncated or malformed body: length past the end at byte"},
-    {NEGATIVE_STRING, "truncated or malformed body: length past the end"},
-    {UNION_OUT_OF_RANGE, "truncated or malformed body: union branch out of range"},
-    {ENUM_OUT_OF_RANGE, "truncated or malformed body: enum index out of range"},
-    {BAD_UTF8, "truncated or malformed body: string not clean utf-8"},
-    {NUL_IN_STRING, "truncated or malformed body: string not clean utf-8"},
-    {EMPTY_CHECK, "check name is empty"},
-    {LONG_CHECK, "check name is 300 bytes long, more than 255"},
-    {NAN_VALUE, "value is not a finite number"},
-    {INF_VALUE, "value is not a finite number"},
-    {TOO_MANY_LABELS, "too many labels: 65, at most 64"},
-    {NOT_UUID, "event_id is not a uuid"},
-    {HUGE_BLOCK, "truncated or malformed body: too many items"},
-    {LONG_VARINT, "truncated or malformed body: number too long"},
+	{ EMPTY, "message too short (0 bytes)" },
+	{ SHORT, "message too short (9 bytes)" },
+	{ HEADER_ONLY, "truncated or malformed body" },
+	{ BAD_MAGIC, "bad magic 0x00 0x01" },
+	{ BAD_MAGIC_2, "bad magic 0xc3 0x02" },
+	{ UNKNOWN_FP, "unknown schema fingerprint 0x0123456789abcdef" },
+	{ CUT_LAST, "truncated or malformed body" },
+	{ TRAILING, "trailing bytes after body (2 bytes)" },
+	{ HUGE_STRING, "truncated or malformed body: length past the end at byte" },
+	{ NEGATIVE_STRING, "truncated or malformed body: length past the end" },
+	{ UNION_OUT_OF_RANGE, "truncated or malformed body: union branch out of range" },
+	{ ENUM_OUT_OF_RANGE, "truncated or malformed body: enum index out of range" },
+	{ BAD_UTF8, "truncated or malformed body: string not clean utf-8" },
+	{ NUL_IN_STRING, "truncated or malformed body: string not clean utf-8" },
+	{ EMPTY_CHECK, "check name is empty" },
+	{ LONG_CHECK, "check name is 300 bytes long, more than 255" },
+	{ NAN_VALUE, "value is not a finite number" },
+	{ INF_VALUE, "value is not a finite number" },
+	{ TOO_MANY_LABELS, "too many labels: 65, at most 64" },
+	{ NOT_UUID, "event_id is not a uuid" },
+	{ HUGE_BLOCK, "truncated or malformed body: too many items" },
+	{ LONG_VARINT, "truncated or malformed body: number too long" },
 };
 
 START_TEST(test_decode_errors)
 {
 	aq_codec_t *codec = new_codec();
 	uint64_t fp = aq_codec_writer_fingerprint(codec);
-	struct raw w = {.n = 0};
+	struct raw w = { .n = 0 };
 	struct v1 v = v1_default();
 	char err[256] = "";
 	char long_name[301];
@@ -776,8 +777,8 @@ START_TEST(test_decode_errors)
 	int rc = aq_codec_decode(codec, w.b, w.n, &out, err, sizeof(err));
 	ck_assert_int_eq(rc, -1);
 	ck_assert_msg(strncmp(err, decode_errors[_i].error, strlen(decode_errors[_i].error)) == 0,
-	              "case %d: got '%s', want '%s'", _i, err, decode_errors[_i].error);
-	struct aq_result zero = {0};
+		      "case %d: got '%s', want '%s'", _i, err, decode_errors[_i].error);
+	struct aq_result zero = { 0 };
 	ck_assert_msg(memcmp(&out, &zero, sizeof(out)) == 0, "out is not left zero");
 	char *json;
 	ck_assert_int_eq(aq_codec_decoded_field_json(codec, "check", &json, err, sizeof(err)), -1);
@@ -789,7 +790,7 @@ END_TEST
 START_TEST(test_decode_hand_written)
 {
 	aq_codec_t *codec = new_codec();
-	struct raw w = {.n = 0};
+	struct raw w = { .n = 0 };
 	struct v1 v = v1_default();
 	char err[256] = "";
 	struct aq_result out;
@@ -918,7 +919,7 @@ START_TEST(test_v1_reader_reads_v2)
 	/* and what the version 2 codec itself writes */
 	struct aq_result r = sample();
 	size_t len = encode_ok(v2codec, &r, buf);
-	ck_assert_uint_eq(len, encode_ok(codec, &r, (unsigned char[BUF_MAX]){0}) + 5);
+	ck_assert_uint_eq(len, encode_ok(codec, &r, (unsigned char[BUF_MAX]){ 0 }) + 5);
 	ck_assert_int_eq(aq_codec_decode(codec, buf, len, &out, err, sizeof(err)), 0);
 	assert_same_result(&r, &out);
 	aq_result_release(&out);
@@ -936,7 +937,7 @@ static void assert_field_json(aq_codec_t *codec, const char *field, const char *
 	json_error_t jerr;
 
 	ck_assert_msg(aq_codec_decoded_field_json(codec, field, &got, err, sizeof(err)) == 0, "%s: %s", field,
-	              err);
+		      err);
 	json_t *a = json_loads(got, JSON_DECODE_ANY, &jerr);
 	json_t *b = json_loads(want, JSON_DECODE_ANY, &jerr);
 	ck_assert_msg(a && b && json_equal(a, b), "field %s: got %s, want %s", field, got, want);
@@ -972,7 +973,7 @@ START_TEST(test_v2_reader_reads_v1)
 	/* encode forgets what was decoded */
 	len = encode_ok(v2codec, &r, buf);
 	ck_assert_int_eq(
-	    aq_codec_decoded_field_json(v2codec, "severity_hint", &(char *){NULL}, err, sizeof(err)), -1);
+		aq_codec_decoded_field_json(v2codec, "severity_hint", &(char *){ NULL }, err, sizeof(err)), -1);
 
 	aq_codec_free(codec);
 	aq_codec_free(v2codec);
@@ -982,33 +983,33 @@ END_TEST
 
 /* Version 1 plus a field of every kind a default can be given for. */
 static const char v3_schema[] =
-    "{\"type\":\"record\",\"name\":\"CheckResult\",\"namespace\":\"alertq\",\"fields\":["
-    "{\"name\":\"event_id\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"}},"
-    "{\"name\":\"check\",\"type\":\"string\"},"
-    "{\"name\":\"source\",\"type\":\"string\"},"
-    "{\"name\":\"observed_at\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}},"
-    "{\"name\":\"value\",\"type\":[\"null\",\"double\"],\"default\":null},"
-    "{\"name\":\"status\",\"type\":[\"null\",{\"type\":\"enum\",\"name\":\"Status\","
-    "\"symbols\":[\"OK\",\"WARNING\",\"CRITICAL\",\"UNKNOWN\"]}],\"default\":null},"
-    "{\"name\":\"message\",\"type\":\"string\",\"default\":\"\"},"
-    "{\"name\":\"labels\",\"type\":{\"type\":\"map\",\"values\":\"string\"},\"default\":{}},"
-    "{\"name\":\"interval_ms\",\"type\":\"long\",\"default\":0},"
-    "{\"name\":\"flag\",\"type\":\"boolean\",\"default\":true},"
-    "{\"name\":\"count\",\"type\":\"int\",\"default\":-7},"
-    "{\"name\":\"big\",\"type\":\"long\",\"default\":1099511627776},"
-    "{\"name\":\"ratio\",\"type\":\"double\",\"default\":0.25},"
-    "{\"name\":\"small\",\"type\":\"float\",\"default\":2},"
-    "{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"},\"default\":[\"a\",\"b\"]},"
-    "{\"name\":\"extra\",\"type\":{\"type\":\"map\",\"values\":\"long\"},\"default\":{\"k\":1}},"
-    "{\"name\":\"level\",\"type\":{\"type\":\"enum\",\"name\":\"Level\",\"symbols\":[\"LOW\",\"HIGH\"]},"
-    "\"default\":\"HIGH\"},"
-    "{\"name\":\"owner\",\"type\":{\"type\":\"record\",\"name\":\"Owner\",\"fields\":["
-    "{\"name\":\"team\",\"type\":\"string\"},{\"name\":\"pager\",\"type\":\"int\",\"default\":3}]},"
-    "\"default\":{\"team\":\"ops\"}},"
-    "{\"name\":\"runbook\",\"type\":[\"null\",\"string\"],\"default\":null},"
-    "{\"name\":\"blob\",\"type\":\"bytes\",\"default\":\"\\u00ffA\"},"
-    "{\"name\":\"tag2\",\"type\":{\"type\":\"fixed\",\"name\":\"Two\",\"size\":2},\"default\":\"xy\"}"
-    "]}";
+	"{\"type\":\"record\",\"name\":\"CheckResult\",\"namespace\":\"alertq\",\"fields\":["
+	"{\"name\":\"event_id\",\"type\":{\"type\":\"string\",\"logicalType\":\"uuid\"}},"
+	"{\"name\":\"check\",\"type\":\"string\"},"
+	"{\"name\":\"source\",\"type\":\"string\"},"
+	"{\"name\":\"observed_at\",\"type\":{\"type\":\"long\",\"logicalType\":\"timestamp-millis\"}},"
+	"{\"name\":\"value\",\"type\":[\"null\",\"double\"],\"default\":null},"
+	"{\"name\":\"status\",\"type\":[\"null\",{\"type\":\"enum\",\"name\":\"Status\","
+	"\"symbols\":[\"OK\",\"WARNING\",\"CRITICAL\",\"UNKNOWN\"]}],\"default\":null},"
+	"{\"name\":\"message\",\"type\":\"string\",\"default\":\"\"},"
+	"{\"name\":\"labels\",\"type\":{\"type\":\"map\",\"values\":\"string\"},\"default\":{}},"
+	"{\"name\":\"interval_ms\",\"type\":\"long\",\"default\":0},"
+	"{\"name\":\"flag\",\"type\":\"boolean\",\"default\":true},"
+	"{\"name\":\"count\",\"type\":\"int\",\"default\":-7},"
+	"{\"name\":\"big\",\"type\":\"long\",\"default\":1099511627776},"
+	"{\"name\":\"ratio\",\"type\":\"double\",\"default\":0.25},"
+	"{\"name\":\"small\",\"type\":\"float\",\"default\":2},"
+	"{\"name\":\"tags\",\"type\":{\"type\":\"array\",\"items\":\"string\"},\"default\":[\"a\",\"b\"]},"
+	"{\"name\":\"extra\",\"type\":{\"type\":\"map\",\"values\":\"long\"},\"default\":{\"k\":1}},"
+	"{\"name\":\"level\",\"type\":{\"type\":\"enum\",\"name\":\"Level\",\"symbols\":[\"LOW\",\"HIGH\"]},"
+	"\"default\":\"HIGH\"},"
+	"{\"name\":\"owner\",\"type\":{\"type\":\"record\",\"name\":\"Owner\",\"fields\":["
+	"{\"name\":\"team\",\"type\":\"string\"},{\"name\":\"pager\",\"type\":\"int\",\"default\":3}]},"
+	"\"default\":{\"team\":\"ops\"}},"
+	"{\"name\":\"runbook\",\"type\":[\"null\",\"string\"],\"default\":null},"
+	"{\"name\":\"blob\",\"type\":\"bytes\",\"default\":\"\\u00ffA\"},"
+	"{\"name\":\"tag2\",\"type\":{\"type\":\"fixed\",\"name\":\"Two\",\"size\":2},\"default\":\"xy\"}"
+	"]}";
 
 START_TEST(test_defaults_of_every_kind)
 {
@@ -1051,23 +1052,23 @@ END_TEST
  * of another symbol order where the reader has unions, a field the reader
  * lacks, and message and labels left out. */
 static const char odd_writer[] =
-    "{\"type\":\"record\",\"name\":\"CheckResult\",\"namespace\":\"alertq\",\"fields\":["
-    "{\"name\":\"interval_ms\",\"type\":\"int\"},"
-    "{\"name\":\"status\",\"type\":{\"type\":\"enum\",\"name\":\"Status\","
-    "\"symbols\":[\"UNKNOWN\",\"CRITICAL\",\"WARNING\",\"OK\"]}},"
-    "{\"name\":\"zzz\",\"type\":{\"type\":\"array\",\"items\":\"long\"}},"
-    "{\"name\":\"value\",\"type\":\"double\"},"
-    "{\"name\":\"check\",\"type\":\"string\"},"
-    "{\"name\":\"event_id\",\"type\":\"string\"},"
-    "{\"name\":\"source\",\"type\":\"bytes\"},"
-    "{\"name\":\"observed_at\",\"type\":\"long\"}]}";
+	"{\"type\":\"record\",\"name\":\"CheckResult\",\"namespace\":\"alertq\",\"fields\":["
+	"{\"name\":\"interval_ms\",\"type\":\"int\"},"
+	"{\"name\":\"status\",\"type\":{\"type\":\"enum\",\"name\":\"Status\","
+	"\"symbols\":[\"UNKNOWN\",\"CRITICAL\",\"WARNING\",\"OK\"]}},"
+	"{\"name\":\"zzz\",\"type\":{\"type\":\"array\",\"items\":\"long\"}},"
+	"{\"name\":\"value\",\"type\":\"double\"},"
+	"{\"name\":\"check\",\"type\":\"string\"},"
+	"{\"name\":\"event_id\",\"type\":\"string\"},"
+	"{\"name\":\"source\",\"type\":\"bytes\"},"
+	"{\"name\":\"observed_at\",\"type\":\"long\"}]}";
 
 START_TEST(test_resolution_rules)
 {
 	aq_codec_t *codec = new_codec();
 	char err[256] = "";
 	struct aq_result out;
-	struct raw w = {.n = 0};
+	struct raw w = { .n = 0 };
 
 	ck_assert_msg(aq_codec_add_writer_schema(codec, odd_writer, err, sizeof(err)) == 0, "add: %s", err);
 	put_header(&w, fingerprint_of(odd_writer));
@@ -1102,25 +1103,25 @@ static const struct {
 	const char *writer;
 	const char *error;
 } unreadable_writers[] = {
-    {"\"int\"", "writer schema is not a CheckResult record"},
-    {"{\"type\":\"record\",\"name\":\"Other\",\"fields\":[]}", "writer schema is not a CheckResult record"},
-    {"{\"type\":\"record\",\"name\":\"CheckResult\",\"fields\":[{\"name\":\"event_id\",\"type\":\"string\"},"
-     "{\"name\":\"source\",\"type\":\"string\"},{\"name\":\"observed_at\",\"type\":\"long\"}]}",
-     "writer schema lacks field 'check', which has no default"},
-    {"{\"type\":\"record\",\"name\":\"CheckResult\",\"fields\":[{\"name\":\"event_id\",\"type\":\"string\"},"
-     "{\"name\":\"check\",\"type\":\"int\"},{\"name\":\"source\",\"type\":\"string\"},"
-     "{\"name\":\"observed_at\",\"type\":\"long\"}]}",
-     "writer schema field 'check' cannot be read: a int cannot be read as a string"},
-    {"{\"type\":\"record\",\"name\":\"CheckResult\",\"fields\":[{\"name\":\"event_id\",\"type\":\"string\"},"
-     "{\"name\":\"check\",\"type\":\"string\"},{\"name\":\"source\",\"type\":\"string\"},"
-     "{\"name\":\"observed_at\",\"type\":\"long\"},{\"name\":\"status\",\"type\":{\"type\":\"enum\","
-     "\"name\":\"Status\",\"symbols\":[\"OK\",\"MAINTENANCE\"]}}]}",
-     "writer schema field 'status' cannot be read: enum Status: the reader lacks symbol MAINTENANCE"},
-    {"{\"type\":\"record\",\"name\":\"CheckResult\",\"fields\":[{\"name\":\"event_id\",\"type\":\"string\"},"
-     "{\"name\":\"check\",\"type\":[\"null\",\"string\"]},{\"name\":\"source\",\"type\":\"string\"},"
-     "{\"name\":\"observed_at\",\"type\":\"long\"}]}",
-     "writer schema field 'check' cannot be read: a null cannot be read as a string"},
-    {"{\"type\":\"record\",\"name\":\"CheckResult\"", "cannot read writer schema: schema is not valid json"},
+	{ "\"int\"", "writer schema is not a CheckResult record" },
+	{ "{\"type\":\"record\",\"name\":\"Other\",\"fields\":[]}", "writer schema is not a CheckResult record" },
+	{ "{\"type\":\"record\",\"name\":\"CheckResult\",\"fields\":[{\"name\":\"event_id\",\"type\":\"string\"},"
+	  "{\"name\":\"source\",\"type\":\"string\"},{\"name\":\"observed_at\",\"type\":\"long\"}]}",
+	  "writer schema lacks field 'check', which has no default" },
+	{ "{\"type\":\"record\",\"name\":\"CheckResult\",\"fields\":[{\"name\":\"event_id\",\"type\":\"string\"},"
+	  "{\"name\":\"check\",\"type\":\"int\"},{\"name\":\"source\",\"type\":\"string\"},"
+	  "{\"name\":\"observed_at\",\"type\":\"long\"}]}",
+	  "writer schema field 'check' cannot be read: a int cannot be read as a string" },
+	{ "{\"type\":\"record\",\"name\":\"CheckResult\",\"fields\":[{\"name\":\"event_id\",\"type\":\"string\"},"
+	  "{\"name\":\"check\",\"type\":\"string\"},{\"name\":\"source\",\"type\":\"string\"},"
+	  "{\"name\":\"observed_at\",\"type\":\"long\"},{\"name\":\"status\",\"type\":{\"type\":\"enum\","
+	  "\"name\":\"Status\",\"symbols\":[\"OK\",\"MAINTENANCE\"]}}]}",
+	  "writer schema field 'status' cannot be read: enum Status: the reader lacks symbol MAINTENANCE" },
+	{ "{\"type\":\"record\",\"name\":\"CheckResult\",\"fields\":[{\"name\":\"event_id\",\"type\":\"string\"},"
+	  "{\"name\":\"check\",\"type\":[\"null\",\"string\"]},{\"name\":\"source\",\"type\":\"string\"},"
+	  "{\"name\":\"observed_at\",\"type\":\"long\"}]}",
+	  "writer schema field 'check' cannot be read: a null cannot be read as a string" },
+	{ "{\"type\":\"record\",\"name\":\"CheckResult\"", "cannot read writer schema: schema is not valid json" },
 };
 
 START_TEST(test_unreadable_writers)
@@ -1128,9 +1129,9 @@ START_TEST(test_unreadable_writers)
 	aq_codec_t *codec = new_codec();
 	char err[256] = "";
 	ck_assert_int_eq(aq_codec_add_writer_schema(codec, unreadable_writers[_i].writer, err, sizeof(err)),
-	                 -1);
+			 -1);
 	ck_assert_msg(strncmp(err, unreadable_writers[_i].error, strlen(unreadable_writers[_i].error)) == 0,
-	              "case %d: got '%s', want '%s'", _i, err, unreadable_writers[_i].error);
+		      "case %d: got '%s', want '%s'", _i, err, unreadable_writers[_i].error);
 	aq_codec_free(codec);
 }
 END_TEST
@@ -1139,13 +1140,13 @@ static const struct {
 	const char *reader;
 	const char *error;
 } bad_readers[] = {
-    {"\"int\"", "reader schema is not the record alertq.CheckResult"},
-    {"{\"type\":\"record\",\"name\":\"alertq.CheckResult\",\"fields\":[]}",
-     "reader schema lacks field 'event_id'"},
-    {"{\"type\":\"record\",\"name\":\"alertq.CheckResult\",\"fields\":[{\"name\":\"event_id\",\"type\":"
-     "\"long\"}]}",
-     "reader schema field 'event_id' is a long"},
-    {"nonsense", "cannot read reader schema: schema is not valid json"},
+	{ "\"int\"", "reader schema is not the record alertq.CheckResult" },
+	{ "{\"type\":\"record\",\"name\":\"alertq.CheckResult\",\"fields\":[]}",
+	  "reader schema lacks field 'event_id'" },
+	{ "{\"type\":\"record\",\"name\":\"alertq.CheckResult\",\"fields\":[{\"name\":\"event_id\",\"type\":"
+	  "\"long\"}]}",
+	  "reader schema field 'event_id' is a long" },
+	{ "nonsense", "cannot read reader schema: schema is not valid json" },
 };
 
 START_TEST(test_bad_readers)
@@ -1153,7 +1154,7 @@ START_TEST(test_bad_readers)
 	char err[256] = "";
 	ck_assert_ptr_null(aq_codec_new_for_reader(bad_readers[_i].reader, err, sizeof(err)));
 	ck_assert_msg(strncmp(err, bad_readers[_i].error, strlen(bad_readers[_i].error)) == 0,
-	              "case %d: got '%s', want '%s'", _i, err, bad_readers[_i].error);
+		      "case %d: got '%s', want '%s'", _i, err, bad_readers[_i].error);
 }
 END_TEST
 
@@ -1178,12 +1179,12 @@ static const struct {
 	int status;
 	const char *name; /* what aq_status_name gives back, or NULL */
 } status_cases[] = {
-    {"OK", AQ_OK, "OK"},
-    {"warning", AQ_WARNING, "WARNING"},
-    {"Critical", AQ_CRITICAL, "CRITICAL"},
-    {"UNKNOWN", AQ_UNKNOWN, "UNKNOWN"},
-    {"FATAL", AQ_STATUS_NONE, NULL},
-    {"", AQ_STATUS_NONE, NULL},
+	{ "OK", AQ_OK, "OK" },
+	{ "warning", AQ_WARNING, "WARNING" },
+	{ "Critical", AQ_CRITICAL, "CRITICAL" },
+	{ "UNKNOWN", AQ_UNKNOWN, "UNKNOWN" },
+	{ "FATAL", AQ_STATUS_NONE, NULL },
+	{ "", AQ_STATUS_NONE, NULL },
 };
 
 START_TEST(test_status_names)
@@ -1229,7 +1230,7 @@ START_TEST(test_speed)
 	}
 	double t2 = now_ns();
 	fprintf(stderr, "event codec: encode %.0f ns, decode %.0f ns per record (%zu bytes)\n",
-	        (t1 - t0) / rounds, (t2 - t1) / rounds, len);
+		(t1 - t0) / rounds, (t2 - t1) / rounds, len);
 	ck_assert_double_lt((t2 - t0) / rounds, 2000000.0);
 	aq_codec_free(codec);
 }

@@ -256,9 +256,9 @@ START_TEST(test_json_resolved_null_value)
 	char *json = aq_notification_to_json(&n);
 	json_t *root = json_loads(json, 0, NULL);
 	ck_assert_ptr_nonnull(root);
-	static const char *const keys[] = { "notification_id", "check",   "status",      "severity",
-					    "previous_severity", "value", "message",     "labels",
-					    "observed_at",       "since", "escalation_level", "event_id" };
+	static const char *const keys[] = { "notification_id", "check", "status", "severity",
+					    "previous_severity", "value", "message", "labels",
+					    "observed_at", "since", "escalation_level", "event_id" };
 	ck_assert_int_eq(json_object_size(root), sizeof(keys) / sizeof(keys[0]));
 	void *it = json_object_iter(root);
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++, it = json_object_iter_next(root, it))
@@ -289,8 +289,14 @@ static const struct {
 	double value;
 	const char *json;
 } value_cases[] = {
-	{ 120000, "120000" }, { 0.1, "0.1" },     { -3.5, "-3.5" },   { 0, "0" },
-	{ 1e300, "1e300" },  { 2.0 / 3, NULL }, { 1e20, "1e20" }, { -42, "-42" },
+	{ 120000, "120000" },
+	{ 0.1, "0.1" },
+	{ -3.5, "-3.5" },
+	{ 0, "0" },
+	{ 1e300, "1e300" },
+	{ 2.0 / 3, NULL },
+	{ 1e20, "1e20" },
+	{ -42, "-42" },
 };
 
 START_TEST(test_json_round_trip)
@@ -612,7 +618,9 @@ END_TEST
 
 START_TEST(test_webhook_batch_concurrency)
 {
-	enum { COUNT = 50 };
+	enum {
+		COUNT = 50
+	};
 	/* each answer takes 100 ms: 50 of them four at a time take 1.25 s, one at a time 5 s */
 	struct receiver *r = receiver_start("http_receiver.py", "--delay", "0.1", NULL, NULL, NULL, NULL);
 	char url[128], err[256];

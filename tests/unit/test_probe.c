@@ -33,7 +33,7 @@ struct command_check {
 };
 
 static void command_check_init(struct command_check *c, int64_t timeout_ms, const char *prog, const char *a1,
-                               const char *a2, const char *a3)
+			       const char *a2, const char *a3)
 {
 	memset(c, 0, sizeof(*c));
 	c->argv[0] = (char *)prog;
@@ -65,7 +65,7 @@ static void assert_no_children(void)
 	int st;
 	pid_t r = waitpid(-1, &st, WNOHANG);
 	ck_assert_msg(r == -1 && errno == ECHILD, "a child process was left behind (waitpid gave %d)",
-	              (int)r);
+		      (int)r);
 }
 
 /* 1 when pid no longer runs: gone, or a zombie waiting for whoever adopted it. */
@@ -131,41 +131,41 @@ struct plugin_case {
 };
 
 static const struct plugin_case plugin_cases[] = {
-    /* exit codes */
-    {0, "OK - all fine", AQ_OK, 0, 0, "OK - all fine", 0},
-    {1, "WARNING - getting full", AQ_WARNING, 0, 0, "WARNING - getting full", 0},
-    {2, "CRITICAL - full", AQ_CRITICAL, 0, 0, "CRITICAL - full", 0},
-    {3, "UNKNOWN - cannot tell", AQ_UNKNOWN, 0, 0, "UNKNOWN - cannot tell", 0},
-    {4, "four is not a status", AQ_UNKNOWN, 0, 0, "exited with status 4, expected 0-3: four is not a status",
-     0},
-    {127, NULL, AQ_UNKNOWN, 0, 0, "exited with status 127, expected 0-3", 0},
-    {0, NULL, AQ_OK, 0, 0, "(no output)", 0},
-    /* perfdata */
-    {0, "DISK OK | /=2643MB;5948;5958;0;5968", AQ_OK, 1, 2643, "DISK OK", 0},
-    {0, "PING OK | 'time'=0.5s", AQ_OK, 1, 0.5, "PING OK", 0},
-    {0, "LOAD OK | load1=0.150;5.000;10.000;0; load5=0.200;4.000;6.000;0;", AQ_OK, 1, 0.15, "LOAD OK", 0},
-    {1, "DISK WARNING | 'free space /var'=12.5%;20;10;0;100", AQ_WARNING, 1, 12.5, "DISK WARNING", 0},
-    {0, "X | 'it''s'=7", AQ_OK, 1, 7, "X", 0},
-    {0, "PING OK | rta=-1.5ms;100;500", AQ_OK, 1, -1.5, "PING OK", 0},
-    {0, "NET OK | bytes=42c", AQ_OK, 1, 42, "NET OK", 0},
-    {0, "NET OK | bytes=1e3B", AQ_OK, 1, 1000, "NET OK", 0},
-    {0, "tight|a=1", AQ_OK, 1, 1, "tight", 0},
-    {0, "   padded message   |   a=3   ", AQ_OK, 1, 3, "padded message", 0},
-    {0, "no perfdata at all", AQ_OK, 0, 0, "no perfdata at all", 0},
-    {0, "empty perfdata |", AQ_OK, 0, 0, "empty perfdata", 0},
-    {0, "| a=5", AQ_OK, 1, 5, "(no output)", 0},
-    /* malformed perfdata: no value, the status still stands */
-    {0, "X | garbage", AQ_OK, 0, 0, "X", 0},
-    {0, "X | a=", AQ_OK, 0, 0, "X", 0},
-    {0, "X | a=U;1;2", AQ_OK, 0, 0, "X", 0},
-    {0, "X | =5", AQ_OK, 0, 0, "X", 0},
-    {0, "X | 'unterminated=5", AQ_OK, 0, 0, "X", 0},
-    {0, "X | a=1.2.3", AQ_OK, 0, 0, "X", 0},
-    {0, "X | a=inf", AQ_OK, 0, 0, "X", 0},
-    {0, "X | a=0x1f", AQ_OK, 0, 0, "X", 0},
-    {0, "X | a 5", AQ_OK, 0, 0, "X", 0},
-    /* bytes that are not text become '?' */
-    {0, "bad \x01 byte \xff here", AQ_OK, 0, 0, "bad ? byte ? here", 0},
+	/* exit codes */
+	{ 0, "OK - all fine", AQ_OK, 0, 0, "OK - all fine", 0 },
+	{ 1, "WARNING - getting full", AQ_WARNING, 0, 0, "WARNING - getting full", 0 },
+	{ 2, "CRITICAL - full", AQ_CRITICAL, 0, 0, "CRITICAL - full", 0 },
+	{ 3, "UNKNOWN - cannot tell", AQ_UNKNOWN, 0, 0, "UNKNOWN - cannot tell", 0 },
+	{ 4, "four is not a status", AQ_UNKNOWN, 0, 0, "exited with status 4, expected 0-3: four is not a status",
+	  0 },
+	{ 127, NULL, AQ_UNKNOWN, 0, 0, "exited with status 127, expected 0-3", 0 },
+	{ 0, NULL, AQ_OK, 0, 0, "(no output)", 0 },
+	/* perfdata */
+	{ 0, "DISK OK | /=2643MB;5948;5958;0;5968", AQ_OK, 1, 2643, "DISK OK", 0 },
+	{ 0, "PING OK | 'time'=0.5s", AQ_OK, 1, 0.5, "PING OK", 0 },
+	{ 0, "LOAD OK | load1=0.150;5.000;10.000;0; load5=0.200;4.000;6.000;0;", AQ_OK, 1, 0.15, "LOAD OK", 0 },
+	{ 1, "DISK WARNING | 'free space /var'=12.5%;20;10;0;100", AQ_WARNING, 1, 12.5, "DISK WARNING", 0 },
+	{ 0, "X | 'it''s'=7", AQ_OK, 1, 7, "X", 0 },
+	{ 0, "PING OK | rta=-1.5ms;100;500", AQ_OK, 1, -1.5, "PING OK", 0 },
+	{ 0, "NET OK | bytes=42c", AQ_OK, 1, 42, "NET OK", 0 },
+	{ 0, "NET OK | bytes=1e3B", AQ_OK, 1, 1000, "NET OK", 0 },
+	{ 0, "tight|a=1", AQ_OK, 1, 1, "tight", 0 },
+	{ 0, "   padded message   |   a=3   ", AQ_OK, 1, 3, "padded message", 0 },
+	{ 0, "no perfdata at all", AQ_OK, 0, 0, "no perfdata at all", 0 },
+	{ 0, "empty perfdata |", AQ_OK, 0, 0, "empty perfdata", 0 },
+	{ 0, "| a=5", AQ_OK, 1, 5, "(no output)", 0 },
+	/* malformed perfdata: no value, the status still stands */
+	{ 0, "X | garbage", AQ_OK, 0, 0, "X", 0 },
+	{ 0, "X | a=", AQ_OK, 0, 0, "X", 0 },
+	{ 0, "X | a=U;1;2", AQ_OK, 0, 0, "X", 0 },
+	{ 0, "X | =5", AQ_OK, 0, 0, "X", 0 },
+	{ 0, "X | 'unterminated=5", AQ_OK, 0, 0, "X", 0 },
+	{ 0, "X | a=1.2.3", AQ_OK, 0, 0, "X", 0 },
+	{ 0, "X | a=inf", AQ_OK, 0, 0, "X", 0 },
+	{ 0, "X | a=0x1f", AQ_OK, 0, 0, "X", 0 },
+	{ 0, "X | a 5", AQ_OK, 0, 0, "X", 0 },
+	/* bytes that are not text become '?' */
+	{ 0, "bad \x01 byte \xff here", AQ_OK, 0, 0, "bad ? byte ? here", 0 },
 };
 
 START_TEST(test_plugin_table)
@@ -180,9 +180,9 @@ START_TEST(test_plugin_table)
 	command_check_init(&cc, 10000, prog, code, c->text, NULL);
 	run_once(&cc.check, &r);
 	ck_assert_msg(r.status == c->status, "case %d (%s): status %d, expected %d", _i,
-	              c->text ? c->text : "(none)", r.status, c->status);
+		      c->text ? c->text : "(none)", r.status, c->status);
 	ck_assert_msg(r.has_value == c->has_value, "case %d (%s): has_value %d", _i,
-	              c->text ? c->text : "(none)", r.has_value);
+		      c->text ? c->text : "(none)", r.has_value);
 	if (c->has_value)
 		ck_assert_double_eq_tol(r.value, c->value, 1e-9);
 	ck_assert_ptr_nonnull(r.message);
@@ -197,7 +197,7 @@ START_TEST(test_common_fields)
 	char prog[4096];
 	struct command_check cc;
 	struct aq_result r;
-	struct aq_label labels[] = {{"team", "platform"}, {"tier", "1"}};
+	struct aq_label labels[] = { { "team", "platform" }, { "tier", "1" } };
 
 	setenv("ALERTQ_SOURCE", "probe-test-host", 1);
 	plugin_path("emit.sh", prog, sizeof(prog));
@@ -454,8 +454,8 @@ static const char *test_dsn(void)
 {
 	const char *dsn = getenv("ALERTQ_TEST_DSN");
 	ck_assert_msg(dsn != NULL && *dsn,
-	              "ALERTQ_TEST_DSN is not set: the SQL tests need a superuser DSN of a throwaway "
-	              "PostgreSQL (d=$(mktemp -d); tests/tools/pg.sh start $d prints one)");
+		      "ALERTQ_TEST_DSN is not set: the SQL tests need a superuser DSN of a throwaway "
+		      "PostgreSQL (d=$(mktemp -d); tests/tools/pg.sh start $d prints one)");
 	return dsn;
 }
 
@@ -463,7 +463,7 @@ static const char *test_dsn(void)
 static int closed_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
@@ -495,18 +495,18 @@ static void sql_env_init(struct sql_env *e)
 
 	memset(e, 0, sizeof(*e));
 	snprintf(e->down_dsn, sizeof(e->down_dsn), "postgresql://probe:sekrit-pw@127.0.0.1:%d/postgres",
-	         closed_port());
-	e->sources[0] = (struct aq_source){.name = "app", .dsn = (char *)dsn};
-	e->sources[1] = (struct aq_source){.name = "nodsn", .dsn = NULL, .dsn_env = "PROBE_TEST_UNSET_DSN"};
-	e->sources[2] = (struct aq_source){.name = "down", .dsn = e->down_dsn};
-	e->sources[3] = (struct aq_source){.name = "other", .dsn = (char *)dsn};
+		 closed_port());
+	e->sources[0] = (struct aq_source){ .name = "app", .dsn = (char *)dsn };
+	e->sources[1] = (struct aq_source){ .name = "nodsn", .dsn = NULL, .dsn_env = "PROBE_TEST_UNSET_DSN" };
+	e->sources[2] = (struct aq_source){ .name = "down", .dsn = e->down_dsn };
+	e->sources[3] = (struct aq_source){ .name = "other", .dsn = (char *)dsn };
 	e->cfg.sources = e->sources;
 	e->cfg.nsources = 4;
 	e->prober = aq_prober_new(&e->cfg);
 	ck_assert_ptr_nonnull(e->prober);
 	e->admin = PQconnectdb(dsn);
 	ck_assert_msg(PQstatus(e->admin) == CONNECTION_OK, "cannot connect to ALERTQ_TEST_DSN: %s",
-	              PQerrorMessage(e->admin));
+		      PQerrorMessage(e->admin));
 	PQsetNoticeProcessor(e->admin, ignore_notice, NULL);
 }
 
@@ -518,15 +518,15 @@ static void sql_env_release(struct sql_env *e)
 
 /* Runs sql against a source on the env's prober. */
 static void run_sql(struct sql_env *e, const char *source, const char *query, int64_t timeout_ms,
-                    struct aq_result *r)
+		    struct aq_result *r)
 {
 	struct aq_check check = {
-	    .name = "test.sql",
-	    .every_ms = 3600000,
-	    .timeout_ms = timeout_ms,
-	    .kind = AQ_CHECK_SQL,
-	    .source = (char *)source,
-	    .query = (char *)query,
+		.name = "test.sql",
+		.every_ms = 3600000,
+		.timeout_ms = timeout_ms,
+		.kind = AQ_CHECK_SQL,
+		.source = (char *)source,
+		.query = (char *)query,
 	};
 	ck_assert_int_eq(aq_prober_run(e->prober, &check, r), 0);
 	ck_assert_str_eq(r->check, "test.sql");
@@ -539,14 +539,14 @@ static void admin_exec(struct sql_env *e, const char *sql)
 	PGresult *res = PQexec(e->admin, sql);
 	ExecStatusType st = PQresultStatus(res);
 	ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s", sql,
-	              PQerrorMessage(e->admin));
+		      PQerrorMessage(e->admin));
 	PQclear(res);
 }
 
 static void assert_value(const struct aq_result *r, double value)
 {
 	ck_assert_msg(r->status == AQ_STATUS_NONE, "status %d, message: %s", r->status,
-	              r->message ? r->message : "(null)");
+		      r->message ? r->message : "(null)");
 	ck_assert_int_eq(r->has_value, 1);
 	ck_assert_double_eq_tol(r->value, value, 1e-9);
 }
@@ -565,14 +565,14 @@ START_TEST(test_sql_numeric)
 		const char *query;
 		double value;
 	} cases[] = {
-	    {"SELECT 42", 42},
-	    {"SELECT 42.5", 42.5},
-	    {"SELECT -7::bigint", -7},
-	    {"SELECT 3.25::numeric(10,2)", 3.25},
-	    {"SELECT 1e3::float8", 1000},
-	    {"SELECT 12345678901234::bigint", 12345678901234.0},
-	    {"SELECT extract(epoch FROM interval '2 days') / 86400", 2},
-	    {"SELECT '17'", 17},
+		{ "SELECT 42", 42 },
+		{ "SELECT 42.5", 42.5 },
+		{ "SELECT -7::bigint", -7 },
+		{ "SELECT 3.25::numeric(10,2)", 3.25 },
+		{ "SELECT 1e3::float8", 1000 },
+		{ "SELECT 12345678901234::bigint", 12345678901234.0 },
+		{ "SELECT extract(epoch FROM interval '2 days') / 86400", 2 },
+		{ "SELECT '17'", 17 },
 	};
 	struct sql_env e;
 	struct aq_result r;
@@ -660,7 +660,7 @@ START_TEST(test_sql_statement_timeout)
 
 	/* each run sets its own timeout, for its own transaction only */
 	run_sql(&e, "app", "SELECT CASE WHEN current_setting('statement_timeout') = '5s' THEN 1 ELSE 0 END",
-	        5000, &r);
+		5000, &r);
 	assert_value(&r, 1);
 	aq_result_release(&r);
 	run_sql(&e, "app", "SELECT 1 FROM pg_sleep(1.5)", 5000, &r);
@@ -676,20 +676,20 @@ START_TEST(test_sql_bad_shapes)
 		const char *query;
 		const char *message;
 	} cases[] = {
-	    {"SELECT 1 WHERE false", "query returned 0 rows, expected 1"},
-	    {"SELECT generate_series(1, 2)", "query returned 2 rows, expected 1"},
-	    {"SELECT 1, 2", "query returned 2 columns, expected 1"},
-	    {"SELECT NULL::int", "query returned NULL, expected a number"},
-	    {"SELECT 'abc'", "query returned 'abc', expected a number"},
-	    {"SELECT '12abc'", "query returned '12abc', expected a number"},
-	    {"SELECT ''", "query returned '', expected a number"},
-	    {"SELECT 'NaN'::float8", "query returned 'NaN', expected a number"},
-	    {"SELECT 'Infinity'::float8", "query returned 'Infinity', expected a number"},
-	    {"SELECT true", "query returned 't', expected a number"},
-	    {"SELEC 1", "syntax error at or near \"SELEC\""},
-	    {"SELECT * FROM probe_no_such_table", "relation \"probe_no_such_table\" does not exist"},
-	    {"SELECT 1/0", "division by zero"},
-	    {"", "query returned no result, expected 1 row"},
+		{ "SELECT 1 WHERE false", "query returned 0 rows, expected 1" },
+		{ "SELECT generate_series(1, 2)", "query returned 2 rows, expected 1" },
+		{ "SELECT 1, 2", "query returned 2 columns, expected 1" },
+		{ "SELECT NULL::int", "query returned NULL, expected a number" },
+		{ "SELECT 'abc'", "query returned 'abc', expected a number" },
+		{ "SELECT '12abc'", "query returned '12abc', expected a number" },
+		{ "SELECT ''", "query returned '', expected a number" },
+		{ "SELECT 'NaN'::float8", "query returned 'NaN', expected a number" },
+		{ "SELECT 'Infinity'::float8", "query returned 'Infinity', expected a number" },
+		{ "SELECT true", "query returned 't', expected a number" },
+		{ "SELEC 1", "syntax error at or near \"SELEC\"" },
+		{ "SELECT * FROM probe_no_such_table", "relation \"probe_no_such_table\" does not exist" },
+		{ "SELECT 1/0", "division by zero" },
+		{ "", "query returned no result, expected 1 row" },
 	};
 	struct sql_env e;
 	struct aq_result r;
@@ -700,7 +700,7 @@ START_TEST(test_sql_bad_shapes)
 		ck_assert_msg(r.status == AQ_UNKNOWN, "%s: status %d", cases[i].query, r.status);
 		ck_assert_int_eq(r.has_value, 0);
 		ck_assert_msg(r.message && strcmp(r.message, cases[i].message) == 0, "%s: message '%s'",
-		              cases[i].query, r.message ? r.message : "(null)");
+			      cases[i].query, r.message ? r.message : "(null)");
 		aq_result_release(&r);
 	}
 	/* and after all that the connection still answers */
