@@ -7,6 +7,7 @@
 #include <stdarg.h>
 
 #include "alertq/notify.h"
+#include "base/utf8.h"
 
 /* Longest server reply or response start kept for an error message. */
 #define AQ_REPLY_MAX 160
@@ -52,11 +53,7 @@ void aq_copy_printable(char *out, size_t outlen, const char *text, size_t len);
 /* 1 when retrying rc can never help (malformed URL, unsupported scheme). */
 int aq_curl_error_is_permanent(CURLcode rc);
 
-/* Copies s into a new string with bytes that are not UTF-8 replaced by
- * U+FFFD and control characters by spaces; with keep_newlines, line breaks
- * stay (as '\n'). Cut at about cap bytes on a character boundary, with "..."
- * appended when cut. NULL s gives "". Returns NULL only when memory runs out. */
-char *aq_text_clean(const char *s, size_t cap, int keep_newlines);
+/* aq_text_clean (base/utf8.h) makes every outside text valid and bounded. */
 
 /* Writes a value with the fewest significant digits that read back as the
  * same double ("120000", "0.1"). */

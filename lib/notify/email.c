@@ -73,24 +73,12 @@ static void text_printf(struct text *t, const char *fmt, ...)
 	text_add(t, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
 }
 
-/* Where to cut s (of len bytes) so the piece has at most max bytes and does
- * not split a UTF-8 character. */
-static size_t utf8_cut(const char *s, size_t len, size_t max)
-{
-	if (len <= max)
-		return len;
-	size_t cut = max;
-	while (cut > 0 && ((unsigned char)s[cut] & 0xc0) == 0x80)
-		cut--;
-	return cut > 0 ? cut : max;
-}
-
 /* Appends "name: value" lines: each line of value on its own, the ones after
  * the first indented, and long lines broken, so no line passes BODY_LINE_MAX.
  * value is cleaned and capped at MESSAGE_TEXT_MAX first. */
 static void add_field(struct text *t, const char *name, const char *value)
 {
-	char *clean = aq_text_clean(value, MESSAGE_TEXT_MAX, 1);
+	char *clean = aq_text_clean(value, MESSAGE_TEXT_MAX, AQ_TEXT_NEWLINES);
 	if (!clean) {
 		t->failed = 1;
 		return;
@@ -102,7 +90,7 @@ static void add_field(struct text *t, const char *name, const char *value)
 	do {
 		size_t len = strcspn(line, "\n");
 		do {
-			size_t piece = utf8_cut(line, len, BODY_LINE_MAX);
+			size_t piece = aq_utf8_cut(line, len, BODY_LINE_MAX);
 			text_puts(t, first ? " " : "  ");
 			text_add(t, line, piece);
 			text_puts(t, "\r\n");
@@ -131,7 +119,7 @@ static void add_header_text(struct text *t, const char *value)
 	}
 	while (len > 0) {
 		unsigned char encoded[4 * ((ENCODED_WORD_BYTES + 2) / 3) + 1];
-		size_t piece = utf8_cut(value, len, ENCODED_WORD_BYTES);
+		size_t piece = aq_utf8_cut(value, len, ENCODED_WORD_BYTES);
 		EVP_EncodeBlock(encoded, (const unsigned char *)value, (int)piece);
 		text_printf(t, "=?UTF-8?B?%s?=", (const char *)encoded);
 		value += piece;
@@ -159,8 +147,8 @@ static void mail_date(char *buf, size_t buflen)
 static void add_headers(struct text *t, const struct aq_channel *ch, const struct aq_notification *n)
 {
 	char date[64];
-	char *from = aq_text_clean(ch->from, HEADER_TEXT_MAX, 0);
-	char *check = aq_text_clean(n->check, HEADER_TEXT_MAX, 0);
+	char *from = aq_text_clean(ch->from, HEADER_TEXT_MAX, AQ_TEXT_SPACES);
+	char *check = aq_text_clean(n->check, HEADER_TEXT_MAX, AQ_TEXT_SPACES);
 	if (!from || !check) {
 		t->failed = 1;
 		goto done;
@@ -168,7 +156,7 @@ static void add_headers(struct text *t, const struct aq_channel *ch, const struc
 	text_printf(t, "From: %s\r\n", from);
 	text_puts(t, "To: ");
 	for (size_t i = 0; i < ch->nto; i++) {
-		char *to = aq_text_clean(ch->to[i], HEADER_TEXT_MAX, 0);
+		char *to = aq_text_clean(ch->to[i], HEADER_TEXT_MAX, AQ_TEXT_SPACES);
 		if (!to) {
 			t->failed = 1;
 			goto done;
@@ -209,8 +197,8 @@ static void add_body(struct text *t, const struct aq_notification *n)
 	add_field(t, "message", n->message);
 	text_puts(t, "labels:");
 	for (size_t i = 0; i < n->nlabels; i++) {
-		char *key = aq_text_clean(n->labels[i].key, HEADER_TEXT_MAX, 0);
-		char *value = aq_text_clean(n->labels[i].value, HEADER_TEXT_MAX, 0);
+		char *key = aq_text_clean(n->labels[i].key, HEADER_TEXT_MAX, AQ_TEXT_SPACES);
+		char *value = aq_text_clean(n->labels[i].value, HEADER_TEXT_MAX, AQ_TEXT_SPACES);
 		if (key && value)
 			text_printf(t, "%s %s=%s", i ? "," : "", key, value);
 		else
@@ -236,7 +224,7 @@ static void add_body(struct text *t, const struct aq_notification *n)
 	const char *rest = summary;
 	size_t len = strlen(rest);
 	while (len > 0) {
-		size_t piece = utf8_cut(rest, len, BODY_LINE_MAX);
+		size_t piece = aq_utf8_cut(rest, len, BODY_LINE_MAX);
 		text_add(t, rest, piece);
 		text_puts(t, "\r\n");
 		rest += piece;

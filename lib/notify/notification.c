@@ -47,77 +47,6 @@ void aq_notification_release(struct aq_notification *n)
 	memset(n, 0, sizeof(*n));
 }
 
-/* Length of the valid UTF-8 sequence starting at p, or 0 when p does not
- * start one (overlong forms, surrogates and values past U+10FFFF included).
- * p is NUL-terminated, so looking ahead stops at the end. */
-static size_t utf8_sequence_length(const unsigned char *p)
-{
-	unsigned char c = p[0];
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		unsigned char lo = c == 0xe0 ? 0xa0 : 0x80;
-		unsigned char hi = c == 0xed ? 0x9f : 0xbf;
-		if (p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80)
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		unsigned char lo = c == 0xf0 ? 0x90 : 0x80;
-		unsigned char hi = c == 0xf4 ? 0x8f : 0xbf;
-		if (p[1] < lo || p[1] > hi || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
-char *aq_text_clean(const char *s, size_t cap, int keep_newlines)
-{
-	static const char replacement[] = "\xef\xbf\xbd";
-	static const char ellipsis[] = "...";
-	if (!s)
-		s = "";
-	size_t in_len = strlen(s);
-	/* an invalid byte grows to three; nothing is written past cap */
-	size_t room = in_len <= cap / 3 ? in_len * 3 : cap;
-	char *out = malloc(room + sizeof(ellipsis));
-	if (!out)
-		return NULL;
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = 0;
-	while (*p) {
-		const char *piece = (const char *)p;
-		size_t piece_len = utf8_sequence_length(p);
-		size_t advance = piece_len;
-		if (piece_len == 0) {
-			piece = replacement;
-			piece_len = 3;
-			advance = 1;
-		} else if (*p == '\r' || *p == '\n') {
-			piece = keep_newlines ? "\n" : " ";
-			piece_len = 1;
-			if (p[0] == '\r' && p[1] == '\n')
-				advance = 2;
-		} else if (*p < 0x20 || *p == 0x7f) {
-			piece = " ";
-			piece_len = 1;
-		}
-		if (len + piece_len > room) {
-			memcpy(out + len, ellipsis, strlen(ellipsis));
-			len += strlen(ellipsis);
-			break;
-		}
-		memcpy(out + len, piece, piece_len);
-		len += piece_len;
-		p += advance;
-	}
-	out[len] = '\0';
-	return out;
-}
-
 void aq_format_value(double v, char *buf, size_t buflen)
 {
 	if (!isfinite(v)) {
@@ -154,7 +83,7 @@ static json_t *json_text(const char *s)
 	json_t *value = json_string(s ? s : "");
 	if (value)
 		return value;
-	char *clean = aq_text_clean(s, strlen(s) * 3, 1);
+	char *clean = aq_text_clean(s, strlen(s) * 3, AQ_TEXT_NEWLINES);
 	if (!clean)
 		return NULL;
 	value = json_string(clean);
@@ -166,7 +95,7 @@ static json_t *json_text(const char *s)
  * Returns 0, or -1 when memory runs out. */
 static int json_add_label(json_t *labels, const struct aq_label *label)
 {
-	char *key = aq_text_clean(label->key, strlen(label->key ? label->key : "") * 3, 1);
+	char *key = aq_text_clean(label->key, strlen(label->key ? label->key : "") * 3, AQ_TEXT_NEWLINES);
 	if (!key)
 		return -1;
 	int rc = json_object_set_new(labels, key, json_text(label->value));
@@ -411,15 +340,15 @@ static char *labels_text(const struct aq_notification *n)
 			break;
 		len += (size_t)w;
 	}
-	return aq_text_clean(buf, sizeof(buf), 0);
+	return aq_text_clean(buf, sizeof(buf), AQ_TEXT_SPACES);
 }
 
 char *aq_notification_summary(const struct aq_notification *n)
 {
 	char value[40], since[40], level[40] = "";
 	char *out = NULL;
-	char *check = aq_text_clean(n->check, AQ_CHECK_NAME_MAX, 0);
-	char *message = aq_text_clean(n->message, SUMMARY_MESSAGE_MAX, 0);
+	char *check = aq_text_clean(n->check, AQ_CHECK_NAME_MAX, AQ_TEXT_SPACES);
+	char *message = aq_text_clean(n->message, SUMMARY_MESSAGE_MAX, AQ_TEXT_SPACES);
 	char *labels = labels_text(n);
 	if (!check || !message || !labels)
 		goto done;
