@@ -39,6 +39,13 @@ int aq_store_migrate(aq_store_t *s, int *applied, char *err, size_t errlen);
  * or -1 with the server's message in err. */
 int aq_store_exec(aq_store_t *s, const char *sql, char *err, size_t errlen);
 
+/* A transaction: begin and commit return 0 or -1 with the reason in err (a
+ * failed commit has rolled back). Rollback never fails from the caller's
+ * point of view: on a lost connection there is nothing left to undo. */
+int aq_store_begin(aq_store_t *s, char *err, size_t errlen);
+int aq_store_commit(aq_store_t *s, char *err, size_t errlen);
+void aq_store_rollback(aq_store_t *s);
+
 /* The lock that tells a rebuild of the state from running workers: a worker
  * holds it shared for as long as it runs (taken again when its connection is
  * made again; the reconnection fails while a rebuild holds it), `alertq

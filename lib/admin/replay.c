@@ -992,7 +992,7 @@ static int rebuild_state(const struct aq_config *cfg, struct reader *rd, aq_stor
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (aq_store_exec(store, "BEGIN", err, errlen) != 0 ||
+	if (aq_store_begin(store, err, errlen) != 0 ||
 	    aq_store_exec(store, "DELETE FROM alertq_transitions", err, errlen) != 0 ||
 	    aq_store_exec(store, "DELETE FROM alertq_checks", err, errlen) != 0)
 		goto rollback;
@@ -1018,7 +1018,7 @@ static int rebuild_state(const struct aq_config *cfg, struct reader *rd, aq_stor
 		snprintf(err, errlen, "%s", rb.err);
 		goto rollback;
 	}
-	if (aq_store_exec(store, "COMMIT", err, errlen) != 0)
+	if (aq_store_commit(store, err, errlen) != 0)
 		goto fail;
 	report_unusable(&rg);
 	fprintf(out,
@@ -1030,7 +1030,7 @@ static int rebuild_state(const struct aq_config *cfg, struct reader *rd, aq_stor
 	aq_writes_free(rb.writes);
 	return 0;
 rollback:
-	PQclear(PQexec(aq_store_conn(store), "ROLLBACK"));
+	aq_store_rollback(store);
 fail:
 	aq_replay_eval_free(ev);
 	aq_writes_free(rb.writes);

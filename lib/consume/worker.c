@@ -335,7 +335,7 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 		}
 	}
 
-	if (aq_store_exec(w->store, "BEGIN", err, errlen) != 0)
+	if (aq_store_begin(w->store, err, errlen) != 0)
 		return -1;
 	if (aq_store_offsets(w->store, w->cfg.topic, partitions, nparts, 1, next_offsets, stored_clusters,
 			     err, errlen) != 0)
@@ -417,7 +417,7 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 	}
 	if (aq_store_write(w->store, w->writes, err, errlen) != 0)
 		goto rollback;
-	if (aq_store_exec(w->store, "COMMIT", err, errlen) != 0)
+	if (aq_store_commit(w->store, err, errlen) != 0)
 		goto release;
 	for (size_t i = 0; i < b->nstates; i++)
 		aq_state_release(&b->states[i]);
@@ -426,7 +426,7 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 		       w->cfg.dead_letter_topic);
 	return 0;
 rollback:
-	PQclear(PQexec(aq_store_conn(w->store), "ROLLBACK"));
+	aq_store_rollback(w->store);
 release:
 	for (size_t i = 0; i < b->nstates; i++)
 		if (b->states[i].check)
@@ -693,7 +693,7 @@ static void *dispatch_main(void *arg)
 
 		struct aq_outbox_row *rows = NULL;
 		size_t n = 0;
-		if (aq_store_exec(store, "BEGIN", err, sizeof(err)) != 0 ||
+		if (aq_store_begin(store, err, sizeof(err)) != 0 ||
 		    aq_store_claim(store, d->channel->name, max, &rows, &n, err, sizeof(err)) != 0)
 			goto failed;
 		if (n > 0) {
@@ -702,7 +702,7 @@ static void *dispatch_main(void *arg)
 			if (rc != 0)
 				goto failed;
 		}
-		if (aq_store_exec(store, "COMMIT", err, sizeof(err)) != 0)
+		if (aq_store_commit(store, err, sizeof(err)) != 0)
 			goto failed;
 		if (n == (size_t)max)
 			continue;
@@ -722,7 +722,7 @@ static void *dispatch_main(void *arg)
 		pthread_mutex_unlock(&w->wake_lock);
 		continue;
 	failed:
-		PQclear(PQexec(aq_store_conn(store), "ROLLBACK"));
+		aq_store_rollback(store);
 		if (aq_store_connection_lost(store)) {
 			if (!down)
 				aq_log(AQ_LOG_WARN, "channel '%s': state database unavailable: %s",
@@ -754,7 +754,7 @@ static int tick(struct worker *w, aq_store_t *store, char *err, size_t errlen)
 	/* silences made or ended since the last tick count now */
 	aq_store_silences_invalidate(store);
 
-	if (aq_store_exec(store, "BEGIN", err, errlen) != 0)
+	if (aq_store_begin(store, err, errlen) != 0)
 		goto fail;
 	if (aq_store_due_checks(store, now_ms, 500, &names, &n, err, errlen) != 0)
 		goto fail;
@@ -787,8 +787,7 @@ static int tick(struct worker *w, aq_store_t *store, char *err, size_t errlen)
 		if (st->dirty)
 			aq_writes_state(writes, st);
 	}
-	if (aq_store_write(store, writes, err, errlen) != 0 ||
-	    aq_store_exec(store, "COMMIT", err, errlen) != 0)
+	if (aq_store_write(store, writes, err, errlen) != 0 || aq_store_commit(store, err, errlen) != 0)
 		goto fail;
 	for (size_t i = 0; i < n; i++)
 		aq_state_release(&states[i]);
@@ -799,7 +798,7 @@ static int tick(struct worker *w, aq_store_t *store, char *err, size_t errlen)
 		wake_dispatchers(w);
 	return 0;
 fail:
-	PQclear(PQexec(aq_store_conn(store), "ROLLBACK"));
+	aq_store_rollback(store);
 	for (size_t i = 0; states && i < n; i++)
 		if (states[i].check)
 			aq_state_release(&states[i]);

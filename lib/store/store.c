@@ -269,6 +269,21 @@ int aq_store_exec(aq_store_t *s, const char *sql, char *err, size_t errlen)
 	return 0;
 }
 
+int aq_store_begin(aq_store_t *s, char *err, size_t errlen)
+{
+	return aq_store_exec(s, "BEGIN", err, errlen);
+}
+
+int aq_store_commit(aq_store_t *s, char *err, size_t errlen)
+{
+	return aq_store_exec(s, "COMMIT", err, errlen);
+}
+
+void aq_store_rollback(aq_store_t *s)
+{
+	PQclear(PQexec(s->conn, "ROLLBACK"));
+}
+
 /* Runs a query whose rows do not matter; 0 or -1. */
 static int run_query(aq_store_t *s, const char *sql, int nparams, const char *const *params, char *err,
 		     size_t errlen)
