@@ -7,6 +7,7 @@
 
 #include "base/buf.h"
 #include "base/strmap.h"
+#include "base/terminal.h"
 #include "base/utf8.h"
 
 START_TEST(utf8_validity)
@@ -153,6 +154,42 @@ START_TEST(strmap_maps_many_names)
 }
 END_TEST
 
+START_TEST(terminal_text_cannot_drive_the_terminal)
+{
+	static const struct {
+		const char *in;
+		const char *want;
+	} cases[] = {
+		{ "db.disk_root", "db.disk_root" },
+		{ "caf\xc3\xa9 \xe2\x82\xac", "caf\xc3\xa9 \xe2\x82\xac" },
+		{ "\x1b[2Jgone", "\\x1b[2Jgone" },
+		{ "\x1b]0;title\x07", "\\x1b]0;title\\x07" },
+		{ "line\nnext\rback\ttab", "line\\x0anext\\x0dback\\x09tab" },
+		{ "del\x7f", "del\\x7f" },
+		{ "c1 \xc2\x9b"
+		  "31m",
+		  "c1 \\xc2\\x9b31m" },
+		{ "latin1 caf\xe9", "latin1 caf\\xe9" },
+		{ "back\\slash", "back\\\\slash" },
+		{ "rtl \xe2\x80\xae evil", "rtl \\u{202e} evil" },
+		{ "isolate \xe2\x81\xa6x", "isolate \\u{2066}x" },
+		{ NULL, "" },
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		char out[128];
+		aq_terminal_text(out, sizeof(out), cases[c].in);
+		ck_assert_msg(strcmp(out, cases[c].want) == 0, "case %zu: got '%s'", c, out);
+	}
+	/* cut whole: never half an escape or half a character */
+	char small[6];
+	aq_terminal_text(small, sizeof(small), "ab\x1b"
+					       "cd");
+	ck_assert_str_eq(small, "ab");
+	aq_terminal_text(small, sizeof(small), "abcd\xc3\xa9");
+	ck_assert_str_eq(small, "abcd");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("base");
@@ -162,6 +199,7 @@ int main(void)
 	tcase_add_test(tc, text_clean_is_valid_and_bounded);
 	tcase_add_test(tc, buf_grows_to_its_cap_and_no_further);
 	tcase_add_test(tc, strmap_maps_many_names);
+	tcase_add_test(tc, terminal_text_cannot_drive_the_terminal);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
