@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/strmap.h"
+
 #define CHECKS_MAX (4u * 1024 * 1024)
 #define GAP_STEPS_MAX 10000 /* time-driven steps between two results of a check */
 
@@ -22,20 +24,11 @@ struct aq_replay_eval {
 	struct aq_state *states;
 	size_t nstates;
 	size_t capacity;
-	size_t *slots; /* index + 1 into states, 0 empty */
-	size_t nslots;
+	struct aq_strmap index; /* check name (borrowed from states[i].check) -> i */
 	size_t transitions;
 	struct channel_count *channels;
 	size_t nchannels;
 };
-
-static uint64_t hash_name(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
 
 static void count_channel(aq_replay_eval_t *ev, const char *name)
 {
@@ -63,11 +56,10 @@ aq_replay_eval_t *aq_replay_eval_new(const struct aq_config *cfg, aq_replay_sink
 	ev->sink = sink;
 	ev->opaque = opaque;
 	ev->capacity = 1024;
-	ev->nslots = 2048;
+	aq_strmap_init(&ev->index);
 	ev->states = calloc(ev->capacity, sizeof(*ev->states));
-	ev->slots = calloc(ev->nslots, sizeof(*ev->slots));
 	ev->channels = calloc(cfg->nchannels ? cfg->nchannels : 1, sizeof(*ev->channels));
-	if (!ev->states || !ev->slots || !ev->channels) {
+	if (!ev->states || !ev->channels || aq_strmap_reserve(&ev->index, ev->capacity) != 0) {
 		aq_replay_eval_free(ev);
 		return NULL;
 	}
@@ -88,47 +80,22 @@ void aq_replay_eval_free(aq_replay_eval_t *ev)
 		free(ev->channels[i].name);
 	free(ev->channels);
 	free(ev->states);
-	free(ev->slots);
+	aq_strmap_release(&ev->index);
 	free(ev);
 }
 
-/* Doubles the table. Returns 0 or -1 (out of memory; nothing changed). */
+/* Doubles the room for states. Returns 0 or -1 (out of memory; nothing
+ * changed that matters: the index only grows). */
 static int grow(aq_replay_eval_t *ev)
 {
 	size_t capacity = ev->capacity * 2;
-	size_t nslots = ev->nslots * 2;
+	if (aq_strmap_reserve(&ev->index, capacity) != 0)
+		return -1;
 	struct aq_state *states = realloc(ev->states, capacity * sizeof(*states));
 	if (!states)
 		return -1;
 	ev->states = states;
-	size_t *slots = calloc(nslots, sizeof(*slots));
-	if (!slots)
-		return -1;
-	for (size_t i = 0; i < ev->nstates; i++) {
-		size_t slot = hash_name(ev->states[i].check) & (nslots - 1);
-		while (slots[slot])
-			slot = (slot + 1) & (nslots - 1);
-		slots[slot] = i + 1;
-	}
-	free(ev->slots);
-	ev->slots = slots;
-	ev->nslots = nslots;
 	ev->capacity = capacity;
-	return 0;
-}
-
-/* The slot of check: its state's index + 1, or 0 with *slot_out where it
- * would go. */
-static size_t lookup(const aq_replay_eval_t *ev, const char *check, size_t *slot_out)
-{
-	size_t slot = hash_name(check) & (ev->nslots - 1);
-	while (ev->slots[slot]) {
-		size_t idx = ev->slots[slot] - 1;
-		if (strcmp(ev->states[idx].check, check) == 0)
-			return idx + 1;
-		slot = (slot + 1) & (ev->nslots - 1);
-	}
-	*slot_out = slot;
 	return 0;
 }
 
@@ -136,20 +103,22 @@ static size_t lookup(const aq_replay_eval_t *ev, const char *check, size_t *slot
  * many checks or memory ran out. */
 static struct aq_state *state_for(aq_replay_eval_t *ev, const char *check)
 {
-	size_t slot = 0;
-	size_t found = lookup(ev, check, &slot);
-	if (found)
-		return &ev->states[found - 1];
+	size_t found;
+	if (aq_strmap_get(&ev->index, check, &found))
+		return &ev->states[found];
 	if (ev->nstates >= CHECKS_MAX)
 		return NULL;
-	if (ev->nstates + 1 > ev->capacity) {
-		if (grow(ev) != 0)
-			return NULL;
-		lookup(ev, check, &slot);
+	if (ev->nstates + 1 > ev->capacity && grow(ev) != 0)
+		return NULL;
+	struct aq_state *st = &ev->states[ev->nstates];
+	aq_state_init(st, check);
+	/* room was reserved for capacity names: the put cannot fail */
+	if (aq_strmap_put(&ev->index, st->check, ev->nstates, NULL) < 0) {
+		aq_state_release(st);
+		return NULL;
 	}
-	aq_state_init(&ev->states[ev->nstates], check);
-	ev->slots[slot] = ev->nstates + 1;
-	return &ev->states[ev->nstates++];
+	ev->nstates++;
+	return st;
 }
 
 static const struct aq_escalation *policy_for(const struct aq_config *cfg, const struct aq_rule *rule)
@@ -264,9 +233,8 @@ const struct aq_state *aq_replay_eval_state(const aq_replay_eval_t *ev, size_t i
 
 const struct aq_state *aq_replay_eval_find(const aq_replay_eval_t *ev, const char *check)
 {
-	size_t slot = 0;
-	size_t found = lookup(ev, check, &slot);
-	return found ? &ev->states[found - 1] : NULL;
+	size_t found;
+	return aq_strmap_get(&ev->index, check, &found) ? &ev->states[found] : NULL;
 }
 
 size_t aq_replay_eval_channels(const aq_replay_eval_t *ev)
