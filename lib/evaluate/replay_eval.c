@@ -121,13 +121,6 @@ static struct aq_state *state_for(aq_replay_eval_t *ev, const char *check)
 	return st;
 }
 
-static const struct aq_escalation *policy_for(const struct aq_config *cfg, const struct aq_rule *rule)
-{
-	if (!rule || !rule->escalation)
-		return NULL;
-	return aq_config_escalation(cfg, rule->escalation);
-}
-
 /* Counts a plan's notifications. */
 static void count_plan(aq_replay_eval_t *ev, const struct aq_plan *plan)
 {
@@ -154,7 +147,7 @@ static int run_clock(aq_replay_eval_t *ev, struct aq_state *st, int64_t until_ms
 		     char *err, size_t errlen)
 {
 	const struct aq_rule *rule = aq_config_rule_for(ev->cfg, st->check);
-	const struct aq_escalation *policy = policy_for(ev->cfg, rule);
+	const struct aq_escalation *policy = aq_rule_policy(ev->cfg, rule);
 	for (int step = 0; step < GAP_STEPS_MAX; step++) {
 		int64_t at = 0;
 		if (st->stale_at_ms > 0)
@@ -203,7 +196,7 @@ int aq_replay_eval_apply(aq_replay_eval_t *ev, const struct aq_result *r, char *
 	if (!aq_state_apply(st, rule, r, &tr))
 		return 0;
 	struct aq_plan plan;
-	aq_plan_transition(st, policy_for(ev->cfg, rule), &tr, r->observed_at_ms, 0, &plan);
+	aq_plan_transition(st, aq_rule_policy(ev->cfg, rule), &tr, r->observed_at_ms, 0, &plan);
 	count_plan(ev, &plan);
 	return emit(ev, st, &tr, &plan, err, errlen);
 }

@@ -68,6 +68,13 @@ int aq_rule_severity(const struct aq_rule *rule, const struct aq_result *r)
 	return r->status;
 }
 
+const struct aq_escalation *aq_rule_policy(const struct aq_config *cfg, const struct aq_rule *rule)
+{
+	if (!cfg || !rule || !rule->escalation)
+		return NULL;
+	return aq_config_escalation(cfg, rule->escalation);
+}
+
 int64_t aq_stale_deadline(const struct aq_rule *rule, int64_t last_seen_ms, int64_t interval_ms)
 {
 	if (rule && rule->stale_after_ms > 0)

@@ -309,6 +309,26 @@ START_TEST(no_policy_tells_nobody)
 }
 END_TEST
 
+START_TEST(rule_policy_by_name)
+{
+	struct aq_escalation escalations[2];
+	struct aq_config cfg;
+	memset(escalations, 0, sizeof(escalations));
+	memset(&cfg, 0, sizeof(cfg));
+	escalations[0].name = "pager";
+	escalations[1].name = "mail";
+	cfg.escalations = escalations;
+	cfg.nescalations = 2;
+	struct aq_rule rule = session_rule(1);
+	ck_assert_ptr_null(aq_rule_policy(&cfg, NULL));
+	ck_assert_ptr_null(aq_rule_policy(&cfg, &rule)); /* names none */
+	rule.escalation = "mail";
+	ck_assert_ptr_eq(aq_rule_policy(&cfg, &rule), &escalations[1]);
+	rule.escalation = "nobody";
+	ck_assert_ptr_null(aq_rule_policy(&cfg, &rule));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rules");
@@ -322,6 +342,7 @@ int main(void)
 	tcase_add_test(tc, escalation_resolved_during_silence);
 	tcase_add_test(tc, escalation_ack_during_silence);
 	tcase_add_test(tc, no_policy_tells_nobody);
+	tcase_add_test(tc, rule_policy_by_name);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
