@@ -171,6 +171,21 @@ int aq_config_load(struct aq_config *cfg, const char *path, char *err, size_t er
 int aq_config_parse(struct aq_config *cfg, const char *name, const char *text, size_t len, char *err,
 		    size_t errlen);
 
+/* Loads the file at path as a rules file standing in for base's rules
+ * (`alertq replay --rules FILE`): a configuration file whose `rules`, and
+ * `escalations` and `channels` where it has those sections, are used in
+ * place of base's. A section it lacks is a copy of base's, and its
+ * references are checked against base's names. Problems come as
+ * aq_config_load's ("FILE:LINE: ..."). base is borrowed for the call only;
+ * cfg owns everything after (aq_config_release). Returns 0, or -1 with cfg
+ * released. */
+int aq_config_load_rules(struct aq_config *cfg, const char *path, const struct aq_config *base, char *err,
+			 size_t errlen);
+
+/* As aq_config_load_rules, from a buffer; name stands in for the file name. */
+int aq_config_parse_rules(struct aq_config *cfg, const char *name, const char *text, size_t len,
+			  const struct aq_config *base, char *err, size_t errlen);
+
 /* Frees everything cfg owns and zeroes it. */
 void aq_config_release(struct aq_config *cfg);
 

@@ -8,7 +8,6 @@
  * were produced in (the key is the check). */
 #include "alertq/replay.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
@@ -20,129 +19,10 @@
 #include "alertq/store.h"
 
 #define PARTITIONS_MAX 4096
-#define STALL_MS 30000           /* no message for this long while some are due: give up */
-#define WRITE_CHUNK 5000         /* rows per statement of a rebuild */
-#define RULES_FILE_MAX (1 << 20) /* as the configuration itself */
+#define STALL_MS 30000   /* no message for this long while some are due: give up */
+#define WRITE_CHUNK 5000 /* rows per statement of a rebuild */
 #define YEAR_2000_MS 946684800000LL
 #define FUTURE_SLACK_MS (24LL * 3600 * 1000)
-
-/* --- the rules file --- */
-
-/* Reads a whole file of at most RULES_FILE_MAX bytes into a new string.
- * Returns NULL with the reason in err. */
-static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	char *text = malloc(RULES_FILE_MAX + 1);
-	size_t n = text ? fread(text, 1, RULES_FILE_MAX + 1, f) : 0;
-	int failed = ferror(f);
-	fclose(f);
-	if (!text || failed || n > RULES_FILE_MAX) {
-		snprintf(err, errlen, "cannot read '%s': %s", path,
-			 !text            ? "out of memory"
-				 : failed ? "read error"
-					  : "larger than 1 MiB");
-		free(text);
-		return NULL;
-	}
-	text[n] = '\0';
-	*len = n;
-	return text;
-}
-
-/* Where the top-level key (at the start of a line) begins in text, or NULL. */
-static const char *top_level(const char *text, const char *key)
-{
-	size_t klen = strlen(key);
-	for (const char *line = text; line && *line;) {
-		if (strncmp(line, key, klen) == 0) {
-			const char *p = line + klen;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p == ':')
-				return line;
-		}
-		line = strchr(line, '\n');
-		if (line)
-			line++;
-	}
-	return NULL;
-}
-
-/* The top-level section starting at start: up to the next line that starts
- * with neither a blank, a comment, '-' nor the end. */
-static size_t section_len(const char *start)
-{
-	const char *line = strchr(start, '\n');
-	while (line) {
-		line++;
-		if (*line != '\0' && *line != ' ' && *line != '\t' && *line != '#' && *line != '-' &&
-		    *line != '\n' && *line != '\r')
-			return (size_t)(line - start);
-		line = strchr(line, '\n');
-	}
-	return strlen(start);
-}
-
-/* Appends the section key of main_text (when it has one) to buf. */
-static int append_section(char **buf, size_t *len, const char *main_text, const char *key)
-{
-	const char *start = top_level(main_text, key);
-	if (!start)
-		return 0;
-	size_t n = section_len(start);
-	char *grown = realloc(*buf, *len + n + 2);
-	if (!grown)
-		return -1;
-	*buf = grown;
-	(*buf)[(*len)++] = '\n';
-	memcpy(*buf + *len, start, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-	return 0;
-}
-
-/* Loads the rules file: its rules, and its escalations and channels where it
- * has them, else the configured file's (appended to its text, after its own
- * lines, so that its line numbers stay true). Returns 0 or -1 with the
- * problems in err. */
-static int load_rules(struct aq_config *rules, const struct aq_config *cfg, const char *path, char *err,
-		      size_t errlen)
-{
-	size_t len = 0;
-	char *text = read_file(path, &len, err, errlen);
-	if (!text)
-		return -1;
-	int has_escalations = top_level(text, "escalations") != NULL;
-	int has_channels = top_level(text, "channels") != NULL;
-	if (!has_escalations || !has_channels) {
-		size_t main_len = 0;
-		char *main_text = read_file(cfg->path, &main_len, err, errlen);
-		if (!main_text) {
-			free(text);
-			return -1;
-		}
-		int rc = 0;
-		if (!has_escalations)
-			rc |= append_section(&text, &len, main_text, "escalations");
-		if (!has_channels)
-			rc |= append_section(&text, &len, main_text, "channels");
-		free(main_text);
-		if (rc != 0) {
-			free(text);
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-	}
-	memset(rules, 0, sizeof(*rules));
-	int rc = aq_config_parse(rules, path, text, len, err, errlen);
-	free(text);
-	return rc;
-}
 
 /* --- reading the topic --- */
 
@@ -783,7 +663,7 @@ int aq_replay_run(const struct aq_config *cfg, const struct aq_replay_options *o
 	    parse_bound(opt->to, 0, &to, "--to", err, errlen) != 0)
 		return 2;
 	if (opt->rules_path) {
-		if (load_rules(&rules, cfg, opt->rules_path, err, errlen) != 0)
+		if (aq_config_load_rules(&rules, opt->rules_path, cfg, err, errlen) != 0)
 			return 2;
 		use = &rules;
 	}

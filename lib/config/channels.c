@@ -346,3 +346,29 @@ void cfg_load_escalations(struct loader *ld, yaml_node_t *n)
 
 /* A check name is a Kafka key and a word on a command line: no spaces, no
  * control characters. */
+
+void cfg_index_channels(struct loader *ld, const struct aq_config *from)
+{
+	if (from->nchannels == 0)
+		return;
+	ld->channels = cfg_xcalloc(from->nchannels, sizeof(*ld->channels));
+	for (size_t i = 0; i < from->nchannels; i++) {
+		ld->channels[ld->nchannels].name = from->channels[i].name;
+		ld->channels[ld->nchannels].line = from->channels[i].line;
+		ld->nchannels++;
+	}
+	cfg_sort_names(ld, ld->channels, ld->nchannels, "channel");
+}
+
+void cfg_index_escalations(struct loader *ld, const struct aq_config *from)
+{
+	if (from->nescalations == 0)
+		return;
+	ld->escalations = cfg_xcalloc(from->nescalations, sizeof(*ld->escalations));
+	for (size_t i = 0; i < from->nescalations; i++) {
+		ld->escalations[ld->nescalations].name = from->escalations[i].name;
+		ld->escalations[ld->nescalations].line = from->escalations[i].line;
+		ld->nescalations++;
+	}
+	cfg_sort_names(ld, ld->escalations, ld->nescalations, "escalation");
+}

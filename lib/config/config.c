@@ -48,14 +48,79 @@ static void apply_defaults(struct aq_config *cfg)
 		cfg->log_dir = aq_strdup(DEFAULT_LOG_DIR);
 }
 
-/* Parses text as a configuration named name. Returns 0 with cfg filled, or
- * -1 with every problem in err and cfg released. */
-int aq_config_parse(struct aq_config *cfg, const char *name, const char *text, size_t len, char *err,
-		    size_t errlen)
+static char **copy_strings(char *const *v, size_t n)
+{
+	char **copy = cfg_xcalloc(n + 1, sizeof(*copy));
+	for (size_t i = 0; i < n; i++)
+		copy[i] = aq_strdup(v[i]);
+	return copy;
+}
+
+static char *copy_text(const char *s)
+{
+	return s ? aq_strdup(s) : NULL;
+}
+
+static void copy_escalation(struct aq_escalation *to, const struct aq_escalation *from)
+{
+	*to = *from;
+	to->name = copy_text(from->name);
+	for (size_t s = 0; s < NELEM(to->severity); s++) {
+		const struct aq_severity_policy *fp = &from->severity[s];
+		struct aq_severity_policy *tp = &to->severity[s];
+		tp->levels = fp->nlevels ? cfg_xcalloc(fp->nlevels, sizeof(*tp->levels)) : NULL;
+		for (size_t l = 0; l < fp->nlevels; l++) {
+			tp->levels[l] = fp->levels[l];
+			tp->levels[l].notify = copy_strings(fp->levels[l].notify, fp->levels[l].nnotify);
+		}
+	}
+}
+
+static void copy_channel(struct aq_channel *to, const struct aq_channel *from)
+{
+	*to = *from;
+	to->name = copy_text(from->name);
+	to->url = copy_text(from->url);
+	to->url_env = copy_text(from->url_env);
+	to->secret = copy_text(from->secret);
+	to->secret_env = copy_text(from->secret_env);
+	to->from = copy_text(from->from);
+	to->to = from->to ? copy_strings(from->to, from->nto) : NULL;
+	to->username = copy_text(from->username);
+	to->username_env = copy_text(from->username_env);
+	to->password = copy_text(from->password);
+	to->password_env = copy_text(from->password_env);
+}
+
+/* Gives cfg a copy of fallback's channels and escalations where the file
+ * had no such section. */
+static void merge_fallback(struct aq_config *cfg, const struct loader *ld)
+{
+	const struct aq_config *fb = ld->fallback;
+	if (!ld->has_channels && fb->nchannels > 0) {
+		cfg->channels = cfg_xcalloc(fb->nchannels, sizeof(*cfg->channels));
+		for (size_t i = 0; i < fb->nchannels; i++)
+			copy_channel(&cfg->channels[i], &fb->channels[i]);
+		cfg->nchannels = fb->nchannels;
+	}
+	if (!ld->has_escalations && fb->nescalations > 0) {
+		cfg->escalations = cfg_xcalloc(fb->nescalations, sizeof(*cfg->escalations));
+		for (size_t i = 0; i < fb->nescalations; i++)
+			copy_escalation(&cfg->escalations[i], &fb->escalations[i]);
+		cfg->nescalations = fb->nescalations;
+	}
+}
+
+/* Parses text as a configuration named name; with fallback, as a rules file
+ * (see aq_config_load_rules). Returns 0 with cfg filled, or -1 with every
+ * problem in err and cfg released. */
+static int parse(struct aq_config *cfg, const char *name, const char *text, size_t len,
+		 const struct aq_config *fallback, char *err, size_t errlen)
 {
 	struct loader ld = { 0 };
 	ld.name = name ? name : "<config>";
 	ld.cfg = cfg;
+	ld.fallback = fallback;
 	if (err && errlen)
 		err[0] = '\0';
 	memset(cfg, 0, sizeof(*cfg));
@@ -111,15 +176,24 @@ int aq_config_parse(struct aq_config *cfg, const char *name, const char *text, s
 		aq_config_release(cfg);
 		rc = -1;
 	} else {
+		if (fallback)
+			merge_fallback(cfg, &ld);
 		apply_defaults(cfg);
 	}
 	cfg_free_problems(&ld);
 	return rc;
 }
 
+int aq_config_parse(struct aq_config *cfg, const char *name, const char *text, size_t len, char *err,
+		    size_t errlen)
+{
+	return parse(cfg, name, text, len, NULL, err, errlen);
+}
+
 /* Reads the file at path (at most 1 MiB) and parses it. Returns 0, or -1
  * with the problems in err and cfg released. */
-int aq_config_load(struct aq_config *cfg, const char *path, char *err, size_t errlen)
+static int load(struct aq_config *cfg, const char *path, const struct aq_config *fallback, char *err,
+		size_t errlen)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	if (err && errlen)
@@ -148,9 +222,26 @@ int aq_config_load(struct aq_config *cfg, const char *path, char *err, size_t er
 		len += (size_t)n;
 	}
 	close(fd);
-	int rc = aq_config_parse(cfg, path, buf, len, err, errlen);
+	int rc = parse(cfg, path, buf, len, fallback, err, errlen);
 	free(buf);
 	return rc;
+}
+
+int aq_config_load(struct aq_config *cfg, const char *path, char *err, size_t errlen)
+{
+	return load(cfg, path, NULL, err, errlen);
+}
+
+int aq_config_load_rules(struct aq_config *cfg, const char *path, const struct aq_config *base, char *err,
+			 size_t errlen)
+{
+	return load(cfg, path, base, err, errlen);
+}
+
+int aq_config_parse_rules(struct aq_config *cfg, const char *name, const char *text, size_t len,
+			  const struct aq_config *base, char *err, size_t errlen)
+{
+	return parse(cfg, name, text, len, base, err, errlen);
 }
 
 static void free_strings(char **v, size_t n)

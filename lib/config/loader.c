@@ -427,10 +427,16 @@ void cfg_load_root(struct loader *ld, yaml_node_t *root)
 		cfg_set_text(ld, v[LOG_DIR], "'log_dir'", &ld->cfg->log_dir);
 	if (v[SOURCES])
 		load_sources(ld, v[SOURCES]);
+	ld->has_channels = v[CHANNELS] != NULL;
+	ld->has_escalations = v[ESCALATIONS] != NULL;
 	if (v[CHANNELS])
 		cfg_load_channels(ld, v[CHANNELS]);
+	else if (ld->fallback)
+		cfg_index_channels(ld, ld->fallback);
 	if (v[ESCALATIONS])
 		cfg_load_escalations(ld, v[ESCALATIONS]);
+	else if (ld->fallback)
+		cfg_index_escalations(ld, ld->fallback);
 	if (v[CHECKS])
 		load_checks(ld, v[CHECKS]);
 	if (v[RULES])

@@ -41,6 +41,11 @@ struct loader {
 	size_t nchannels;
 	struct named *escalations;
 	size_t nescalations;
+	/* a rules file: the channels and escalations its rules refer to when
+	 * it has no such section itself (NULL for alertq.yaml) */
+	const struct aq_config *fallback;
+	int has_channels;
+	int has_escalations;
 };
 
 /* A short, quotable form of s for messages: at most SUBJECT_MAX_BYTES. */
@@ -105,5 +110,10 @@ int cfg_has_name(const struct named *names, size_t n, const char *name);
 void cfg_load_root(struct loader *ld, yaml_node_t *root);
 void cfg_load_channels(struct loader *ld, yaml_node_t *n);
 void cfg_load_escalations(struct loader *ld, yaml_node_t *n);
+
+/* The names of from's channels (escalations) as the ones references are
+ * checked against, in place of a section the file does not have. */
+void cfg_index_channels(struct loader *ld, const struct aq_config *from);
+void cfg_index_escalations(struct loader *ld, const struct aq_config *from);
 
 #endif

@@ -650,6 +650,58 @@ START_TEST(rules_only_file)
 }
 END_TEST
 
+/* A rules file (replay --rules) over a base configuration: its own
+ * sections stand in, the ones it lacks are the base's, and references are
+ * checked against whichever is used. */
+START_TEST(rules_file_over_base)
+{
+	static const char *const base_text = "rules:\n  - {match: '*', escalation: pager}\n"
+					     "escalations:\n  pager: {CRITICAL: {levels: [{notify: [log]}]}}\n"
+					     "channels:\n  log: {type: logfile}\n  hook: {type: webhook, url: "
+					     "'http://x/', format: slack}\n";
+	struct aq_config base = { 0 }, rules = { 0 };
+	char err[4096];
+	parse_ok(&base, base_text);
+
+	/* rules only: the base's escalations and channels, copied */
+	const char *text = "rules:\n  - {match: 'db.*', critical: '> 5', escalation: pager}\n";
+	ck_assert_msg(aq_config_parse_rules(&rules, "r.yaml", text, strlen(text), &base, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(rules.nrules, 1);
+	ck_assert_uint_eq(rules.nescalations, 1);
+	ck_assert_uint_eq(rules.nchannels, 2);
+	ck_assert_ptr_ne(rules.escalations[0].name, base.escalations[0].name);
+	ck_assert_str_eq(aq_config_escalation(&rules, "pager")->severity[AQ_CRITICAL].levels[0].notify[0], "log");
+	ck_assert_int_eq(aq_config_channel(&rules, "hook")->format, AQ_FORMAT_SLACK);
+	ck_assert_str_eq(aq_config_channel(&rules, "hook")->url, "http://x/");
+	aq_config_release(&rules);
+
+	/* its own escalations, over the base's channels */
+	text = "rules:\n  - {match: '*', escalation: loud}\n"
+	       "escalations:\n  loud: {WARNING: {levels: [{notify: [hook, log]}]}}\n";
+	ck_assert_msg(aq_config_parse_rules(&rules, "r.yaml", text, strlen(text), &base, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(rules.nescalations, 1);
+	ck_assert_ptr_null(aq_config_escalation(&rules, "pager"));
+	ck_assert_uint_eq(aq_config_escalation(&rules, "loud")->severity[AQ_WARNING].levels[0].nnotify, 2);
+	ck_assert_uint_eq(rules.nchannels, 2);
+	aq_config_release(&rules);
+
+	/* references to what neither has, with the rules file's lines */
+	text = "# what if\nrules:\n  - {match: '*', escalation: pager}\n  - {match: x, escalation: none}\n"
+	       "escalations:\n  e: {CRITICAL: {levels: [{notify: [nobody]}]}}\n";
+	ck_assert_int_eq(aq_config_parse_rules(&rules, "r.yaml", text, strlen(text), &base, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "r.yaml:3: unknown escalation 'pager' in rule\n"
+			      "r.yaml:4: unknown escalation 'none' in rule\n"
+			      "r.yaml:6: unknown channel 'nobody' in escalation 'e'");
+	ck_assert_ptr_null(rules.rules);
+	text = "rules:\n  - match: '*'\n    warning: '~ 3'\n";
+	ck_assert_int_eq(aq_config_parse_rules(&rules, "r.yaml", text, strlen(text), &base, err, sizeof(err)), -1);
+	ck_assert_msg(strncmp(err, "r.yaml:3: invalid threshold", 27) == 0, "%s", err);
+	aq_config_release(&base);
+}
+END_TEST
+
 START_TEST(rule_for_first_match_wins)
 {
 	struct aq_config cfg = { 0 };
@@ -877,6 +929,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, hostile_input);
 	tcase_add_test(tc, load_errors);
 	tcase_add_test(tc, rules_only_file);
+	tcase_add_test(tc, rules_file_over_base);
 	tcase_add_test(tc, rule_for_first_match_wins);
 	tcase_add_test(tc, durations_in_config);
 	tcase_add_test(tc, booleans);
