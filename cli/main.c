@@ -1,6 +1,7 @@
 /* main.c - alertq: status, history, acknowledgement, silences, replay,
  * configuration checks and schema migration */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,26 @@
 #include "alertq/replay.h"
 #include "alertq/store.h"
 #include "alertq/version.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* SIGINT and SIGTERM ask a long command (replay) to stop; it notices
+ * within about 100 ms, undoes what it must and returns. */
+static void catch_stop_signals(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
 
 static void usage(FILE *out)
 {
@@ -199,8 +220,10 @@ int main(int argc, char **argv)
 			rc = 2;
 		}
 		if (rc == 0) {
-			struct aq_replay_options opt = { a.from, a.to, a.rebuild, a.json, a.rules };
+			struct aq_replay_options opt = { a.from, a.to,    a.rebuild,
+							 a.json, a.rules, &stop_requested };
 			err[0] = '\0';
+			catch_stop_signals();
 			rc = aq_replay_run(&cfg, &opt, stdout, err, sizeof(err));
 			if (rc != 0 && err[0])
 				fprintf(stderr,

@@ -3,6 +3,7 @@
 #ifndef ALERTQ_REPLAY_H
 #define ALERTQ_REPLAY_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,13 +19,18 @@ struct aq_replay_options {
 	int rebuild;            /* 0: dry run */
 	int json;               /* dry run: one JSON object on out */
 	const char *rules_path; /* dry run: a config file whose rules (escalations, channels) stand in */
+	/* reading stops, and the run fails with "interrupted" (a rebuild rolls
+	 * back), once *stop is not 0; set it from a signal handler. Borrowed;
+	 * NULL: the run goes to the end */
+	const volatile sig_atomic_t *stop;
 };
 
 /* Runs `alertq replay` for cfg: reads the topic with a consumer of its own
  * (assigned partitions, never subscribed, nothing committed) and reports on
  * out; notes and progress go to stderr. A rebuild replaces alertq_checks,
  * alertq_transitions and the stored offsets in one transaction, and is
- * refused while a worker runs. Returns 0, 1 (runtime failure, the reason in
+ * refused while a worker runs. Installs no signal handler: the caller sets
+ * opt->stop. Returns 0, 1 (runtime failure, the reason in
  * err) or 2 (bad options or rules file, the reason in err). */
 int aq_replay_run(const struct aq_config *cfg, const struct aq_replay_options *opt, FILE *out, char *err,
 		  size_t errlen);

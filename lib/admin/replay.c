@@ -82,6 +82,7 @@ struct reader {
 	int64_t from_ms;
 	int filter_to; /* drop messages with a timestamp at or after to_ms */
 	int64_t to_ms;
+	const volatile sig_atomic_t *stop; /* borrowed; NULL: never stops early */
 };
 
 static void reader_close(struct reader *rd)
@@ -320,14 +321,6 @@ static void show_progress(const struct reader *rd, const struct reading *rg, uin
 		total ? 100.0 * (double)position / (double)total : 100.0, rate, left, done ? "\n" : "");
 }
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
-
 /* Reads every planned partition from start to end, handing each usable
  * result to fn in each partition's order. Returns 0 or -1. */
 static int read_all(struct reader *rd, result_fn fn, void *opaque, struct reading *rg, char *err,
@@ -358,20 +351,13 @@ static int read_all(struct reader *rd, result_fn fn, void *opaque, struct readin
 		return -1;
 	}
 
-	struct sigaction sa, old_int, old_term;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	interrupted = 0;
-
 	int tty = isatty(STDERR_FILENO);
 	int64_t started = aq_monotonic_ms();
 	int64_t last_shown = started;
 	int64_t last_message = started;
 	int rc = 0;
 	while (open > 0) {
-		if (interrupted) {
+		if (rd->stop && *rd->stop) {
 			snprintf(err, errlen, "interrupted");
 			rc = -1;
 			break;
@@ -453,8 +439,6 @@ static int read_all(struct reader *rd, result_fn fn, void *opaque, struct readin
 	}
 	if (tty && total > 0 && rc == 0)
 		show_progress(rd, rg, total, started, 1);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
 	aq_codec_free(codec);
 	return rc;
 }
@@ -689,6 +673,7 @@ int aq_replay_run(const struct aq_config *cfg, const struct aq_replay_options *o
 	}
 	if (reader_open(&rd, cfg, err, errlen) != 0)
 		goto out;
+	rd.stop = opt->stop;
 	if (plan_reading(&rd, &from, &to, err, errlen) != 0)
 		goto out;
 	if (opt->rebuild) {
