@@ -131,6 +131,13 @@ struct aq_channel {
 	int line;
 };
 
+#define AQ_STATE_MAX_CHECKS_DEFAULT 100000
+#define AQ_STATE_MAX_CHECKS_LIMIT 10000000
+#define AQ_STATE_RETENTION_DEFAULT_MS (90LL * 24 * 3600 * 1000)
+
+/* Every duration in alertq.yaml is at most this long (366 days). */
+#define AQ_CONFIG_DURATION_MAX_MS (366LL * 24 * 3600 * 1000)
+
 struct aq_kafka_property {
 	char *key;
 	char *value;
@@ -147,6 +154,13 @@ struct aq_config {
 	size_t nproperties;
 	/* state */
 	char *state_dsn; /* ALERTQ_STATE_DSN overrides */
+	/* distinct checks the state may hold: results of a new check beyond
+	 * it are dead-lettered (1..AQ_STATE_MAX_CHECKS_LIMIT, default
+	 * AQ_STATE_MAX_CHECKS_DEFAULT) */
+	int state_max_checks;
+	/* transitions and delivered notifications older than this are pruned
+	 * (1ms..366d, default AQ_STATE_RETENTION_DEFAULT_MS: 90 days) */
+	int64_t state_retention_ms;
 	char *log_dir;
 
 	struct aq_source *sources;

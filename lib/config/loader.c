@@ -59,12 +59,17 @@ static void load_kafka(struct loader *ld, yaml_node_t *n)
 
 static void load_state(struct loader *ld, yaml_node_t *n)
 {
-	static const char *const keys[] = { "dsn" };
+	static const char *const keys[] = { "dsn", "max_checks", "retention" };
 	yaml_node_t *v[NELEM(keys)];
 	if (cfg_take_keys(ld, n, "'state'", "state", keys, NELEM(keys), v, NULL) != 0)
 		return;
 	if (v[0])
 		cfg_set_text(ld, v[0], "'dsn'", &ld->cfg->state_dsn);
+	if (v[1])
+		cfg_set_int(ld, v[1], "'max_checks'", 1, AQ_STATE_MAX_CHECKS_LIMIT,
+			    &ld->cfg->state_max_checks);
+	if (v[2])
+		cfg_set_duration(ld, v[2], "'retention'", &ld->cfg->state_retention_ms, 1);
 }
 
 static void load_sources(struct loader *ld, yaml_node_t *n)

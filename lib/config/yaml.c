@@ -201,6 +201,12 @@ int cfg_set_duration(struct loader *ld, yaml_node_t *n, const char *what, int64_
 		cfg_problem(ld, cfg_node_line(n), "%s must be longer than 0", what);
 		return -1;
 	}
+	if (value > CONFIG_DURATION_MAX_MS) {
+		struct subject s;
+		cfg_problem(ld, cfg_node_line(n), "%s must be at most %s, not '%s'", what,
+			    CONFIG_DURATION_MAX_TEXT, cfg_subj(&s, v));
+		return -1;
+	}
 	*ms = value;
 	return 0;
 }

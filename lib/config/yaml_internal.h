@@ -13,6 +13,12 @@
 #define PROBLEM_MAX_BYTES 512
 #define SUBJECT_MAX_BYTES 80
 
+/* Every duration in the configuration is at most this long: a deadline
+ * computed from one stays far from overflowing, and a year covers every
+ * real interval, timeout, escalation and retention. */
+#define CONFIG_DURATION_MAX_MS AQ_CONFIG_DURATION_MAX_MS
+#define CONFIG_DURATION_MAX_TEXT "366d"
+
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 struct problem {
@@ -80,7 +86,7 @@ const char *cfg_kind_name(const yaml_node_t *n);
 int cfg_is_null(const yaml_node_t *n);
 size_t cfg_node_count(const yaml_node_t *n);
 
-/* Typed values: each returns the value (or 0) and NULL (or -1) after
+/* Typed values (durations at most CONFIG_DURATION_MAX_MS): each returns the value (or 0) and NULL (or -1) after
  * reporting a problem; what names the value in messages ("'topic'"). */
 const char *cfg_want_string(struct loader *ld, yaml_node_t *n, const char *what);
 const char *cfg_want_text(struct loader *ld, yaml_node_t *n, const char *what);

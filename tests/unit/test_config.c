@@ -232,6 +232,8 @@ START_TEST(defaults_on_minimal_file)
 	ck_assert_uint_eq(cfg.nproperties, 0);
 	ck_assert_str_eq(cfg.state_dsn, "postgresql://alertq@127.0.0.1:5432/alertq");
 	ck_assert_str_eq(cfg.log_dir, "/var/log/alertq");
+	ck_assert_int_eq(cfg.state_max_checks, 100000);
+	ck_assert_int_eq(cfg.state_retention_ms, D(90));
 	ck_assert_uint_eq(cfg.nsources, 0);
 	ck_assert_uint_eq(cfg.nchecks, 1);
 	ck_assert_int_eq(cfg.checks[0].every_ms, H(1));
@@ -465,6 +467,28 @@ static const struct {
 	{ "channels:\n  a: {type: syslog, retry_initial: 0s}\n", "t.yaml:2: 'retry_initial' must be longer than 0" },
 	{ "channels:\n  a: {type: syslog, retry_initial: 1m, retry_max: 10s}\n",
 	  "t.yaml:2: 'retry_max' in channel 'a' is shorter than 'retry_initial'" },
+	/* bounds: the state's size and age, and every duration at most a year */
+	{ "state:\n  max_checks: 0\n  retention: 0s\n",
+	  "t.yaml:2: 'max_checks' must be a whole number from 1 to 10000000, not '0'\n"
+	  "t.yaml:3: 'retention' must be longer than 0" },
+	{ "state: {max_checks: 10000001, retention: 367d}\n",
+	  "t.yaml:1: 'max_checks' must be a whole number from 1 to 10000000, not '10000001'\n"
+	  "t.yaml:1: 'retention' must be at most 366d, not '367d'" },
+	{ "state: {max_checks: many, size: 3}\n",
+	  "t.yaml:1: unknown key 'size' in state\n"
+	  "t.yaml:1: 'max_checks' must be a whole number from 1 to 10000000, not 'many'" },
+	{ "checks:\n  - {name: a, command: [x], every: 53w, timeout: 31622401s}\n"
+	  "rules:\n  - {match: x, stale_after: 367d}\n"
+	  "escalations:\n  e:\n    CRITICAL:\n      levels: [{after: 8785h, notify: [c]}]\n"
+	  "      repeat: 1000d\n"
+	  "channels:\n  c: {type: logfile, give_up_after: 400d, timeout: 367d}\n",
+	  "t.yaml:2: 'every' must be at most 366d, not '53w'\n"
+	  "t.yaml:2: 'timeout' must be at most 366d, not '31622401s'\n"
+	  "t.yaml:4: 'stale_after' must be at most 366d, not '367d'\n"
+	  "t.yaml:8: 'after' must be at most 366d, not '8785h'\n"
+	  "t.yaml:9: 'repeat' must be at most 366d, not '1000d'\n"
+	  "t.yaml:11: 'timeout' must be at most 366d, not '367d'\n"
+	  "t.yaml:11: 'give_up_after' must be at most 366d, not '400d'" },
 	{ "channels:\n  a: logfile\n", "t.yaml:2: channel 'a' must be a mapping, not a string" },
 	/* several problems at once, reported in line order */
 	{ "rules:\n  - {match: x, for: 0, escalation: none}\n"
@@ -742,6 +766,21 @@ START_TEST(rule_for_first_match_wins)
 }
 END_TEST
 
+START_TEST(state_section)
+{
+	struct aq_config cfg = { 0 };
+	parse_ok(&cfg, "state:\n  dsn: postgresql://x/y\n  max_checks: 250\n  retention: 366d\n");
+	ck_assert_str_eq(cfg.state_dsn, "postgresql://x/y");
+	ck_assert_int_eq(cfg.state_max_checks, 250);
+	ck_assert_int_eq(cfg.state_retention_ms, D(366));
+	aq_config_release(&cfg);
+	parse_ok(&cfg, "state: {max_checks: 10000000, retention: 1ms}\n");
+	ck_assert_int_eq(cfg.state_max_checks, 10000000);
+	ck_assert_int_eq(cfg.state_retention_ms, 1);
+	aq_config_release(&cfg);
+}
+END_TEST
+
 START_TEST(durations_in_config)
 {
 	struct aq_config cfg = { 0 };
@@ -761,7 +800,7 @@ START_TEST(durations_in_config)
 	ck_assert_int_eq(cfg.escalations[0].severity[AQ_CRITICAL].repeat_ms, 0);
 	aq_config_release(&cfg);
 
-	static const char *const bad_durations[] = { "-5s", "5", "1.5h", "s", "5 m", "99999999999999999999s",
+	static const char *const bad_durations[] = { "-5s", "5", "1.5h", "s", "5 m", "999999931622401s",
 						     "''" };
 	for (size_t i = 0; i < sizeof(bad_durations) / sizeof(bad_durations[0]); i++) {
 		char text[256], err[4096];
@@ -931,6 +970,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, rules_only_file);
 	tcase_add_test(tc, rules_file_over_base);
 	tcase_add_test(tc, rule_for_first_match_wins);
+	tcase_add_test(tc, state_section);
 	tcase_add_test(tc, durations_in_config);
 	tcase_add_test(tc, booleans);
 	suite_add_tcase(s, tc);
