@@ -18,7 +18,7 @@ shift || true
 dir=$top/build-fuzz
 
 "$top/scripts/deps.sh"
-CC=clang cmake -S "$top" -B "$dir" -DALERTQ_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+CC=clang cmake -S "$top" -B "$dir" -DALERTQ_FUZZ=ON -DALERTQ_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
 	for src in "$top"/tests/fuzz/fuzz_*.c; do

@@ -131,6 +131,13 @@ struct aq_channel {
 	int line;
 };
 
+#define AQ_STATE_MAX_CHECKS_DEFAULT 100000
+#define AQ_STATE_MAX_CHECKS_LIMIT 10000000
+#define AQ_STATE_RETENTION_DEFAULT_MS (90LL * 24 * 3600 * 1000)
+
+/* Every duration in alertq.yaml is at most this long (366 days). */
+#define AQ_CONFIG_DURATION_MAX_MS (366LL * 24 * 3600 * 1000)
+
 struct aq_kafka_property {
 	char *key;
 	char *value;
@@ -147,6 +154,13 @@ struct aq_config {
 	size_t nproperties;
 	/* state */
 	char *state_dsn; /* ALERTQ_STATE_DSN overrides */
+	/* distinct checks the state may hold: results of a new check beyond
+	 * it are dead-lettered (1..AQ_STATE_MAX_CHECKS_LIMIT, default
+	 * AQ_STATE_MAX_CHECKS_DEFAULT) */
+	int state_max_checks;
+	/* transitions and delivered notifications older than this are pruned
+	 * (1ms..366d, default AQ_STATE_RETENTION_DEFAULT_MS: 90 days) */
+	int64_t state_retention_ms;
 	char *log_dir;
 
 	struct aq_source *sources;
@@ -170,6 +184,21 @@ int aq_config_load(struct aq_config *cfg, const char *path, char *err, size_t er
 /* As aq_config_load, from a buffer; name stands in for the file name. */
 int aq_config_parse(struct aq_config *cfg, const char *name, const char *text, size_t len, char *err,
 		    size_t errlen);
+
+/* Loads the file at path as a rules file standing in for base's rules
+ * (`alertq replay --rules FILE`): a configuration file whose `rules`, and
+ * `escalations` and `channels` where it has those sections, are used in
+ * place of base's. A section it lacks is a copy of base's, and its
+ * references are checked against base's names. Problems come as
+ * aq_config_load's ("FILE:LINE: ..."). base is borrowed for the call only;
+ * cfg owns everything after (aq_config_release). Returns 0, or -1 with cfg
+ * released. */
+int aq_config_load_rules(struct aq_config *cfg, const char *path, const struct aq_config *base, char *err,
+			 size_t errlen);
+
+/* As aq_config_load_rules, from a buffer; name stands in for the file name. */
+int aq_config_parse_rules(struct aq_config *cfg, const char *name, const char *text, size_t len,
+			  const struct aq_config *base, char *err, size_t errlen);
 
 /* Frees everything cfg owns and zeroes it. */
 void aq_config_release(struct aq_config *cfg);

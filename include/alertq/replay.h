@@ -3,58 +3,13 @@
 #ifndef ALERTQ_REPLAY_H
 #define ALERTQ_REPLAY_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "alertq/config.h"
-#include "alertq/event.h"
-#include "alertq/rules.h"
-
-/* --- the evaluation: results in, transitions and notifications out --- */
-
-/* Evaluates results in memory, every check starting at OK at the first
- * result it sees, with time taken from the results (observed_at): between
- * two results of a check, the escalation levels, repeats and staleness that
- * fall due in the gap happen at their own time. Not thread-safe. */
-typedef struct aq_replay_eval aq_replay_eval_t;
-
-/* Called for each transition, in order: st is the check's state after it,
- * plan what the channels would have been told. Everything is borrowed for
- * the call only. */
-typedef int (*aq_replay_sink_fn)(void *opaque, const struct aq_state *st, const struct aq_transition *tr,
-				 const struct aq_plan *plan);
-
-/* A new evaluation under cfg's rules, escalations and channels (borrowed:
- * cfg must outlive it). sink may be NULL. Returns NULL when out of memory. */
-aq_replay_eval_t *aq_replay_eval_new(const struct aq_config *cfg, aq_replay_sink_fn sink, void *opaque);
-void aq_replay_eval_free(aq_replay_eval_t *ev);
-
-/* Applies one result (r is borrowed). Returns 0, or -1 with the reason in
- * err (too many checks, or the sink's failure). */
-int aq_replay_eval_apply(aq_replay_eval_t *ev, const struct aq_result *r, char *err, size_t errlen);
-
-/* Brings every check's time-driven state up to now_ms (staleness, levels and
- * repeats that are due), as if the channels had been told: for a rebuild,
- * whose notifications were made when the results first came. Stale
- * transitions go to the sink. Returns 0 or -1 (the sink's failure). */
-int aq_replay_eval_settle(aq_replay_eval_t *ev, int64_t now_ms, char *err, size_t errlen);
-
-/* Counts so far. */
-size_t aq_replay_eval_transitions(const aq_replay_eval_t *ev);
-size_t aq_replay_eval_checks(const aq_replay_eval_t *ev);
-
-/* The i-th check's state (i < aq_replay_eval_checks), in no particular
- * order; owned by ev. */
-const struct aq_state *aq_replay_eval_state(const aq_replay_eval_t *ev, size_t i);
-
-/* The check's state, or NULL when it has had no result. */
-const struct aq_state *aq_replay_eval_find(const aq_replay_eval_t *ev, const char *check);
-
-/* Notifications each channel would have received: every configured channel
- * (zero included), then any other name a policy used. *name is owned by ev. */
-size_t aq_replay_eval_channels(const aq_replay_eval_t *ev);
-long aq_replay_eval_channel(const aq_replay_eval_t *ev, size_t i, const char **name);
+#include "alertq/replay_eval.h"
 
 /* --- the command --- */
 
@@ -64,13 +19,18 @@ struct aq_replay_options {
 	int rebuild;            /* 0: dry run */
 	int json;               /* dry run: one JSON object on out */
 	const char *rules_path; /* dry run: a config file whose rules (escalations, channels) stand in */
+	/* reading stops, and the run fails with "interrupted" (a rebuild rolls
+	 * back), once *stop is not 0; set it from a signal handler. Borrowed;
+	 * NULL: the run goes to the end */
+	const volatile sig_atomic_t *stop;
 };
 
 /* Runs `alertq replay` for cfg: reads the topic with a consumer of its own
  * (assigned partitions, never subscribed, nothing committed) and reports on
  * out; notes and progress go to stderr. A rebuild replaces alertq_checks,
  * alertq_transitions and the stored offsets in one transaction, and is
- * refused while a worker runs. Returns 0, 1 (runtime failure, the reason in
+ * refused while a worker runs. Installs no signal handler: the caller sets
+ * opt->stop. Returns 0, 1 (runtime failure, the reason in
  * err) or 2 (bad options or rules file, the reason in err). */
 int aq_replay_run(const struct aq_config *cfg, const struct aq_replay_options *opt, FILE *out, char *err,
 		  size_t errlen);

@@ -68,6 +68,10 @@ struct aq_transition {
  * thresholds: the result's status (null status is UNKNOWN). */
 int aq_rule_severity(const struct aq_rule *rule, const struct aq_result *r);
 
+/* The escalation policy rule names in cfg; NULL when rule is NULL, names
+ * none, or names one cfg does not have. The pointer lives as long as cfg. */
+const struct aq_escalation *aq_rule_policy(const struct aq_config *cfg, const struct aq_rule *rule);
+
 /* Applies one result to st: the last-result fields, the streak that `for`
  * counts, staleness deadline, and the severity. Worse needs rule->for_count
  * consecutive worse results; better takes one. Returns 1 and fills tr when

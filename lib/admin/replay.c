@@ -8,7 +8,6 @@
  * were produced in (the key is the check). */
 #include "alertq/replay.h"
 
-#include <errno.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
@@ -19,404 +18,11 @@
 #include "alertq/kafka.h"
 #include "alertq/store.h"
 
-#define CHECKS_MAX (4u * 1024 * 1024)
-#define GAP_STEPS_MAX 10000 /* time-driven steps between two results of a check */
 #define PARTITIONS_MAX 4096
-#define STALL_MS 30000           /* no message for this long while some are due: give up */
-#define WRITE_CHUNK 5000         /* rows per statement of a rebuild */
-#define RULES_FILE_MAX (1 << 20) /* as the configuration itself */
+#define STALL_MS 30000   /* no message for this long while some are due: give up */
+#define WRITE_CHUNK 5000 /* rows per statement of a rebuild */
 #define YEAR_2000_MS 946684800000LL
 #define FUTURE_SLACK_MS (24LL * 3600 * 1000)
-
-/* --- the evaluation --- */
-
-struct channel_count {
-	char *name;
-	long count;
-};
-
-struct aq_replay_eval {
-	const struct aq_config *cfg;
-	aq_replay_sink_fn sink;
-	void *opaque;
-	struct aq_state *states;
-	size_t nstates;
-	size_t capacity;
-	size_t *slots; /* index + 1 into states, 0 empty */
-	size_t nslots;
-	size_t transitions;
-	struct channel_count *channels;
-	size_t nchannels;
-};
-
-static uint64_t hash_name(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-static void count_channel(aq_replay_eval_t *ev, const char *name)
-{
-	for (size_t i = 0; i < ev->nchannels; i++) {
-		if (strcmp(ev->channels[i].name, name) == 0) {
-			ev->channels[i].count++;
-			return;
-		}
-	}
-	struct channel_count *grown = realloc(ev->channels, (ev->nchannels + 1) * sizeof(*grown));
-	if (!grown)
-		return;
-	ev->channels = grown;
-	ev->channels[ev->nchannels].name = aq_strdup(name);
-	ev->channels[ev->nchannels].count = 1;
-	ev->nchannels++;
-}
-
-aq_replay_eval_t *aq_replay_eval_new(const struct aq_config *cfg, aq_replay_sink_fn sink, void *opaque)
-{
-	aq_replay_eval_t *ev = calloc(1, sizeof(*ev));
-	if (!ev)
-		return NULL;
-	ev->cfg = cfg;
-	ev->sink = sink;
-	ev->opaque = opaque;
-	ev->capacity = 1024;
-	ev->nslots = 2048;
-	ev->states = calloc(ev->capacity, sizeof(*ev->states));
-	ev->slots = calloc(ev->nslots, sizeof(*ev->slots));
-	ev->channels = calloc(cfg->nchannels ? cfg->nchannels : 1, sizeof(*ev->channels));
-	if (!ev->states || !ev->slots || !ev->channels) {
-		aq_replay_eval_free(ev);
-		return NULL;
-	}
-	for (size_t i = 0; i < cfg->nchannels; i++) {
-		ev->channels[i].name = aq_strdup(cfg->channels[i].name);
-		ev->nchannels++;
-	}
-	return ev;
-}
-
-void aq_replay_eval_free(aq_replay_eval_t *ev)
-{
-	if (!ev)
-		return;
-	for (size_t i = 0; i < ev->nstates; i++)
-		aq_state_release(&ev->states[i]);
-	for (size_t i = 0; i < ev->nchannels; i++)
-		free(ev->channels[i].name);
-	free(ev->channels);
-	free(ev->states);
-	free(ev->slots);
-	free(ev);
-}
-
-/* Doubles the table. Returns 0 or -1 (out of memory; nothing changed). */
-static int grow(aq_replay_eval_t *ev)
-{
-	size_t capacity = ev->capacity * 2;
-	size_t nslots = ev->nslots * 2;
-	struct aq_state *states = realloc(ev->states, capacity * sizeof(*states));
-	if (!states)
-		return -1;
-	ev->states = states;
-	size_t *slots = calloc(nslots, sizeof(*slots));
-	if (!slots)
-		return -1;
-	for (size_t i = 0; i < ev->nstates; i++) {
-		size_t slot = hash_name(ev->states[i].check) & (nslots - 1);
-		while (slots[slot])
-			slot = (slot + 1) & (nslots - 1);
-		slots[slot] = i + 1;
-	}
-	free(ev->slots);
-	ev->slots = slots;
-	ev->nslots = nslots;
-	ev->capacity = capacity;
-	return 0;
-}
-
-/* The slot of check: its state's index + 1, or 0 with *slot_out where it
- * would go. */
-static size_t lookup(const aq_replay_eval_t *ev, const char *check, size_t *slot_out)
-{
-	size_t slot = hash_name(check) & (ev->nslots - 1);
-	while (ev->slots[slot]) {
-		size_t idx = ev->slots[slot] - 1;
-		if (strcmp(ev->states[idx].check, check) == 0)
-			return idx + 1;
-		slot = (slot + 1) & (ev->nslots - 1);
-	}
-	*slot_out = slot;
-	return 0;
-}
-
-/* The state of check, made at OK when it is new; NULL when there are too
- * many checks or memory ran out. */
-static struct aq_state *state_for(aq_replay_eval_t *ev, const char *check)
-{
-	size_t slot = 0;
-	size_t found = lookup(ev, check, &slot);
-	if (found)
-		return &ev->states[found - 1];
-	if (ev->nstates >= CHECKS_MAX)
-		return NULL;
-	if (ev->nstates + 1 > ev->capacity) {
-		if (grow(ev) != 0)
-			return NULL;
-		lookup(ev, check, &slot);
-	}
-	aq_state_init(&ev->states[ev->nstates], check);
-	ev->slots[slot] = ev->nstates + 1;
-	return &ev->states[ev->nstates++];
-}
-
-static const struct aq_escalation *policy_for(const struct aq_config *cfg, const struct aq_rule *rule)
-{
-	if (!rule || !rule->escalation)
-		return NULL;
-	return aq_config_escalation(cfg, rule->escalation);
-}
-
-/* Counts a plan's notifications. */
-static void count_plan(aq_replay_eval_t *ev, const struct aq_plan *plan)
-{
-	for (size_t i = 0; i < plan->n; i++)
-		count_channel(ev, plan->items[i].channel);
-}
-
-/* Hands a transition to the sink. Returns its status. */
-static int emit(aq_replay_eval_t *ev, const struct aq_state *st, const struct aq_transition *tr,
-		const struct aq_plan *plan, char *err, size_t errlen)
-{
-	ev->transitions++;
-	if (ev->sink && ev->sink(ev->opaque, st, tr, plan) != 0) {
-		snprintf(err, errlen, "writing the transitions of '%s' failed", st->check);
-		return -1;
-	}
-	return 0;
-}
-
-/* Time-driven work due up to until_ms (inclusive when inclusive, else
- * before it): staleness and levels and repeats, each at its own time, as
- * the worker's ticker would do it. count: the notifications count. */
-static int run_clock(aq_replay_eval_t *ev, struct aq_state *st, int64_t until_ms, int inclusive, int count,
-		     char *err, size_t errlen)
-{
-	const struct aq_rule *rule = aq_config_rule_for(ev->cfg, st->check);
-	const struct aq_escalation *policy = policy_for(ev->cfg, rule);
-	for (int step = 0; step < GAP_STEPS_MAX; step++) {
-		int64_t at = 0;
-		if (st->stale_at_ms > 0)
-			at = st->stale_at_ms;
-		if (st->next_action_ms > 0 && (at == 0 || st->next_action_ms < at))
-			at = st->next_action_ms;
-		if (at == 0 || at > until_ms || (!inclusive && at == until_ms))
-			return 0;
-		struct aq_plan plan;
-		plan.n = 0;
-		if (st->stale_at_ms > 0 && st->stale_at_ms == at) {
-			struct aq_transition tr;
-			if (aq_state_go_stale(st, rule, at, &tr)) {
-				aq_plan_transition(st, policy, &tr, at, 0, &plan);
-				if (count)
-					count_plan(ev, &plan);
-				if (emit(ev, st, &tr, &plan, err, errlen) != 0)
-					return -1;
-			}
-		}
-		aq_plan_tick(st, policy, at, 0, &plan);
-		if (count)
-			count_plan(ev, &plan);
-		if (st->stale_at_ms == at)
-			st->stale_at_ms = 0;
-	}
-	/* a repeat far shorter than the gap: the rest is one step at the end */
-	struct aq_plan plan;
-	aq_plan_tick(st, policy, until_ms, 0, &plan);
-	if (count)
-		count_plan(ev, &plan);
-	return 0;
-}
-
-int aq_replay_eval_apply(aq_replay_eval_t *ev, const struct aq_result *r, char *err, size_t errlen)
-{
-	struct aq_state *st = state_for(ev, r->check);
-	if (!st) {
-		snprintf(err, errlen, "more than %u checks, or out of memory", CHECKS_MAX);
-		return -1;
-	}
-	if (run_clock(ev, st, r->observed_at_ms, 0, 1, err, errlen) != 0)
-		return -1;
-	const struct aq_rule *rule = aq_config_rule_for(ev->cfg, st->check);
-	struct aq_transition tr;
-	if (!aq_state_apply(st, rule, r, &tr))
-		return 0;
-	struct aq_plan plan;
-	aq_plan_transition(st, policy_for(ev->cfg, rule), &tr, r->observed_at_ms, 0, &plan);
-	count_plan(ev, &plan);
-	return emit(ev, st, &tr, &plan, err, errlen);
-}
-
-int aq_replay_eval_settle(aq_replay_eval_t *ev, int64_t now_ms, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < ev->nstates; i++)
-		if (run_clock(ev, &ev->states[i], now_ms, 1, 0, err, errlen) != 0)
-			return -1;
-	return 0;
-}
-
-size_t aq_replay_eval_transitions(const aq_replay_eval_t *ev)
-{
-	return ev->transitions;
-}
-
-size_t aq_replay_eval_checks(const aq_replay_eval_t *ev)
-{
-	return ev->nstates;
-}
-
-const struct aq_state *aq_replay_eval_state(const aq_replay_eval_t *ev, size_t i)
-{
-	return i < ev->nstates ? &ev->states[i] : NULL;
-}
-
-const struct aq_state *aq_replay_eval_find(const aq_replay_eval_t *ev, const char *check)
-{
-	size_t slot = 0;
-	size_t found = lookup(ev, check, &slot);
-	return found ? &ev->states[found - 1] : NULL;
-}
-
-size_t aq_replay_eval_channels(const aq_replay_eval_t *ev)
-{
-	return ev->nchannels;
-}
-
-long aq_replay_eval_channel(const aq_replay_eval_t *ev, size_t i, const char **name)
-{
-	*name = ev->channels[i].name;
-	return ev->channels[i].count;
-}
-
-/* --- the rules file --- */
-
-/* Reads a whole file of at most RULES_FILE_MAX bytes into a new string.
- * Returns NULL with the reason in err. */
-static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f) {
-		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
-		return NULL;
-	}
-	char *text = malloc(RULES_FILE_MAX + 1);
-	size_t n = text ? fread(text, 1, RULES_FILE_MAX + 1, f) : 0;
-	int failed = ferror(f);
-	fclose(f);
-	if (!text || failed || n > RULES_FILE_MAX) {
-		snprintf(err, errlen, "cannot read '%s': %s", path,
-			 !text            ? "out of memory"
-				 : failed ? "read error"
-					  : "larger than 1 MiB");
-		free(text);
-		return NULL;
-	}
-	text[n] = '\0';
-	*len = n;
-	return text;
-}
-
-/* Where the top-level key (at the start of a line) begins in text, or NULL. */
-static const char *top_level(const char *text, const char *key)
-{
-	size_t klen = strlen(key);
-	for (const char *line = text; line && *line;) {
-		if (strncmp(line, key, klen) == 0) {
-			const char *p = line + klen;
-			while (*p == ' ' || *p == '\t')
-				p++;
-			if (*p == ':')
-				return line;
-		}
-		line = strchr(line, '\n');
-		if (line)
-			line++;
-	}
-	return NULL;
-}
-
-/* The top-level section starting at start: up to the next line that starts
- * with neither a blank, a comment, '-' nor the end. */
-static size_t section_len(const char *start)
-{
-	const char *line = strchr(start, '\n');
-	while (line) {
-		line++;
-		if (*line != '\0' && *line != ' ' && *line != '\t' && *line != '#' && *line != '-' &&
-		    *line != '\n' && *line != '\r')
-			return (size_t)(line - start);
-		line = strchr(line, '\n');
-	}
-	return strlen(start);
-}
-
-/* Appends the section key of main_text (when it has one) to buf. */
-static int append_section(char **buf, size_t *len, const char *main_text, const char *key)
-{
-	const char *start = top_level(main_text, key);
-	if (!start)
-		return 0;
-	size_t n = section_len(start);
-	char *grown = realloc(*buf, *len + n + 2);
-	if (!grown)
-		return -1;
-	*buf = grown;
-	(*buf)[(*len)++] = '\n';
-	memcpy(*buf + *len, start, n);
-	*len += n;
-	(*buf)[*len] = '\0';
-	return 0;
-}
-
-/* Loads the rules file: its rules, and its escalations and channels where it
- * has them, else the configured file's (appended to its text, after its own
- * lines, so that its line numbers stay true). Returns 0 or -1 with the
- * problems in err. */
-static int load_rules(struct aq_config *rules, const struct aq_config *cfg, const char *path, char *err,
-		      size_t errlen)
-{
-	size_t len = 0;
-	char *text = read_file(path, &len, err, errlen);
-	if (!text)
-		return -1;
-	int has_escalations = top_level(text, "escalations") != NULL;
-	int has_channels = top_level(text, "channels") != NULL;
-	if (!has_escalations || !has_channels) {
-		size_t main_len = 0;
-		char *main_text = read_file(cfg->path, &main_len, err, errlen);
-		if (!main_text) {
-			free(text);
-			return -1;
-		}
-		int rc = 0;
-		if (!has_escalations)
-			rc |= append_section(&text, &len, main_text, "escalations");
-		if (!has_channels)
-			rc |= append_section(&text, &len, main_text, "channels");
-		free(main_text);
-		if (rc != 0) {
-			free(text);
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-	}
-	memset(rules, 0, sizeof(*rules));
-	int rc = aq_config_parse(rules, path, text, len, err, errlen);
-	free(text);
-	return rc;
-}
 
 /* --- reading the topic --- */
 
@@ -476,6 +82,7 @@ struct reader {
 	int64_t from_ms;
 	int filter_to; /* drop messages with a timestamp at or after to_ms */
 	int64_t to_ms;
+	const volatile sig_atomic_t *stop; /* borrowed; NULL: never stops early */
 };
 
 static void reader_close(struct reader *rd)
@@ -714,14 +321,6 @@ static void show_progress(const struct reader *rd, const struct reading *rg, uin
 		total ? 100.0 * (double)position / (double)total : 100.0, rate, left, done ? "\n" : "");
 }
 
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	interrupted = 1;
-}
-
 /* Reads every planned partition from start to end, handing each usable
  * result to fn in each partition's order. Returns 0 or -1. */
 static int read_all(struct reader *rd, result_fn fn, void *opaque, struct reading *rg, char *err,
@@ -752,20 +351,13 @@ static int read_all(struct reader *rd, result_fn fn, void *opaque, struct readin
 		return -1;
 	}
 
-	struct sigaction sa, old_int, old_term;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	interrupted = 0;
-
 	int tty = isatty(STDERR_FILENO);
 	int64_t started = aq_monotonic_ms();
 	int64_t last_shown = started;
 	int64_t last_message = started;
 	int rc = 0;
 	while (open > 0) {
-		if (interrupted) {
+		if (rd->stop && *rd->stop) {
 			snprintf(err, errlen, "interrupted");
 			rc = -1;
 			break;
@@ -847,8 +439,6 @@ static int read_all(struct reader *rd, result_fn fn, void *opaque, struct readin
 	}
 	if (tty && total > 0 && rc == 0)
 		show_progress(rd, rg, total, started, 1);
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
 	aq_codec_free(codec);
 	return rc;
 }
@@ -1057,7 +647,7 @@ int aq_replay_run(const struct aq_config *cfg, const struct aq_replay_options *o
 	    parse_bound(opt->to, 0, &to, "--to", err, errlen) != 0)
 		return 2;
 	if (opt->rules_path) {
-		if (load_rules(&rules, cfg, opt->rules_path, err, errlen) != 0)
+		if (aq_config_load_rules(&rules, opt->rules_path, cfg, err, errlen) != 0)
 			return 2;
 		use = &rules;
 	}
@@ -1083,6 +673,7 @@ int aq_replay_run(const struct aq_config *cfg, const struct aq_replay_options *o
 	}
 	if (reader_open(&rd, cfg, err, errlen) != 0)
 		goto out;
+	rd.stop = opt->stop;
 	if (plan_reading(&rd, &from, &to, err, errlen) != 0)
 		goto out;
 	if (opt->rebuild) {

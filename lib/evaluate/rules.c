@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/saturate.h"
+
 int aq_severity_rank(int severity)
 {
 	switch (severity) {
@@ -68,12 +70,21 @@ int aq_rule_severity(const struct aq_rule *rule, const struct aq_result *r)
 	return r->status;
 }
 
+const struct aq_escalation *aq_rule_policy(const struct aq_config *cfg, const struct aq_rule *rule)
+{
+	if (!cfg || !rule || !rule->escalation)
+		return NULL;
+	return aq_config_escalation(cfg, rule->escalation);
+}
+
 int64_t aq_stale_deadline(const struct aq_rule *rule, int64_t last_seen_ms, int64_t interval_ms)
 {
+	/* interval_ms comes from the event: saturate, never overflow (a
+	 * deadline of INT64_MAX is never reached) */
 	if (rule && rule->stale_after_ms > 0)
-		return last_seen_ms + rule->stale_after_ms;
+		return aq_add_ms_sat(last_seen_ms, rule->stale_after_ms);
 	if (interval_ms > 0)
-		return last_seen_ms + 2 * interval_ms;
+		return aq_add_ms_sat(last_seen_ms, aq_mul_ms_sat(interval_ms, 2));
 	return 0;
 }
 
@@ -222,7 +233,8 @@ static int reach_due_levels(struct aq_state *st, const struct aq_severity_policy
 			    int silenced, struct aq_plan *plan)
 {
 	int due = st->escalation_level;
-	while (due + 1 < (int)sp->nlevels && st->since_ms + sp->levels[due + 1].after_ms <= now_ms)
+	while (due + 1 < (int)sp->nlevels &&
+	       aq_add_ms_sat(st->since_ms, sp->levels[due + 1].after_ms) <= now_ms)
 		due++;
 	if (due == st->escalation_level)
 		return 0;
@@ -237,9 +249,9 @@ static void schedule_next(struct aq_state *st, const struct aq_severity_policy *
 	if (!st->acked) {
 		int level = st->escalation_level + 1;
 		if (level < (int)sp->nlevels)
-			next = st->since_ms + sp->levels[level].after_ms;
+			next = aq_add_ms_sat(st->since_ms, sp->levels[level].after_ms);
 		if (sp->repeat_ms > 0 && st->escalation_level >= 0) {
-			int64_t repeat = st->last_notified_ms + sp->repeat_ms;
+			int64_t repeat = aq_add_ms_sat(st->last_notified_ms, sp->repeat_ms);
 			if (next == 0 || repeat < next)
 				next = repeat;
 		}
@@ -325,7 +337,7 @@ void aq_plan_tick(struct aq_state *st, const struct aq_escalation *policy, int64
 	if (!st->acked && st->next_action_ms && st->next_action_ms <= now_ms) {
 		st->dirty = 1;
 		if (!reach_due_levels(st, sp, now_ms, silenced, plan) && sp->repeat_ms > 0 &&
-		    st->escalation_level >= 0 && st->last_notified_ms + sp->repeat_ms <= now_ms)
+		    st->escalation_level >= 0 && aq_add_ms_sat(st->last_notified_ms, sp->repeat_ms) <= now_ms)
 			tell_levels(st, sp, 0, st->escalation_level, now_ms, silenced, plan);
 	}
 	int64_t before = st->next_action_ms;

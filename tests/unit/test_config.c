@@ -232,6 +232,8 @@ START_TEST(defaults_on_minimal_file)
 	ck_assert_uint_eq(cfg.nproperties, 0);
 	ck_assert_str_eq(cfg.state_dsn, "postgresql://alertq@127.0.0.1:5432/alertq");
 	ck_assert_str_eq(cfg.log_dir, "/var/log/alertq");
+	ck_assert_int_eq(cfg.state_max_checks, 100000);
+	ck_assert_int_eq(cfg.state_retention_ms, D(90));
 	ck_assert_uint_eq(cfg.nsources, 0);
 	ck_assert_uint_eq(cfg.nchecks, 1);
 	ck_assert_int_eq(cfg.checks[0].every_ms, H(1));
@@ -465,6 +467,28 @@ static const struct {
 	{ "channels:\n  a: {type: syslog, retry_initial: 0s}\n", "t.yaml:2: 'retry_initial' must be longer than 0" },
 	{ "channels:\n  a: {type: syslog, retry_initial: 1m, retry_max: 10s}\n",
 	  "t.yaml:2: 'retry_max' in channel 'a' is shorter than 'retry_initial'" },
+	/* bounds: the state's size and age, and every duration at most a year */
+	{ "state:\n  max_checks: 0\n  retention: 0s\n",
+	  "t.yaml:2: 'max_checks' must be a whole number from 1 to 10000000, not '0'\n"
+	  "t.yaml:3: 'retention' must be longer than 0" },
+	{ "state: {max_checks: 10000001, retention: 367d}\n",
+	  "t.yaml:1: 'max_checks' must be a whole number from 1 to 10000000, not '10000001'\n"
+	  "t.yaml:1: 'retention' must be at most 366d, not '367d'" },
+	{ "state: {max_checks: many, size: 3}\n",
+	  "t.yaml:1: unknown key 'size' in state\n"
+	  "t.yaml:1: 'max_checks' must be a whole number from 1 to 10000000, not 'many'" },
+	{ "checks:\n  - {name: a, command: [x], every: 53w, timeout: 31622401s}\n"
+	  "rules:\n  - {match: x, stale_after: 367d}\n"
+	  "escalations:\n  e:\n    CRITICAL:\n      levels: [{after: 8785h, notify: [c]}]\n"
+	  "      repeat: 1000d\n"
+	  "channels:\n  c: {type: logfile, give_up_after: 400d, timeout: 367d}\n",
+	  "t.yaml:2: 'every' must be at most 366d, not '53w'\n"
+	  "t.yaml:2: 'timeout' must be at most 366d, not '31622401s'\n"
+	  "t.yaml:4: 'stale_after' must be at most 366d, not '367d'\n"
+	  "t.yaml:8: 'after' must be at most 366d, not '8785h'\n"
+	  "t.yaml:9: 'repeat' must be at most 366d, not '1000d'\n"
+	  "t.yaml:11: 'timeout' must be at most 366d, not '367d'\n"
+	  "t.yaml:11: 'give_up_after' must be at most 366d, not '400d'" },
 	{ "channels:\n  a: logfile\n", "t.yaml:2: channel 'a' must be a mapping, not a string" },
 	/* several problems at once, reported in line order */
 	{ "rules:\n  - {match: x, for: 0, escalation: none}\n"
@@ -650,6 +674,58 @@ START_TEST(rules_only_file)
 }
 END_TEST
 
+/* A rules file (replay --rules) over a base configuration: its own
+ * sections stand in, the ones it lacks are the base's, and references are
+ * checked against whichever is used. */
+START_TEST(rules_file_over_base)
+{
+	static const char *const base_text = "rules:\n  - {match: '*', escalation: pager}\n"
+					     "escalations:\n  pager: {CRITICAL: {levels: [{notify: [log]}]}}\n"
+					     "channels:\n  log: {type: logfile}\n  hook: {type: webhook, url: "
+					     "'http://x/', format: slack}\n";
+	struct aq_config base = { 0 }, rules = { 0 };
+	char err[4096];
+	parse_ok(&base, base_text);
+
+	/* rules only: the base's escalations and channels, copied */
+	const char *text = "rules:\n  - {match: 'db.*', critical: '> 5', escalation: pager}\n";
+	ck_assert_msg(aq_config_parse_rules(&rules, "r.yaml", text, strlen(text), &base, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(rules.nrules, 1);
+	ck_assert_uint_eq(rules.nescalations, 1);
+	ck_assert_uint_eq(rules.nchannels, 2);
+	ck_assert_ptr_ne(rules.escalations[0].name, base.escalations[0].name);
+	ck_assert_str_eq(aq_config_escalation(&rules, "pager")->severity[AQ_CRITICAL].levels[0].notify[0], "log");
+	ck_assert_int_eq(aq_config_channel(&rules, "hook")->format, AQ_FORMAT_SLACK);
+	ck_assert_str_eq(aq_config_channel(&rules, "hook")->url, "http://x/");
+	aq_config_release(&rules);
+
+	/* its own escalations, over the base's channels */
+	text = "rules:\n  - {match: '*', escalation: loud}\n"
+	       "escalations:\n  loud: {WARNING: {levels: [{notify: [hook, log]}]}}\n";
+	ck_assert_msg(aq_config_parse_rules(&rules, "r.yaml", text, strlen(text), &base, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_uint_eq(rules.nescalations, 1);
+	ck_assert_ptr_null(aq_config_escalation(&rules, "pager"));
+	ck_assert_uint_eq(aq_config_escalation(&rules, "loud")->severity[AQ_WARNING].levels[0].nnotify, 2);
+	ck_assert_uint_eq(rules.nchannels, 2);
+	aq_config_release(&rules);
+
+	/* references to what neither has, with the rules file's lines */
+	text = "# what if\nrules:\n  - {match: '*', escalation: pager}\n  - {match: x, escalation: none}\n"
+	       "escalations:\n  e: {CRITICAL: {levels: [{notify: [nobody]}]}}\n";
+	ck_assert_int_eq(aq_config_parse_rules(&rules, "r.yaml", text, strlen(text), &base, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "r.yaml:3: unknown escalation 'pager' in rule\n"
+			      "r.yaml:4: unknown escalation 'none' in rule\n"
+			      "r.yaml:6: unknown channel 'nobody' in escalation 'e'");
+	ck_assert_ptr_null(rules.rules);
+	text = "rules:\n  - match: '*'\n    warning: '~ 3'\n";
+	ck_assert_int_eq(aq_config_parse_rules(&rules, "r.yaml", text, strlen(text), &base, err, sizeof(err)), -1);
+	ck_assert_msg(strncmp(err, "r.yaml:3: invalid threshold", 27) == 0, "%s", err);
+	aq_config_release(&base);
+}
+END_TEST
+
 START_TEST(rule_for_first_match_wins)
 {
 	struct aq_config cfg = { 0 };
@@ -690,6 +766,21 @@ START_TEST(rule_for_first_match_wins)
 }
 END_TEST
 
+START_TEST(state_section)
+{
+	struct aq_config cfg = { 0 };
+	parse_ok(&cfg, "state:\n  dsn: postgresql://x/y\n  max_checks: 250\n  retention: 366d\n");
+	ck_assert_str_eq(cfg.state_dsn, "postgresql://x/y");
+	ck_assert_int_eq(cfg.state_max_checks, 250);
+	ck_assert_int_eq(cfg.state_retention_ms, D(366));
+	aq_config_release(&cfg);
+	parse_ok(&cfg, "state: {max_checks: 10000000, retention: 1ms}\n");
+	ck_assert_int_eq(cfg.state_max_checks, 10000000);
+	ck_assert_int_eq(cfg.state_retention_ms, 1);
+	aq_config_release(&cfg);
+}
+END_TEST
+
 START_TEST(durations_in_config)
 {
 	struct aq_config cfg = { 0 };
@@ -709,7 +800,7 @@ START_TEST(durations_in_config)
 	ck_assert_int_eq(cfg.escalations[0].severity[AQ_CRITICAL].repeat_ms, 0);
 	aq_config_release(&cfg);
 
-	static const char *const bad_durations[] = { "-5s", "5", "1.5h", "s", "5 m", "99999999999999999999s",
+	static const char *const bad_durations[] = { "-5s", "5", "1.5h", "s", "5 m", "999999931622401s",
 						     "''" };
 	for (size_t i = 0; i < sizeof(bad_durations) / sizeof(bad_durations[0]); i++) {
 		char text[256], err[4096];
@@ -877,7 +968,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, hostile_input);
 	tcase_add_test(tc, load_errors);
 	tcase_add_test(tc, rules_only_file);
+	tcase_add_test(tc, rules_file_over_base);
 	tcase_add_test(tc, rule_for_first_match_wins);
+	tcase_add_test(tc, state_section);
 	tcase_add_test(tc, durations_in_config);
 	tcase_add_test(tc, booleans);
 	suite_add_tcase(s, tc);

@@ -205,6 +205,33 @@ START_TEST(settle_brings_state_to_now_without_counting)
 }
 END_TEST
 
+/* more checks than the first allocation holds: every state is found again
+ * after the table grows */
+START_TEST(many_checks_each_found_again)
+{
+	struct aq_config cfg;
+	char name[32];
+	load(&cfg);
+	aq_replay_eval_t *ev = aq_replay_eval_new(&cfg, NULL, NULL);
+	ck_assert_ptr_nonnull(ev);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "svc.%d", i);
+		apply(ev, name, 1, i % 2 ? 95 : 10, AQ_OK, T0 + i);
+	}
+	ck_assert_uint_eq(aq_replay_eval_checks(ev), 5000);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(name, sizeof(name), "svc.%d", i);
+		const struct aq_state *st = aq_replay_eval_find(ev, name);
+		ck_assert_ptr_nonnull(st);
+		ck_assert_str_eq(st->check, name);
+		ck_assert_int_eq(st->severity, i % 2 ? AQ_CRITICAL : AQ_OK);
+	}
+	ck_assert_uint_eq(aq_replay_eval_transitions(ev), 2500);
+	aq_replay_eval_free(ev);
+	aq_config_release(&cfg);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("replay");
@@ -214,6 +241,7 @@ int main(void)
 	tcase_add_test(tc, levels_and_repeats_fall_due_between_results);
 	tcase_add_test(tc, a_gap_longer_than_stale_after_goes_stale_once);
 	tcase_add_test(tc, settle_brings_state_to_now_without_counting);
+	tcase_add_test(tc, many_checks_each_found_again);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

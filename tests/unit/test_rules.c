@@ -1,6 +1,7 @@
 /* test_rules.c - severity under a rule, the state machine, and the
  * escalation plan, table by table */
 #include <check.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +310,100 @@ START_TEST(no_policy_tells_nobody)
 }
 END_TEST
 
+/* Deadlines from hostile input: an event's interval_ms or observed_at near
+ * the top of int64 saturate at INT64_MAX (never reached) instead of
+ * overflowing (run under UBSan by scripts/sanitize.sh). */
+#define DAY (24 * 60 * MIN)
+#define YEAR (366 * DAY) /* the longest duration the configuration takes */
+static const struct {
+	int64_t stale_after_ms;
+	int64_t last_seen_ms;
+	int64_t interval_ms;
+	int64_t want;
+} deadlines[] = {
+	{ 0, T0, MIN, T0 + 2 * MIN },
+	{ 0, T0, 0, 0 },                            /* no interval, no rule: never stale */
+	{ 10 * MIN, T0, INT64_MAX, T0 + 10 * MIN }, /* the rule wins over the event */
+	{ 0, T0, INT64_C(1) << 62, INT64_MAX },     /* 2 * interval overflows */
+	{ 0, T0, INT64_MAX / 2 + 1, INT64_MAX },    /* ... by one */
+	{ 0, T0, INT64_MAX, INT64_MAX },            /* ... by far */
+	{ 0, INT64_MAX - MIN, MIN, INT64_MAX },     /* the sum overflows */
+	{ 0, INT64_MAX - 2 * MIN, MIN, INT64_MAX }, /* exactly the top */
+	{ YEAR, INT64_MAX - 1, 0, INT64_MAX },      /* stale_after at its bound */
+	{ YEAR, INT64_MAX - YEAR, INT64_C(1) << 62, INT64_MAX },
+	{ YEAR, INT64_MAX - YEAR - 1, 0, INT64_MAX - 1 },
+};
+
+START_TEST(stale_deadline_saturates)
+{
+	struct aq_rule rule = session_rule(1);
+	rule.stale_after_ms = deadlines[_i].stale_after_ms;
+	int64_t got = aq_stale_deadline(&rule, deadlines[_i].last_seen_ms, deadlines[_i].interval_ms);
+	ck_assert_msg(got == deadlines[_i].want, "case %d: got %lld, want %lld", _i, (long long)got,
+		      (long long)deadlines[_i].want);
+	if (deadlines[_i].stale_after_ms == 0) {
+		got = aq_stale_deadline(NULL, deadlines[_i].last_seen_ms, deadlines[_i].interval_ms);
+		ck_assert_msg(got == deadlines[_i].want, "case %d without a rule: got %lld", _i, (long long)got);
+	}
+}
+END_TEST
+
+/* A result with interval_ms 2^62 observed near the end of time: the state
+ * machine and the escalation plan stay defined. */
+START_TEST(extreme_result_times)
+{
+	static const int64_t times[] = { INT64_MAX - YEAR - 1, INT64_MAX - 15 * MIN, INT64_MAX - 1, INT64_MAX };
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		int64_t at = times[i];
+		struct aq_escalation e = policy();
+		e.severity[AQ_CRITICAL].repeat_ms = YEAR;
+		struct aq_rule rule = session_rule(1);
+		struct aq_state st;
+		struct aq_transition tr;
+		struct aq_plan plan = { .n = 0 };
+		aq_state_init(&st, "x");
+		struct aq_result r = result(1, 200000, AQ_STATUS_NONE, at);
+		r.interval_ms = INT64_C(1) << 62;
+		ck_assert_int_eq(aq_state_apply(&st, &rule, &r, &tr), 1);
+		ck_assert_msg(st.stale_at_ms == INT64_MAX, "case %zu: stale at %lld", i, (long long)st.stale_at_ms);
+		aq_plan_transition(&st, &e, &tr, at, 0, &plan);
+		/* level 0 now; level 1 too at the very end, where 15 minutes on saturates to now */
+		ck_assert_uint_eq(plan.n, at == INT64_MAX ? 3 : 2);
+		/* level 1 is 15 minutes on, or never when that is past the end */
+		int64_t want = at <= INT64_MAX - 15 * MIN ? at + 15 * MIN : INT64_MAX;
+		ck_assert_msg(st.next_action_ms == want, "case %zu: next %lld", i, (long long)st.next_action_ms);
+		aq_plan_tick(&st, &e, INT64_MAX, 0, &plan);
+		ck_assert_int_eq(st.escalation_level, 1);
+		/* the repeat, a year after, saturates */
+		int64_t repeat = at < INT64_MAX - YEAR ? at + YEAR : INT64_MAX;
+		ck_assert_msg(st.next_action_ms == repeat || st.next_action_ms == INT64_MAX, "case %zu: next %lld", i,
+			      (long long)st.next_action_ms);
+		aq_plan_tick(&st, &e, INT64_MAX, 0, &plan);
+		aq_state_release(&st);
+	}
+}
+END_TEST
+
+START_TEST(rule_policy_by_name)
+{
+	struct aq_escalation escalations[2];
+	struct aq_config cfg;
+	memset(escalations, 0, sizeof(escalations));
+	memset(&cfg, 0, sizeof(cfg));
+	escalations[0].name = "pager";
+	escalations[1].name = "mail";
+	cfg.escalations = escalations;
+	cfg.nescalations = 2;
+	struct aq_rule rule = session_rule(1);
+	ck_assert_ptr_null(aq_rule_policy(&cfg, NULL));
+	ck_assert_ptr_null(aq_rule_policy(&cfg, &rule)); /* names none */
+	rule.escalation = "mail";
+	ck_assert_ptr_eq(aq_rule_policy(&cfg, &rule), &escalations[1]);
+	rule.escalation = "nobody";
+	ck_assert_ptr_null(aq_rule_policy(&cfg, &rule));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("rules");
@@ -322,6 +417,9 @@ int main(void)
 	tcase_add_test(tc, escalation_resolved_during_silence);
 	tcase_add_test(tc, escalation_ack_during_silence);
 	tcase_add_test(tc, no_policy_tells_nobody);
+	tcase_add_test(tc, rule_policy_by_name);
+	tcase_add_loop_test(tc, stale_deadline_saturates, 0, (int)(sizeof(deadlines) / sizeof(deadlines[0])));
+	tcase_add_test(tc, extreme_result_times);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

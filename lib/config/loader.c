@@ -1,0 +1,449 @@
+/* loader.c - the sections of alertq.yaml: kafka, state, sources, checks and
+ * rules, and the root that reads every section in the order references need */
+#include "config/yaml_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alertq/event.h"
+
+static void load_kafka(struct loader *ld, yaml_node_t *n)
+{
+	static const char *const keys[] = { "brokers", "topic", "dead_letter_topic", "group", "properties" };
+	yaml_node_t *v[NELEM(keys)];
+	struct aq_config *cfg = ld->cfg;
+	if (cfg_take_keys(ld, n, "'kafka'", "kafka", keys, NELEM(keys), v, NULL) != 0)
+		return;
+	if (v[0])
+		cfg_set_text(ld, v[0], "'brokers'", &cfg->brokers);
+	if (v[1])
+		cfg_set_text(ld, v[1], "'topic'", &cfg->topic);
+	if (v[2])
+		cfg_set_text(ld, v[2], "'dead_letter_topic'", &cfg->dead_letter_topic);
+	if (v[3])
+		cfg_set_text(ld, v[3], "'group'", &cfg->group);
+	if (!v[4] || cfg_want_mapping(ld, v[4], "'properties'") != 0)
+		return;
+	yaml_node_t *props = v[4];
+	size_t count = cfg_node_count(props);
+	if (count == 0)
+		return;
+	cfg->properties = cfg_xcalloc(count, sizeof(*cfg->properties));
+	struct named *names = cfg_xcalloc(count, sizeof(*names));
+	size_t nnames = 0;
+	for (yaml_node_pair_t *pair = props->data.mapping.pairs.start; pair < props->data.mapping.pairs.top;
+	     pair++) {
+		yaml_node_t *key = cfg_get_node(ld, pair->key);
+		yaml_node_t *value = cfg_get_node(ld, pair->value);
+		if (!key || !value)
+			continue;
+		const char *k = cfg_want_name(ld, key, "a kafka property name");
+		if (!k)
+			continue;
+		char what[SUBJECT_MAX_BYTES + 32];
+		snprintf(what, sizeof(what), "kafka property '%s'", k);
+		const char *text = cfg_want_string(ld, value, what);
+		if (!text)
+			continue;
+		struct aq_kafka_property *p = &cfg->properties[cfg->nproperties++];
+		p->key = aq_strdup(k);
+		p->value = aq_strdup(text);
+		names[nnames].name = p->key;
+		names[nnames].line = cfg_node_line(key);
+		nnames++;
+	}
+	cfg_sort_names(ld, names, nnames, "kafka property");
+	free(names);
+}
+
+static void load_state(struct loader *ld, yaml_node_t *n)
+{
+	static const char *const keys[] = { "dsn", "max_checks", "retention" };
+	yaml_node_t *v[NELEM(keys)];
+	if (cfg_take_keys(ld, n, "'state'", "state", keys, NELEM(keys), v, NULL) != 0)
+		return;
+	if (v[0])
+		cfg_set_text(ld, v[0], "'dsn'", &ld->cfg->state_dsn);
+	if (v[1])
+		cfg_set_int(ld, v[1], "'max_checks'", 1, AQ_STATE_MAX_CHECKS_LIMIT,
+			    &ld->cfg->state_max_checks);
+	if (v[2])
+		cfg_set_duration(ld, v[2], "'retention'", &ld->cfg->state_retention_ms, 1);
+}
+
+static void load_sources(struct loader *ld, yaml_node_t *n)
+{
+	static const char *const keys[] = { "dsn", "dsn_env" };
+	struct aq_config *cfg = ld->cfg;
+	if (cfg_want_mapping(ld, n, "'sources'") != 0)
+		return;
+	size_t count = cfg_node_count(n);
+	if (count == 0)
+		return;
+	cfg->sources = cfg_xcalloc(count, sizeof(*cfg->sources));
+	ld->sources = cfg_xcalloc(count, sizeof(*ld->sources));
+	for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+		yaml_node_t *key = cfg_get_node(ld, pair->key);
+		yaml_node_t *value = cfg_get_node(ld, pair->value);
+		if (!key || !value)
+			continue;
+		const char *name = cfg_want_name(ld, key, "a source name");
+		if (!name)
+			continue;
+		struct aq_source *src = &cfg->sources[cfg->nsources++];
+		src->name = aq_strdup(name);
+		src->line = cfg_node_line(key);
+		ld->sources[ld->nsources].name = src->name;
+		ld->sources[ld->nsources].line = src->line;
+		ld->nsources++;
+
+		char where[SUBJECT_MAX_BYTES + 32];
+		struct subject s;
+		snprintf(where, sizeof(where), "source '%s'", cfg_subj(&s, name));
+		yaml_node_t *v[NELEM(keys)];
+		if (cfg_take_keys(ld, value, where, where, keys, NELEM(keys), v, NULL) != 0)
+			continue;
+		if (v[0] && v[1]) {
+			cfg_problem(ld, cfg_node_line(value), "both 'dsn' and 'dsn_env' in %s (give one)",
+				    where);
+			continue;
+		}
+		if (!v[0] && !v[1]) {
+			cfg_problem(ld, cfg_node_line(value), "missing 'dsn' or 'dsn_env' in %s", where);
+			continue;
+		}
+		if (v[0]) {
+			cfg_set_text(ld, v[0], "'dsn'", &src->dsn);
+		} else {
+			/* a variable not set is reported by the check that uses the source */
+			if (cfg_set_text(ld, v[1], "'dsn_env'", &src->dsn_env) == 0)
+				src->dsn = cfg_from_env(src->dsn_env);
+		}
+	}
+	cfg_sort_names(ld, ld->sources, ld->nsources, "source");
+}
+
+/* Reads a list of strings, or a single string, into a new array. */
+
+static const char *want_check_name(struct loader *ld, yaml_node_t *n)
+{
+	const char *name = cfg_want_string(ld, n, "'name'");
+	if (!name)
+		return NULL;
+	struct subject s;
+	if (*name == '\0') {
+		cfg_problem(ld, cfg_node_line(n), "check name is empty");
+		return NULL;
+	}
+	if (strlen(name) > CONFIG_NAME_MAX) {
+		cfg_problem(ld, cfg_node_line(n), "check name '%s' is longer than %d bytes",
+			    cfg_subj(&s, name), CONFIG_NAME_MAX);
+		return NULL;
+	}
+	for (const char *p = name; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c <= 0x20 || c == 0x7f) {
+			cfg_problem(ld, cfg_node_line(n),
+				    "check name '%s' contains whitespace or control characters",
+				    cfg_subj(&s, name));
+			return NULL;
+		}
+	}
+	return name;
+}
+
+static void load_labels(struct loader *ld, struct aq_check *check, yaml_node_t *n, const char *where)
+{
+	if (cfg_want_mapping(ld, n, "'labels'") != 0)
+		return;
+	size_t count = cfg_node_count(n);
+	if (count == 0)
+		return;
+	check->labels = cfg_xcalloc(count, sizeof(*check->labels));
+	struct named *names = cfg_xcalloc(count, sizeof(*names));
+	size_t nnames = 0;
+	for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+		yaml_node_t *key = cfg_get_node(ld, pair->key);
+		yaml_node_t *value = cfg_get_node(ld, pair->value);
+		if (!key || !value)
+			continue;
+		const char *k = cfg_want_name(ld, key, "a label name");
+		if (!k)
+			continue;
+		char what[SUBJECT_MAX_BYTES + 32];
+		snprintf(what, sizeof(what), "label '%s'", k);
+		const char *text = cfg_want_string(ld, value, what);
+		if (!text)
+			continue;
+		struct aq_label *label = &check->labels[check->nlabels++];
+		label->key = aq_strdup(k);
+		label->value = aq_strdup(text);
+		names[nnames].name = label->key;
+		names[nnames].line = cfg_node_line(key);
+		nnames++;
+	}
+	cfg_sort_names(ld, names, nnames, "label");
+	free(names);
+}
+
+static void load_check(struct loader *ld, struct aq_check *check, yaml_node_t *n, struct named *names,
+		       size_t *nnames)
+{
+	static const char *const keys[] = { "name", "every", "timeout", "sql", "command", "labels" };
+	static const char *const sql_keys[] = { "source", "query" };
+	enum {
+		NAME,
+		EVERY,
+		TIMEOUT,
+		SQL,
+		COMMAND,
+		LABELS
+	};
+	struct subject s;
+	char where[SUBJECT_MAX_BYTES + 32] = "check";
+
+	/* the name first, so that every other message can say which check */
+	if (n->type == YAML_MAPPING_NODE) {
+		for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top;
+		     pair++) {
+			yaml_node_t *key = cfg_get_node(ld, pair->key);
+			yaml_node_t *value = cfg_get_node(ld, pair->value);
+			if (key && value && key->type == YAML_SCALAR_NODE &&
+			    strcmp((const char *)key->data.scalar.value, "name") == 0 &&
+			    value->type == YAML_SCALAR_NODE && value->data.scalar.length > 0 &&
+			    !cfg_is_null(value)) {
+				snprintf(where, sizeof(where), "check '%s'",
+					 cfg_subj(&s, (const char *)value->data.scalar.value));
+				break;
+			}
+		}
+	}
+	yaml_node_t *v[NELEM(keys)];
+	if (cfg_take_keys(ld, n, "each check", where, keys, NELEM(keys), v, NULL) != 0)
+		return;
+	if (cfg_is_null(n)) {
+		cfg_problem(ld, cfg_node_line(n), "a check is empty");
+		return;
+	}
+	if (!v[NAME]) {
+		cfg_problem(ld, cfg_node_line(n), "missing 'name' in check");
+	} else {
+		const char *name = want_check_name(ld, v[NAME]);
+		if (name) {
+			check->name = aq_strdup(name);
+			names[*nnames].name = check->name;
+			names[*nnames].line = cfg_node_line(v[NAME]);
+			(*nnames)++;
+		}
+	}
+	if (v[EVERY])
+		cfg_set_duration(ld, v[EVERY], "'every'", &check->every_ms, 1);
+	if (v[TIMEOUT])
+		cfg_set_duration(ld, v[TIMEOUT], "'timeout'", &check->timeout_ms, 1);
+	if (v[SQL] && v[COMMAND]) {
+		cfg_problem(ld, cfg_node_line(v[COMMAND]), "both 'sql' and 'command' in %s (give one)",
+			    where);
+	} else if (!v[SQL] && !v[COMMAND]) {
+		cfg_problem(ld, cfg_node_line(n), "missing 'sql' or 'command' in %s", where);
+	} else if (v[SQL]) {
+		check->kind = AQ_CHECK_SQL;
+		char sql_where[SUBJECT_MAX_BYTES + 48];
+		snprintf(sql_where, sizeof(sql_where), "sql of %s", where);
+		yaml_node_t *sv[NELEM(sql_keys)];
+		if (cfg_take_keys(ld, v[SQL], "'sql'", sql_where, sql_keys, NELEM(sql_keys), sv, NULL) == 0) {
+			if (!sv[0])
+				cfg_problem(ld, cfg_node_line(v[SQL]), "missing 'source' in %s", sql_where);
+			else if (cfg_set_text(ld, sv[0], "'source'", &check->source) == 0 &&
+				 !cfg_has_name(ld->sources, ld->nsources, check->source))
+				cfg_problem(ld, cfg_node_line(sv[0]), "unknown source '%s' in %s",
+					    cfg_subj(&s, check->source), where);
+			if (!sv[1])
+				cfg_problem(ld, cfg_node_line(v[SQL]), "missing 'query' in %s", sql_where);
+			else
+				cfg_set_text(ld, sv[1], "'query'", &check->query);
+		}
+	} else {
+		check->kind = AQ_CHECK_COMMAND;
+		if (cfg_want_list(ld, v[COMMAND], "'command'") == 0) {
+			size_t count = cfg_node_count(v[COMMAND]);
+			if (count == 0) {
+				cfg_problem(ld, cfg_node_line(v[COMMAND]), "'command' in %s is empty", where);
+			} else {
+				check->argv = cfg_xcalloc(count + 1, sizeof(*check->argv));
+				yaml_node_t *list = v[COMMAND];
+				for (yaml_node_item_t *item = list->data.sequence.items.start;
+				     item < list->data.sequence.items.top; item++) {
+					yaml_node_t *in = cfg_get_node(ld, *item);
+					const char *arg = in
+						? cfg_want_string(ld, in, "each command argument")
+						: NULL;
+					if (arg)
+						check->argv[check->argc++] = aq_strdup(arg);
+				}
+				if (check->argc > 0 && check->argv[0][0] == '\0')
+					cfg_problem(ld, cfg_node_line(list),
+						    "'command' in %s starts with an empty program", where);
+			}
+		}
+	}
+	if (v[LABELS])
+		load_labels(ld, check, v[LABELS], where);
+}
+
+static void load_checks(struct loader *ld, yaml_node_t *n)
+{
+	struct aq_config *cfg = ld->cfg;
+	if (cfg_want_list(ld, n, "'checks'") != 0)
+		return;
+	size_t count = cfg_node_count(n);
+	if (count == 0)
+		return;
+	cfg->checks = cfg_xcalloc(count, sizeof(*cfg->checks));
+	struct named *names = cfg_xcalloc(count, sizeof(*names));
+	size_t nnames = 0;
+	for (yaml_node_item_t *item = n->data.sequence.items.start; item < n->data.sequence.items.top;
+	     item++) {
+		yaml_node_t *in = cfg_get_node(ld, *item);
+		if (!in)
+			continue;
+		struct aq_check *check = &cfg->checks[cfg->nchecks++];
+		check->line = cfg_node_line(in);
+		check->every_ms = 3600 * AQ_MS_PER_SECOND;
+		check->timeout_ms = 30 * AQ_MS_PER_SECOND;
+		load_check(ld, check, in, names, &nnames);
+	}
+	cfg_sort_names(ld, names, nnames, "check name");
+	free(names);
+}
+
+static void set_threshold(struct loader *ld, yaml_node_t *n, const char *what, struct aq_threshold *t)
+{
+	const char *text = cfg_want_string(ld, n, what);
+	if (!text)
+		return;
+	char err[PROBLEM_MAX_BYTES];
+	if (aq_threshold_parse(text, t, err, sizeof(err)) != 0)
+		cfg_problem(ld, cfg_node_line(n), "%s", err);
+}
+
+static void load_rule(struct loader *ld, struct aq_rule *rule, yaml_node_t *n)
+{
+	static const char *const keys[] = { "match",      "warning",     "critical",      "for",
+					    "escalation", "stale_after", "stale_severity" };
+	enum {
+		MATCH,
+		WARNING,
+		CRITICAL,
+		FOR,
+		ESCALATION,
+		STALE_AFTER,
+		STALE_SEVERITY
+	};
+	yaml_node_t *v[NELEM(keys)];
+	struct subject s;
+	if (cfg_is_null(n)) {
+		cfg_problem(ld, cfg_node_line(n), "a rule is empty");
+		return;
+	}
+	if (cfg_take_keys(ld, n, "each rule", "rule", keys, NELEM(keys), v, NULL) != 0)
+		return;
+	if (!v[MATCH])
+		cfg_problem(ld, cfg_node_line(n), "missing 'match' in rule");
+	else
+		cfg_set_text(ld, v[MATCH], "'match'", &rule->match);
+	if (v[WARNING])
+		set_threshold(ld, v[WARNING], "'warning'", &rule->warning);
+	if (v[CRITICAL])
+		set_threshold(ld, v[CRITICAL], "'critical'", &rule->critical);
+	if (v[FOR])
+		cfg_set_int(ld, v[FOR], "'for'", 1, 1000, &rule->for_count);
+	if (v[ESCALATION] && cfg_set_text(ld, v[ESCALATION], "'escalation'", &rule->escalation) == 0 &&
+	    !cfg_has_name(ld->escalations, ld->nescalations, rule->escalation))
+		cfg_problem(ld, cfg_node_line(v[ESCALATION]), "unknown escalation '%s' in rule",
+			    cfg_subj(&s, rule->escalation));
+	if (v[STALE_AFTER])
+		cfg_set_duration(ld, v[STALE_AFTER], "'stale_after'", &rule->stale_after_ms, 0);
+	if (v[STALE_SEVERITY]) {
+		const char *t = cfg_want_text(ld, v[STALE_SEVERITY], "'stale_severity'");
+		if (t && strcmp(t, "WARNING") == 0)
+			rule->stale_severity = AQ_WARNING;
+		else if (t && strcmp(t, "CRITICAL") == 0)
+			rule->stale_severity = AQ_CRITICAL;
+		else if (t && strcmp(t, "UNKNOWN") == 0)
+			rule->stale_severity = AQ_UNKNOWN;
+		else if (t)
+			cfg_problem(ld, cfg_node_line(v[STALE_SEVERITY]),
+				    "unknown stale_severity '%s' in rule (use WARNING, CRITICAL or UNKNOWN)",
+				    cfg_subj(&s, t));
+	}
+}
+
+static void load_rules(struct loader *ld, yaml_node_t *n)
+{
+	struct aq_config *cfg = ld->cfg;
+	if (cfg_want_list(ld, n, "'rules'") != 0)
+		return;
+	size_t count = cfg_node_count(n);
+	if (count == 0)
+		return;
+	cfg->rules = cfg_xcalloc(count, sizeof(*cfg->rules));
+	for (yaml_node_item_t *item = n->data.sequence.items.start; item < n->data.sequence.items.top;
+	     item++) {
+		yaml_node_t *in = cfg_get_node(ld, *item);
+		if (!in)
+			continue;
+		struct aq_rule *rule = &cfg->rules[cfg->nrules++];
+		rule->line = cfg_node_line(in);
+		rule->for_count = 1;
+		rule->stale_severity = AQ_UNKNOWN;
+		load_rule(ld, rule, in);
+	}
+}
+
+void cfg_load_root(struct loader *ld, yaml_node_t *root)
+{
+	static const char *const keys[] = { "kafka",  "state",       "log_dir",  "sources",
+					    "checks", "escalations", "channels", "rules" };
+	enum {
+		KAFKA,
+		STATE,
+		LOG_DIR,
+		SOURCES,
+		CHECKS,
+		ESCALATIONS,
+		CHANNELS,
+		RULES
+	};
+	if (cfg_is_null(root)) {
+		cfg_problem(ld, cfg_node_line(root), "the configuration is empty");
+		return;
+	}
+	yaml_node_t *v[NELEM(keys)];
+	if (cfg_take_keys(ld, root, "the configuration", "the configuration", keys, NELEM(keys), v, NULL) !=
+	    0)
+		return;
+	/* sections that others refer to come first, whatever the order in the file */
+	if (v[KAFKA])
+		load_kafka(ld, v[KAFKA]);
+	if (v[STATE])
+		load_state(ld, v[STATE]);
+	if (v[LOG_DIR])
+		cfg_set_text(ld, v[LOG_DIR], "'log_dir'", &ld->cfg->log_dir);
+	if (v[SOURCES])
+		load_sources(ld, v[SOURCES]);
+	ld->has_channels = v[CHANNELS] != NULL;
+	ld->has_escalations = v[ESCALATIONS] != NULL;
+	if (v[CHANNELS])
+		cfg_load_channels(ld, v[CHANNELS]);
+	else if (ld->fallback)
+		cfg_index_channels(ld, ld->fallback);
+	if (v[ESCALATIONS])
+		cfg_load_escalations(ld, v[ESCALATIONS]);
+	else if (ld->fallback)
+		cfg_index_escalations(ld, ld->fallback);
+	if (v[CHECKS])
+		load_checks(ld, v[CHECKS]);
+	if (v[RULES])
+		load_rules(ld, v[RULES]);
+}
