@@ -1,4 +1,6 @@
-/* util.h - small shared helpers: durations, wall-clock time, RFC 3339, logging */
+/* util.h - small shared helpers: labels, strings and UUIDs (lib/base/util.c),
+ * durations, clocks and RFC 3339 times (lib/base/time.c), logging
+ * (lib/base/log.c), and redaction of secrets (lib/base/redact.c) */
 #ifndef ALERTQ_UTIL_H
 #define ALERTQ_UTIL_H
 
