@@ -1,0 +1,304 @@
+/* submit.c - the results given to `alertq-producer submit`: on the command
+ * line, or as JSON lines in a file */
+#include "alertq/submit.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#define LINE_MAX_BYTES (1024 * 1024)
+#define LINE_ERR_MAX 512
+
+static int add_label(struct aq_result *r, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	if (!eq || eq == kv)
+		return -1;
+	struct aq_label *grown = realloc(r->labels, (r->nlabels + 1) * sizeof(*grown));
+	if (!grown)
+		return -1;
+	r->labels = grown;
+	r->labels[r->nlabels].key = strndup(kv, (size_t)(eq - kv));
+	r->labels[r->nlabels].value = aq_strdup(eq + 1);
+	r->nlabels++;
+	return 0;
+}
+
+int aq_submit_args(int argc, char **argv, struct aq_submit_request *req, char *err, size_t errlen)
+{
+	static const struct option options[] = {
+		{ "check", required_argument, NULL, 'k' },
+		{ "value", required_argument, NULL, 'v' },
+		{ "status", required_argument, NULL, 's' },
+		{ "message", required_argument, NULL, 'm' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct aq_result *r = &req->result;
+	memset(req, 0, sizeof(*req));
+	r->status = AQ_STATUS_NONE;
+	if (errlen > 0)
+		err[0] = '\0';
+	optind = 0; /* 0: glibc starts over, permuting again */
+	for (;;) {
+		int opt = getopt_long(argc, argv, "h", options, NULL);
+		if (opt == -1)
+			break;
+		char *end;
+		char derr[256];
+		switch (opt) {
+		case 'k':
+			free(r->check);
+			r->check = aq_strdup(optarg);
+			break;
+		case 'v':
+			r->value = strtod(optarg, &end);
+			if (*optarg == '\0' || *end != '\0') {
+				snprintf(err, errlen, "--value '%s' is not a number", optarg);
+				return -1;
+			}
+			r->has_value = 1;
+			break;
+		case 's':
+			r->status = aq_status_parse(optarg);
+			if (r->status == AQ_STATUS_NONE) {
+				snprintf(err, errlen, "--status must be OK, WARNING, CRITICAL or UNKNOWN");
+				return -1;
+			}
+			break;
+		case 'm':
+			free(r->message);
+			r->message = aq_strdup(optarg);
+			break;
+		case 'l':
+			if (add_label(r, optarg) != 0) {
+				snprintf(err, errlen, "--label expects KEY=VALUE, got '%s'", optarg);
+				return -1;
+			}
+			break;
+		case 'i':
+			if (aq_duration_parse(optarg, &r->interval_ms, derr, sizeof(derr)) != 0) {
+				snprintf(err, errlen, "--interval: %s", derr);
+				return -1;
+			}
+			break;
+		case 'f':
+			req->file = optarg;
+			break;
+		case 'h':
+			req->help = 1;
+			return 0;
+		default:
+			return -1; /* getopt said why */
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return -1;
+	}
+	if (!req->file && (!r->check || !*r->check)) {
+		snprintf(err, errlen, "submit needs --check NAME or --file PATH");
+		return -1;
+	}
+	if (r->check && strlen(r->check) > AQ_CHECK_NAME_MAX) {
+		snprintf(err, errlen, "--check is longer than %d bytes", AQ_CHECK_NAME_MAX);
+		return -1;
+	}
+	return 0;
+}
+
+void aq_submit_request_release(struct aq_submit_request *req)
+{
+	aq_result_release(&req->result);
+	memset(req, 0, sizeof(*req));
+}
+
+int aq_submit_one(aq_publisher_t *pub, struct aq_result *r, char *err, size_t errlen)
+{
+	aq_result_stamp(r);
+	if (aq_publisher_send(pub, r, err, errlen) != 0)
+		return -1;
+	return aq_publisher_finish(pub, err, errlen);
+}
+
+int aq_submit_file(aq_publisher_t *pub, const char *path, const volatile sig_atomic_t *stop, FILE *report,
+		   char *err, size_t errlen)
+{
+	FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	if (!in) {
+		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	long lineno = 0;
+	size_t bad = 0;
+	size_t sent = 0;
+	while ((len = getline(&line, &cap, in)) >= 0) {
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		char lerr[LINE_ERR_MAX];
+		struct aq_result r;
+		if (len > LINE_MAX_BYTES) {
+			fprintf(report, "%s:%ld: line longer than %d bytes\n", path, lineno, LINE_MAX_BYTES);
+			bad++;
+			continue;
+		}
+		if (aq_submit_parse(line, (size_t)len, &r, lerr, sizeof(lerr)) != 0) {
+			fprintf(report, "%s:%ld: %s\n", path, lineno, lerr);
+			bad++;
+			continue;
+		}
+		if (aq_publisher_send(pub, &r, lerr, sizeof(lerr)) != 0) {
+			fprintf(report, "%s:%ld: %s\n", path, lineno, lerr);
+			bad++;
+		} else {
+			sent++;
+		}
+		aq_result_release(&r);
+		if (*stop)
+			break;
+	}
+	free(line);
+	if (in != stdin)
+		fclose(in);
+	int rc = aq_publisher_finish(pub, err, errlen);
+	aq_log(AQ_LOG_INFO, "submitted %zu result(s), %zu delivered, %zu bad line(s)", sent,
+	       aq_publisher_delivered(pub), bad);
+	if (rc == 0 && bad > 0) {
+		snprintf(err, errlen, "%zu bad line(s) in '%s'", bad, path);
+		rc = -1;
+	}
+	return rc;
+}
+
+static const char *const submit_keys[] = { "check",    "value",       "status",      "message", "labels",
+					   "interval", "interval_ms", "observed_at", NULL };
+
+int aq_submit_parse(const char *text, size_t len, struct aq_result *r, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	memset(r, 0, sizeof(*r));
+	r->status = AQ_STATUS_NONE;
+	json_t *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!obj) {
+		snprintf(err, errlen, "invalid JSON: %s", jerr.text);
+		return -1;
+	}
+	if (!json_is_object(obj)) {
+		snprintf(err, errlen, "expected a JSON object");
+		goto err;
+	}
+	const char *key;
+	json_t *value;
+	json_object_foreach(obj, key, value)
+	{
+		int known = 0;
+		for (int i = 0; submit_keys[i]; i++)
+			known |= strcmp(key, submit_keys[i]) == 0;
+		if (!known) {
+			snprintf(err, errlen, "unknown field '%s'", key);
+			goto err;
+		}
+	}
+	json_t *check = json_object_get(obj, "check");
+	if (!json_is_string(check) || json_string_length(check) == 0) {
+		snprintf(err, errlen, "'check' must be a non-empty string");
+		goto err;
+	}
+	if (json_string_length(check) > AQ_CHECK_NAME_MAX) {
+		snprintf(err, errlen, "'check' is longer than %d bytes", AQ_CHECK_NAME_MAX);
+		goto err;
+	}
+	r->check = aq_strdup(json_string_value(check));
+	value = json_object_get(obj, "value");
+	if (value && !json_is_null(value)) {
+		if (!json_is_number(value) || !isfinite(json_number_value(value))) {
+			snprintf(err, errlen, "'value' must be a number or null");
+			goto err;
+		}
+		r->has_value = 1;
+		r->value = json_number_value(value);
+	}
+	value = json_object_get(obj, "status");
+	if (value && !json_is_null(value)) {
+		r->status = json_is_string(value) ? aq_status_parse(json_string_value(value))
+						  : AQ_STATUS_NONE;
+		if (r->status == AQ_STATUS_NONE) {
+			snprintf(err, errlen, "'status' must be one of OK, WARNING, CRITICAL, UNKNOWN");
+			goto err;
+		}
+	}
+	value = json_object_get(obj, "message");
+	if (value && !json_is_null(value)) {
+		if (!json_is_string(value)) {
+			snprintf(err, errlen, "'message' must be a string");
+			goto err;
+		}
+		r->message = aq_strdup(json_string_value(value));
+	}
+	value = json_object_get(obj, "labels");
+	if (value && !json_is_null(value)) {
+		if (!json_is_object(value) || json_object_size(value) > 64) {
+			snprintf(err, errlen, "'labels' must be an object of at most 64 strings");
+			goto err;
+		}
+		r->labels = calloc(json_object_size(value) + 1, sizeof(*r->labels));
+		json_t *v;
+		json_object_foreach(value, key, v)
+		{
+			if (!json_is_string(v)) {
+				snprintf(err, errlen, "label '%s' must be a string", key);
+				goto err;
+			}
+			r->labels[r->nlabels].key = aq_strdup(key);
+			r->labels[r->nlabels].value = aq_strdup(json_string_value(v));
+			r->nlabels++;
+		}
+	}
+	value = json_object_get(obj, "interval");
+	if (value && !json_is_null(value)) {
+		char derr[256];
+		if (!json_is_string(value) ||
+		    aq_duration_parse(json_string_value(value), &r->interval_ms, derr, sizeof(derr)) != 0) {
+			snprintf(err, errlen, "'interval' must be a duration such as \"5m\"");
+			goto err;
+		}
+	}
+	value = json_object_get(obj, "interval_ms");
+	if (value && !json_is_null(value)) {
+		if (!json_is_integer(value) || json_integer_value(value) < 0) {
+			snprintf(err, errlen, "'interval_ms' must be a non-negative integer");
+			goto err;
+		}
+		r->interval_ms = json_integer_value(value);
+	}
+	value = json_object_get(obj, "observed_at");
+	if (value && !json_is_null(value)) {
+		char terr[256];
+		if (!json_is_string(value) ||
+		    aq_parse_time(json_string_value(value), &r->observed_at_ms, terr, sizeof(terr)) != 0) {
+			snprintf(err, errlen,
+				 "'observed_at' must be an RFC 3339 time such as 2026-11-27T17:00:00Z");
+			goto err;
+		}
+	}
+	json_decref(obj);
+	aq_result_stamp(r);
+	return 0;
+err:
+	json_decref(obj);
+	aq_result_release(r);
+	return -1;
+}
