@@ -10,7 +10,7 @@
 typedef struct aq_prober aq_prober_t;
 
 /* Returns a prober for cfg's sources (connections are made on first use).
- * cfg must outlive it. NULL only when memory runs out. */
+ * cfg must outlive it. Never NULL (out of memory aborts, see util.h). */
 aq_prober_t *aq_prober_new(const struct aq_config *cfg);
 void aq_prober_free(aq_prober_t *p);
 

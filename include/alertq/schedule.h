@@ -13,7 +13,7 @@
  * pub, until *stop becomes non-zero (looked at about every 100 ms), then
  * waits until Kafka has acknowledged what was produced. Returns 0 when every
  * result was delivered, or -1 with the reason in err (a result not
- * acknowledged, or memory running out before the first run). */
+ * acknowledged). */
 int aq_schedule_run(const struct aq_config *cfg, aq_publisher_t *pub, const volatile sig_atomic_t *stop,
 		    char *err, size_t errlen);
 

@@ -1,4 +1,5 @@
-/* util.c - small shared helpers: labels, string duplication, UUIDs */
+/* util.c - small shared helpers: labels, allocation that aborts when memory
+ * runs out, UUIDs */
 #include "alertq/util.h"
 
 #include <errno.h>
@@ -6,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 void aq_labels_free(struct aq_label *labels, size_t n)
 {
@@ -21,9 +23,7 @@ int aq_labels_copy(struct aq_label **dst, const struct aq_label *src, size_t n)
 	*dst = NULL;
 	if (n == 0)
 		return 0;
-	struct aq_label *copy = calloc(n, sizeof(*copy));
-	if (!copy)
-		return -1;
+	struct aq_label *copy = aq_xcalloc(n, sizeof(*copy));
 	for (size_t i = 0; i < n; i++) {
 		copy[i].key = aq_strdup(src[i].key);
 		copy[i].value = aq_strdup(src[i].value);
@@ -32,16 +32,57 @@ int aq_labels_copy(struct aq_label **dst, const struct aq_label *src, size_t n)
 	return 0;
 }
 
+/* The one place a small allocation that failed ends the process. */
+static void out_of_memory(void)
+{
+	static const char msg[] = "alertq: out of memory\n";
+	ssize_t unused = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)unused;
+	abort();
+}
+
 char *aq_strdup(const char *s)
 {
 	if (!s)
 		return NULL;
 	char *copy = strdup(s);
-	if (!copy) {
-		fputs("alertq: out of memory\n", stderr);
-		abort();
-	}
+	if (!copy)
+		out_of_memory();
 	return copy;
+}
+
+char *aq_strndup(const char *s, size_t n)
+{
+	if (!s)
+		return NULL;
+	char *copy = strndup(s, n);
+	if (!copy)
+		out_of_memory();
+	return copy;
+}
+
+void *aq_xmalloc(size_t size)
+{
+	void *p = malloc(size ? size : 1);
+	if (!p)
+		out_of_memory();
+	return p;
+}
+
+void *aq_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		out_of_memory();
+	return p;
+}
+
+void *aq_xrealloc(void *p, size_t size)
+{
+	void *grown = realloc(p, size ? size : 1);
+	if (!grown)
+		out_of_memory();
+	return grown;
 }
 
 void aq_uuid4(char out[37])

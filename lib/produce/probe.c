@@ -28,19 +28,11 @@ struct aq_prober {
 
 aq_prober_t *aq_prober_new(const struct aq_config *cfg)
 {
-	aq_prober_t *p = calloc(1, sizeof(*p));
-	if (!p)
-		return NULL;
+	aq_prober_t *p = aq_xcalloc(1, sizeof(*p));
 	p->cfg = cfg;
-	if (cfg->nsources > 0) {
-		p->conns = calloc(cfg->nsources, sizeof(*p->conns));
-		if (!p->conns)
-			goto err;
-	}
+	if (cfg->nsources > 0)
+		p->conns = aq_xcalloc(cfg->nsources, sizeof(*p->conns));
 	return p;
-err:
-	free(p);
-	return NULL;
 }
 
 void aq_prober_free(aq_prober_t *p)
@@ -612,7 +604,7 @@ done:
 
 /* ---- both ---- */
 
-/* Sets the fields every result has. Returns 0, or -1 when memory runs out. */
+/* Sets the fields every result has. Returns 0 (out of memory aborts). */
 static int fill_common(const struct aq_check *check, int64_t observed_at, struct aq_result *out)
 {
 	char host[256];

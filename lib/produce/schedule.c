@@ -18,10 +18,6 @@ int aq_schedule_once(const struct aq_config *cfg, aq_publisher_t *pub, const vol
 {
 	aq_prober_t *prober = aq_prober_new(cfg);
 	size_t failed = 0;
-	if (!prober) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
 	for (size_t i = 0; i < cfg->nchecks && !*stop; i++) {
 		struct aq_result r;
 		char serr[SEND_ERR_MAX];
@@ -50,14 +46,8 @@ int aq_schedule_run(const struct aq_config *cfg, aq_publisher_t *pub, const vola
 		    char *err, size_t errlen)
 {
 	aq_prober_t *prober = aq_prober_new(cfg);
-	int64_t *next = calloc(cfg->nchecks ? cfg->nchecks : 1, sizeof(*next));
+	int64_t *next = aq_xcalloc(cfg->nchecks, sizeof(*next));
 	int rc;
-	if (!prober || !next) {
-		snprintf(err, errlen, "out of memory");
-		free(next);
-		aq_prober_free(prober);
-		return -1;
-	}
 	aq_log(AQ_LOG_INFO, "running %zu check(s)", cfg->nchecks);
 	while (!*stop) {
 		int64_t now = aq_monotonic_ms();

@@ -18,11 +18,8 @@ static int add_label(struct aq_result *r, const char *kv)
 	const char *eq = strchr(kv, '=');
 	if (!eq || eq == kv)
 		return -1;
-	struct aq_label *grown = realloc(r->labels, (r->nlabels + 1) * sizeof(*grown));
-	if (!grown)
-		return -1;
-	r->labels = grown;
-	r->labels[r->nlabels].key = strndup(kv, (size_t)(eq - kv));
+	r->labels = aq_xrealloc(r->labels, (r->nlabels + 1) * sizeof(*r->labels));
+	r->labels[r->nlabels].key = aq_strndup(kv, (size_t)(eq - kv));
 	r->labels[r->nlabels].value = aq_strdup(eq + 1);
 	r->nlabels++;
 	return 0;
@@ -254,7 +251,7 @@ int aq_submit_parse(const char *text, size_t len, struct aq_result *r, char *err
 			snprintf(err, errlen, "'labels' must be an object of at most 64 strings");
 			goto err;
 		}
-		r->labels = calloc(json_object_size(value) + 1, sizeof(*r->labels));
+		r->labels = aq_xcalloc(json_object_size(value) + 1, sizeof(*r->labels));
 		json_t *v;
 		json_object_foreach(value, key, v)
 		{
