@@ -10,6 +10,10 @@
 #include "alertq/event.h"
 #include "alertq/publisher.h"
 
+/* Longest line of `submit --file`, in bytes without its newline: a longer
+ * line is reported as too long and skipped without being held in memory. */
+#define AQ_SUBMIT_LINE_MAX (1024 * 1024)
+
 /* What the command line of `submit` asks for. */
 struct aq_submit_request {
 	struct aq_result result; /* --check, --value, ...: owned, freed by aq_submit_request_release */
@@ -38,8 +42,8 @@ int aq_submit_one(aq_publisher_t *pub, struct aq_result *r, char *err, size_t er
 
 /* Publishes one result for each JSON line of path ("-": stdin), then waits
  * until Kafka has acknowledged them; stops reading early when *stop becomes
- * non-zero. A bad line is reported on report as "PATH:LINE: reason" and
- * skipped. Returns 0 when every line was good and delivered, or -1 with the
+ * non-zero. A bad line, or one longer than AQ_SUBMIT_LINE_MAX, is reported
+ * on report as "PATH:LINE: reason" and skipped. Returns 0 when every line was good and delivered, or -1 with the
  * reason in err (the file cannot be read, bad lines, results not
  * acknowledged). */
 int aq_submit_file(aq_publisher_t *pub, const char *path, const volatile sig_atomic_t *stop, FILE *report,

@@ -8,10 +8,15 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
 
-#define LINE_MAX_BYTES (1024 * 1024)
 #define LINE_ERR_MAX 512
+
+enum line_outcome {
+	LINE_READ,
+	LINE_TOO_LONG,
+	LINE_EOF,
+	LINE_ERROR,
+};
 
 static int add_label(struct aq_result *r, const char *kv)
 {
@@ -125,6 +130,31 @@ int aq_submit_one(aq_publisher_t *pub, struct aq_result *r, char *err, size_t er
 	return aq_publisher_finish(pub, err, errlen);
 }
 
+/* Reads one line of in (without its '\n') into buf, which holds cap bytes
+ * and a final '\0'. A longer line is read to its end without being kept.
+ * Returns LINE_READ with *len set, LINE_TOO_LONG, LINE_EOF at the end of
+ * the input, or LINE_ERROR when reading failed (errno set). */
+static enum line_outcome read_line(FILE *in, char *buf, size_t cap, size_t *len)
+{
+	size_t n = 0;
+	int c;
+	int too_long = 0;
+
+	while ((c = getc_unlocked(in)) != EOF && c != '\n') {
+		if (n < cap)
+			buf[n++] = (char)c;
+		else
+			too_long = 1;
+	}
+	if (c == EOF && ferror(in))
+		return LINE_ERROR;
+	if (c == EOF && n == 0 && !too_long)
+		return LINE_EOF;
+	buf[n] = '\0';
+	*len = n;
+	return too_long ? LINE_TOO_LONG : LINE_READ;
+}
+
 int aq_submit_file(aq_publisher_t *pub, const char *path, const volatile sig_atomic_t *stop, FILE *report,
 		   char *err, size_t errlen)
 {
@@ -133,26 +163,43 @@ int aq_submit_file(aq_publisher_t *pub, const char *path, const volatile sig_ato
 		snprintf(err, errlen, "cannot open '%s': %s", path, strerror(errno));
 		return -1;
 	}
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
+	/* input-sized, so checked rather than aborting (see util.h) */
+	char *line = malloc(AQ_SUBMIT_LINE_MAX + 1);
+	if (!line) {
+		snprintf(err, errlen, "out of memory for a line of '%s'", path);
+		if (in != stdin)
+			fclose(in);
+		return -1;
+	}
 	long lineno = 0;
 	size_t bad = 0;
 	size_t sent = 0;
-	while ((len = getline(&line, &cap, in)) >= 0) {
+	int read_failed = 0;
+	size_t len = 0;
+	for (;;) {
+		enum line_outcome got = read_line(in, line, AQ_SUBMIT_LINE_MAX, &len);
+		if (got == LINE_EOF)
+			break;
+		if (got == LINE_ERROR) {
+			snprintf(err, errlen, "cannot read '%s' after line %ld: %s", path, lineno,
+				 strerror(errno));
+			read_failed = 1;
+			break;
+		}
 		lineno++;
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		if (got == LINE_TOO_LONG) {
+			fprintf(report, "%s:%ld: line longer than %d bytes\n", path, lineno,
+				AQ_SUBMIT_LINE_MAX);
+			bad++;
+			continue;
+		}
+		if (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
 		if (len == 0)
 			continue;
 		char lerr[LINE_ERR_MAX];
 		struct aq_result r;
-		if (len > LINE_MAX_BYTES) {
-			fprintf(report, "%s:%ld: line longer than %d bytes\n", path, lineno, LINE_MAX_BYTES);
-			bad++;
-			continue;
-		}
-		if (aq_submit_parse(line, (size_t)len, &r, lerr, sizeof(lerr)) != 0) {
+		if (aq_submit_parse(line, len, &r, lerr, sizeof(lerr)) != 0) {
 			fprintf(report, "%s:%ld: %s\n", path, lineno, lerr);
 			bad++;
 			continue;
@@ -170,14 +217,21 @@ int aq_submit_file(aq_publisher_t *pub, const char *path, const volatile sig_ato
 	free(line);
 	if (in != stdin)
 		fclose(in);
-	int rc = aq_publisher_finish(pub, err, errlen);
+	char ferr[LINE_ERR_MAX];
+	int rc = aq_publisher_finish(pub, ferr, sizeof(ferr));
 	aq_log(AQ_LOG_INFO, "submitted %zu result(s), %zu delivered, %zu bad line(s)", sent,
 	       aq_publisher_delivered(pub), bad);
-	if (rc == 0 && bad > 0) {
-		snprintf(err, errlen, "%zu bad line(s) in '%s'", bad, path);
-		rc = -1;
+	if (read_failed)
+		return -1;
+	if (rc != 0) {
+		snprintf(err, errlen, "%s", ferr);
+		return -1;
 	}
-	return rc;
+	if (bad > 0) {
+		snprintf(err, errlen, "%zu bad line(s) in '%s'", bad, path);
+		return -1;
+	}
+	return 0;
 }
 
 static const char *const submit_keys[] = { "check",    "value",       "status",      "message", "labels",
