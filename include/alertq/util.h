@@ -80,8 +80,13 @@ enum aq_log_level {
 void aq_log_init(const char *program);
 void aq_log(enum aq_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Copies url into out with any user:password@ part replaced by "***@", so
- * that a URL can be logged or shown. */
+/* Copies a URL or DSN into out (outlen bytes, cut to fit, always ended)
+ * with every password hidden as "***", so that it can be logged or shown:
+ * the user:password@ of a URL (which becomes ***@), password=
+ * query parameters ("...?sslmode=require&password=***"), and password=
+ * values of key=value DSNs, also with white space around '=' and quoted
+ * values ("host=db password=*** user=x" for password = 'se cret'). The keys
+ * password, passwd and pwd are matched in any case. NULL gives "(none)". */
 void aq_redact_url(const char *url, char *out, size_t outlen);
 
 #endif
