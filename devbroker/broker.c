@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -22,6 +23,9 @@
 /* How long the broker may take to answer its own first metadata request. */
 #define READY_TIMEOUT_MS 10000
 #define POLL_INTERVAL_NS (100 * 1000 * 1000L)
+/* Files alertq creates are 0640 (directories 0750): the owner's group may
+ * read them, nobody else. */
+#define BOOTSTRAP_FILE_MODE 0640
 
 /* The port the next loopback port-0 listener is moved to; 0 when no move is
  * pending. The mock cluster has no setting for its port, so its single
@@ -202,9 +206,18 @@ static int write_bootstrap_file(const char *path, const char *address, char *err
 		return -1;
 	}
 
-	FILE *f = fopen(tmp, "w");
+	/* O_EXCL: a file or link someone left at the temporary name is not
+	 * written through */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, BOOTSTRAP_FILE_MODE);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot write '%s': %s", tmp, strerror(errno));
+		return -1;
+	}
+	FILE *f = fdopen(fd, "w");
 	if (!f) {
 		snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+		close(fd);
+		unlink(tmp);
 		return -1;
 	}
 	int failed = fprintf(f, "%s\n", address) < 0;

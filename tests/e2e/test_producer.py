@@ -127,6 +127,8 @@ def test_submit(make):
     env = make("submit")
     env.write_config("rules:\n  - match: \"*\"\n")
     env.start_broker()
+    mode = os.stat(os.path.join(env.dir, "bootstrap")).st_mode & 0o777
+    check(mode == 0o640, "the dev broker's bootstrap file has mode %o, expected 640" % mode)
     worker = env.worker()
     env.wait_joined(worker)
     env.producer("submit", "--check", "backup.age", "--value", "30", "--status", "WARNING", "--message", "old",
