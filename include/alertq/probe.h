@@ -10,7 +10,7 @@
 typedef struct aq_prober aq_prober_t;
 
 /* Returns a prober for cfg's sources (connections are made on first use).
- * cfg must outlive it. NULL only when memory runs out. */
+ * cfg must outlive it. Never NULL (out of memory aborts, see util.h). */
 aq_prober_t *aq_prober_new(const struct aq_config *cfg);
 void aq_prober_free(aq_prober_t *p);
 
@@ -25,7 +25,11 @@ void aq_prober_free(aq_prober_t *p);
  *   command: Nagios plugin protocol: exit 0/1/2/3 = OK/WARNING/CRITICAL/
  *        UNKNOWN (anything else UNKNOWN), first line of output = message,
  *        first perfdata value = value; killed after its timeout and reported
- *        UNKNOWN "timed out after 30s".
+ *        UNKNOWN "timed out after 30s". The plugin runs with a minimal
+ *        environment: PATH (/usr/local/bin:/usr/bin:/bin when the producer
+ *        has none), HOME, USER, LOGNAME, LANG, LANGUAGE, LC_*, TZ and TMPDIR
+ *        from the producer's, nothing else, so that secrets given to the
+ *        producer through its environment never reach a plugin.
  * A check that fails is a result, not an error: returns 0 whenever out was
  * filled, -1 only when memory runs out. */
 int aq_prober_run(aq_prober_t *p, const struct aq_check *check, struct aq_result *out);

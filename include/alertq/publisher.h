@@ -1,5 +1,4 @@
-/* publisher.h - publishing check results to Kafka, and the results given to
- * `submit` on the command line or as JSON lines */
+/* publisher.h - publishing check results to Kafka */
 #ifndef ALERTQ_PUBLISHER_H
 #define ALERTQ_PUBLISHER_H
 
@@ -30,6 +29,10 @@ void aq_publisher_poll(aq_publisher_t *p, int timeout_ms);
  * timeout_ms. Returns the number still not delivered (failed or pending). */
 size_t aq_publisher_flush(aq_publisher_t *p, int timeout_ms);
 
+/* Waits up to a minute until every queued result is acknowledged. Returns 0
+ * when all were, or -1 with how many were not in err. */
+int aq_publisher_finish(aq_publisher_t *p, char *err, size_t errlen);
+
 /* Results acknowledged by Kafka, and results that failed (each failure is
  * logged with its check name and reason). */
 size_t aq_publisher_delivered(const aq_publisher_t *p);
@@ -37,13 +40,6 @@ size_t aq_publisher_failed(const aq_publisher_t *p);
 
 /* The source name results carry: $ALERTQ_SOURCE, else the host name. */
 const char *aq_source_name(void);
-
-/* Fills r (zeroed) from one JSON object with the fields of `submit`: check
- * (required), value (number or null), status (OK, WARNING, CRITICAL,
- * UNKNOWN), message, labels (object of strings), interval (a duration such
- * as "5m"), observed_at (RFC 3339; default now). Returns 0, or -1 with the
- * reason in err and r released. */
-int aq_submit_parse(const char *json, size_t len, struct aq_result *r, char *err, size_t errlen);
 
 /* Sets what every result needs and a submit may leave out: a new event_id,
  * the source name, observed_at now when 0. */

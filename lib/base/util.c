@@ -1,18 +1,13 @@
-/* util.c - small shared helpers: durations, wall-clock time, RFC 3339, logging */
+/* util.c - small shared helpers: labels, allocation that aborts when memory
+ * runs out, UUIDs */
 #include "alertq/util.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <time.h>
 #include <unistd.h>
-
-static const char *log_program = "alertq";
 
 void aq_labels_free(struct aq_label *labels, size_t n)
 {
@@ -28,9 +23,7 @@ int aq_labels_copy(struct aq_label **dst, const struct aq_label *src, size_t n)
 	*dst = NULL;
 	if (n == 0)
 		return 0;
-	struct aq_label *copy = calloc(n, sizeof(*copy));
-	if (!copy)
-		return -1;
+	struct aq_label *copy = aq_xcalloc(n, sizeof(*copy));
 	for (size_t i = 0; i < n; i++) {
 		copy[i].key = aq_strdup(src[i].key);
 		copy[i].value = aq_strdup(src[i].value);
@@ -39,186 +32,57 @@ int aq_labels_copy(struct aq_label **dst, const struct aq_label *src, size_t n)
 	return 0;
 }
 
+/* The one place a small allocation that failed ends the process. */
+static void out_of_memory(void)
+{
+	static const char msg[] = "alertq: out of memory\n";
+	ssize_t unused = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)unused;
+	abort();
+}
+
 char *aq_strdup(const char *s)
 {
 	if (!s)
 		return NULL;
 	char *copy = strdup(s);
-	if (!copy) {
-		fputs("alertq: out of memory\n", stderr);
-		abort();
-	}
+	if (!copy)
+		out_of_memory();
 	return copy;
 }
 
-int aq_duration_parse(const char *text, int64_t *ms, char *err, size_t errlen)
+char *aq_strndup(const char *s, size_t n)
 {
-	static const struct {
-		const char *suffix;
-		int64_t ms;
-	} units[] = {
-		{ "ms", 1 },      { "s", 1000 },     { "m", 60000 },
-		{ "h", 3600000 }, { "d", 86400000 }, { "w", 604800000 },
-	};
-	const char *p = text;
-	if (!text || !*text) {
-		snprintf(err, errlen, "empty duration");
-		return -1;
-	}
-	if (!isdigit((unsigned char)*p)) {
-		snprintf(err, errlen,
-			 "invalid duration '%s': expected a number and a unit (30s, 15m, 4h, 7d)", text);
-		return -1;
-	}
-	errno = 0;
-	char *end;
-	unsigned long long n = strtoull(p, &end, 10);
-	if (errno == ERANGE || n > 1000000000ULL) {
-		snprintf(err, errlen, "duration '%s' is too long", text);
-		return -1;
-	}
-	if (*end == '\0') {
-		if (n == 0) {
-			*ms = 0;
-			return 0;
-		}
-		snprintf(err, errlen, "duration '%s' has no unit (30s, 15m, 4h, 7d)", text);
-		return -1;
-	}
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].suffix) == 0) {
-			*ms = (int64_t)n * units[i].ms;
-			return 0;
-		}
-	}
-	snprintf(err, errlen, "invalid duration '%s': unknown unit '%s' (use ms, s, m, h, d, w)", text, end);
-	return -1;
+	if (!s)
+		return NULL;
+	char *copy = strndup(s, n);
+	if (!copy)
+		out_of_memory();
+	return copy;
 }
 
-int64_t aq_now_ms(void)
+void *aq_xmalloc(size_t size)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	void *p = malloc(size ? size : 1);
+	if (!p)
+		out_of_memory();
+	return p;
 }
 
-int64_t aq_monotonic_ms(void)
+void *aq_xcalloc(size_t n, size_t size)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (!p)
+		out_of_memory();
+	return p;
 }
 
-void aq_format_time(int64_t ms, char *buf, size_t buflen)
+void *aq_xrealloc(void *p, size_t size)
 {
-	time_t secs = (time_t)(ms / 1000);
-	int millis = (int)(ms % 1000);
-	if (millis < 0) {
-		secs -= 1;
-		millis += 1000;
-	}
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	gmtime_r(&secs, &tm);
-	/* four-digit years, as RFC 3339 and aq_parse_time want them: strftime's
-	 * %Y writes year 999 as "999" */
-	char base[64];
-	snprintf(base, sizeof(base), "%04lld-%02d-%02dT%02d:%02d:%02d", (long long)tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	if (millis)
-		snprintf(buf, buflen, "%s.%03dZ", base, millis);
-	else
-		snprintf(buf, buflen, "%sZ", base);
-}
-
-/* Reads exactly n decimal digits at *p into *out and moves *p past them.
- * Returns 0, or -1 when there are fewer than n digits. */
-static int digits(const char **p, int n, int *out)
-{
-	int v = 0;
-	for (int i = 0; i < n; i++) {
-		if (!isdigit((unsigned char)(*p)[i]))
-			return -1;
-		v = v * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	*out = v;
-	return 0;
-}
-
-static int days_in_month(int year, int month)
-{
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-	return month == 2 && leap ? 29 : days[month - 1];
-}
-
-/* Strict RFC 3339 (section 5.6): every field its exact number of digits and
- * in range, so that what is accepted is what aq_format_time writes back;
- * strptime took "0-1-1T0:0:0" and sscanf an offset of "--2:30". */
-int aq_parse_time(const char *text, int64_t *ms, char *err, size_t errlen)
-{
-	const char *p = text;
-	int year, month, day, hour, minute, second;
-	if (!text || digits(&p, 4, &year) < 0 || *p++ != '-' || digits(&p, 2, &month) < 0 || *p++ != '-' ||
-	    digits(&p, 2, &day) < 0)
-		goto bad;
-	if (*p != 'T' && *p != 't')
-		goto bad;
-	p++;
-	if (digits(&p, 2, &hour) < 0 || *p++ != ':' || digits(&p, 2, &minute) < 0 || *p++ != ':' ||
-	    digits(&p, 2, &second) < 0)
-		goto bad;
-	/* second 60 is a leap second, counted as the first of the next minute */
-	if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
-	    minute > 59 || second > 60)
-		goto bad;
-	int64_t millis = 0;
-	if (*p == '.') {
-		int ndigits = 0;
-		p++;
-		while (isdigit((unsigned char)*p)) {
-			if (ndigits < 3) {
-				millis = millis * 10 + (*p - '0');
-				ndigits++;
-			}
-			p++;
-		}
-		if (ndigits == 0)
-			goto bad;
-		while (ndigits++ < 3)
-			millis *= 10;
-	}
-	int64_t offset_s = 0;
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if (*p == '+' || *p == '-') {
-		int sign = *p == '-' ? -1 : 1;
-		int hh, mm;
-		p++;
-		if (digits(&p, 2, &hh) < 0 || *p++ != ':' || digits(&p, 2, &mm) < 0 || hh > 23 || mm > 59)
-			goto bad;
-		offset_s = sign * (hh * 3600 + mm * 60);
-	} else {
-		goto bad;
-	}
-	if (*p != '\0')
-		goto bad;
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = year - 1900;
-	tm.tm_mon = month - 1;
-	tm.tm_mday = day;
-	tm.tm_hour = hour;
-	tm.tm_min = minute;
-	tm.tm_sec = second;
-	time_t secs = timegm(&tm);
-	*ms = ((int64_t)secs - offset_s) * 1000 + millis;
-	return 0;
-bad:
-	snprintf(err, errlen, "invalid time '%s': expected RFC 3339 such as 2026-11-27T17:00:00Z",
-		 text ? text : "");
-	return -1;
+	void *grown = realloc(p, size ? size : 1);
+	if (!grown)
+		out_of_memory();
+	return grown;
 }
 
 void aq_uuid4(char out[37])
@@ -236,62 +100,4 @@ void aq_uuid4(char out[37])
 	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
 	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
 		 b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
-void aq_log_init(const char *program)
-{
-	log_program = program;
-}
-
-void aq_log(enum aq_log_level level, const char *fmt, ...)
-{
-	static const char *names[] = { "debug", "info", "warning", "error" };
-	if (level == AQ_LOG_DEBUG && !getenv("ALERTQ_DEBUG"))
-		return;
-	char when[40];
-	aq_format_time(aq_now_ms(), when, sizeof(when));
-	char msg[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	/* one write per line keeps lines of several threads apart */
-	char line[2200];
-	int n = snprintf(line, sizeof(line), "%s %s[%d] %s: %s\n", when, log_program, (int)getpid(),
-			 names[level], msg);
-	if (n > (int)sizeof(line) - 1)
-		n = (int)sizeof(line) - 1;
-	ssize_t unused = write(STDERR_FILENO, line, (size_t)n);
-	(void)unused;
-}
-
-void aq_redact_url(const char *url, char *out, size_t outlen)
-{
-	if (!url) {
-		snprintf(out, outlen, "(none)");
-		return;
-	}
-	const char *scheme_end = strstr(url, "://");
-	const char *at = NULL;
-	if (scheme_end) {
-		const char *host_start = scheme_end + 3;
-		const char *slash = strchr(host_start, '/');
-		for (const char *c = host_start; *c && (!slash || c < slash); c++)
-			if (*c == '@')
-				at = c;
-		if (at) {
-			snprintf(out, outlen, "%.*s***%s", (int)(host_start - url), url, at);
-			return;
-		}
-	}
-	/* key=value DSNs: hide password=... */
-	const char *pw = strstr(url, "password=");
-	if (pw) {
-		const char *end = pw + strlen("password=");
-		while (*end && *end != ' ' && *end != '&')
-			end++;
-		snprintf(out, outlen, "%.*spassword=***%s", (int)(pw - url), url, end);
-		return;
-	}
-	snprintf(out, outlen, "%s", url);
 }

@@ -20,6 +20,16 @@
 #define MESSAGE_MAX 1024       /* longest message a result carries, in bytes */
 #define POLL_SLICE_MS 100      /* how often a quiet plugin is checked for having exited */
 #define REAP_SLICE_MS 10
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+extern char **environ;
+
+/* What a plugin gets of the producer's environment: where to find programs,
+ * who and where it runs, and how to speak. Nothing else, so that secrets the
+ * producer holds in its environment (DSNs, SMTP passwords, webhook secrets)
+ * never reach a third-party plugin. LC_* is taken as a prefix. */
+static const char *const plugin_env_names[] = { "PATH",     "HOME", "USER",   "LOGNAME", "LANG",
+						"LANGUAGE", "TZ",   "TMPDIR", NULL };
 
 struct aq_prober {
 	const struct aq_config *cfg;
@@ -28,19 +38,11 @@ struct aq_prober {
 
 aq_prober_t *aq_prober_new(const struct aq_config *cfg)
 {
-	aq_prober_t *p = calloc(1, sizeof(*p));
-	if (!p)
-		return NULL;
+	aq_prober_t *p = aq_xcalloc(1, sizeof(*p));
 	p->cfg = cfg;
-	if (cfg->nsources > 0) {
-		p->conns = calloc(cfg->nsources, sizeof(*p->conns));
-		if (!p->conns)
-			goto err;
-	}
+	if (cfg->nsources > 0)
+		p->conns = aq_xcalloc(cfg->nsources, sizeof(*p->conns));
 	return p;
-err:
-	free(p);
-	return NULL;
 }
 
 void aq_prober_free(aq_prober_t *p)
@@ -424,10 +426,48 @@ static int reap_until(pid_t pid, int64_t deadline, int *status)
 	}
 }
 
+/* Whether the environment entry "NAME=value" is one a plugin gets. */
+static int plugin_env_keeps(const char *entry)
+{
+	size_t len = strcspn(entry, "=");
+	if (entry[len] != '=')
+		return 0;
+	if (len > 3 && strncmp(entry, "LC_", 3) == 0)
+		return 1;
+	for (int i = 0; plugin_env_names[i]; i++)
+		if (strlen(plugin_env_names[i]) == len && strncmp(entry, plugin_env_names[i], len) == 0)
+			return 1;
+	return 0;
+}
+
+/* Returns the environment a plugin runs with: the entries of ours that
+ * plugin_env_keeps, and PATH=DEFAULT_PATH when we have no PATH. The array
+ * is the caller's (free() it); its strings are borrowed from environ or
+ * static. Built before fork, as the child may not allocate. */
+static char **plugin_env(void)
+{
+	size_t n = 0;
+	int has_path = 0;
+	for (char **e = environ; e && *e; e++)
+		n++;
+	char **env = aq_xcalloc(n + 2, sizeof(*env));
+	size_t k = 0;
+	for (char **e = environ; e && *e; e++) {
+		if (!plugin_env_keeps(*e))
+			continue;
+		has_path |= strncmp(*e, "PATH=", 5) == 0;
+		env[k++] = *e;
+	}
+	if (!has_path)
+		env[k++] = (char *)"PATH=" DEFAULT_PATH;
+	env[k] = NULL;
+	return env;
+}
+
 /* The child's side of spawn_plugin, between fork and exec: only
  * async-signal-safe calls, as the parent may have other threads. Reports an
  * exec failure as errno on err_fd and never returns. */
-static void exec_plugin(char *const argv[], int out_fd, int err_fd)
+static void exec_plugin(char *const argv[], char *const envp[], int out_fd, int err_fd)
 {
 	struct sigaction dfl;
 	sigset_t none;
@@ -447,7 +487,8 @@ static void exec_plugin(char *const argv[], int out_fd, int err_fd)
 	if (in_fd < 0 || dup2(in_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0 ||
 	    dup2(out_fd, STDERR_FILENO) < 0)
 		goto err;
-	execvp(argv[0], argv);
+	/* a name without '/' is looked up on our PATH, which the plugin gets too */
+	execvpe(argv[0], argv, envp);
 err:
 	e = errno;
 	if (write(err_fd, &e, sizeof(e)) < 0)
@@ -455,10 +496,11 @@ err:
 	_exit(127);
 }
 
-/* Starts argv in a process group of its own, stdin from /dev/null, stdout and
- * stderr into out_fd. Returns the pid, or -1 with errno set when it could not
- * be started (no process is left behind then). */
-static pid_t spawn_plugin(char *const argv[], int out_fd)
+/* Starts argv in a process group of its own, with the environment envp,
+ * stdin from /dev/null, stdout and stderr into out_fd. Returns the pid, or -1
+ * with errno set when it could not be started (no process is left behind
+ * then). */
+static pid_t spawn_plugin(char *const argv[], char *const envp[], int out_fd)
 {
 	int errpipe[2];
 	int child_errno = 0;
@@ -476,7 +518,7 @@ static pid_t spawn_plugin(char *const argv[], int out_fd)
 	}
 	if (pid == 0) {
 		close(errpipe[0]);
-		exec_plugin(argv, out_fd, errpipe[1]);
+		exec_plugin(argv, envp, out_fd, errpipe[1]);
 	}
 	/* also here, so that a kill of the group cannot come before the child
 	 * has made it (fails harmlessly once the child has exec'd) */
@@ -534,6 +576,7 @@ static void run_command(const struct aq_check *check, int64_t started, struct aq
 	int reaped = 0;
 	int timed_out = 0;
 	char ebuf[256];
+	char **envp = NULL;
 	pid_t pid;
 
 	if (!check->argv || !check->argv[0]) {
@@ -549,7 +592,9 @@ static void run_command(const struct aq_check *check, int64_t started, struct aq
 		set_unknown(out, "cannot set up the pipe: %s", strerror_r(errno, ebuf, sizeof(ebuf)));
 		goto done;
 	}
-	pid = spawn_plugin(check->argv, fds[1]);
+	envp = plugin_env();
+	pid = spawn_plugin(check->argv, envp, fds[1]);
+	free(envp);
 	if (pid < 0) {
 		set_unknown(out, "cannot run '%s': %s", check->argv[0],
 			    strerror_r(errno, ebuf, sizeof(ebuf)));
@@ -612,7 +657,7 @@ done:
 
 /* ---- both ---- */
 
-/* Sets the fields every result has. Returns 0, or -1 when memory runs out. */
+/* Sets the fields every result has. Returns 0 (out of memory aborts). */
 static int fill_common(const struct aq_check *check, int64_t observed_at, struct aq_result *out)
 {
 	char host[256];

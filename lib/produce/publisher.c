@@ -1,9 +1,6 @@
-/* publisher.c - publishing check results to Kafka, and the results given to
- * `submit` on the command line or as JSON lines */
+/* publisher.c - publishing check results to Kafka */
 #include "alertq/publisher.h"
 
-#include <jansson.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +12,7 @@
 #include "alertq/kafka.h"
 
 #define ENCODED_MAX (256 * 1024)
+#define FINISH_TIMEOUT_MS 60000
 
 struct aq_publisher {
 	rd_kafka_t *rk;
@@ -122,6 +120,18 @@ size_t aq_publisher_flush(aq_publisher_t *p, int timeout_ms)
 	return p->queued - p->delivered;
 }
 
+int aq_publisher_finish(aq_publisher_t *p, char *err, size_t errlen)
+{
+	size_t left = aq_publisher_flush(p, FINISH_TIMEOUT_MS);
+	size_t failed = aq_publisher_failed(p);
+	if (left > 0 || failed > 0) {
+		snprintf(err, errlen, "%zu result(s) not acknowledged by Kafka (%zu delivered)", left,
+			 aq_publisher_delivered(p));
+		return -1;
+	}
+	return 0;
+}
+
 size_t aq_publisher_delivered(const aq_publisher_t *p)
 {
 	return p->delivered;
@@ -162,124 +172,4 @@ void aq_result_stamp(struct aq_result *r)
 		r->message = aq_strdup("");
 	if (r->observed_at_ms == 0)
 		r->observed_at_ms = aq_now_ms();
-}
-
-static const char *const submit_keys[] = { "check",    "value",       "status",      "message", "labels",
-					   "interval", "interval_ms", "observed_at", NULL };
-
-int aq_submit_parse(const char *text, size_t len, struct aq_result *r, char *err, size_t errlen)
-{
-	json_error_t jerr;
-	memset(r, 0, sizeof(*r));
-	r->status = AQ_STATUS_NONE;
-	json_t *obj = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!obj) {
-		snprintf(err, errlen, "invalid JSON: %s", jerr.text);
-		return -1;
-	}
-	if (!json_is_object(obj)) {
-		snprintf(err, errlen, "expected a JSON object");
-		goto err;
-	}
-	const char *key;
-	json_t *value;
-	json_object_foreach(obj, key, value)
-	{
-		int known = 0;
-		for (int i = 0; submit_keys[i]; i++)
-			known |= strcmp(key, submit_keys[i]) == 0;
-		if (!known) {
-			snprintf(err, errlen, "unknown field '%s'", key);
-			goto err;
-		}
-	}
-	json_t *check = json_object_get(obj, "check");
-	if (!json_is_string(check) || json_string_length(check) == 0) {
-		snprintf(err, errlen, "'check' must be a non-empty string");
-		goto err;
-	}
-	if (json_string_length(check) > AQ_CHECK_NAME_MAX) {
-		snprintf(err, errlen, "'check' is longer than %d bytes", AQ_CHECK_NAME_MAX);
-		goto err;
-	}
-	r->check = aq_strdup(json_string_value(check));
-	value = json_object_get(obj, "value");
-	if (value && !json_is_null(value)) {
-		if (!json_is_number(value) || !isfinite(json_number_value(value))) {
-			snprintf(err, errlen, "'value' must be a number or null");
-			goto err;
-		}
-		r->has_value = 1;
-		r->value = json_number_value(value);
-	}
-	value = json_object_get(obj, "status");
-	if (value && !json_is_null(value)) {
-		r->status = json_is_string(value) ? aq_status_parse(json_string_value(value))
-						  : AQ_STATUS_NONE;
-		if (r->status == AQ_STATUS_NONE) {
-			snprintf(err, errlen, "'status' must be one of OK, WARNING, CRITICAL, UNKNOWN");
-			goto err;
-		}
-	}
-	value = json_object_get(obj, "message");
-	if (value && !json_is_null(value)) {
-		if (!json_is_string(value)) {
-			snprintf(err, errlen, "'message' must be a string");
-			goto err;
-		}
-		r->message = aq_strdup(json_string_value(value));
-	}
-	value = json_object_get(obj, "labels");
-	if (value && !json_is_null(value)) {
-		if (!json_is_object(value) || json_object_size(value) > 64) {
-			snprintf(err, errlen, "'labels' must be an object of at most 64 strings");
-			goto err;
-		}
-		r->labels = calloc(json_object_size(value) + 1, sizeof(*r->labels));
-		json_t *v;
-		json_object_foreach(value, key, v)
-		{
-			if (!json_is_string(v)) {
-				snprintf(err, errlen, "label '%s' must be a string", key);
-				goto err;
-			}
-			r->labels[r->nlabels].key = aq_strdup(key);
-			r->labels[r->nlabels].value = aq_strdup(json_string_value(v));
-			r->nlabels++;
-		}
-	}
-	value = json_object_get(obj, "interval");
-	if (value && !json_is_null(value)) {
-		char derr[256];
-		if (!json_is_string(value) ||
-		    aq_duration_parse(json_string_value(value), &r->interval_ms, derr, sizeof(derr)) != 0) {
-			snprintf(err, errlen, "'interval' must be a duration such as \"5m\"");
-			goto err;
-		}
-	}
-	value = json_object_get(obj, "interval_ms");
-	if (value && !json_is_null(value)) {
-		if (!json_is_integer(value) || json_integer_value(value) < 0) {
-			snprintf(err, errlen, "'interval_ms' must be a non-negative integer");
-			goto err;
-		}
-		r->interval_ms = json_integer_value(value);
-	}
-	value = json_object_get(obj, "observed_at");
-	if (value && !json_is_null(value)) {
-		char terr[256];
-		if (!json_is_string(value) ||
-		    aq_parse_time(json_string_value(value), &r->observed_at_ms, terr, sizeof(terr)) != 0) {
-			snprintf(err, errlen,
-				 "'observed_at' must be an RFC 3339 time such as 2026-11-27T17:00:00Z");
-			goto err;
-		}
-	}
-	json_decref(obj);
-	aq_result_stamp(r);
-	return 0;
-err:
-	json_decref(obj);
-	aq_result_release(r);
-	return -1;
 }

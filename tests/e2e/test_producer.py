@@ -2,12 +2,14 @@
 """test_producer.py - the producer as the seed's team uses it: the shipped
 example checks against the sample application database (--once, as cron),
 Nagios plugin checks including one that hangs, the scheduled mode stopping
-cleanly, submit from the command line and from JSON lines with a bad line,
+cleanly, submit from the command line and from JSON lines with a bad line
+and a line too long to hold,
 and configuration errors that name file:line and start nothing."""
 
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -125,6 +127,8 @@ def test_submit(make):
     env = make("submit")
     env.write_config("rules:\n  - match: \"*\"\n")
     env.start_broker()
+    mode = os.stat(os.path.join(env.dir, "bootstrap")).st_mode & 0o777
+    check(mode == 0o640, "the dev broker's bootstrap file has mode %o, expected 640" % mode)
     worker = env.worker()
     env.wait_joined(worker)
     env.producer("submit", "--check", "backup.age", "--value", "30", "--status", "WARNING", "--message", "old",
@@ -139,12 +143,35 @@ def test_submit(make):
     for lineno in (2, 3, 4):
         check("-:%d:" % lineno in out.stderr, "line %d not reported: %s" % (lineno, out.stderr))
     check("-:1:" not in out.stderr and "-:5:" not in out.stderr, "good lines reported as bad: %s" % out.stderr)
-    status = wait_for("submitted results", lambda: (lambda s: s if len(s) == 3 else None)(env.status()))
+    # a line longer than the cap (1 MiB) is reported and skipped without being held in memory
+    path = os.path.join(env.dir, "huge.jsonl")
+    with open(path, "w") as f:
+        # written in pieces: a 64 MiB string in this process would count in the
+        # child's peak RSS until its exec
+        f.write('{"check": "a.huge", "message": "')
+        piece = "x" * (1 << 20)
+        for _ in range(64):
+            f.write(piece)
+        f.write('"}\n')
+        f.write('{"check": "a.after", "status": "OK"}\n')
+    with open(os.path.join(env.dir, "huge.err"), "w+") as err:
+        proc = subprocess.Popen([os.path.join(harness.BUILD, "alertq-producer"), "-c", env.config_path, "submit",
+                                 "--file", path], stdout=subprocess.DEVNULL, stderr=err, env=env.env)
+        _, wstatus, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(wstatus)
+        err.seek(0)
+        stderr = err.read()
+    check(proc.returncode == 1, "submit with a huge line exited %d, expected 1" % proc.returncode)
+    check("%s:1: line longer than 1048576 bytes" % path in stderr, "huge line not reported: %s" % stderr[:2000])
+    check(":2:" not in stderr, "the line after the huge one was reported: %s" % stderr[:2000])
+    check(usage.ru_maxrss < 48 * 1024, "submit held the huge line: peak RSS %d KiB" % usage.ru_maxrss)
+    os.unlink(path)
+    status = wait_for("submitted results", lambda: (lambda s: s if len(s) == 4 else None)(env.status()))
     check(status["backup.age"]["severity"] == "WARNING" and status["backup.age"]["value"] == 30,
           "backup.age %s" % status["backup.age"])
     check(status["backup.age"]["labels"] == {"host": "db1"}, "labels %s" % status["backup.age"]["labels"])
     check(status["a.three"]["last_seen"] == "2026-11-27T17:00:00Z", "observed_at %s" % status["a.three"]["last_seen"])
-    check(set(status) == {"backup.age", "a.one", "a.three"}, "checks %s" % sorted(status))
+    check(set(status) == {"backup.age", "a.one", "a.three", "a.after"}, "checks %s" % sorted(status))
     usage = env.producer("submit", "--value", "3", check_rc=False)
     check(usage.returncode == 2 and "--check" in usage.stderr, "submit without --check: %d %s" %
           (usage.returncode, usage.stderr))

@@ -2,7 +2,8 @@
 """test_secrets.py - secrets given through the environment never show: a
 webhook secret (secret_env), an SMTP password (password_env), a source DSN
 with a password (dsn_env), a state DSN with a password, and a webhook URL with
-user:password@. Channels fail at first and a source is unreachable, so the
+user:password@; a plugin that prints the environment it was given gets none
+of them. Channels fail at first and a source is unreachable, so the
 error paths speak too. Every log, the stdout and stderr of every command,
 alerts.log and a dump of the state database are searched for each secret."""
 
@@ -30,6 +31,9 @@ checks:
   - name: app.rows
     every: 1h
     sql: { source: app, query: "SELECT 1" }
+  - name: plugin.env
+    every: 1h
+    command: [/bin/sh, -c, 'echo "env: $HOOK_SECRET $SMTP_PASSWORD $APP_DSN $ALERTQ_STATE_DSN $PATH"']
 rules:
   - match: "*"
     escalation: page
@@ -129,6 +133,8 @@ def test(make):
     worker_log = env.log_of(w)
     check("hook-down" in worker_log, "the failing webhook left no trace in the worker's log")
     check(any("app" in t and "connect" in t for t in outputs), "the unreachable source left no error to look at")
+    # the plugin's message is kept in the state: it ran, with PATH and none of the secrets
+    check("env: " in dump and "/bin" in dump, "the plugin that prints its environment left no result")
 
     needles = dict(s)
     needles["URL_PW base64"] = base64.b64encode(("hookuser:" + s["URL_PW"]).encode()).decode()

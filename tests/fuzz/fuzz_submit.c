@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "alertq/event.h"
-#include "alertq/publisher.h"
+#include "alertq/submit.h"
 
 static aq_codec_t *codec;
 

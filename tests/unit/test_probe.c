@@ -447,6 +447,58 @@ START_TEST(test_cannot_run)
 }
 END_TEST
 
+START_TEST(test_plugin_environment)
+{
+	struct command_check cc;
+	struct aq_result r;
+
+	setenv("ALERTQ_WEBHOOK_SECRET", "hook-secret", 1);
+	setenv("SMTP_PASSWORD", "smtp-secret", 1);
+	setenv("IACT_DSN", "postgresql://u:dsn-secret@h/db", 1);
+	setenv("LANG", "C.UTF-8", 1);
+	setenv("LC_TIME", "C", 1);
+	setenv("TZ", "UTC", 1);
+	command_check_init(&cc, 10000, "sh", "-c",
+			   "echo \"secrets:${ALERTQ_WEBHOOK_SECRET-}${SMTP_PASSWORD-}${IACT_DSN-}"
+			   " kept:${PATH:+path} $LANG $LC_TIME $TZ\"",
+			   NULL);
+	run_once(&cc.check, &r);
+	ck_assert_int_eq(r.status, AQ_OK);
+	ck_assert_str_eq(r.message, "secrets: kept:path C.UTF-8 C UTC");
+	aq_result_release(&r);
+
+	/* the plugin's whole environment: nothing but what it is given */
+	command_check_init(&cc, 10000, "sh", "-c", "env | grep -v -E '^(PWD|SHLVL|_)=' | cut -d= -f1 | sort | tr '\\n' ' '",
+			   NULL);
+	run_once(&cc.check, &r);
+	ck_assert_int_eq(r.status, AQ_OK);
+	const char *allowed[] = { "PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "LC_TIME",
+				  NULL };
+	char *names = strdup(r.message);
+	for (char *save = NULL, *name = strtok_r(names, " ", &save); name; name = strtok_r(NULL, " ", &save)) {
+		int ok = 0;
+		for (int i = 0; allowed[i]; i++)
+			ok |= strcmp(name, allowed[i]) == 0;
+		ck_assert_msg(ok, "the plugin got %s (all: %s)", name, r.message);
+	}
+	free(names);
+	aq_result_release(&r);
+
+	/* no PATH of our own: a safe default */
+	char *path = strdup(getenv("PATH"));
+	unsetenv("PATH");
+	command_check_init(&cc, 10000, "/bin/sh", "-c", "echo \"$PATH\"", NULL);
+	run_once(&cc.check, &r);
+	setenv("PATH", path, 1);
+	free(path);
+	ck_assert_str_eq(r.message, "/usr/local/bin:/usr/bin:/bin");
+	aq_result_release(&r);
+	unsetenv("ALERTQ_WEBHOOK_SECRET");
+	unsetenv("SMTP_PASSWORD");
+	unsetenv("IACT_DSN");
+}
+END_TEST
+
 /* ---- sql checks ---- */
 
 /* The test server's DSN; fails the test when ALERTQ_TEST_DSN is not set. */
@@ -817,6 +869,7 @@ static Suite *probe_suite(void)
 	tcase_add_test(tc, test_background_child_does_not_hold_up);
 	tcase_add_test(tc, test_killed_by_signal);
 	tcase_add_test(tc, test_cannot_run);
+	tcase_add_test(tc, test_plugin_environment);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sql");
