@@ -9,7 +9,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "alertq/event.h"
 
@@ -30,66 +29,6 @@ static inline int fail(char *err, size_t errlen, const char *fmt, ...)
 		va_end(ap);
 	}
 	return -1;
-}
-
-/* ---- UTF-8 ---- */
-
-/* Whether n bytes at s are well-formed UTF-8 without NUL bytes (shortest
- * forms only, no surrogates, nothing above U+10FFFF). */
-static inline int is_clean_utf8(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-	while (i < n) {
-		/* eight ASCII bytes at a time: no high bit, no zero byte */
-		if (n - i >= 8) {
-			uint64_t w;
-			memcpy(&w, s + i, 8);
-			if (!(w & 0x8080808080808080ULL) &&
-			    !((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL)) {
-				i += 8;
-				continue;
-			}
-		}
-		unsigned char c = s[i];
-		if (c >= 0x01 && c < 0x80) {
-			i++;
-			continue;
-		}
-		size_t more;
-		uint32_t cp, min;
-		if (c >= 0xc2 && c <= 0xdf) {
-			more = 1;
-			cp = c & 0x1f;
-			min = 0x80;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			more = 2;
-			cp = c & 0x0f;
-			min = 0x800;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			more = 3;
-			cp = c & 0x07;
-			min = 0x10000;
-		} else {
-			return 0;
-		}
-		if (n - i <= more)
-			return 0;
-		for (size_t k = 1; k <= more; k++) {
-			unsigned char cc = s[i + k];
-			if ((cc & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (cc & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += more + 1;
-	}
-	return 1;
-}
-
-static inline int is_clean_string(const char *s)
-{
-	return is_clean_utf8((const unsigned char *)s, strlen(s));
 }
 
 /* ---- schema.c ---- */

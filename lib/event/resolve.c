@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "event/codec_internal.h"
 
 static int record_full_name(avro_schema_t s, char *out, size_t outlen)
@@ -96,7 +97,8 @@ int aq_set_default(const aq_codec_t *codec, avro_value_t *dst, json_t *def, int 
 	case AVRO_DOUBLE:
 		return json_is_number(def) ? avro_value_set_double(dst, json_number_value(def)) : -1;
 	case AVRO_STRING:
-		if (!json_is_string(def) || !is_clean_string(json_string_value(def)))
+		if (!json_is_string(def) ||
+		    !aq_utf8_valid(json_string_value(def), strlen(json_string_value(def))))
 			return -1;
 		return avro_value_set_string_len(dst, json_string_value(def), json_string_length(def) + 1);
 	case AVRO_BYTES:
@@ -362,7 +364,7 @@ static int convert(const aq_codec_t *codec, const avro_value_t *src, avro_value_
 				return -1;
 			return avro_value_set_string_len(dst, str, size);
 		} else {
-			if (avro_value_get_bytes(src, &buf, &size) || !is_clean_utf8(buf, size))
+			if (avro_value_get_bytes(src, &buf, &size) || !aq_utf8_valid((const char *)buf, size))
 				return -1;
 			char *copy = malloc(size + 1);
 			if (!copy)

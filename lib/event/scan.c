@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "event/codec_internal.h"
 
 /* Items of zero encoded size (null, an empty record) cost no body bytes, so
@@ -145,7 +146,7 @@ static int scan_bytes(struct scan *s, int is_string)
 		return -1;
 	if (len < 0 || len > s->end - s->p)
 		return scan_fail(s, "length past the end");
-	if (is_string && !is_clean_utf8(s->p, (size_t)len))
+	if (is_string && !aq_utf8_valid((const char *)s->p, (size_t)len))
 		return scan_fail(s, "string not clean utf-8");
 	s->p += len;
 	return 0;

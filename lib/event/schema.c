@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "event/codec_internal.h"
 
 #define CRC64_EMPTY 0xc15d213aa4d7a795ULL
@@ -39,63 +40,25 @@ uint64_t aq_crc64_avro(const void *buf, size_t len)
 	return fp;
 }
 
-/* ---- a capped string builder ---- */
-
-struct strbuf {
-	char *data;
-	size_t len;
-	size_t cap;
-	int failed; /* out of memory or over CANONICAL_MAX; the text is then useless */
-};
-
-static void sb_add(struct strbuf *sb, const char *s, size_t n)
-{
-	if (sb->failed)
-		return;
-	if (sb->len + n + 1 > sb->cap) {
-		size_t cap = sb->cap ? sb->cap : 256;
-		while (cap < sb->len + n + 1)
-			cap *= 2;
-		if (cap > CANONICAL_MAX + 1) {
-			sb->failed = 1;
-			return;
-		}
-		char *data = realloc(sb->data, cap);
-		if (!data) {
-			sb->failed = 1;
-			return;
-		}
-		sb->data = data;
-		sb->cap = cap;
-	}
-	memcpy(sb->data + sb->len, s, n);
-	sb->len += n;
-	sb->data[sb->len] = '\0';
-}
-
-static void sb_puts(struct strbuf *sb, const char *s)
-{
-	sb_add(sb, s, strlen(s));
-}
 /* Appends s as a JSON string. Names and symbols are checked before they get
  * here, so escaping matters only for what the checks let through. */
-static void sb_quoted(struct strbuf *sb, const char *s)
+static void sb_quoted(struct aq_buf *sb, const char *s)
 {
-	sb_add(sb, "\"", 1);
+	aq_buf_add(sb, "\"", 1);
 	for (const char *p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c == '"' || c == '\\') {
 			char esc[2] = { '\\', (char)c };
-			sb_add(sb, esc, 2);
+			aq_buf_add(sb, esc, 2);
 		} else if (c < 0x20) {
 			char esc[8];
 			snprintf(esc, sizeof(esc), "\\u%04x", c);
-			sb_add(sb, esc, 6);
+			aq_buf_add(sb, esc, 6);
 		} else {
-			sb_add(sb, p, 1);
+			aq_buf_add(sb, p, 1);
 		}
 	}
-	sb_add(sb, "\"", 1);
+	aq_buf_add(sb, "\"", 1);
 }
 
 /* ---- Parsing Canonical Form ---- */
@@ -134,7 +97,7 @@ static int names_add(struct names *names, const char *fullname, json_t *def)
 }
 
 struct canon {
-	struct strbuf out;
+	struct aq_buf out;
 	struct names names;
 	char *err;
 	size_t errlen;
@@ -225,7 +188,7 @@ static int canon_fields(struct canon *c, json_t *fields, const char *record, con
 
 	if (!json_is_array(fields))
 		return fail(c->err, c->errlen, "record '%s' has no \"fields\" array", record);
-	sb_puts(&c->out, ",\"fields\":[");
+	aq_buf_puts(&c->out, ",\"fields\":[");
 	json_array_foreach(fields, i, field)
 	{
 		const char *name = json_string_value(json_object_get(field, "name"));
@@ -243,14 +206,14 @@ static int canon_fields(struct canon *c, json_t *fields, const char *record, con
 		json_t *type = json_object_get(field, "type");
 		if (!type)
 			return fail(c->err, c->errlen, "record '%s': field '%s' has no type", record, name);
-		sb_puts(&c->out, i ? ",{\"name\":" : "{\"name\":");
+		aq_buf_puts(&c->out, i ? ",{\"name\":" : "{\"name\":");
 		sb_quoted(&c->out, name);
-		sb_puts(&c->out, ",\"type\":");
+		aq_buf_puts(&c->out, ",\"type\":");
 		if (canon_schema(c, type, ns, depth + 1) < 0)
 			return -1;
-		sb_puts(&c->out, "}");
+		aq_buf_puts(&c->out, "}");
 	}
-	sb_puts(&c->out, "]");
+	aq_buf_puts(&c->out, "]");
 	return 0;
 }
 
@@ -261,7 +224,7 @@ static int canon_symbols(struct canon *c, json_t *symbols, const char *name)
 
 	if (!json_is_array(symbols))
 		return fail(c->err, c->errlen, "enum '%s' has no \"symbols\" array", name);
-	sb_puts(&c->out, ",\"symbols\":[");
+	aq_buf_puts(&c->out, ",\"symbols\":[");
 	json_array_foreach(symbols, i, symbol)
 	{
 		const char *text = json_string_value(symbol);
@@ -273,10 +236,10 @@ static int canon_symbols(struct canon *c, json_t *symbols, const char *name)
 					    text);
 		}
 		if (i)
-			sb_puts(&c->out, ",");
+			aq_buf_puts(&c->out, ",");
 		sb_quoted(&c->out, text);
 	}
-	sb_puts(&c->out, "]");
+	aq_buf_puts(&c->out, "]");
 	return 0;
 }
 
@@ -309,9 +272,9 @@ static int canon_named(struct canon *c, json_t *schema, const char *kind, const 
 	memcpy(inner_ns, full, ns_len);
 	inner_ns[ns_len] = '\0';
 
-	sb_puts(&c->out, "{\"name\":");
+	aq_buf_puts(&c->out, "{\"name\":");
 	sb_quoted(&c->out, full);
-	sb_puts(&c->out, ",\"type\":");
+	aq_buf_puts(&c->out, ",\"type\":");
 	sb_quoted(&c->out, kind);
 	if (strcmp(kind, "record") == 0) {
 		if (canon_fields(c, json_object_get(schema, "fields"), full, inner_ns, depth) < 0)
@@ -325,9 +288,9 @@ static int canon_named(struct canon *c, json_t *schema, const char *kind, const 
 			return fail(c->err, c->errlen, "fixed '%s' has no valid \"size\"", full);
 		char text[32];
 		snprintf(text, sizeof(text), ",\"size\":%" JSON_INTEGER_FORMAT, json_integer_value(size));
-		sb_puts(&c->out, text);
+		aq_buf_puts(&c->out, text);
 	}
-	sb_puts(&c->out, "}");
+	aq_buf_puts(&c->out, "}");
 	return 0;
 }
 
@@ -338,14 +301,14 @@ static int canon_container(struct canon *c, json_t *schema, const char *kind, co
 	json_t *child = json_object_get(schema, key);
 	if (!child)
 		return fail(c->err, c->errlen, "%s schema has no \"%s\"", kind, key);
-	sb_puts(&c->out, "{\"type\":");
+	aq_buf_puts(&c->out, "{\"type\":");
 	sb_quoted(&c->out, kind);
-	sb_puts(&c->out, ",\"");
-	sb_puts(&c->out, key);
-	sb_puts(&c->out, "\":");
+	aq_buf_puts(&c->out, ",\"");
+	aq_buf_puts(&c->out, key);
+	aq_buf_puts(&c->out, "\":");
 	if (canon_schema(c, child, ns, depth + 1) < 0)
 		return -1;
-	sb_puts(&c->out, "}");
+	aq_buf_puts(&c->out, "}");
 	return 0;
 }
 
@@ -366,15 +329,15 @@ static int canon_schema(struct canon *c, json_t *schema, const char *ns, int dep
 		json_t *branch;
 		if (json_array_size(schema) == 0)
 			return fail(c->err, c->errlen, "union has no branches");
-		sb_puts(&c->out, "[");
+		aq_buf_puts(&c->out, "[");
 		json_array_foreach(schema, i, branch)
 		{
 			if (i)
-				sb_puts(&c->out, ",");
+				aq_buf_puts(&c->out, ",");
 			if (canon_schema(c, branch, ns, depth + 1) < 0)
 				return -1;
 		}
-		sb_puts(&c->out, "]");
+		aq_buf_puts(&c->out, "]");
 		return 0;
 	}
 	if (!json_is_object(schema))
@@ -404,20 +367,22 @@ int aq_schema_canonical_of(json_t *root, char **out, struct names *names, char *
 {
 	struct canon c = { .err = err, .errlen = errlen };
 
+	aq_buf_init(&c.out, CANONICAL_MAX);
 	if (canon_schema(&c, root, "", 0) < 0)
 		goto err;
-	if (c.out.failed || !c.out.data) {
+	char *text = aq_buf_take(&c.out);
+	if (!text) {
 		fail(err, errlen, "canonical form is longer than %d bytes", CANONICAL_MAX);
 		goto err;
 	}
-	*out = c.out.data;
+	*out = text;
 	if (names)
 		*names = c.names;
 	else
 		aq_names_release(&c.names);
 	return 0;
 err:
-	free(c.out.data);
+	aq_buf_release(&c.out);
 	aq_names_release(&c.names);
 	return -1;
 }

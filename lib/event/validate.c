@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "event/codec_internal.h"
 
 /* 8-4-4-4-12 hexadecimal digits. */
@@ -41,11 +42,11 @@ int aq_result_sane(const struct aq_result *r, char *err, size_t errlen)
 		return fail(err, errlen, "check name is empty");
 	if (aq_check_name_sane(r->check, strlen(r->check), err, errlen) < 0)
 		return -1;
-	if (!is_clean_string(r->check))
+	if (!aq_utf8_valid(r->check, strlen(r->check)))
 		return fail(err, errlen, "check name is not valid utf-8");
-	if (r->source && !is_clean_string(r->source))
+	if (r->source && !aq_utf8_valid(r->source, strlen(r->source)))
 		return fail(err, errlen, "source is not valid utf-8");
-	if (r->message && !is_clean_string(r->message))
+	if (r->message && !aq_utf8_valid(r->message, strlen(r->message)))
 		return fail(err, errlen, "message is not valid utf-8");
 	if (r->has_value && !isfinite(r->value))
 		return fail(err, errlen, "value is not a finite number");
@@ -57,7 +58,7 @@ int aq_result_sane(const struct aq_result *r, char *err, size_t errlen)
 		const struct aq_label *l = &r->labels[i];
 		if (!l->key || !l->value)
 			return fail(err, errlen, "label %zu has no key or no value", i);
-		if (!is_clean_string(l->key) || !is_clean_string(l->value))
+		if (!aq_utf8_valid(l->key, strlen(l->key)) || !aq_utf8_valid(l->value, strlen(l->value)))
 			return fail(err, errlen, "label '%s' is not valid utf-8", l->key);
 	}
 	return 0;
