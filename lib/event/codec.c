@@ -20,6 +20,18 @@ static const char *const field_names[NFIELDS] = {
 	"event_id", "check", "source", "observed_at", "value", "status", "message", "labels", "interval_ms",
 };
 
+/* The fields whose encoded length the body scan holds to a limit, so that
+ * decode refuses them before copying anything over it. */
+static const struct {
+	enum field field;
+	enum shape_limit limit;
+} field_limits[] = {
+	{ F_EVENT_ID, LIMIT_EVENT_ID },
+	{ F_CHECK, LIMIT_CHECK },
+	{ F_SOURCE, LIMIT_SOURCE },
+	{ F_LABELS, LIMIT_LABELS },
+};
+
 /* Finds the reader's own fields and checks that they have the types this
  * build reads them as. */
 static int reader_check(aq_codec_t *codec, char *err, size_t errlen)
@@ -146,6 +158,13 @@ static int writer_prepare(aq_codec_t *codec, struct writer_entry *w, char *err, 
 		return fail(err, errlen, "cannot make a value for the writer schema: %s", avro_strerror());
 	if (aq_shape_compile(&w->shapes, w->schema, 0, &w->root) < 0)
 		return fail(err, errlen, "writer schema nests deeper than %d levels", SCHEMA_DEPTH_MAX);
+	for (size_t i = 0; i < sizeof(field_limits) / sizeof(field_limits[0]); i++) {
+		int wi = avro_schema_record_field_get_index(w->schema, field_names[field_limits[i].field]);
+		const struct shape *record = &w->shapes.v[w->root];
+		if (wi >= 0 && wi < record->n)
+			aq_shape_limit(&w->shapes, w->shapes.kids[record->child + (size_t)wi],
+				       field_limits[i].limit);
+	}
 	w->identity = w->fp == codec->reader_fp;
 	if (w->identity)
 		return 0;
@@ -347,7 +366,7 @@ static int fill_record(aq_codec_t *codec, const struct aq_result *r, char *err, 
 		if (avro_value_add(&f, r->labels[i].key, &item, NULL, &is_new))
 			return fail(err, errlen, "cannot build record: %s", avro_strerror());
 		if (!is_new)
-			return fail(err, errlen, "label '%s' appears twice", r->labels[i].key);
+			return fail(err, errlen, "label %zu appears twice", i);
 		if (lend_string(&item, r->labels[i].value))
 			return fail(err, errlen, "cannot build record: %s", avro_strerror());
 	}
@@ -381,14 +400,14 @@ static uint64_t get_le64(const unsigned char *p)
 	return v;
 }
 
-int aq_codec_encode(aq_codec_t *codec, const struct aq_result *r, void *buf, size_t *len, char *err,
-		    size_t errlen)
+/* Encodes r, its message within AQ_MESSAGE_MAX, as aq_codec_encode() does. */
+static int encode_bounded(aq_codec_t *codec, const struct aq_result *r, void *buf, size_t *len, char *err,
+			  size_t errlen)
 {
 	unsigned char *out = buf;
 	size_t cap = *len;
 
-	codec->decoded = NULL;
-	if (aq_result_sane(r, err, errlen) < 0)
+	if (aq_result_validate(r, AQ_NOW_UNKNOWN, err, errlen) < 0)
 		return -1;
 	if (cap < HEADER_LEN)
 		return fail(err, errlen, "encode buffer too small (%zu bytes)", cap);
@@ -409,6 +428,24 @@ int aq_codec_encode(aq_codec_t *codec, const struct aq_result *r, void *buf, siz
 	return 0;
 }
 
+int aq_codec_encode(aq_codec_t *codec, const struct aq_result *r, void *buf, size_t *len, char *err,
+		    size_t errlen)
+{
+	codec->decoded = NULL;
+	if (!r->message || strlen(r->message) <= AQ_MESSAGE_MAX)
+		return encode_bounded(codec, r, buf, len, err, errlen);
+
+	/* the cut copy is lent to the record, which encode_bounded is done
+	 * reading when it returns */
+	struct aq_result bounded = *r;
+	bounded.message = aq_message_copy(r->message, strlen(r->message), NULL);
+	if (!bounded.message)
+		return fail(err, errlen, "out of memory");
+	int rc = encode_bounded(codec, &bounded, buf, len, err, errlen);
+	free(bounded.message);
+	return rc;
+}
+
 static struct writer_entry *find_writer(aq_codec_t *codec, uint64_t fp)
 {
 	if (codec->last && codec->last->fp == fp)
@@ -422,7 +459,8 @@ static struct writer_entry *find_writer(aq_codec_t *codec, uint64_t fp)
 	return NULL;
 }
 
-/* Copies the string field f of rec into *out (malloc'd); its length too. */
+/* Copies the string field f of rec into *out (malloc'd), a message cut to
+ * AQ_MESSAGE_MAX; the length of the field too. */
 static int take_string(const aq_codec_t *codec, const avro_value_t *rec, int f, char **out, size_t *len)
 {
 	avro_value_t v;
@@ -432,6 +470,10 @@ static int take_string(const aq_codec_t *codec, const avro_value_t *rec, int f, 
 	    avro_value_get_string(&v, &s, &size))
 		return -1;
 	*len = size ? size - 1 : 0;
+	if (f == F_MESSAGE) {
+		*out = aq_message_copy(s, *len, NULL);
+		return *out ? 0 : -1;
+	}
 	*out = malloc(*len + 1);
 	if (!*out)
 		return -1;
@@ -456,11 +498,8 @@ static int result_from_record(aq_codec_t *codec, const avro_value_t *rec, struct
 	memcpy(out->event_id, s, 36);
 	out->event_id[36] = '\0';
 
-	if (take_string(codec, rec, F_CHECK, &out->check, &len))
-		goto broken;
-	if (aq_check_name_sane(out->check, len, err, errlen) < 0)
-		return -1;
-	if (take_string(codec, rec, F_SOURCE, &out->source, &len) ||
+	if (take_string(codec, rec, F_CHECK, &out->check, &len) ||
+	    take_string(codec, rec, F_SOURCE, &out->source, &len) ||
 	    take_string(codec, rec, F_MESSAGE, &out->message, &len))
 		goto broken;
 
@@ -513,7 +552,8 @@ static int result_from_record(aq_codec_t *codec, const avro_value_t *rec, struct
 		out->labels[i].value = aq_strdup(s);
 		out->nlabels++;
 	}
-	return 0;
+	/* defaults and promotions had no limits applied by the scan */
+	return aq_result_validate(out, AQ_NOW_UNKNOWN, err, errlen);
 broken:
 	return fail(err, errlen, "truncated or malformed body: %s", avro_strerror());
 }

@@ -64,11 +64,24 @@ avro_schema_t aq_schema_deref(avro_schema_t s);
 
 /* ---- scan.c ---- */
 
+/* The limits of struct aq_result the scan holds a field's encoded value to,
+ * so that nothing over them is ever copied out of the body. */
+enum shape_limit {
+	LIMIT_NONE,
+	LIMIT_EVENT_ID,    /* a string of at most 36 bytes */
+	LIMIT_CHECK,       /* AQ_CHECK_NAME_MAX */
+	LIMIT_SOURCE,      /* AQ_SOURCE_MAX */
+	LIMIT_LABELS,      /* a map: AQ_LABELS_MAX items, keys of AQ_LABEL_KEY_MAX */
+	LIMIT_LABEL_KEY,   /* AQ_LABEL_KEY_MAX: the keys of a LIMIT_LABELS map */
+	LIMIT_LABEL_VALUE, /* AQ_LABEL_VALUE_MAX */
+};
+
 /* A writer schema compiled for the body scan. */
 struct shape {
 	avro_type_t type;
 	int64_t n;    /* fixed: size; enum: symbols; union, record: children */
 	size_t child; /* array, map: the item's shape; union, record: first index in kids */
+	enum shape_limit limit;
 };
 
 struct shapes {
@@ -85,6 +98,10 @@ void aq_shapes_release(struct shapes *sh);
 /* Compiles schema s into sh; *out is its root shape. Returns 0, or -1 when
  * out of memory or the schema nests deeper than SCHEMA_DEPTH_MAX. */
 int aq_shape_compile(struct shapes *sh, avro_schema_t s, int depth, size_t *out);
+
+/* Holds the value of shape idx (through unions; a map's values too) to
+ * limit. Shapes of other types are left alone. */
+void aq_shape_limit(struct shapes *sh, size_t idx, enum shape_limit limit);
 
 /* Scans one value of shape root from start, reading no further than end.
  * Returns 0 with *stop set after the value, or -1 with the reason in err. */
@@ -170,11 +187,9 @@ int aq_resolve(aq_codec_t *codec, struct writer_entry *w);
 /* Whether len bytes at s are 8-4-4-4-12 hexadecimal digits. */
 int aq_event_id_valid(const char *s, size_t len);
 
-/* Checks the length of a check name. Returns 0 or -1 with the reason. */
-int aq_check_name_sane(const char *check, size_t len, char *err, size_t errlen);
-
-/* What encode refuses to write and decode refuses to hand on. Returns 0 or
- * -1 with the reason. */
-int aq_result_sane(const struct aq_result *r, char *err, size_t errlen);
+/* A new copy of the message of len bytes at s (valid UTF-8), cut as
+ * aq_result_bound() cuts it when longer than AQ_MESSAGE_MAX; *cut (when not
+ * NULL) says whether it was. The caller frees it; NULL when memory runs out. */
+char *aq_message_copy(const char *s, size_t len, int *cut);
 
 #endif

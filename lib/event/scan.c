@@ -139,13 +139,28 @@ static int scan_int(struct scan *s, int64_t *out)
 	return 0;
 }
 
-static int scan_bytes(struct scan *s, int is_string)
+/* What each limit on a string is called in a reason, and its bound. */
+static const struct {
+	const char *what;
+	int64_t max;
+} string_limits[] = {
+	[LIMIT_EVENT_ID] = { "event_id", 36 },
+	[LIMIT_CHECK] = { "check name", AQ_CHECK_NAME_MAX },
+	[LIMIT_SOURCE] = { "source", AQ_SOURCE_MAX },
+	[LIMIT_LABEL_KEY] = { "label key", AQ_LABEL_KEY_MAX },
+	[LIMIT_LABEL_VALUE] = { "label value", AQ_LABEL_VALUE_MAX },
+};
+
+static int scan_bytes(struct scan *s, int is_string, enum shape_limit limit)
 {
 	int64_t len;
 	if (scan_varint(s, 10, &len) < 0)
 		return -1;
 	if (len < 0 || len > s->end - s->p)
 		return scan_fail(s, "length past the end");
+	if (limit != LIMIT_NONE && limit != LIMIT_LABELS && len > string_limits[limit].max)
+		return fail(s->err, s->errlen, "%s is %lld bytes long, more than %lld",
+			    string_limits[limit].what, (long long)len, (long long)string_limits[limit].max);
 	if (is_string && !aq_utf8_valid((const char *)s->p, (size_t)len))
 		return scan_fail(s, "string not clean utf-8");
 	s->p += len;
@@ -177,8 +192,12 @@ static int scan_blocks(struct scan *s, const struct shape *shape, int depth)
 		if (count > limit - total)
 			return scan_fail(s, "too many items");
 		total += count;
+		if (shape->limit == LIMIT_LABELS && total > AQ_LABELS_MAX)
+			return fail(s->err, s->errlen, "too many labels: %lld, at most %d", (long long)total,
+				    AQ_LABELS_MAX);
 		for (int64_t i = 0; i < count; i++) {
-			if (shape->type == AVRO_MAP && scan_bytes(s, 1) < 0)
+			if (shape->type == AVRO_MAP &&
+			    scan_bytes(s, 1, shape->limit == LIMIT_LABELS ? LIMIT_LABEL_KEY : LIMIT_NONE) < 0)
 				return -1;
 			if (scan_value(s, shape->child, depth + 1) < 0)
 				return -1;
@@ -217,7 +236,7 @@ static int scan_value(struct scan *s, size_t idx, int depth)
 		return 0;
 	case AVRO_STRING:
 	case AVRO_BYTES:
-		return scan_bytes(s, shape->type == AVRO_STRING);
+		return scan_bytes(s, shape->type == AVRO_STRING, shape->limit);
 	case AVRO_ENUM:
 		if (scan_int(s, &n) < 0)
 			return -1;
@@ -241,6 +260,30 @@ static int scan_value(struct scan *s, size_t idx, int depth)
 		return scan_blocks(s, shape, depth);
 	default:
 		return scan_fail(s, "unsupported type");
+	}
+}
+
+void aq_shape_limit(struct shapes *sh, size_t idx, enum shape_limit limit)
+{
+	struct shape *shape = &sh->v[idx];
+	switch (shape->type) {
+	case AVRO_UNION:
+		for (int64_t i = 0; i < shape->n; i++)
+			aq_shape_limit(sh, sh->kids[shape->child + (size_t)i], limit);
+		return;
+	case AVRO_MAP:
+		if (limit == LIMIT_LABELS) {
+			shape->limit = limit;
+			aq_shape_limit(sh, shape->child, LIMIT_LABEL_VALUE);
+		}
+		return;
+	case AVRO_STRING:
+	case AVRO_BYTES:
+		if (limit != LIMIT_LABELS)
+			shape->limit = limit;
+		return;
+	default:
+		return;
 	}
 }
 
