@@ -23,7 +23,23 @@ const char *aq_status_name(int status);
 /* Returns the status for its name (case-insensitive), or AQ_STATUS_NONE. */
 int aq_status_parse(const char *name);
 
-#define AQ_CHECK_NAME_MAX 255
+/* Limits on a result, the same wherever one enters (the decoder, `submit`,
+ * any later ingest); aq_result_validate() holds a result to them. Lengths
+ * are in bytes. */
+#define AQ_CHECK_NAME_MAX 255       /* 1 to this, no whitespace or control characters */
+#define AQ_SOURCE_MAX 255           /* the producer that observed it */
+#define AQ_MESSAGE_MAX 4096         /* longer ones are cut, not refused: aq_result_bound() */
+#define AQ_MESSAGE_CUT_MARKER "..." /* ends a cut message, counted in AQ_MESSAGE_MAX */
+#define AQ_LABELS_MAX 64            /* labels on one result */
+#define AQ_LABEL_KEY_MAX 128
+#define AQ_LABEL_VALUE_MAX 1024
+/* interval_ms from 0 to a leap year, so observed_at + interval never overflows */
+#define AQ_INTERVAL_MAX_MS (366LL * 24 * 3600 * 1000)
+#define AQ_OBSERVED_AT_MIN_MS 946684800000LL    /* 2000-01-01T00:00:00Z */
+#define AQ_OBSERVED_AT_MAX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
+#define AQ_FUTURE_SLACK_MS (24LL * 3600 * 1000) /* how far ahead of now observed_at may be */
+/* now_ms for aq_result_validate() when no clock is to judge observed_at */
+#define AQ_NOW_UNKNOWN INT64_MAX
 
 /* One check result. Strings and labels are owned by the struct and freed by
  * aq_result_release(); a result that was never filled is all zero. */
@@ -43,6 +59,25 @@ struct aq_result {
 
 /* Frees what r owns and zeroes it. */
 void aq_result_release(struct aq_result *r);
+
+/* The one check of a result, for every place one enters or is rebuilt
+ * (decoder and encoder, `submit`, the worker, replay): a uuid event_id; a
+ * check name by the rules the configuration applies; every string valid
+ * UTF-8 without NUL bytes and within its limit above (the message too: cut
+ * it first with aq_result_bound); a finite value; a known status; at most
+ * AQ_LABELS_MAX labels, each with a key and a value, no key twice;
+ * observed_at from AQ_OBSERVED_AT_MIN_MS to AQ_OBSERVED_AT_MAX_MS and not
+ * more than AQ_FUTURE_SLACK_MS after now_ms (not checked when now_ms is
+ * AQ_NOW_UNKNOWN); interval_ms from 0 to AQ_INTERVAL_MAX_MS.
+ * Returns 0, or -1 with the first thing wrong in err: a reason that is
+ * itself valid UTF-8 and short, quoting no more of the result than a few
+ * cleaned characters of a label key. */
+int aq_result_validate(const struct aq_result *r, int64_t now_ms, char *err, size_t errlen);
+
+/* Cuts a message longer than AQ_MESSAGE_MAX on a character boundary so that
+ * it ends in AQ_MESSAGE_CUT_MARKER and is AQ_MESSAGE_MAX bytes at most; in
+ * place, never fails. Returns 1 when it cut, else 0. */
+int aq_result_bound(struct aq_result *r);
 
 /* A schema shipped in schemas/, compiled in; the array ends with {0, 0}. */
 struct aq_shipped_schema {
@@ -79,21 +114,24 @@ uint64_t aq_codec_writer_fingerprint(const aq_codec_t *codec);
 
 /* Encodes r as a single-object message (C3 01, 8-byte little-endian
  * fingerprint, binary body) into buf. *len is the buffer size on entry and the
- * encoded length on return. Returns 0, or -1 with a message in err (the buffer
- * too small among the reasons). */
+ * encoded length on return. A message longer than AQ_MESSAGE_MAX is written
+ * cut, as aq_result_bound() cuts it (r is not changed). Returns 0, or -1 with
+ * a message in err: r fails aq_result_validate() (with AQ_NOW_UNKNOWN), or
+ * the buffer is too small, among the reasons. */
 int aq_codec_encode(aq_codec_t *codec, const struct aq_result *r, void *buf, size_t *len, char *err,
 		    size_t errlen);
 
 /* Decodes one single-object message into out (which must be zero or
  * released). Fields the writer schema lacks take the reader schema's
- * defaults; fields the reader lacks are skipped. Returns 0, or -1 with the
- * reason in err ("bad magic", "unknown schema fingerprint 0x...",
- * "truncated body", ...) and out left zero. */
+ * defaults; fields the reader lacks are skipped. A string over its limit is
+ * refused from its encoded length, before it is copied; a message over
+ * AQ_MESSAGE_MAX is cut as aq_result_bound() cuts it. What decode hands on
+ * passes aq_result_validate() with AQ_NOW_UNKNOWN; the caller still judges
+ * observed_at against its clock. Returns 0, or -1 with the reason in err
+ * ("bad magic", "unknown schema fingerprint 0x...", "truncated body", ...;
+ * valid UTF-8 and short) and out left zero. */
 int aq_codec_decode(aq_codec_t *codec, const void *buf, size_t len, struct aq_result *out, char *err,
 		    size_t errlen);
-
-/* Most labels one result may carry; encode and decode refuse more. */
-#define AQ_LABELS_MAX 64
 
 /* Returns a codec like aq_codec_new() whose reader schema is reader_json (a
  * version of the record alertq.CheckResult with at least the fields of struct

@@ -1,5 +1,6 @@
 /* fuzz_event.c - libFuzzer target: aq_codec_decode on arbitrary bytes, and
- * on bodies behind a valid header so that the body decoder is reached */
+ * on bodies behind a valid header so that the body decoder is reached; what
+ * decodes must be valid, within every limit, and survive a round trip */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,14 +84,111 @@ static void check_round_trip(aq_codec_t *codec, const struct aq_result *r)
 	aq_result_release(&back);
 }
 
+/* Whether n bytes at s are UTF-8 by RFC 3629 with no NUL byte: written
+ * here apart from the library's, so that one does not vouch for itself. */
+static int utf8_ok(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < n) {
+		uint32_t c = p[i], min;
+		size_t more;
+		if (c == 0)
+			return 0;
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if ((c & 0xe0) == 0xc0) {
+			more = 1, min = 0x80, c &= 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			more = 2, min = 0x800, c &= 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			more = 3, min = 0x10000, c &= 0x07;
+		} else {
+			return 0;
+		}
+		if (n - i <= more)
+			return 0;
+		for (size_t k = 1; k <= more; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return 0;
+			c = (c << 6) | (p[i + k] & 0x3f);
+		}
+		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return 0;
+		i += more + 1;
+	}
+	return 1;
+}
+
+static void fail_if(int bad, const char *what, const char *detail)
+{
+	if (bad) {
+		fprintf(stderr, "fuzz_event: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
+		abort();
+	}
+}
+
+/* A string decode hands on: valid UTF-8 of at most max bytes. */
+static void check_text(const char *what, const char *s, size_t max)
+{
+	fail_if(!s, what, "missing");
+	size_t len = strlen(s);
+	fail_if(len > max, what, "over its limit");
+	fail_if(!utf8_ok(s, len), what, "not valid utf-8");
+}
+
+/* Every limit of event.h holds for a decoded result, checked here on its
+ * own and not only through aq_result_validate. */
+static void check_limits(const struct aq_result *r)
+{
+	char err[512];
+
+	fail_if(aq_result_validate(r, AQ_NOW_UNKNOWN, err, sizeof(err)) != 0, "decoded result not valid", err);
+	check_text("check", r->check, AQ_CHECK_NAME_MAX);
+	fail_if(r->check[0] == '\0', "check", "empty");
+	for (const char *p = r->check; *p; p++)
+		fail_if((unsigned char)*p <= 0x20 || *p == 0x7f, "check", "whitespace or control character");
+	check_text("source", r->source, AQ_SOURCE_MAX);
+	check_text("message", r->message, AQ_MESSAGE_MAX);
+	fail_if(r->nlabels > AQ_LABELS_MAX, "labels", "too many");
+	for (size_t i = 0; i < r->nlabels; i++) {
+		check_text("label key", r->labels[i].key, AQ_LABEL_KEY_MAX);
+		check_text("label value", r->labels[i].value, AQ_LABEL_VALUE_MAX);
+	}
+	fail_if(r->interval_ms < 0 || r->interval_ms > AQ_INTERVAL_MAX_MS, "interval_ms", "out of bounds");
+	fail_if(r->observed_at_ms < AQ_OBSERVED_AT_MIN_MS || r->observed_at_ms > AQ_OBSERVED_AT_MAX_MS,
+		"observed_at", "out of bounds");
+	/* a bound result is left as it is */
+	struct aq_result copy = *r;
+	char *message = strdup(r->message);
+	copy.message = message;
+	fail_if(aq_result_bound(&copy) != 0, "message", "cut again");
+	free(copy.message);
+}
+
+/* A refusal's reason is short valid UTF-8 without control characters. */
+static void check_reason(const char *err)
+{
+	size_t len = strlen(err);
+	fail_if(len == 0, "reason", "empty");
+	fail_if(!utf8_ok(err, len), "reason", "not valid utf-8");
+	for (size_t i = 0; i < len; i++)
+		fail_if((unsigned char)err[i] < 0x20 || err[i] == 0x7f, "reason", "control character");
+}
+
 static void decode_one(aq_codec_t *codec, const uint8_t *buf, size_t len)
 {
 	struct aq_result r = { 0 };
 	char err[512];
 	char *json = NULL;
 
-	if (aq_codec_decode(codec, buf, len, &r, err, sizeof(err)) != 0)
+	if (aq_codec_decode(codec, buf, len, &r, err, sizeof(err)) != 0) {
+		check_reason(err);
 		return;
+	}
+	check_limits(&r);
 	if (aq_codec_decoded_field_json(codec, "labels", &json, err, sizeof(err)) == 0)
 		free(json);
 	check_round_trip(codec, &r);

@@ -9,8 +9,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/utf8.h"
+
 #define UUID "0f8fad5b-d9cb-469f-a165-70867728950e"
-#define BUF_MAX 16384
+#define BUF_MAX (256 * 1024)
+#define T_OBSERVED 1795885200000LL /* 2026-11-28T16:20:00Z */
 
 /* The canonical form of schemas/check_result.avsc, written out by hand from
  * the specification's rules. */
@@ -195,7 +198,7 @@ static void put_v1_body(struct raw *w, const struct v1 *v)
 	put_string(w, v->event_id);
 	put_string(w, v->check);
 	put_string(w, "src");
-	put_long(w, 1000);
+	put_long(w, T_OBSERVED);
 	put_long(w, v->value_branch);
 	if (v->value_branch == 1)
 		put_double(w, v->value);
@@ -416,13 +419,13 @@ static struct aq_result round_trip_case(int i)
 		r.status = AQ_STATUS_NONE;
 		r.labels = NULL;
 		r.nlabels = 0;
-		r.observed_at_ms = 0;
+		r.observed_at_ms = AQ_OBSERVED_AT_MIN_MS;
 		r.interval_ms = 0;
 		break;
 	case 6: /* extremes */
 		r.value = -1.7976931348623157e308;
-		r.observed_at_ms = INT64_MAX;
-		r.interval_ms = INT64_MIN;
+		r.observed_at_ms = AQ_OBSERVED_AT_MAX_MS;
+		r.interval_ms = AQ_INTERVAL_MAX_MS;
 		r.status = AQ_OK;
 		break;
 	case 7:
@@ -803,7 +806,7 @@ START_TEST(test_decode_hand_written)
 	ck_assert_str_eq(out.event_id, UUID);
 	ck_assert_str_eq(out.check, "c");
 	ck_assert_str_eq(out.source, "src");
-	ck_assert_int_eq(out.observed_at_ms, 1000);
+	ck_assert_int_eq(out.observed_at_ms, T_OBSERVED);
 	ck_assert_int_eq(out.has_value, 1);
 	ck_assert(out.value == 1.5);
 	ck_assert_int_eq(out.status, AQ_CRITICAL);
@@ -819,7 +822,7 @@ START_TEST(test_decode_hand_written)
 	put_string(&w, UUID);
 	put_string(&w, "c");
 	put_string(&w, "s");
-	put_long(&w, 0);
+	put_long(&w, T_OBSERVED);
 	put_long(&w, 0);
 	put_long(&w, 0);
 	put_string(&w, "m");
@@ -1078,16 +1081,16 @@ START_TEST(test_resolution_rules)
 	put_long(&w, 7);
 	put_long(&w, 8);
 	put_long(&w, 0);
-	put_double(&w, -3.5);    /* value */
-	put_string(&w, "odd");   /* check */
-	put_string(&w, UUID);    /* event_id */
-	put_string(&w, "bytes"); /* source */
-	put_long(&w, 99);        /* observed_at */
+	put_double(&w, -3.5);     /* value */
+	put_string(&w, "odd");    /* check */
+	put_string(&w, UUID);     /* event_id */
+	put_string(&w, "bytes");  /* source */
+	put_long(&w, T_OBSERVED); /* observed_at */
 	ck_assert_msg(aq_codec_decode(codec, w.b, w.n, &out, err, sizeof(err)) == 0, "decode: %s", err);
 	ck_assert_str_eq(out.check, "odd");
 	ck_assert_str_eq(out.event_id, UUID);
 	ck_assert_str_eq(out.source, "bytes");
-	ck_assert_int_eq(out.observed_at_ms, 99);
+	ck_assert_int_eq(out.observed_at_ms, T_OBSERVED);
 	ck_assert_int_eq(out.interval_ms, 42);
 	ck_assert_int_eq(out.status, AQ_WARNING);
 	ck_assert_int_eq(out.has_value, 1);
@@ -1236,6 +1239,427 @@ START_TEST(test_speed)
 }
 END_TEST
 
+/* ---- hostile results: the one validator, the decoder, the encoder ---- */
+
+#define T_NOW (T_OBSERVED + 60000)
+#define YEAR_MS (365LL * 24 * 3600 * 1000)
+
+/* The whole of a result as the shipped schema writes it, without the codec,
+ * so that what encode would refuse can still be put before decode. */
+static void put_result_body(struct raw *w, const struct aq_result *r)
+{
+	put_string(w, r->event_id);
+	put_string(w, str_or_empty(r->check));
+	put_string(w, str_or_empty(r->source));
+	put_long(w, r->observed_at_ms);
+	put_long(w, r->has_value ? 1 : 0);
+	if (r->has_value)
+		put_double(w, r->value);
+	put_long(w, r->status == AQ_STATUS_NONE ? 0 : 1);
+	if (r->status != AQ_STATUS_NONE)
+		put_long(w, r->status);
+	put_string(w, str_or_empty(r->message));
+	if (r->nlabels) {
+		put_long(w, (int64_t)r->nlabels);
+		for (size_t i = 0; i < r->nlabels; i++) {
+			put_string(w, r->labels[i].key);
+			put_string(w, r->labels[i].value);
+		}
+	}
+	put_long(w, 0);
+	put_long(w, r->interval_ms);
+}
+
+/* n copies of unit, then tail, into out. */
+static char *repeat(char *out, const char *unit, size_t n, const char *tail)
+{
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		strcat(out, unit);
+	return strcat(out, tail);
+}
+
+enum hostile {
+	H_SAMPLE,
+	H_CHECK_SPACE,
+	H_CHECK_TAB,
+	H_CHECK_NEWLINE,
+	H_CHECK_ESC,
+	H_CHECK_DEL,
+	H_CHECK_255,
+	H_CHECK_256,
+	H_CHECK_255_TWO_BYTE,
+	H_CHECK_255_CUT_CHAR,
+	H_CHECK_300_INVALID,
+	H_SOURCE_256,
+	H_SOURCE_BAD_UTF8,
+	H_LABEL_KEY_128,
+	H_LABEL_KEY_129,
+	H_LABEL_KEY_129_INVALID,
+	H_LABEL_VALUE_1024,
+	H_LABEL_VALUE_1025,
+	H_LABELS_64,
+	H_LABELS_65,
+	H_LABEL_KEY_BAD_UTF8,
+	H_LABEL_VALUE_BAD_UTF8,
+	H_LABEL_VALUE_BAD_LONG_KEY,
+	H_LABEL_TWICE,
+	H_INTERVAL_MAX,
+	H_INTERVAL_10_YEARS,
+	H_INTERVAL_NEGATIVE,
+	H_OBSERVED_2100,
+	H_OBSERVED_1999,
+	H_OBSERVED_YEAR_10000,
+	H_OBSERVED_IN_23_HOURS,
+	H_MESSAGE_4096,
+	H_MESSAGE_4097,
+	H_MESSAGE_BAD_UTF8,
+};
+
+static const struct {
+	enum hostile what;
+	const char *name;
+	const char *reason;        /* aq_result_validate's, at T_NOW; NULL: valid */
+	const char *decode_reason; /* aq_codec_decode's; NULL: decoded */
+} hostile[] = {
+	{ H_SAMPLE, "a good result", NULL, NULL },
+	{ H_CHECK_SPACE, "check name with a space", "check name contains whitespace or control characters",
+	  "check name contains whitespace" },
+	{ H_CHECK_TAB, "check name with a tab", "check name contains whitespace", "check name contains whitespace" },
+	{ H_CHECK_NEWLINE, "check name with a newline", "check name contains whitespace",
+	  "check name contains whitespace" },
+	{ H_CHECK_ESC, "check name with an ESC", "check name contains whitespace or control characters",
+	  "check name contains whitespace or control characters" },
+	{ H_CHECK_DEL, "check name with a DEL", "control characters", "control characters" },
+	{ H_CHECK_255, "check name of 255 bytes", NULL, NULL },
+	{ H_CHECK_256, "check name of 256 bytes", "check name is 256 bytes long, more than 255",
+	  "check name is 256 bytes long, more than 255" },
+	{ H_CHECK_255_TWO_BYTE, "check name of 254 bytes of 2-byte characters and one more", NULL, NULL },
+	{ H_CHECK_255_CUT_CHAR, "check name of 255 bytes cut in a 2-byte character", "check name is not valid utf-8",
+	  "string not clean utf-8" },
+	/* refused from its length in the body, before its bytes are looked at */
+	{ H_CHECK_300_INVALID, "check name of 300 invalid bytes", "check name is 300 bytes long, more than 255",
+	  "check name is 300 bytes long, more than 255" },
+	{ H_SOURCE_256, "source of 256 invalid bytes", "source is 256 bytes long, more than 255",
+	  "source is 256 bytes long, more than 255" },
+	{ H_SOURCE_BAD_UTF8, "source not utf-8", "source is not valid utf-8", "string not clean utf-8" },
+	{ H_LABEL_KEY_128, "label key of 128 bytes", NULL, NULL },
+	{ H_LABEL_KEY_129, "label key of 129 bytes", "label 1 key is 129 bytes long, more than 128",
+	  "label key is 129 bytes long, more than 128" },
+	{ H_LABEL_KEY_129_INVALID, "label key of 129 invalid bytes", "label 1 key is 129 bytes long",
+	  "label key is 129 bytes long, more than 128" },
+	{ H_LABEL_VALUE_1024, "label value of 1024 bytes", NULL, NULL },
+	{ H_LABEL_VALUE_1025, "label value of 1025 invalid bytes", "label 'team' value is 1025 bytes long, more than 1024",
+	  "label value is 1025 bytes long, more than 1024" },
+	{ H_LABELS_64, "64 labels", NULL, NULL },
+	{ H_LABELS_65, "65 labels", "too many labels: 65, at most 64", "too many labels: 65, at most 64" },
+	{ H_LABEL_KEY_BAD_UTF8, "label key not utf-8", "label 0 key is not valid utf-8", "string not clean utf-8" },
+	{ H_LABEL_VALUE_BAD_UTF8, "label value not utf-8, key with a newline",
+	  "label 'new line' value is not valid utf-8", "string not clean utf-8" },
+	{ H_LABEL_VALUE_BAD_LONG_KEY, "label value not utf-8, key of 128 bytes",
+	  "label '\xc3\xa9\xc3\xa9\xc3\xa9", "string not clean utf-8" },
+	{ H_LABEL_TWICE, "a label key twice", "label 'team' appears twice", NULL },
+	{ H_INTERVAL_MAX, "interval of 366 days", NULL, NULL },
+	{ H_INTERVAL_10_YEARS, "interval of 10 years", "interval_ms is 315360000000, more than 31622400000",
+	  "interval_ms is 315360000000, more than" },
+	{ H_INTERVAL_NEGATIVE, "negative interval", "interval_ms is negative", "interval_ms is negative" },
+	/* the decoder has no clock: the worker judges the future */
+	{ H_OBSERVED_2100, "observed_at in 2100", "observed_at is more than a day in the future", NULL },
+	{ H_OBSERVED_1999, "observed_at in 1999", "observed_at is before the year 2000",
+	  "observed_at is before the year 2000" },
+	{ H_OBSERVED_YEAR_10000, "observed_at in the year 10000", "observed_at is after the year 9999",
+	  "observed_at is after the year 9999" },
+	{ H_OBSERVED_IN_23_HOURS, "observed_at 23 hours ahead", NULL, NULL },
+	{ H_MESSAGE_4096, "message of 4096 bytes", NULL, NULL },
+	/* cut by the decoder, refused by validate until aq_result_bound cut it */
+	{ H_MESSAGE_4097, "message of 4097 bytes", "message is 4097 bytes long, more than 4096", NULL },
+	{ H_MESSAGE_BAD_UTF8, "message not utf-8", "message is not valid utf-8", "string not clean utf-8" },
+};
+
+/* Strings for the hostile results; each test runs in its own process. */
+static char text[8192];
+static struct aq_label hostile_labels[AQ_LABELS_MAX + 1];
+static char label_keys[AQ_LABELS_MAX + 1][16];
+
+static struct aq_result hostile_result(enum hostile what)
+{
+	struct aq_result r = sample();
+	static struct aq_label two[2];
+
+	two[0] = sample_labels[0];
+	two[1] = sample_labels[1];
+	r.labels = two;
+	switch (what) {
+	case H_SAMPLE:
+		break;
+	case H_CHECK_SPACE:
+		r.check = "disk root";
+		break;
+	case H_CHECK_TAB:
+		r.check = "disk\troot";
+		break;
+	case H_CHECK_NEWLINE:
+		r.check = "disk\nroot";
+		break;
+	case H_CHECK_ESC:
+		r.check = "disk\x1b[31mroot";
+		break;
+	case H_CHECK_DEL:
+		r.check = "disk\x7froot";
+		break;
+	case H_CHECK_255:
+		r.check = repeat(text, "x", 255, "");
+		break;
+	case H_CHECK_256:
+		r.check = repeat(text, "x", 256, "");
+		break;
+	case H_CHECK_255_TWO_BYTE:
+		r.check = repeat(text, "\xc3\xa9", 127, "x");
+		break;
+	case H_CHECK_255_CUT_CHAR:
+		r.check = repeat(text, "\xc3\xa9", 127, "\xc3");
+		break;
+	case H_CHECK_300_INVALID:
+		r.check = repeat(text, "\xff", 300, "");
+		break;
+	case H_SOURCE_256:
+		r.source = repeat(text, "\xff", 256, "");
+		break;
+	case H_SOURCE_BAD_UTF8:
+		r.source = "host\xed\xa0\x80"; /* a surrogate */
+		break;
+	case H_LABEL_KEY_128:
+		two[1].key = repeat(text, "k", 128, "");
+		break;
+	case H_LABEL_KEY_129:
+		two[1].key = repeat(text, "k", 129, "");
+		break;
+	case H_LABEL_KEY_129_INVALID:
+		two[1].key = repeat(text, "\xff", 129, "");
+		break;
+	case H_LABEL_VALUE_1024:
+		two[0].value = repeat(text, "v", 1024, "");
+		break;
+	case H_LABEL_VALUE_1025:
+		two[0].value = repeat(text, "\xff", 1025, "");
+		break;
+	case H_LABELS_64:
+	case H_LABELS_65:
+		for (int i = 0; i <= AQ_LABELS_MAX; i++) {
+			snprintf(label_keys[i], sizeof(label_keys[i]), "key%02d", i);
+			hostile_labels[i] = (struct aq_label){ label_keys[i], "v" };
+		}
+		/* the one too many is not text either: the count alone refuses it */
+		label_keys[AQ_LABELS_MAX][0] = '\xff';
+		r.labels = hostile_labels;
+		r.nlabels = what == H_LABELS_64 ? AQ_LABELS_MAX : AQ_LABELS_MAX + 1;
+		break;
+	case H_LABEL_KEY_BAD_UTF8:
+		two[0].key = "k\xff\x1b[2J";
+		break;
+	case H_LABEL_VALUE_BAD_UTF8:
+		two[0].key = "new\nline";
+		two[0].value = "v\xc0\xaf"; /* an overlong '/' */
+		break;
+	case H_LABEL_VALUE_BAD_LONG_KEY:
+		two[0].key = repeat(text, "\xc3\xa9", 64, "");
+		two[0].value = "\xf8\x88\x80\x80\x80";
+		break;
+	case H_LABEL_TWICE:
+		two[1].key = "team";
+		break;
+	case H_INTERVAL_MAX:
+		r.interval_ms = AQ_INTERVAL_MAX_MS;
+		break;
+	case H_INTERVAL_10_YEARS:
+		r.interval_ms = 10 * YEAR_MS;
+		break;
+	case H_INTERVAL_NEGATIVE:
+		r.interval_ms = -1;
+		break;
+	case H_OBSERVED_2100:
+		r.observed_at_ms = 4102444800000LL;
+		break;
+	case H_OBSERVED_1999:
+		r.observed_at_ms = AQ_OBSERVED_AT_MIN_MS - 1;
+		break;
+	case H_OBSERVED_YEAR_10000:
+		r.observed_at_ms = AQ_OBSERVED_AT_MAX_MS + 1;
+		break;
+	case H_OBSERVED_IN_23_HOURS:
+		r.observed_at_ms = T_NOW + 23 * 3600 * 1000LL;
+		break;
+	case H_MESSAGE_4096:
+		r.message = repeat(text, "m", AQ_MESSAGE_MAX, "");
+		break;
+	case H_MESSAGE_4097:
+		r.message = repeat(text, "m", AQ_MESSAGE_MAX + 1, "");
+		break;
+	case H_MESSAGE_BAD_UTF8:
+		r.message = "disk \xe2\x82 full";
+		break;
+	}
+	return r;
+}
+
+/* A reason is short, valid UTF-8 and holds no control characters. */
+static void assert_clean_reason(const char *err)
+{
+	size_t len = strlen(err);
+	ck_assert_msg(len > 0 && len < 160, "reason of %zu bytes: %s", len, err);
+	ck_assert_msg(aq_utf8_valid(err, len), "reason is not valid utf-8");
+	for (size_t i = 0; i < len; i++)
+		ck_assert_msg((unsigned char)err[i] >= 0x20 && err[i] != 0x7f, "control character in reason");
+}
+
+START_TEST(test_validate_hostile)
+{
+	struct aq_result r = hostile_result(hostile[_i].what);
+	char err[256] = "";
+	int rc = aq_result_validate(&r, T_NOW, err, sizeof(err));
+
+	if (!hostile[_i].reason) {
+		ck_assert_msg(rc == 0, "%s: refused: %s", hostile[_i].name, err);
+		return;
+	}
+	ck_assert_msg(rc == -1, "%s: accepted", hostile[_i].name);
+	ck_assert_msg(strstr(err, hostile[_i].reason) != NULL, "%s: reason '%s', want '%s'", hostile[_i].name, err,
+		      hostile[_i].reason);
+	assert_clean_reason(err);
+}
+END_TEST
+
+/* The same results through the codec: decode takes them from hand-written
+ * bytes; encode refuses exactly what decode refuses. */
+START_TEST(test_decode_hostile)
+{
+	aq_codec_t *codec = new_codec();
+	struct aq_result r = hostile_result(hostile[_i].what);
+	static struct raw w;
+	static unsigned char buf[BUF_MAX];
+	char err[256] = "";
+	struct aq_result out;
+
+	w.n = 0;
+	put_header(&w, aq_codec_writer_fingerprint(codec));
+	put_result_body(&w, &r);
+	int rc = aq_codec_decode(codec, w.b, w.n, &out, err, sizeof(err));
+	const char *want = hostile[_i].decode_reason;
+	size_t len = BUF_MAX;
+	int erc = aq_codec_encode(codec, &r, buf, &len, err + 128, 128);
+	if (hostile[_i].what == H_LABEL_TWICE) {
+		/* a map cannot hold a key twice: encode refuses, decode keeps one */
+		ck_assert_int_eq(erc, -1);
+		ck_assert_str_eq(err + 128, "label 'team' appears twice");
+		ck_assert_int_eq(rc, 0);
+		aq_result_release(&out);
+		aq_codec_free(codec);
+		return;
+	}
+	if (want) {
+		ck_assert_msg(rc == -1, "%s: decoded", hostile[_i].name);
+		ck_assert_msg(strstr(err, want) != NULL, "%s: reason '%s', want '%s'", hostile[_i].name, err, want);
+		assert_clean_reason(err);
+		ck_assert_msg(erc == -1, "%s: encoded, though decode refuses it", hostile[_i].name);
+		assert_clean_reason(err + 128);
+	} else {
+		ck_assert_msg(rc == 0, "%s: not decoded: %s", hostile[_i].name, err);
+		ck_assert_msg(aq_result_validate(&out, AQ_NOW_UNKNOWN, err, sizeof(err)) == 0,
+			      "%s: decoded result is not valid: %s", hostile[_i].name, err);
+		ck_assert_msg(erc == 0, "%s: not encoded: %s", hostile[_i].name, err + 128);
+		aq_result_release(&out);
+		ck_assert_int_eq(aq_codec_decode(codec, buf, len, &out, err, sizeof(err)), 0);
+		aq_result_release(&out);
+	}
+	aq_codec_free(codec);
+}
+END_TEST
+
+static const struct {
+	const char *unit; /* repeated to make the message */
+	size_t times;
+} long_messages[] = {
+	{ "a", 100 * 1024 },           /* 100 KiB of ASCII */
+	{ "\xf0\x9f\x9a\xa8", 30000 }, /* 4-byte emoji: the cut falls inside one */
+	{ "\xc3\xa9", 4000 },          /* 2-byte characters */
+	{ "\xe2\x9c\x93", 1366 },      /* 4098 bytes of 3-byte characters */
+	{ "m", AQ_MESSAGE_MAX + 1 },
+};
+
+static char *long_message(int i)
+{
+	size_t unit = strlen(long_messages[i].unit);
+	char *m = malloc(unit * long_messages[i].times + 1);
+	for (size_t k = 0; k < long_messages[i].times; k++)
+		memcpy(m + k * unit, long_messages[i].unit, unit);
+	m[unit * long_messages[i].times] = '\0';
+	return m;
+}
+
+/* A cut message: within the cap, valid, ends in the marker, and what stands
+ * before the marker is whole characters from the start of the original. */
+static void assert_cut(const char *got, const char *original, size_t unit)
+{
+	size_t len = strlen(got), mark = strlen(AQ_MESSAGE_CUT_MARKER);
+	ck_assert_uint_le(len, AQ_MESSAGE_MAX);
+	ck_assert_uint_gt(len, AQ_MESSAGE_MAX - mark - 4);
+	ck_assert(aq_utf8_valid(got, len));
+	ck_assert_str_eq(got + len - mark, AQ_MESSAGE_CUT_MARKER);
+	ck_assert_uint_eq((len - mark) % unit, 0);
+	ck_assert(memcmp(got, original, len - mark) == 0);
+}
+
+START_TEST(test_message_bound)
+{
+	size_t unit = strlen(long_messages[_i].unit);
+	char *original = long_message(_i);
+	char err[256] = "";
+	struct aq_result r = sample();
+
+	r.message = long_message(_i);
+	ck_assert_int_eq(aq_result_validate(&r, T_NOW, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "more than 4096") != NULL, "reason: %s", err);
+	ck_assert_int_eq(aq_result_bound(&r), 1);
+	assert_cut(r.message, original, unit);
+	ck_assert_msg(aq_result_validate(&r, T_NOW, err, sizeof(err)) == 0, "bound result refused: %s", err);
+	ck_assert_int_eq(aq_result_bound(&r), 0);
+	char *bound = r.message;
+
+	/* the decoder cuts the same way, and so does the encoder */
+	aq_codec_t *codec = new_codec();
+	static struct raw w;
+	static unsigned char buf[BUF_MAX];
+	struct aq_result out;
+	r.message = original;
+	put_header(&w, aq_codec_writer_fingerprint(codec));
+	put_result_body(&w, &r);
+	ck_assert_msg(aq_codec_decode(codec, w.b, w.n, &out, err, sizeof(err)) == 0, "decode: %s", err);
+	ck_assert_str_eq(out.message, bound);
+	aq_result_release(&out);
+	size_t len = BUF_MAX;
+	ck_assert_msg(aq_codec_encode(codec, &r, buf, &len, err, sizeof(err)) == 0, "encode: %s", err);
+	ck_assert_str_eq(r.message, original);
+	ck_assert_int_eq(aq_codec_decode(codec, buf, len, &out, err, sizeof(err)), 0);
+	ck_assert_str_eq(out.message, bound);
+	aq_result_release(&out);
+	aq_codec_free(codec);
+	free(bound);
+	free(original);
+}
+END_TEST
+
+START_TEST(test_message_bound_short)
+{
+	struct aq_result r = { 0 };
+	ck_assert_int_eq(aq_result_bound(&r), 0);
+	r.message = calloc(1, AQ_MESSAGE_MAX + 1);
+	memset(r.message, 'm', AQ_MESSAGE_MAX);
+	ck_assert_int_eq(aq_result_bound(&r), 0);
+	ck_assert_uint_eq(strlen(r.message), AQ_MESSAGE_MAX);
+	free(r.message);
+}
+END_TEST
+
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static Suite *event_suite(void)
@@ -1260,6 +1684,13 @@ static Suite *event_suite(void)
 	tcase_add_test(tc, test_decode_hand_written);
 	tcase_add_test(tc, test_decode_damage);
 	tcase_add_test(tc, test_speed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_add_loop_test(tc, test_validate_hostile, 0, N(hostile));
+	tcase_add_loop_test(tc, test_decode_hostile, 0, N(hostile));
+	tcase_add_loop_test(tc, test_message_bound, 0, N(long_messages));
+	tcase_add_test(tc, test_message_bound_short);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("evolution");
