@@ -74,6 +74,15 @@ void aq_result_release(struct aq_result *r);
  * cleaned characters of a label key. */
 int aq_result_validate(const struct aq_result *r, int64_t now_ms, char *err, size_t errlen);
 
+/* The one test of a result read from the checks topic, shared by the worker
+ * and replay so that a rebuild never keeps what a worker refused:
+ * aq_result_validate at now_ms, and the message's key (keylen bytes, NULL
+ * for none) must be the check's name, since results are keyed by check name
+ * to keep one check's results in order. Returns 0, or -1 with a short, valid
+ * UTF-8 reason in err. */
+int aq_result_accept(const struct aq_result *r, const void *key, size_t keylen, int64_t now_ms, char *err,
+		     size_t errlen);
+
 /* Cuts a message longer than AQ_MESSAGE_MAX on a character boundary so that
  * it ends in AQ_MESSAGE_CUT_MARKER and is AQ_MESSAGE_MAX bytes at most; in
  * place, never fails. Returns 1 when it cut, else 0. */

@@ -21,8 +21,6 @@
 #define PARTITIONS_MAX 4096
 #define STALL_MS 30000   /* no message for this long while some are due: give up */
 #define WRITE_CHUNK 5000 /* rows per statement of a rebuild */
-#define YEAR_2000_MS 946684800000LL
-#define FUTURE_SLACK_MS (24LL * 3600 * 1000)
 
 /* --- reading the topic --- */
 
@@ -288,23 +286,7 @@ typedef int (*result_fn)(void *opaque, const struct aq_result *r, char *err, siz
  * results to the dead-letter topic). Returns 0 or -1 with the reason. */
 static int usable(const rd_kafka_message_t *m, const struct aq_result *r, char *why, size_t whylen)
 {
-	if (r->observed_at_ms > aq_now_ms() + FUTURE_SLACK_MS) {
-		snprintf(why, whylen, "observed_at is more than a day in the future");
-		return -1;
-	}
-	if (r->observed_at_ms < YEAR_2000_MS) {
-		snprintf(why, whylen, "observed_at is before the year 2000");
-		return -1;
-	}
-	if (r->interval_ms < 0) {
-		snprintf(why, whylen, "interval_ms is negative");
-		return -1;
-	}
-	if (!m->key || m->key_len != strlen(r->check) || memcmp(m->key, r->check, m->key_len) != 0) {
-		snprintf(why, whylen, "message key does not match check '%s'", r->check);
-		return -1;
-	}
-	return 0;
+	return aq_result_accept(r, m->key, m->key_len, aq_now_ms(), why, whylen);
 }
 
 static void show_progress(const struct reader *rd, const struct reading *rg, uint64_t total,

@@ -109,6 +109,8 @@ static int labels_valid(const struct aq_label *labels, size_t n, char *err, size
 		if (!l->key || !l->value)
 			return fail(err, errlen, "label %zu has no key or no value", i);
 		size_t klen = strlen(l->key), vlen = strlen(l->value);
+		if (klen == 0)
+			return fail(err, errlen, "label %zu key is empty", i);
 		if (klen > AQ_LABEL_KEY_MAX)
 			return fail(err, errlen, "label %zu key is %zu bytes long, more than %d", i, klen,
 				    AQ_LABEL_KEY_MAX);
@@ -156,4 +158,17 @@ int aq_result_validate(const struct aq_result *r, int64_t now_ms, char *err, siz
 		return fail(err, errlen, "interval_ms is %lld, more than %lld (366 days)",
 			    (long long)r->interval_ms, (long long)AQ_INTERVAL_MAX_MS);
 	return labels_valid(r->labels, r->nlabels, err, errlen);
+}
+
+int aq_result_accept(const struct aq_result *r, const void *key, size_t keylen, int64_t now_ms, char *err,
+		     size_t errlen)
+{
+	if (aq_result_validate(r, now_ms, err, errlen) != 0)
+		return -1;
+	if (!key || keylen != strlen(r->check) || memcmp(key, r->check, keylen) != 0) {
+		char quoted[QUOTE_MAX + 1];
+		aq_text_clean_into(quoted, sizeof(quoted), r->check, strlen(r->check), AQ_TEXT_SPACES);
+		return fail(err, errlen, "message key does not match check '%s'", quoted);
+	}
+	return 0;
 }

@@ -9,16 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/utf8.h"
-
 #define LINE_ERR_MAX 512
-
-/* Until event.h has the decoder's limits (AQ_LABEL_KEY_MAX,
- * AQ_LABEL_VALUE_MAX, AQ_MESSAGE_MAX), submit refuses what is longer than
- * these. */
-#define SUBMIT_LABEL_KEY_MAX 255
-#define SUBMIT_LABEL_VALUE_MAX 1024
-#define SUBMIT_MESSAGE_MAX 4096
 
 enum line_outcome {
 	LINE_READ,
@@ -27,63 +18,15 @@ enum line_outcome {
 	LINE_ERROR,
 };
 
-/* The one check every submitted result passes before it is published, from
- * the command line or a JSON line alike: what a worker's decoder would
- * refuse is refused here, with a reason a user can act on. Returns 0, or -1
- * with the reason in err. */
-static int submit_check(const struct aq_result *r, char *err, size_t errlen)
+/* The one check every submitted result passes, from argv or a JSON line:
+ * the limits a worker applies (aq_result_validate), after a long message is
+ * cut as the decoder would cut it. Stamps r (event id, source, time) first,
+ * so the check sees what will be published. Returns 0 or -1 with err. */
+static int submit_check(struct aq_result *r, char *err, size_t errlen)
 {
-	size_t len = r->check ? strlen(r->check) : 0;
-	if (len == 0) {
-		snprintf(err, errlen, "check name is empty");
-		return -1;
-	}
-	if (len > AQ_CHECK_NAME_MAX) {
-		snprintf(err, errlen, "check name is longer than %d bytes", AQ_CHECK_NAME_MAX);
-		return -1;
-	}
-	if (!aq_utf8_valid(r->check, len)) {
-		snprintf(err, errlen, "check name is not valid UTF-8");
-		return -1;
-	}
-	if (r->message) {
-		len = strlen(r->message);
-		if (len > SUBMIT_MESSAGE_MAX) {
-			snprintf(err, errlen, "message is longer than %d bytes", SUBMIT_MESSAGE_MAX);
-			return -1;
-		}
-		if (!aq_utf8_valid(r->message, len)) {
-			snprintf(err, errlen, "message is not valid UTF-8");
-			return -1;
-		}
-	}
-	if (r->nlabels > AQ_LABELS_MAX) {
-		snprintf(err, errlen, "more than %d labels", AQ_LABELS_MAX);
-		return -1;
-	}
-	for (size_t i = 0; i < r->nlabels; i++) {
-		const struct aq_label *l = &r->labels[i];
-		size_t klen = strlen(l->key);
-		size_t vlen = strlen(l->value);
-		if (klen == 0 || klen > SUBMIT_LABEL_KEY_MAX || !aq_utf8_valid(l->key, klen)) {
-			snprintf(err, errlen, "label %zu: the key must be 1 to %d bytes of UTF-8", i + 1,
-				 SUBMIT_LABEL_KEY_MAX);
-			return -1;
-		}
-		if (vlen > SUBMIT_LABEL_VALUE_MAX || !aq_utf8_valid(l->value, vlen)) {
-			snprintf(err, errlen, "label '%.*s': the value must be at most %d bytes of UTF-8",
-				 (int)(klen > 64 ? 64 : klen), l->key, SUBMIT_LABEL_VALUE_MAX);
-			return -1;
-		}
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(r->labels[j].key, l->key) == 0) {
-				snprintf(err, errlen, "label '%.*s' is given twice",
-					 (int)(klen > 64 ? 64 : klen), l->key);
-				return -1;
-			}
-		}
-	}
-	return 0;
+	aq_result_bound(r);
+	aq_result_stamp(r);
+	return aq_result_validate(r, aq_now_ms(), err, errlen);
 }
 
 static int add_label(struct aq_result *r, const char *kv)

@@ -1304,6 +1304,7 @@ enum hostile {
 	H_LABEL_VALUE_BAD_UTF8,
 	H_LABEL_VALUE_BAD_LONG_KEY,
 	H_LABEL_TWICE,
+	H_LABEL_KEY_EMPTY,
 	H_INTERVAL_MAX,
 	H_INTERVAL_10_YEARS,
 	H_INTERVAL_NEGATIVE,
@@ -1359,6 +1360,7 @@ static const struct {
 	{ H_LABEL_VALUE_BAD_LONG_KEY, "label value not utf-8, key of 128 bytes",
 	  "label '\xc3\xa9\xc3\xa9\xc3\xa9", "string not clean utf-8" },
 	{ H_LABEL_TWICE, "a label key twice", "label 'team' appears twice", NULL },
+	{ H_LABEL_KEY_EMPTY, "an empty label key", "label 0 key is empty", "label 0 key is empty" },
 	{ H_INTERVAL_MAX, "interval of 366 days", NULL, NULL },
 	{ H_INTERVAL_10_YEARS, "interval of 10 years", "interval_ms is 315360000000, more than 31622400000",
 	  "interval_ms is 315360000000, more than" },
@@ -1467,6 +1469,9 @@ static struct aq_result hostile_result(enum hostile what)
 		break;
 	case H_LABEL_TWICE:
 		two[1].key = "team";
+		break;
+	case H_LABEL_KEY_EMPTY:
+		two[0].key = "";
 		break;
 	case H_INTERVAL_MAX:
 		r.interval_ms = AQ_INTERVAL_MAX_MS;
