@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
+#include "base/strmap.h"
+
 struct silence {
 	char *match;
 	int64_t starts_ms;
@@ -24,19 +27,11 @@ struct aq_store {
 	int64_t silences_read_ms; /* monotonic; 0: never read */
 };
 
-/* A batch's check states as COPY text, one line a state. */
-struct copybuf {
-	char *data;
-	size_t len;
-	size_t cap;
-	int failed; /* out of memory or over COPY_MAX: the write fails */
-};
-
 /* A batch of 20k states is a few MiB; this is far beyond any real one. */
 #define COPY_MAX ((size_t)512 * 1024 * 1024)
 
 struct aq_writes {
-	struct copybuf states;
+	struct aq_buf states; /* COPY text, one line a state; failed: the write fails */
 	size_t nstates;
 	json_t *transitions;
 	json_t *notifications;
@@ -466,53 +461,19 @@ static void state_from_row(struct aq_state *st, PGresult *res, int row)
 	st->previous_severity = parse_severity(PQgetvalue(res, row, 22));
 }
 
-/* The rows of a result by their first column (a check name): open
- * addressing over row + 1, 0 empty, so that matching a batch's checks to
- * their rows costs one probe each rather than a scan of every row. */
-struct row_index {
-	int *slots;
-	size_t mask;
-};
-
-static uint64_t name_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
-/* Indexes every row of res. Returns 0, or -1 when out of memory. */
-static int row_index_build(struct row_index *index, PGresult *res)
+/* Indexes every row of res by its first column (a check name), so that
+ * matching a batch's checks to their rows costs one probe each rather than a
+ * scan of every row. Returns 0, or -1 when out of memory. */
+static int row_index_build(struct aq_strmap *index, PGresult *res)
 {
 	int rows = PQntuples(res);
-	size_t nslots = 16;
-	while (nslots < 2 * (size_t)rows)
-		nslots *= 2;
-	index->slots = calloc(nslots, sizeof(*index->slots));
-	index->mask = nslots - 1;
-	if (!index->slots)
+	aq_strmap_init(index);
+	if (aq_strmap_reserve(index, (size_t)rows) != 0)
 		return -1;
-	for (int row = 0; row < rows; row++) {
-		size_t slot = name_hash(PQgetvalue(res, row, 0)) & index->mask;
-		while (index->slots[slot])
-			slot = (slot + 1) & index->mask;
-		index->slots[slot] = row + 1;
-	}
+	for (int row = 0; row < rows; row++)
+		if (aq_strmap_put(index, PQgetvalue(res, row, 0), (size_t)row, NULL) < 0)
+			return -1;
 	return 0;
-}
-
-/* Returns the row whose first column is name, or -1. */
-static int row_index_find(const struct row_index *index, PGresult *res, const char *name)
-{
-	size_t slot = name_hash(name) & index->mask;
-	while (index->slots[slot]) {
-		int row = index->slots[slot] - 1;
-		if (strcmp(PQgetvalue(res, row, 0), name) == 0)
-			return row;
-		slot = (slot + 1) & index->mask;
-	}
-	return -1;
 }
 
 int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int lock,
@@ -536,20 +497,21 @@ int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int
 	free(list);
 	if (check_result(s, res, PGRES_TUPLES_OK, "loading check state", err, errlen) != 0)
 		return -1;
-	struct row_index index;
+	struct aq_strmap index;
 	if (row_index_build(&index, res) != 0) {
+		aq_strmap_release(&index);
 		PQclear(res);
 		snprintf(err, errlen, "loading check state: out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		int row = row_index_find(&index, res, checks[i]);
-		if (row >= 0)
-			state_from_row(&states[i], res, row);
+		size_t row;
+		if (aq_strmap_get(&index, checks[i], &row))
+			state_from_row(&states[i], res, (int)row);
 		else
 			aq_state_init(&states[i], checks[i]);
 	}
-	free(index.slots);
+	aq_strmap_release(&index);
 	PQclear(res);
 	return 0;
 }
@@ -559,6 +521,7 @@ aq_writes_t *aq_writes_new(void)
 	aq_writes_t *w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
+	aq_buf_init(&w->states, COPY_MAX);
 	w->transitions = json_array();
 	w->notifications = json_array();
 	w->offsets = json_array();
@@ -570,7 +533,7 @@ void aq_writes_free(aq_writes_t *w)
 {
 	if (!w)
 		return;
-	free(w->states.data);
+	aq_buf_release(&w->states);
 	json_decref(w->transitions);
 	json_decref(w->notifications);
 	json_decref(w->offsets);
@@ -580,8 +543,7 @@ void aq_writes_free(aq_writes_t *w)
 
 void aq_writes_clear(aq_writes_t *w)
 {
-	w->states.len = 0;
-	w->states.failed = 0;
+	aq_buf_reset(&w->states);
 	w->nstates = 0;
 	json_array_clear(w->transitions);
 	json_array_clear(w->notifications);
@@ -602,39 +564,11 @@ static json_t *severity_json(int severity)
 	return name ? json_string(name) : json_null();
 }
 
-/* Makes room for n more bytes; marks the buffer failed when it cannot. */
-static int copy_reserve(struct copybuf *b, size_t n)
-{
-	if (b->failed)
-		return -1;
-	if (b->len + n <= b->cap)
-		return 0;
-	size_t cap = b->cap ? b->cap : 64 * 1024;
-	while (cap < b->len + n)
-		cap *= 2;
-	char *grown = cap <= COPY_MAX ? realloc(b->data, cap) : NULL;
-	if (!grown) {
-		b->failed = 1;
-		return -1;
-	}
-	b->data = grown;
-	b->cap = cap;
-	return 0;
-}
-
-static void copy_raw(struct copybuf *b, const char *s, size_t n)
-{
-	if (copy_reserve(b, n) != 0)
-		return;
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-}
-
 /* Appends s escaped for COPY's text format. */
-static void copy_text(struct copybuf *b, const char *s)
+static void copy_text(struct aq_buf *b, const char *s)
 {
 	size_t n = strlen(s);
-	if (copy_reserve(b, 2 * n) != 0)
+	if (aq_buf_reserve(b, 2 * n) != 0)
 		return;
 	for (; *s; s++) {
 		char c = *s;
@@ -644,11 +578,12 @@ static void copy_text(struct copybuf *b, const char *s)
 		}
 		b->data[b->len++] = c;
 	}
+	b->data[b->len] = '\0';
 }
 
 /* Appends s as the body of a JSON string (without quotes), then escaped
  * for COPY: \" and \\ become \\" and \\\\, control characters \\u00XX. */
-static void copy_json_string(struct copybuf *b, const char *s)
+static void copy_json_string(struct aq_buf *b, const char *s)
 {
 	char esc[8];
 	for (; *s; s++) {
@@ -662,46 +597,46 @@ static void copy_json_string(struct copybuf *b, const char *s)
 			snprintf(esc, sizeof(esc), "\\u%04x", c);
 			copy_text(b, esc);
 		} else {
-			copy_raw(b, (const char *)&c, 1);
+			aq_buf_add(b, (const char *)&c, 1);
 		}
 	}
 }
 
 /* Appends s as one element of an array literal ("..." with \" and \\),
  * escaped for COPY. */
-static void copy_array_element(struct copybuf *b, const char *s)
+static void copy_array_element(struct aq_buf *b, const char *s)
 {
-	copy_raw(b, "\"", 1);
+	aq_buf_add(b, "\"", 1);
 	for (; *s; s++) {
 		char two[3] = { '\\', *s, '\0' };
 		copy_text(b, (*s == '"' || *s == '\\') ? two : two + 1);
 	}
-	copy_raw(b, "\"", 1);
+	aq_buf_add(b, "\"", 1);
 }
 
-static void copy_sep(struct copybuf *b)
+static void copy_sep(struct aq_buf *b)
 {
-	copy_raw(b, "\t", 1);
+	aq_buf_add(b, "\t", 1);
 }
 
-static void copy_null(struct copybuf *b)
+static void copy_null(struct aq_buf *b)
 {
-	copy_raw(b, "\\N", 2);
+	aq_buf_add(b, "\\N", 2);
 }
 
-static void copy_int(struct copybuf *b, long long v)
+static void copy_int(struct aq_buf *b, long long v)
 {
 	char text[32];
 	int n = snprintf(text, sizeof(text), "%lld", v);
-	copy_raw(b, text, (size_t)n);
+	aq_buf_add(b, text, (size_t)n);
 }
 
-static void copy_bool(struct copybuf *b, int v)
+static void copy_bool(struct aq_buf *b, int v)
 {
-	copy_raw(b, v ? "t" : "f", 1);
+	aq_buf_add(b, v ? "t" : "f", 1);
 }
 
-static void copy_severity(struct copybuf *b, int severity)
+static void copy_severity(struct aq_buf *b, int severity)
 {
 	const char *name = aq_status_name(severity);
 	if (name)
@@ -713,7 +648,7 @@ static void copy_severity(struct copybuf *b, int severity)
 /* One line of alertq_batch_states, its columns in STATE_COPY_COLUMNS order. */
 void aq_writes_state(aq_writes_t *w, const struct aq_state *st)
 {
-	struct copybuf *b = &w->states;
+	struct aq_buf *b = &w->states;
 	copy_text(b, st->check);
 	copy_sep(b);
 	copy_severity(b, st->severity);
@@ -731,7 +666,7 @@ void aq_writes_state(aq_writes_t *w, const struct aq_state *st)
 	if (st->has_value) {
 		char text[40];
 		int n = snprintf(text, sizeof(text), "%.17g", st->value);
-		copy_raw(b, text, (size_t)n);
+		aq_buf_add(b, text, (size_t)n);
 	} else {
 		copy_null(b);
 	}
@@ -740,15 +675,15 @@ void aq_writes_state(aq_writes_t *w, const struct aq_state *st)
 	copy_sep(b);
 	copy_text(b, st->message ? st->message : "");
 	copy_sep(b);
-	copy_raw(b, "{", 1);
+	aq_buf_add(b, "{", 1);
 	for (size_t i = 0; i < st->nlabels; i++) {
-		copy_raw(b, i ? ",\"" : "\"", i ? 2 : 1);
+		aq_buf_add(b, i ? ",\"" : "\"", i ? 2 : 1);
 		copy_json_string(b, st->labels[i].key);
-		copy_raw(b, "\":\"", 3);
+		aq_buf_add(b, "\":\"", 3);
 		copy_json_string(b, st->labels[i].value);
-		copy_raw(b, "\"", 1);
+		aq_buf_add(b, "\"", 1);
 	}
-	copy_raw(b, "}", 1);
+	aq_buf_add(b, "}", 1);
 	copy_sep(b);
 	copy_int(b, st->last_seen_ms);
 	copy_sep(b);
@@ -768,18 +703,18 @@ void aq_writes_state(aq_writes_t *w, const struct aq_state *st)
 	copy_sep(b);
 	copy_int(b, st->next_action_ms);
 	copy_sep(b);
-	copy_raw(b, "{", 1);
+	aq_buf_add(b, "{", 1);
 	for (size_t i = 0; i < st->ntold; i++) {
 		if (i)
-			copy_raw(b, ",", 1);
+			aq_buf_add(b, ",", 1);
 		copy_array_element(b, st->told[i]);
 	}
-	copy_raw(b, "}", 1);
+	aq_buf_add(b, "}", 1);
 	copy_sep(b);
 	copy_bool(b, st->acked);
 	copy_sep(b);
 	copy_bool(b, st->suppressed);
-	copy_raw(b, "\n", 1);
+	aq_buf_add(b, "\n", 1);
 	w->nstates++;
 }
 
@@ -1093,43 +1028,48 @@ void aq_outbox_rows_free(struct aq_outbox_row *rows, size_t n)
 }
 
 /* Appends s to an array literal as a quoted element, or NULL when empty. */
-static void array_text(struct copybuf *b, const char *s)
+static void array_text(struct aq_buf *b, const char *s)
 {
 	if (!s || !*s) {
-		copy_raw(b, "NULL", 4);
+		aq_buf_add(b, "NULL", 4);
 		return;
 	}
-	copy_raw(b, "\"", 1);
+	aq_buf_add(b, "\"", 1);
 	for (; *s; s++) {
 		if (*s == '"' || *s == '\\')
-			copy_raw(b, "\\", 1);
-		copy_raw(b, s, 1);
+			aq_buf_add(b, "\\", 1);
+		aq_buf_add(b, s, 1);
 	}
-	copy_raw(b, "\"", 1);
+	aq_buf_add(b, "\"", 1);
 }
 
 int aq_store_mark_many(aq_store_t *s, const struct aq_mark *marks, size_t n, char *err, size_t errlen)
 {
-	struct copybuf ids = { 0 }, outcomes = { 0 }, retries = { 0 }, errors = { 0 };
+	struct aq_buf ids, outcomes, retries, errors;
 	char number[32];
 	if (n == 0)
 		return 0;
+	aq_buf_init(&ids, COPY_MAX);
+	aq_buf_init(&outcomes, COPY_MAX);
+	aq_buf_init(&retries, COPY_MAX);
+	aq_buf_init(&errors, COPY_MAX);
 	for (size_t i = 0; i < n; i++) {
 		const char *sep = i ? "," : "{";
-		copy_raw(&ids, sep, 1);
-		copy_raw(&ids, marks[i].id, strlen(marks[i].id));
-		copy_raw(&outcomes, sep, 1);
-		copy_raw(&outcomes, number, (size_t)snprintf(number, sizeof(number), "%d", marks[i].outcome));
-		copy_raw(&retries, sep, 1);
-		copy_raw(&retries, number,
-			 (size_t)snprintf(number, sizeof(number), "%lld", (long long)marks[i].retry_ms));
-		copy_raw(&errors, sep, 1);
+		aq_buf_add(&ids, sep, 1);
+		aq_buf_add(&ids, marks[i].id, strlen(marks[i].id));
+		aq_buf_add(&outcomes, sep, 1);
+		aq_buf_add(&outcomes, number,
+			   (size_t)snprintf(number, sizeof(number), "%d", marks[i].outcome));
+		aq_buf_add(&retries, sep, 1);
+		aq_buf_add(&retries, number,
+			   (size_t)snprintf(number, sizeof(number), "%lld", (long long)marks[i].retry_ms));
+		aq_buf_add(&errors, sep, 1);
 		array_text(&errors, marks[i].error);
 	}
-	copy_raw(&ids, "}", 2); /* with the terminating NUL */
-	copy_raw(&outcomes, "}", 2);
-	copy_raw(&retries, "}", 2);
-	copy_raw(&errors, "}", 2);
+	aq_buf_add(&ids, "}", 1);
+	aq_buf_add(&outcomes, "}", 1);
+	aq_buf_add(&retries, "}", 1);
+	aq_buf_add(&errors, "}", 1);
 	int rc = -1;
 	if (ids.failed || outcomes.failed || retries.failed || errors.failed) {
 		snprintf(err, errlen, "recording deliveries: out of memory");
@@ -1153,10 +1093,10 @@ int aq_store_mark_many(aq_store_t *s, const struct aq_mark *marks, size_t n, cha
 	PQclear(res);
 	rc = 0;
 out:
-	free(ids.data);
-	free(outcomes.data);
-	free(retries.data);
-	free(errors.data);
+	aq_buf_release(&ids);
+	aq_buf_release(&outcomes);
+	aq_buf_release(&retries);
+	aq_buf_release(&errors);
 	return rc;
 }
 
