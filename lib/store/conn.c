@@ -104,11 +104,6 @@ void aq_store_free(aq_store_t *s)
 	free(s);
 }
 
-PGconn *aq_store_conn(aq_store_t *s)
-{
-	return s->conn;
-}
-
 int aq_store_connection_lost(aq_store_t *s)
 {
 	return s->connection_lost || PQstatus(s->conn) != CONNECTION_OK;

@@ -3,6 +3,7 @@
  * escaping, labels, told channels, values and missing values.
  * Needs ALERTQ_TEST_DSN (a superuser DSN; scripts/test.sh sets it). */
 #include <check.h>
+#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
