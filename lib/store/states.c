@@ -61,6 +61,8 @@ int aq_store_offsets(aq_store_t *s, const char *topic, const int32_t *partitions
 	return 0;
 }
 
+/* aq_status_parse for a NOT NULL severity column: a name this build does not
+ * know reads as OK rather than AQ_STATUS_NONE, which no severity may be. */
 static int parse_severity(const char *text)
 {
 	int status = aq_status_parse(text);

@@ -1,6 +1,6 @@
-/* test_store.c - check state written in a batch and read back from
- * PostgreSQL unchanged: new rows and updated ones, strings that need
- * escaping, labels, told channels, values and missing values.
+/* test_store.c - the state store against a real PostgreSQL: check state
+ * written in a batch and read back unchanged, stored offsets, the outbox's
+ * claims and outcomes, silences.
  * Needs ALERTQ_TEST_DSN (a superuser DSN; scripts/test.sh sets it). */
 #include <check.h>
 #include <libpq-fe.h>
@@ -11,6 +11,7 @@
 
 #include "alertq/rules.h"
 #include "alertq/store.h"
+#include "alertq/util.h"
 
 static char database[64];
 static char dsn[1024];
@@ -185,12 +186,339 @@ START_TEST(test_states_round_trip)
 }
 END_TEST
 
+static aq_store_t *connect_store(void)
+{
+	char err[1024];
+	aq_store_t *s = aq_store_connect(dsn, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	return s;
+}
+
+/* The first cell of a query run on a connection of the test's own; "" for
+ * NULL or no row. The caller frees it. */
+static char *sql_value(const char *sql)
+{
+	PGconn *conn = PQconnectdb(dsn);
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "%s", PQerrorMessage(conn));
+	PGresult *res = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(res);
+	ck_assert_msg(st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK, "%s: %s", sql, PQerrorMessage(conn));
+	char *value = strdup(st == PGRES_TUPLES_OK && PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	PQfinish(conn);
+	return value;
+}
+
+static void sql_run(const char *sql)
+{
+	free(sql_value(sql));
+}
+
+static long long sql_int(const char *sql)
+{
+	char *text = sql_value(sql);
+	long long v = strtoll(text, NULL, 10);
+	free(text);
+	return v;
+}
+
+static void begin(aq_store_t *s)
+{
+	char err[1024];
+	ck_assert_msg(aq_store_begin(s, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void commit(aq_store_t *s)
+{
+	char err[1024];
+	ck_assert_msg(aq_store_commit(s, err, sizeof(err)) == 0, "%s", err);
+}
+
+static void write_batch(aq_store_t *s, aq_writes_t *w)
+{
+	char err[1024];
+	begin(s);
+	ck_assert_msg(aq_store_write(s, w, err, sizeof(err)) == 0, "%s", err);
+	commit(s);
+	aq_writes_clear(w);
+}
+
+/* Queues n pending notifications of channel with ids[i] and payload
+ * "{\"n\":i}", due now, given up after give_up_ms. */
+static void add_notifications(aq_store_t *s, const char *channel, int n, char (*ids)[37], int64_t give_up_ms)
+{
+	aq_writes_t *w = aq_writes_new();
+	ck_assert_ptr_nonnull(w);
+	for (int i = 0; i < n; i++) {
+		char payload[32];
+		aq_uuid4(ids[i]);
+		snprintf(payload, sizeof(payload), "{\"n\":%d}", i);
+		aq_writes_notification(w, ids[i], NULL, "host.check", channel, 0, 0, payload, give_up_ms);
+	}
+	write_batch(s, w);
+	aq_writes_free(w);
+}
+
+static int claimed(const struct aq_outbox_row *rows, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(rows[i].id, id) == 0)
+			return 1;
+	return 0;
+}
+
+/* Claims in a transaction of its own and returns how many rows came. */
+static size_t claim_now(aq_store_t *s, const char *channel)
+{
+	char err[1024];
+	struct aq_outbox_row *rows;
+	size_t n;
+	begin(s);
+	ck_assert_msg(aq_store_claim(s, channel, 100, &rows, &n, err, sizeof(err)) == 0, "%s", err);
+	commit(s);
+	aq_outbox_rows_free(rows, n);
+	return n;
+}
+
+START_TEST(test_claim_exclusive)
+{
+	char err[1024];
+	char ids[5][37];
+	aq_store_t *a = connect_store();
+	aq_store_t *b = connect_store();
+	add_notifications(a, "hook", 4, ids, 3600000);
+	add_notifications(a, "other", 1, ids + 4, 3600000); /* another channel is never claimed */
+
+	struct aq_outbox_row *ra, *rb;
+	size_t na, nb;
+	begin(a);
+	ck_assert_msg(aq_store_claim(a, "hook", 3, &ra, &na, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(na, 3);
+	begin(b);
+	ck_assert_msg(aq_store_claim(b, "hook", 100, &rb, &nb, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(nb, 1); /* 4 written, 3 held by a */
+	for (size_t i = 0; i < nb; i++)
+		ck_assert_msg(!claimed(ra, na, rb[i].id), "%s claimed twice", rb[i].id);
+	for (size_t i = 0; i < na; i++) {
+		ck_assert_int_eq(ra[i].attempts, 0);
+		ck_assert_int_eq(ra[i].give_up, 0);
+		ck_assert_ptr_nonnull(strstr(ra[i].payload, "\"n\":"));
+	}
+	aq_outbox_rows_free(rb, nb);
+	commit(b);
+
+	/* a's rows stay claimed until its outcome; without one, they come back */
+	struct aq_mark marks[3];
+	for (size_t i = 0; i < na; i++)
+		marks[i] = (struct aq_mark){ .id = ra[i].id, .outcome = 1, .retry_ms = 600000, .error = "503" };
+	ck_assert_msg(aq_store_mark_many(a, marks, 2, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(claim_now(b, "hook"), 1); /* b's row again: a holds its three until commit */
+	commit(a);
+	/* the two marked wait ten minutes; the unmarked one and b's row are due */
+	ck_assert_uint_eq(claim_now(b, "hook"), 2);
+	ck_assert_uint_eq(claim_now(b, "other"), 1);
+	aq_outbox_rows_free(ra, na);
+	aq_store_free(a);
+	aq_store_free(b);
+}
+END_TEST
+
+/* One attempt's outcome and the row it leaves. */
+struct outcome_case {
+	const char *name;
+	int outcome;
+	int64_t retry_ms;
+	int64_t give_up_ms;
+	const char *error;
+	const char *state;
+	int sent_at;       /* sent_at is set */
+	int due_in_min_ms; /* next_attempt_at at least this far ahead */
+	int claimable;     /* claimed again at once */
+};
+
+#define ANY_TIME (-3600000)
+
+static const struct outcome_case outcome_cases[] = {
+	{ "sent", 0, 0, 3600000, NULL, "sent", 1, ANY_TIME, 0 },
+	{ "retry later", 1, 60000, 3600000, "HTTP 503", "pending", 0, 50000, 0 },
+	{ "retry now", 1, 0, 3600000, "HTTP 503", "pending", 0, ANY_TIME, 1 },
+	{ "retry past give up", 1, 60000, 1000, "timeout", "undeliverable", 0, ANY_TIME, 0 },
+	{ "permanent", 2, 0, 3600000, "HTTP 400", "undeliverable", 0, ANY_TIME, 0 },
+};
+
+START_TEST(test_outcomes)
+{
+	const struct outcome_case *c = &outcome_cases[_i];
+	char err[1024];
+	char id[1][37];
+	char sql[256];
+	aq_store_t *s = connect_store();
+	add_notifications(s, "hook", 1, id, c->give_up_ms);
+	struct aq_outbox_row *rows;
+	size_t n;
+	begin(s);
+	ck_assert_msg(aq_store_claim(s, "hook", 10, &rows, &n, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(n, 1);
+	struct aq_mark mark = { .id = id[0], .outcome = c->outcome, .retry_ms = c->retry_ms, .error = c->error };
+	ck_assert_msg(aq_store_mark_many(s, &mark, 1, err, sizeof(err)) == 0, "%s: %s", c->name, err);
+	commit(s);
+	aq_outbox_rows_free(rows, n);
+
+	snprintf(sql, sizeof(sql), "SELECT state FROM alertq_notifications WHERE id = '%s'", id[0]);
+	char *state = sql_value(sql);
+	ck_assert_msg(strcmp(state, c->state) == 0, "%s: state %s, want %s", c->name, state, c->state);
+	free(state);
+	snprintf(sql, sizeof(sql), "SELECT attempts FROM alertq_notifications WHERE id = '%s'", id[0]);
+	ck_assert_int_eq(sql_int(sql), 1);
+	snprintf(sql, sizeof(sql), "SELECT sent_at IS NOT NULL FROM alertq_notifications WHERE id = '%s'", id[0]);
+	char *sent = sql_value(sql);
+	ck_assert_msg((sent[0] == 't') == c->sent_at, "%s: sent_at %s", c->name, sent);
+	free(sent);
+	snprintf(sql, sizeof(sql),
+		 "SELECT (extract(epoch FROM next_attempt_at - now()) * 1000)::bigint FROM alertq_notifications"
+		 " WHERE id = '%s'",
+		 id[0]);
+	ck_assert_msg(sql_int(sql) >= c->due_in_min_ms, "%s: next attempt too soon", c->name);
+	snprintf(sql, sizeof(sql), "SELECT coalesce(last_error, '') FROM alertq_notifications WHERE id = '%s'",
+		 id[0]);
+	char *last_error = sql_value(sql);
+	ck_assert_str_eq(last_error, c->error ? c->error : "");
+	free(last_error);
+	ck_assert_uint_eq(claim_now(s, "hook"), (size_t)c->claimable);
+	aq_store_free(s);
+}
+END_TEST
+
+START_TEST(test_offsets)
+{
+	char err[1024];
+	aq_store_t *a = connect_store();
+	aq_store_t *b = connect_store();
+	aq_writes_t *w = aq_writes_new();
+	ck_assert_ptr_nonnull(w);
+	aq_writes_offset_in(w, "alerts", 0, 42, "cluster-A");
+	aq_writes_offset(w, "alerts", 2, 9000000000LL);
+	aq_writes_offset_in(w, "other", 0, 7, "cluster-B");
+	write_batch(a, w);
+
+	const int32_t parts[] = { 2, 0, 1 };
+	int64_t next[3];
+	char clusters[3][AQ_CLUSTER_ID_MAX];
+	ck_assert_msg(aq_store_offsets(a, "alerts", parts, 3, 0, next, clusters, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(next[0], 9000000000LL);
+	ck_assert_str_eq(clusters[0], "");
+	ck_assert_int_eq(next[1], 42);
+	ck_assert_str_eq(clusters[1], "cluster-A");
+	ck_assert_int_eq(next[2], -1); /* never stored */
+	ck_assert_str_eq(clusters[2], "");
+	ck_assert_msg(aq_store_offsets(a, "alerts", parts, 3, 0, next, NULL, err, sizeof(err)) == 0, "%s", err);
+
+	/* stored again: the newest wins, cluster id too */
+	aq_writes_offset_in(w, "alerts", 0, 43, "cluster-C");
+	write_batch(a, w);
+	ck_assert_msg(aq_store_offsets(a, "alerts", parts, 3, 0, next, clusters, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(next[1], 43);
+	ck_assert_str_eq(clusters[1], "cluster-C");
+
+	/* locked: the missing row is made, and b waits for a's commit */
+	begin(a);
+	ck_assert_msg(aq_store_offsets(a, "alerts", parts, 3, 1, next, clusters, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(next[2], -1);
+	begin(b);
+	ck_assert_msg(aq_store_exec(b, "SET LOCAL lock_timeout = '200ms'", err, sizeof(err)) == 0, "%s", err);
+	const int32_t one[] = { 1 };
+	ck_assert_int_eq(aq_store_offsets(b, "alerts", one, 1, 1, next, NULL, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "lock") != NULL, "%s", err);
+	ck_assert_int_eq(aq_store_connection_lost(b), 0);
+	aq_store_rollback(b);
+	aq_writes_offset(w, "alerts", 1, 5);
+	ck_assert_msg(aq_store_write(a, w, err, sizeof(err)) == 0, "%s", err);
+	commit(a);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_offsets WHERE topic = 'alerts'"), 3);
+	ck_assert_msg(aq_store_offsets(b, "alerts", one, 1, 1, next, NULL, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(next[0], 5);
+	aq_writes_free(w);
+	aq_store_free(a);
+	aq_store_free(b);
+}
+END_TEST
+
+/* Whether a check is silenced at a time relative to now. */
+struct silence_case {
+	const char *check;
+	int64_t at_ms; /* from now */
+	int silenced;
+};
+
+static const struct silence_case silence_cases[] = {
+	{ "db.replication", 0, 1 },       /* db.* for an hour */
+	{ "db.replication", 7200000, 0 }, /* after its end */
+	{ "web.latency", 0, 0 },          /* no match */
+	{ "web.latency", 2000000, 0 },    /* its silence starts in an hour */
+	{ "web.latency", 4000000, 1 },
+	{ "old.check", 0, 0 }, /* its silence ended */
+	{ "db", 0, 0 },        /* db.* needs the dot */
+};
+
+START_TEST(test_silences)
+{
+	char err[1024];
+	char ends[AQ_STORE_TIME_MAX];
+	int64_t id, old_id;
+	aq_store_t *s = connect_store();
+	ck_assert_msg(aq_store_silence_add(s, "db.*", 3600000, "upgrade", "ops", &id, ends, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_msg(aq_store_silence_add(s, "old.*", 3600000, NULL, NULL, &old_id, ends, err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_int_gt(old_id, id);
+	ck_assert_msg(ends[0] != '\0', "no end time");
+	sql_run("INSERT INTO alertq_silences (match, starts_at, ends_at) VALUES"
+		" ('web.*', now() + interval '1 hour', now() + interval '2 hours')");
+	int changed = 0;
+	ck_assert_msg(aq_store_unsilence(s, old_id, &changed, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(changed, 1);
+	ck_assert_msg(aq_store_unsilence(s, old_id, &changed, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(changed, 0);
+
+	int64_t now = aq_now_ms();
+	aq_store_silences_invalidate(s);
+	for (size_t i = 0; i < sizeof(silence_cases) / sizeof(silence_cases[0]); i++) {
+		const struct silence_case *c = &silence_cases[i];
+		ck_assert_msg(aq_store_silenced(s, c->check, now + c->at_ms) == c->silenced, "%s at +%lld ms",
+			      c->check, (long long)c->at_ms);
+	}
+
+	json_t *list;
+	ck_assert_msg(aq_store_silences(s, &list, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(json_array_size(list), 2); /* db.* and web.*; old.* ended */
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "match")), "db.*");
+	ck_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "created_by")), "ops");
+	json_decref(list);
+
+	/* a silence ended elsewhere stops counting once read again */
+	sql_run("UPDATE alertq_silences SET ends_at = now()");
+	aq_store_silences_invalidate(s);
+	ck_assert_int_eq(aq_store_silenced(s, "db.replication", now), 0);
+	aq_store_free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *suite = suite_create("store");
 	TCase *tc = tcase_create("states");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_states_round_trip);
+	suite_add_tcase(suite, tc);
+	tc = tcase_create("outbox");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_claim_exclusive);
+	tcase_add_loop_test(tc, test_outcomes, 0, sizeof(outcome_cases) / sizeof(outcome_cases[0]));
+	suite_add_tcase(suite, tc);
+	tc = tcase_create("offsets and silences");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_offsets);
+	tcase_add_test(tc, test_silences);
 	suite_add_tcase(suite, tc);
 	SRunner *runner = srunner_create(suite);
 	srunner_run_all(runner, CK_NORMAL);
