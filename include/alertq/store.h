@@ -82,7 +82,14 @@ int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int
 			 struct aq_state *states, char *err, size_t errlen);
 
 /* What one transaction writes: accumulate, then aq_store_write(). Every
- * aq_writes_* function copies what it is given; the caller keeps its own. */
+ * aq_writes_* function copies what it is given; the caller keeps its own.
+ *
+ * The functions that queue a row return 0, or -1 when the row could not be
+ * queued: memory ran out, the batch passed its size cap, or a value cannot
+ * be stored (a text that is not well-formed UTF-8, a severity outside enum
+ * aq_status). A batch that lost a row stays refused: aq_store_write fails
+ * with the first reason until aq_writes_clear, so that its offsets are never
+ * committed without its rows. */
 typedef struct aq_writes aq_writes_t;
 
 /* A new, empty batch the caller frees with aq_writes_free; NULL when out of
@@ -95,35 +102,38 @@ void aq_writes_free(aq_writes_t *w);
 /* Empties w for the next batch, keeping its memory. */
 void aq_writes_clear(aq_writes_t *w);
 
-/* 1 when nothing is queued. */
+/* 1 when nothing is queued and no row was lost. */
 int aq_writes_empty(const aq_writes_t *w);
 
-/* Queues the state row of st (upsert). */
-void aq_writes_state(aq_writes_t *w, const struct aq_state *st);
+/* Queues the state row of st (upsert). Its value may be NaN or infinite. */
+int aq_writes_state(aq_writes_t *w, const struct aq_state *st);
 
-/* Queues a transition of check; ref (out, 37 bytes) names it for the
- * notifications it causes. */
-void aq_writes_transition(aq_writes_t *w, const char *check, const struct aq_transition *tr, char ref[37]);
+/* Queues a transition of check; ref (out, 37 bytes, set even on failure)
+ * names it for the notifications it causes. Its value may be NaN or
+ * infinite. */
+int aq_writes_transition(aq_writes_t *w, const char *check, const struct aq_transition *tr, char ref[37]);
 
 /* Queues an outbox row: payload is the notification's JSON; transition_ref
  * NULL or "" when no transition caused it (an escalation, a repeat). */
-void aq_writes_notification(aq_writes_t *w, const char *id, const char *transition_ref, const char *check,
-			    const char *channel, int level, int resolved, const char *payload,
-			    int64_t give_up_after_ms);
+int aq_writes_notification(aq_writes_t *w, const char *id, const char *transition_ref, const char *check,
+			   const char *channel, int level, int resolved, const char *payload,
+			   int64_t give_up_after_ms);
 
 /* Queues the next offset of a partition; aq_writes_offset_in also records
  * the Kafka cluster id it counts in (NULL: not known). */
-void aq_writes_offset(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset);
-void aq_writes_offset_in(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset,
-			 const char *cluster_id);
+int aq_writes_offset(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset);
+int aq_writes_offset_in(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset,
+			const char *cluster_id);
 
 /* Queues a dead letter record: the event at topic/partition/offset could not
- * be used, for reason. */
-void aq_writes_dead_letter(aq_writes_t *w, const char *topic, int32_t partition, int64_t offset,
-			   const char *reason);
+ * be used, for reason (any bytes: it is kept cleaned by aq_text_clean and cut
+ * to 1000 bytes, never refused for its content). */
+int aq_writes_dead_letter(aq_writes_t *w, const char *topic, int32_t partition, int64_t offset,
+			  const char *reason);
 
 /* Writes everything queued, inside the caller's transaction; w is left as
- * it was (clear it for the next batch). On failure the caller rolls back. */
+ * it was (clear it for the next batch). Fails without writing anything when
+ * a row was lost (see above). On failure the caller rolls back. */
 int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen);
 
 /* 1 when a silence in force at now matches check, else 0. Silences are read

@@ -5,8 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <math.h>
+
 #include "base/buf.h"
+#include "base/utf8.h"
 #include "store/store_internal.h"
+
+/* A dead letter's reason is kept cleaned and cut to this many bytes. */
+#define DEAD_LETTER_REASON_MAX 1000
 
 struct aq_writes {
 	struct aq_buf states; /* COPY text, one line a state; failed: the write fails */
@@ -15,6 +21,8 @@ struct aq_writes {
 	json_t *notifications;
 	json_t *offsets;
 	json_t *dead_letters;
+	size_t lost;          /* rows that could not be queued: the batch never writes */
+	char first_loss[200]; /* why the first of them was lost */
 };
 
 aq_writes_t *aq_writes_new(void)
@@ -27,6 +35,10 @@ aq_writes_t *aq_writes_new(void)
 	w->notifications = json_array();
 	w->offsets = json_array();
 	w->dead_letters = json_array();
+	if (!w->transitions || !w->notifications || !w->offsets || !w->dead_letters) {
+		aq_writes_free(w);
+		return NULL;
+	}
 	return w;
 }
 
@@ -50,19 +62,64 @@ void aq_writes_clear(aq_writes_t *w)
 	json_array_clear(w->notifications);
 	json_array_clear(w->offsets);
 	json_array_clear(w->dead_letters);
+	w->lost = 0;
+	w->first_loss[0] = '\0';
 }
 
 int aq_writes_empty(const aq_writes_t *w)
 {
-	return w->nstates == 0 && json_array_size(w->transitions) == 0 &&
+	return w->lost == 0 && w->nstates == 0 && json_array_size(w->transitions) == 0 &&
 		json_array_size(w->notifications) == 0 && json_array_size(w->offsets) == 0 &&
 		json_array_size(w->dead_letters) == 0;
 }
 
-static json_t *severity_json(int severity)
+/* Counts a row that could not be queued; returns -1. */
+static int lose(aq_writes_t *w, const char *what, const char *name, const char *why)
 {
-	const char *name = aq_status_name(severity);
-	return name ? json_string(name) : json_null();
+	if (w->lost++ == 0) {
+		char shown[80];
+		aq_text_clean_into(shown, sizeof(shown), name, name ? strlen(name) : 0, AQ_TEXT_SPACES);
+		snprintf(w->first_loss, sizeof(w->first_loss), "%s '%s': %s", what, shown, why);
+	}
+	return -1;
+}
+
+/* Whether s can be stored as text: NULL or well-formed UTF-8. */
+static int text_ok(const char *s)
+{
+	return !s || aq_utf8_valid(s, strlen(s));
+}
+
+/* A double as JSON: a number, or for NaN and the infinities the text
+ * PostgreSQL reads as a double precision, which JSON has no number for. */
+static json_t *double_json(double v)
+{
+	if (isnan(v))
+		return json_string("NaN");
+	if (isinf(v))
+		return json_string(v > 0 ? "Infinity" : "-Infinity");
+	return json_real(v);
+}
+
+/* Adds the members of a row being built; sets *failed when one could not be
+ * made (out of memory), which json_object_set_new reports for a NULL value. */
+static void put(json_t *row, const char *key, json_t *value, int *failed)
+{
+	if (json_object_set_new(row, key, value) != 0)
+		*failed = 1;
+}
+
+/* Appends a built row to list. Returns 0, or -1 (row freed, the loss
+ * counted) when building or appending it failed. */
+static int queue_row(aq_writes_t *w, json_t *list, json_t *row, int failed, const char *what,
+		     const char *name)
+{
+	if (!row || failed || json_array_append_new(list, row) != 0) {
+		if (failed)
+			json_decref(row);
+		return lose(w, what, name, "out of memory");
+	}
+	return 0;
 }
 
 /* Appends s escaped for COPY's text format. */
@@ -146,10 +203,32 @@ static void copy_severity(struct aq_buf *b, int severity)
 		copy_null(b);
 }
 
+/* Why st cannot be stored as it is, or NULL when it can. */
+static const char *state_unstorable(const struct aq_state *st)
+{
+	if (!st->check || !text_ok(st->check) || !text_ok(st->message) || !text_ok(st->last_event_id))
+		return "a text is not valid UTF-8";
+	for (size_t i = 0; i < st->nlabels; i++)
+		if (!st->labels[i].key || !st->labels[i].value || !text_ok(st->labels[i].key) ||
+		    !text_ok(st->labels[i].value))
+			return "a label is not valid UTF-8";
+	for (size_t i = 0; i < st->ntold; i++)
+		if (!st->told[i] || !text_ok(st->told[i]))
+			return "a channel name is not valid UTF-8";
+	if (!aq_status_name(st->severity) || !aq_status_name(st->previous_severity))
+		return "no such severity";
+	return NULL;
+}
+
 /* One line of alertq_batch_states, its columns in STATE_COPY_COLUMNS order. */
-void aq_writes_state(aq_writes_t *w, const struct aq_state *st)
+int aq_writes_state(aq_writes_t *w, const struct aq_state *st)
 {
 	struct aq_buf *b = &w->states;
+	const char *why = state_unstorable(st);
+	if (why)
+		return lose(w, "state of", st->check, why);
+	if (b->failed)
+		return lose(w, "state of", st->check, "the batch is over its size or memory ran out");
 	copy_text(b, st->check);
 	copy_sep(b);
 	copy_severity(b, st->severity);
@@ -166,6 +245,7 @@ void aq_writes_state(aq_writes_t *w, const struct aq_state *st)
 	copy_sep(b);
 	if (st->has_value) {
 		char text[40];
+		/* nan, inf and -inf read back as the same double */
 		int n = snprintf(text, sizeof(text), "%.17g", st->value);
 		aq_buf_add(b, text, (size_t)n);
 	} else {
@@ -217,66 +297,99 @@ void aq_writes_state(aq_writes_t *w, const struct aq_state *st)
 	copy_bool(b, st->suppressed);
 	aq_buf_add(b, "\n", 1);
 	w->nstates++;
+	if (b->failed)
+		return lose(w, "state of", st->check, "the batch is over its size or memory ran out");
+	return 0;
 }
 
-void aq_writes_transition(aq_writes_t *w, const char *check, const struct aq_transition *tr, char ref[37])
+int aq_writes_transition(aq_writes_t *w, const char *check, const struct aq_transition *tr, char ref[37])
 {
 	aq_uuid4(ref);
+	const char *from = aq_status_name(tr->from);
+	const char *to = aq_status_name(tr->to);
+	if (!check || !text_ok(check) || !text_ok(tr->message) || !text_ok(tr->event_id))
+		return lose(w, "transition of", check, "a text is not valid UTF-8");
+	if (!from || !to)
+		return lose(w, "transition of", check, "no such severity");
+	int failed = 0;
 	json_t *row = json_object();
-	json_object_set_new(row, "ref", json_string(ref));
-	json_object_set_new(row, "check_name", json_string(check));
-	json_object_set_new(row, "from_severity", severity_json(tr->from));
-	json_object_set_new(row, "to_severity", severity_json(tr->to));
-	json_object_set_new(row, "value", tr->has_value ? json_real(tr->value) : json_null());
-	json_object_set_new(row, "message", json_string(tr->message ? tr->message : ""));
-	json_object_set_new(row, "observed_at_ms", json_integer(tr->observed_at_ms));
-	json_object_set_new(row, "event_id", json_string(tr->event_id ? tr->event_id : ""));
-	json_object_set_new(row, "cause", json_string(tr->stale ? "stale" : "result"));
-	json_array_append_new(w->transitions, row);
+	if (!row)
+		return lose(w, "transition of", check, "out of memory");
+	put(row, "ref", json_string(ref), &failed);
+	put(row, "check_name", json_string(check), &failed);
+	put(row, "from_severity", json_string(from), &failed);
+	put(row, "to_severity", json_string(to), &failed);
+	put(row, "value", tr->has_value ? double_json(tr->value) : json_null(), &failed);
+	put(row, "message", json_string(tr->message ? tr->message : ""), &failed);
+	put(row, "observed_at_ms", json_integer(tr->observed_at_ms), &failed);
+	put(row, "event_id", json_string(tr->event_id ? tr->event_id : ""), &failed);
+	put(row, "cause", json_string(tr->stale ? "stale" : "result"), &failed);
+	return queue_row(w, w->transitions, row, failed, "transition of", check);
 }
 
-void aq_writes_notification(aq_writes_t *w, const char *id, const char *transition_ref, const char *check,
-			    const char *channel, int level, int resolved, const char *payload,
-			    int64_t give_up_after_ms)
+int aq_writes_notification(aq_writes_t *w, const char *id, const char *transition_ref, const char *check,
+			   const char *channel, int level, int resolved, const char *payload,
+			   int64_t give_up_after_ms)
 {
+	if (!id || !check || !channel || !payload || !text_ok(id) || !text_ok(transition_ref) ||
+	    !text_ok(check) || !text_ok(channel) || !text_ok(payload))
+		return lose(w, "notification of", check, "a text is missing or not valid UTF-8");
+	int failed = 0;
 	json_t *row = json_object();
-	json_object_set_new(row, "id", json_string(id));
-	json_object_set_new(row, "transition_ref",
-			    transition_ref && *transition_ref ? json_string(transition_ref) : json_null());
-	json_object_set_new(row, "check_name", json_string(check));
-	json_object_set_new(row, "channel", json_string(channel));
-	json_object_set_new(row, "level", json_integer(level));
-	json_object_set_new(row, "resolved", json_boolean(resolved));
-	json_object_set_new(row, "payload", json_string(payload));
-	json_object_set_new(row, "give_up_after_ms", json_integer(give_up_after_ms));
-	json_array_append_new(w->notifications, row);
+	if (!row)
+		return lose(w, "notification of", check, "out of memory");
+	put(row, "id", json_string(id), &failed);
+	put(row, "transition_ref",
+	    transition_ref && *transition_ref ? json_string(transition_ref) : json_null(), &failed);
+	put(row, "check_name", json_string(check), &failed);
+	put(row, "channel", json_string(channel), &failed);
+	put(row, "level", json_integer(level), &failed);
+	put(row, "resolved", json_boolean(resolved), &failed);
+	put(row, "payload", json_string(payload), &failed);
+	put(row, "give_up_after_ms", json_integer(give_up_after_ms), &failed);
+	return queue_row(w, w->notifications, row, failed, "notification of", check);
 }
 
-void aq_writes_offset(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset)
+int aq_writes_offset(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset)
 {
-	aq_writes_offset_in(w, topic, partition, next_offset, NULL);
+	return aq_writes_offset_in(w, topic, partition, next_offset, NULL);
 }
 
-void aq_writes_offset_in(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset,
-			 const char *cluster_id)
+int aq_writes_offset_in(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset,
+			const char *cluster_id)
 {
+	if (!topic || !text_ok(topic) || !text_ok(cluster_id))
+		return lose(w, "offset of topic", topic, "a text is missing or not valid UTF-8");
+	int failed = 0;
 	json_t *row = json_object();
-	json_object_set_new(row, "topic", json_string(topic));
-	json_object_set_new(row, "partition", json_integer(partition));
-	json_object_set_new(row, "next_offset", json_integer(next_offset));
-	json_object_set_new(row, "cluster_id", json_string(cluster_id ? cluster_id : ""));
-	json_array_append_new(w->offsets, row);
+	if (!row)
+		return lose(w, "offset of topic", topic, "out of memory");
+	put(row, "topic", json_string(topic), &failed);
+	put(row, "partition", json_integer(partition), &failed);
+	put(row, "next_offset", json_integer(next_offset), &failed);
+	put(row, "cluster_id", json_string(cluster_id ? cluster_id : ""), &failed);
+	return queue_row(w, w->offsets, row, failed, "offset of topic", topic);
 }
 
-void aq_writes_dead_letter(aq_writes_t *w, const char *topic, int32_t partition, int64_t offset,
-			   const char *reason)
+int aq_writes_dead_letter(aq_writes_t *w, const char *topic, int32_t partition, int64_t offset,
+			  const char *reason)
 {
-	json_t *row = json_object();
-	json_object_set_new(row, "topic", json_string(topic));
-	json_object_set_new(row, "partition", json_integer(partition));
-	json_object_set_new(row, "offset", json_integer(offset));
-	json_object_set_new(row, "reason", json_string(reason));
-	json_array_append_new(w->dead_letters, row);
+	if (!topic || !text_ok(topic))
+		return lose(w, "dead letter of topic", topic, "the topic is missing or not valid UTF-8");
+	/* the reason often quotes the bad input: kept readable rather than refused */
+	char *clean = aq_text_clean(reason, DEAD_LETTER_REASON_MAX, AQ_TEXT_SPACES);
+	int failed = 0;
+	json_t *row = clean ? json_object() : NULL;
+	if (!row) {
+		free(clean);
+		return lose(w, "dead letter of topic", topic, "out of memory");
+	}
+	put(row, "topic", json_string(topic), &failed);
+	put(row, "partition", json_integer(partition), &failed);
+	put(row, "offset", json_integer(offset), &failed);
+	put(row, "reason", json_string(clean), &failed);
+	free(clean);
+	return queue_row(w, w->dead_letters, row, failed, "dead letter of topic", topic);
 }
 
 /* Runs sql with the JSON array rows as $1, unless rows is empty. */
@@ -390,6 +503,11 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 
 int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 {
+	if (w->lost > 0) {
+		snprintf(err, errlen, "refusing to write a batch that lost %zu row(s); the first: %s",
+			 w->lost, w->first_loss);
+		return -1;
+	}
 	if (write_states(s, w, err, errlen) != 0)
 		return -1;
 	if (write_rows(s,

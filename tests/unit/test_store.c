@@ -3,6 +3,7 @@
  * claims and outcomes, silences.
  * Needs ALERTQ_TEST_DSN (a superuser DSN; scripts/test.sh sets it). */
 #include <check.h>
+#include <math.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -503,12 +504,129 @@ START_TEST(test_silences)
 }
 END_TEST
 
+/* A row that cannot be queued, and what the batch then does. */
+struct refused_case {
+	const char *name;
+	int kind; /* 0 state, 1 transition, 2 notification, 3 offset */
+	const char *text;
+	int severity;
+};
+
+static const struct refused_case refused_cases[] = {
+	{ "state: Latin-1 message", 0, "caf\xe9", AQ_CRITICAL },
+	{ "state: overlong label", 0, "\xc0\xaf", AQ_CRITICAL },
+	{ "state: no such severity", 0, "fine", 9 },
+	{ "transition: cut message", 1, "caf\xc3", AQ_CRITICAL },
+	{ "transition: no such severity", 1, "fine", -5 },
+	{ "notification: no payload", 2, NULL, AQ_OK },
+	{ "notification: bad channel", 2, "\xff", AQ_OK },
+	{ "offset: bad topic", 3, "top\x80ic", AQ_OK },
+};
+
+START_TEST(test_writes_refused)
+{
+	const struct refused_case *c = &refused_cases[_i];
+	char err[1024];
+	aq_store_t *s = connect_store();
+	aq_writes_t *w = aq_writes_new();
+	ck_assert_ptr_nonnull(w);
+	ck_assert_int_eq(aq_writes_offset(w, "alerts", 0, 100), 0);
+	int rc = 0;
+	if (c->kind == 0) {
+		struct aq_state st;
+		aq_state_init(&st, "host.bad");
+		st.severity = c->severity;
+		free(st.message);
+		st.message = strdup(strcmp(c->text, "\xc0\xaf") == 0 ? "" : c->text);
+		if (strcmp(c->text, "\xc0\xaf") == 0) {
+			st.nlabels = 1;
+			st.labels = calloc(1, sizeof(*st.labels));
+			st.labels[0].key = strdup("team");
+			st.labels[0].value = strdup(c->text);
+		}
+		rc = aq_writes_state(w, &st);
+		aq_state_release(&st);
+	} else if (c->kind == 1) {
+		struct aq_transition tr = { .from = AQ_OK, .to = c->severity, .message = c->text, .event_id = "e1" };
+		char ref[37];
+		rc = aq_writes_transition(w, "host.bad", &tr, ref);
+	} else if (c->kind == 2) {
+		char id[37];
+		aq_uuid4(id);
+		rc = aq_writes_notification(w, id, NULL, "host.bad", c->text ? c->text : "hook", 0, 0,
+					    c->text ? "{}" : NULL, 60000);
+	} else {
+		rc = aq_writes_offset(w, c->text, 1, 5);
+	}
+	ck_assert_msg(rc == -1, "%s: queued", c->name);
+	ck_assert_int_eq(aq_writes_empty(w), 0);
+	begin(s);
+	ck_assert_msg(aq_store_write(s, w, err, sizeof(err)) == -1, "%s: written", c->name);
+	ck_assert_msg(strstr(err, "lost 1 row") != NULL, "%s: %s", c->name, err);
+	aq_store_rollback(s);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_offsets"), 0);
+
+	/* cleared, the batch is whole again */
+	aq_writes_clear(w);
+	ck_assert_int_eq(aq_writes_empty(w), 1);
+	ck_assert_int_eq(aq_writes_offset(w, "alerts", 0, 100), 0);
+	write_batch(s, w);
+	ck_assert_int_eq(sql_int("SELECT next_offset FROM alertq_offsets"), 100);
+	aq_writes_free(w);
+	aq_store_free(s);
+}
+END_TEST
+
+/* What can be represented is kept: values that are not numbers, a dead
+ * letter's reason in any bytes. */
+START_TEST(test_writes_kept)
+{
+	char err[1024];
+	aq_store_t *s = connect_store();
+	aq_writes_t *w = aq_writes_new();
+	ck_assert_ptr_nonnull(w);
+	struct aq_transition tr = { .from = AQ_OK, .to = AQ_CRITICAL, .has_value = 1, .value = NAN, .message = "m" };
+	char ref[37];
+	ck_assert_int_eq(aq_writes_transition(w, "host.nan", &tr, ref), 0);
+	tr.value = -INFINITY;
+	ck_assert_int_eq(aq_writes_transition(w, "host.nan", &tr, ref), 0);
+	ck_assert_int_eq(aq_writes_dead_letter(w, "alerts", 0, 7, "bad byte \xe9 and\nnewline"), 0);
+	struct aq_state st[2], got[2];
+	aq_state_init(&st[0], "host.nan");
+	st[0].has_value = 1;
+	st[0].value = NAN;
+	aq_state_init(&st[1], "host.inf");
+	st[1].has_value = 1;
+	st[1].value = INFINITY;
+	ck_assert_int_eq(aq_writes_state(w, &st[0]), 0);
+	ck_assert_int_eq(aq_writes_state(w, &st[1]), 0);
+	write_batch(s, w);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_transitions WHERE value = 'NaN'"), 1);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_transitions WHERE value = '-Infinity'"), 1);
+	char *reason = sql_value("SELECT reason FROM alertq_dead_letters");
+	ck_assert_str_eq(reason, "bad byte \xef\xbf\xbd and newline");
+	free(reason);
+	const char *names[] = { "host.nan", "host.inf" };
+	ck_assert_msg(aq_store_load_states(s, names, 2, 0, got, err, sizeof(err)) == 0, "%s", err);
+	ck_assert(isnan(got[0].value));
+	ck_assert(isinf(got[1].value) && got[1].value > 0);
+	for (int i = 0; i < 2; i++) {
+		aq_state_release(&st[i]);
+		aq_state_release(&got[i]);
+	}
+	aq_writes_free(w);
+	aq_store_free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *suite = suite_create("store");
 	TCase *tc = tcase_create("states");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_states_round_trip);
+	tcase_add_loop_test(tc, test_writes_refused, 0, sizeof(refused_cases) / sizeof(refused_cases[0]));
+	tcase_add_test(tc, test_writes_kept);
 	suite_add_tcase(suite, tc);
 	tc = tcase_create("outbox");
 	tcase_add_checked_fixture(tc, setup, teardown);
