@@ -171,8 +171,22 @@ struct aq_mark {
 	const char *error; /* NULL or "" for none */
 };
 
-/* Records the outcomes of n attempts in one statement, inside the claiming
- * transaction. */
+/* Longest error text kept with an attempt, in bytes. */
+#define AQ_OUTBOX_ERROR_MAX 1000
+
+/* Longest wait before a retry (a year); longer ones are cut to it. */
+#define AQ_OUTBOX_RETRY_MAX_MS (366LL * 24 * 3600 * 1000)
+
+/* Records the outcomes of n attempts, inside the claiming transaction (it
+ * uses savepoints). Each error is first made valid UTF-8 without control
+ * characters and cut to AQ_OUTBOX_ERROR_MAX (aq_text_clean). When the one
+ * statement for all of them is refused for a reason other than a lost
+ * connection, each row is recorded by itself, and a row still refused gets
+ * its outcome with the error "outcome could not be recorded: " and the
+ * server's (cleaned) message, so that a delivery that happened is never
+ * sent again because its outcome could not be stored. Returns 0 when every
+ * outcome was recorded, -1 with the reason in err otherwise (the caller
+ * rolls the claim back). */
 int aq_store_mark_many(aq_store_t *s, const struct aq_mark *marks, size_t n, char *err, size_t errlen);
 
 /* Checks due for time-driven work (escalation, repeats, staleness, end of a

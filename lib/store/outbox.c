@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "base/utf8.h"
 #include "store/store_internal.h"
 
 int aq_store_claim(aq_store_t *s, const char *channel, int max, struct aq_outbox_row **rows, size_t *n,
@@ -67,18 +68,24 @@ static void array_text(struct aq_buf *b, const char *s)
 	aq_buf_add(b, "\"", 1);
 }
 
-int aq_store_mark_many(aq_store_t *s, const struct aq_mark *marks, size_t n, char *err, size_t errlen)
+/* Records the outcomes of n marks in one statement; errors[i] (cleaned)
+ * stands for marks[i].error. Returns 0 or -1 with the reason in err. */
+static int mark_rows(aq_store_t *s, const struct aq_mark *marks, char *const *errors, size_t n, char *err,
+		     size_t errlen)
 {
-	struct aq_buf ids, outcomes, retries, errors;
+	struct aq_buf ids, outcomes, retries, texts;
 	char number[32];
-	if (n == 0)
-		return 0;
 	aq_buf_init(&ids, COPY_MAX);
 	aq_buf_init(&outcomes, COPY_MAX);
 	aq_buf_init(&retries, COPY_MAX);
-	aq_buf_init(&errors, COPY_MAX);
+	aq_buf_init(&texts, COPY_MAX);
 	for (size_t i = 0; i < n; i++) {
 		const char *sep = i ? "," : "{";
+		/* a receiver's Retry-After must not push the time past what the
+		 * database can hold: the statement would fail for every row */
+		int64_t retry_ms = marks[i].retry_ms < 0             ? 0
+			: marks[i].retry_ms > AQ_OUTBOX_RETRY_MAX_MS ? AQ_OUTBOX_RETRY_MAX_MS
+								     : marks[i].retry_ms;
 		aq_buf_add(&ids, sep, 1);
 		aq_buf_add(&ids, marks[i].id, strlen(marks[i].id));
 		aq_buf_add(&outcomes, sep, 1);
@@ -86,20 +93,20 @@ int aq_store_mark_many(aq_store_t *s, const struct aq_mark *marks, size_t n, cha
 			   (size_t)snprintf(number, sizeof(number), "%d", marks[i].outcome));
 		aq_buf_add(&retries, sep, 1);
 		aq_buf_add(&retries, number,
-			   (size_t)snprintf(number, sizeof(number), "%lld", (long long)marks[i].retry_ms));
-		aq_buf_add(&errors, sep, 1);
-		array_text(&errors, marks[i].error);
+			   (size_t)snprintf(number, sizeof(number), "%lld", (long long)retry_ms));
+		aq_buf_add(&texts, sep, 1);
+		array_text(&texts, errors[i]);
 	}
 	aq_buf_add(&ids, "}", 1);
 	aq_buf_add(&outcomes, "}", 1);
 	aq_buf_add(&retries, "}", 1);
-	aq_buf_add(&errors, "}", 1);
+	aq_buf_add(&texts, "}", 1);
 	int rc = -1;
-	if (ids.failed || outcomes.failed || retries.failed || errors.failed) {
+	if (ids.failed || outcomes.failed || retries.failed || texts.failed) {
 		snprintf(err, errlen, "recording deliveries: out of memory");
 		goto out;
 	}
-	const char *params[] = { ids.data, outcomes.data, retries.data, errors.data };
+	const char *params[] = { ids.data, outcomes.data, retries.data, texts.data };
 	PGresult *res = PQexecParams(
 		s->conn,
 		"UPDATE alertq_notifications n SET attempts = n.attempts + 1, last_error = m.error,"
@@ -120,7 +127,77 @@ out:
 	aq_buf_release(&ids);
 	aq_buf_release(&outcomes);
 	aq_buf_release(&retries);
-	aq_buf_release(&errors);
+	aq_buf_release(&texts);
+	return rc;
+}
+
+/* Records one row's outcome under a savepoint of its own: as it is, else
+ * with a plain reason that quotes the server's refusal. Returns 0, or -1
+ * with the reason in err when even that was refused. */
+static int mark_one(aq_store_t *s, const struct aq_mark *mark, char *error, char *err, size_t errlen)
+{
+	char refused[512];
+	if (aq_store_exec(s, "SAVEPOINT alertq_mark_row", err, errlen) != 0)
+		return -1;
+	if (mark_rows(s, mark, &error, 1, refused, sizeof(refused)) == 0)
+		return aq_store_exec(s, "RELEASE SAVEPOINT alertq_mark_row", err, errlen);
+	if (aq_store_connection_lost(s)) {
+		snprintf(err, errlen, "%s", refused);
+		return -1;
+	}
+	if (aq_store_exec(s, "ROLLBACK TO SAVEPOINT alertq_mark_row", err, errlen) != 0)
+		return -1;
+	char reason[AQ_OUTBOX_ERROR_MAX + 1];
+	char server[AQ_OUTBOX_ERROR_MAX / 2];
+	aq_text_clean_into(server, sizeof(server), refused, strlen(refused), AQ_TEXT_SPACES);
+	snprintf(reason, sizeof(reason), "outcome could not be recorded: %s", server);
+	char *plain = reason;
+	if (mark_rows(s, mark, &plain, 1, err, errlen) != 0)
+		return -1;
+	return aq_store_exec(s, "RELEASE SAVEPOINT alertq_mark_row", err, errlen);
+}
+
+int aq_store_mark_many(aq_store_t *s, const struct aq_mark *marks, size_t n, char *err, size_t errlen)
+{
+	if (n == 0)
+		return 0;
+	int rc = -1;
+	char **errors = calloc(n, sizeof(*errors));
+	if (!errors) {
+		snprintf(err, errlen, "recording deliveries: out of memory");
+		return -1;
+	}
+	/* a receiver's error is outside text: invalid bytes in it would make
+	 * the statement fail, and the notification be sent again */
+	for (size_t i = 0; i < n; i++) {
+		if (!marks[i].error || !*marks[i].error)
+			continue;
+		errors[i] = aq_text_clean(marks[i].error, AQ_OUTBOX_ERROR_MAX, AQ_TEXT_SPACES);
+		if (!errors[i]) {
+			snprintf(err, errlen, "recording deliveries: out of memory");
+			goto out;
+		}
+	}
+	if (aq_store_exec(s, "SAVEPOINT alertq_marks", err, errlen) != 0)
+		goto out;
+	if (mark_rows(s, marks, errors, n, err, errlen) == 0) {
+		rc = aq_store_exec(s, "RELEASE SAVEPOINT alertq_marks", err, errlen);
+		goto out;
+	}
+	if (aq_store_connection_lost(s))
+		goto out;
+	/* refused as a whole: row by row, so that one bad row does not send
+	 * the others again */
+	if (aq_store_exec(s, "ROLLBACK TO SAVEPOINT alertq_marks", err, errlen) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (mark_one(s, &marks[i], errors[i], err, errlen) != 0)
+			goto out;
+	rc = aq_store_exec(s, "RELEASE SAVEPOINT alertq_marks", err, errlen);
+out:
+	for (size_t i = 0; i < n; i++)
+		free(errors[i]);
+	free(errors);
 	return rc;
 }
 

@@ -4,6 +4,7 @@
  * Needs ALERTQ_TEST_DSN (a superuser DSN; scripts/test.sh sets it). */
 #include <check.h>
 #include <math.h>
+#include <stdint.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -619,6 +620,138 @@ START_TEST(test_writes_kept)
 }
 END_TEST
 
+/* Claims the n rows of ids in one transaction and records marks for them. */
+static void claim_and_mark(aq_store_t *s, struct aq_mark *marks, size_t n)
+{
+	char err[1024];
+	struct aq_outbox_row *rows;
+	size_t got;
+	begin(s);
+	ck_assert_msg(aq_store_claim(s, "hook", 100, &rows, &got, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(got, n);
+	ck_assert_msg(aq_store_mark_many(s, marks, n, err, sizeof(err)) == 0, "%s", err);
+	commit(s);
+	aq_outbox_rows_free(rows, got);
+}
+
+static char *last_error_of(const char *id)
+{
+	char sql[160];
+	snprintf(sql, sizeof(sql), "SELECT coalesce(last_error, '') FROM alertq_notifications WHERE id = '%s'", id);
+	return sql_value(sql);
+}
+
+/* A receiver's error text of any bytes, and what is kept of it. */
+struct hostile_case {
+	const char *error;
+	const char *kept; /* NULL: only checked to be valid and within the cap */
+};
+
+START_TEST(test_outcomes_hostile)
+{
+	enum {
+		BIG = 1024 * 1024
+	};
+	char *big = malloc(BIG + 1);
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'x', BIG);
+	memcpy(big + 10, "\xc3\xa9\xe9", 3); /* valid, then Latin-1, deep inside */
+	big[BIG] = '\0';
+	const struct hostile_case cases[] = {
+		{ "502 Bad Gateway: caf\xe9 na\xefve", "502 Bad Gateway: caf\xef\xbf\xbd na\xef\xbf\xbdve" },
+		{ big, NULL },
+		{ "before\0after", "before" }, /* a NUL ends what a C string holds */
+		{ "esc\x1b[31m red\x7f bell\x07 tab\tline\r\n", "esc [31m red  bell  tab line " },
+		{ "cut \xe2\x82", "cut \xef\xbf\xbd\xef\xbf\xbd" },
+		{ "\xff\xfe\x00", "\xef\xbf\xbd\xef\xbf\xbd" },
+	};
+	enum {
+		N = sizeof(cases) / sizeof(cases[0])
+	};
+	char ids[N][37];
+	struct aq_mark marks[N];
+	aq_store_t *s = connect_store();
+	add_notifications(s, "hook", N, ids, 3600000);
+	for (size_t i = 0; i < N; i++)
+		marks[i] = (struct aq_mark){ .id = ids[i], .outcome = (int)(i % 3), .retry_ms = 60000, .error = cases[i].error };
+	claim_and_mark(s, marks, N);
+	for (size_t i = 0; i < N; i++) {
+		char *kept = last_error_of(ids[i]);
+		ck_assert_msg(strlen(kept) <= AQ_OUTBOX_ERROR_MAX, "case %zu: %zu bytes kept", i, strlen(kept));
+		if (cases[i].kept)
+			ck_assert_msg(strcmp(kept, cases[i].kept) == 0, "case %zu: kept '%s'", i, kept);
+		else
+			ck_assert_msg(strncmp(kept, "xxxxxxxxxx\xc3\xa9\xef\xbf\xbdxxx", 17) == 0, "case %zu: '%.40s'", i,
+				      kept);
+		free(kept);
+	}
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_notifications WHERE attempts = 1"), N);
+	ck_assert_uint_eq(claim_now(s, "hook"), 0);
+	free(big);
+	aq_store_free(s);
+}
+END_TEST
+
+/* A Retry-After of any size: the next attempt is at most a year away. */
+START_TEST(test_outcomes_far_retry)
+{
+	char ids[2][37];
+	aq_store_t *s = connect_store();
+	add_notifications(s, "hook", 2, ids, 3600000LL * 24 * 3650);
+	struct aq_mark marks[2] = {
+		{ .id = ids[0], .outcome = 1, .retry_ms = INT64_MAX, .error = "Retry-After: forever" },
+		{ .id = ids[1], .outcome = 1, .retry_ms = -5, .error = "Retry-After: yesterday" },
+	};
+	claim_and_mark(s, marks, 2);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_notifications WHERE state = 'pending'"
+				 " AND next_attempt_at BETWEEN now() + interval '365 days' AND now() + interval '367 days'"),
+			 1);
+	ck_assert_uint_eq(claim_now(s, "hook"), 1); /* the one that asked for the past is due */
+	char *kept = last_error_of(ids[0]);
+	ck_assert_str_eq(kept, "Retry-After: forever");
+	free(kept);
+	aq_store_free(s);
+}
+END_TEST
+
+/* The server refuses one row's outcome: the others are recorded as they are,
+ * that one with a plain reason and its outcome, and none is sent again. */
+START_TEST(test_outcomes_refused_row)
+{
+	char ids[3][37];
+	aq_store_t *s = connect_store();
+	add_notifications(s, "hook", 3, ids, 3600000);
+	sql_run("CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+		" IF NEW.last_error LIKE '%poison%' THEN RAISE EXCEPTION 'refused by a trigger'; END IF;"
+		" RETURN NEW; END $$");
+	sql_run("CREATE TRIGGER refuse BEFORE UPDATE ON alertq_notifications FOR EACH ROW"
+		" EXECUTE FUNCTION refuse_poison()");
+	struct aq_mark marks[3] = {
+		{ .id = ids[0], .outcome = 0 },
+		{ .id = ids[1], .outcome = 1, .retry_ms = 600000, .error = "poison body" },
+		{ .id = ids[2], .outcome = 2, .error = "HTTP 400" },
+	};
+	claim_and_mark(s, marks, 3);
+	char sql[160];
+	const char *want[] = { "sent", "pending", "undeliverable" };
+	for (int i = 0; i < 3; i++) {
+		snprintf(sql, sizeof(sql), "SELECT state FROM alertq_notifications WHERE id = '%s'", ids[i]);
+		char *state = sql_value(sql);
+		ck_assert_str_eq(state, want[i]);
+		free(state);
+	}
+	char *kept = last_error_of(ids[1]);
+	ck_assert_msg(strncmp(kept, "outcome could not be recorded: ", 31) == 0 && strstr(kept, "refused by a trigger"),
+		      "%s", kept);
+	free(kept);
+	kept = last_error_of(ids[2]);
+	ck_assert_str_eq(kept, "HTTP 400");
+	free(kept);
+	ck_assert_uint_eq(claim_now(s, "hook"), 0);
+	aq_store_free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *suite = suite_create("store");
@@ -632,6 +765,9 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_claim_exclusive);
 	tcase_add_loop_test(tc, test_outcomes, 0, sizeof(outcome_cases) / sizeof(outcome_cases[0]));
+	tcase_add_test(tc, test_outcomes_hostile);
+	tcase_add_test(tc, test_outcomes_far_retry);
+	tcase_add_test(tc, test_outcomes_refused_row);
 	suite_add_tcase(suite, tc);
 	tc = tcase_create("offsets and silences");
 	tcase_add_checked_fixture(tc, setup, teardown);
