@@ -199,6 +199,22 @@ int aq_store_due_checks(aq_store_t *s, int64_t now_ms, int max, char ***names, s
 /* Frees names and each of its n strings; names may be NULL. */
 void aq_names_free(char **names, size_t n);
 
+/* Keeps the database from growing without end: deletes transitions
+ * recorded more than older_than_ms ago (by the database's clock), except
+ * the latest one of each check that is not OK, then delivered (sent or
+ * undeliverable) notifications created (and sent) that long ago; pending
+ * notifications are never touched. At most max_rows rows in all are
+ * deleted, oldest transitions first, so that each call is short; *deleted
+ * says how many, and a caller repeats while it equals max_rows. Outside a
+ * transaction each of its two statements commits by itself. Fails (nothing
+ * deleted) when older_than_ms is negative or max_rows not positive. */
+int aq_store_prune(aq_store_t *s, int64_t older_than_ms, int max_rows, int *deleted, char *err,
+		   size_t errlen);
+
+/* Sets *count to the number of checks the state holds (for a cap on how
+ * many distinct checks are kept). */
+int aq_store_count_checks(aq_store_t *s, int64_t *count, char *err, size_t errlen);
+
 /* What the alertq command reads and changes. Each json_t * result is a new
  * reference the caller releases with json_decref; on failure it is NULL.
  * Times shown to people are the server's text (timestamptz); times the

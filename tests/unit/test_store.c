@@ -752,6 +752,78 @@ START_TEST(test_outcomes_refused_row)
 }
 END_TEST
 
+static void add_transition(aq_writes_t *w, const char *check, int to)
+{
+	struct aq_transition tr = { .from = AQ_OK, .to = to, .message = "m", .event_id = "e" };
+	char ref[37];
+	ck_assert_int_eq(aq_writes_transition(w, check, &tr, ref), 0);
+}
+
+START_TEST(test_prune)
+{
+	char err[1024];
+	char ids[4][37];
+	aq_store_t *s = connect_store();
+	aq_writes_t *w = aq_writes_new();
+	ck_assert_ptr_nonnull(w);
+	struct aq_state st[3];
+	const char *names[] = { "fire", "calm", "new" };
+	for (int i = 0; i < 3; i++) {
+		aq_state_init(&st[i], names[i]);
+		st[i].severity = i == 0 ? AQ_CRITICAL : AQ_OK;
+		ck_assert_int_eq(aq_writes_state(w, &st[i]), 0);
+		aq_state_release(&st[i]);
+	}
+	add_transition(w, "fire", AQ_WARNING);
+	add_transition(w, "fire", AQ_CRITICAL); /* the latest of a firing check: kept */
+	add_transition(w, "calm", AQ_WARNING);
+	add_transition(w, "calm", AQ_OK);
+	write_batch(s, w);
+	add_transition(w, "new", AQ_WARNING); /* young: kept */
+	add_notifications(s, "hook", 4, ids, 3600000);
+	sql_run("UPDATE alertq_transitions SET recorded_at = now() - interval '2 days'");
+	write_batch(s, w);
+	sql_run("UPDATE alertq_notifications SET created_at = now() - interval '2 days'");
+	char sql[200];
+	snprintf(sql, sizeof(sql),
+		 "UPDATE alertq_notifications SET state = 'sent', sent_at = now() - interval '2 days' WHERE id = '%s'",
+		 ids[0]);
+	sql_run(sql);
+	snprintf(sql, sizeof(sql), "UPDATE alertq_notifications SET state = 'undeliverable' WHERE id = '%s'", ids[1]);
+	sql_run(sql);
+	snprintf(sql, sizeof(sql), "UPDATE alertq_notifications SET state = 'sent', sent_at = now() WHERE id = '%s'",
+		 ids[2]); /* created long ago, sent just now: kept */
+	sql_run(sql);
+	/* ids[3] stays pending however old */
+
+	int64_t count = 0;
+	ck_assert_msg(aq_store_count_checks(s, &count, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(count, 3);
+
+	int deleted = 0, total = 0, calls = 0;
+	ck_assert_int_eq(aq_store_prune(s, -1, 2, &deleted, err, sizeof(err)), -1);
+	ck_assert_int_eq(aq_store_prune(s, 1000, 0, &deleted, err, sizeof(err)), -1);
+	do {
+		ck_assert_msg(aq_store_prune(s, 24 * 3600000LL, 2, &deleted, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_int_le(deleted, 2);
+		total += deleted;
+		calls++;
+	} while (deleted == 2 && calls < 10);
+	ck_assert_int_eq(total, 5);
+	ck_assert_int_eq(calls, 3);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_transitions WHERE check_name = 'fire'"
+				 " AND to_severity = 'CRITICAL'"),
+			 1);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_transitions"), 2);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_notifications"), 2);
+	ck_assert_uint_eq(claim_now(s, "hook"), 1); /* the pending one is still work to do */
+	ck_assert_int_eq(aq_store_count_checks(s, &count, err, sizeof(err)), 0);
+	ck_assert_int_eq(count, 3);
+	aq_writes_free(w);
+	aq_store_free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *suite = suite_create("store");
@@ -773,6 +845,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_offsets);
 	tcase_add_test(tc, test_silences);
+	tcase_add_test(tc, test_prune);
 	suite_add_tcase(suite, tc);
 	SRunner *runner = srunner_create(suite);
 	srunner_run_all(runner, CK_NORMAL);
