@@ -1,0 +1,145 @@
+/* conn.c - the store's connection: connect and reconnect, statements and
+ * transactions, the worker lock */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+
+void store_conn_error(aq_store_t *s, const char *what, char *err, size_t errlen)
+{
+	const char *msg = PQerrorMessage(s->conn);
+	size_t len = strcspn(msg, "\n");
+	snprintf(err, errlen, "%s: %.*s", what, (int)len, msg);
+}
+
+int store_check_result(aq_store_t *s, PGresult *res, ExecStatusType want, const char *what, char *err,
+		       size_t errlen)
+{
+	if (res && PQresultStatus(res) == want)
+		return 0;
+	const char *msg = res ? PQresultErrorMessage(res) : "";
+	if (!msg || !*msg)
+		msg = PQerrorMessage(s->conn);
+	size_t len = strcspn(msg, "\n");
+	snprintf(err, errlen, "%s: %.*s", what, (int)len, msg);
+	s->connection_lost = PQstatus(s->conn) != CONNECTION_OK;
+	PQclear(res);
+	return -1;
+}
+
+aq_store_t *aq_store_connect(const char *dsn, char *err, size_t errlen)
+{
+	aq_store_t *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->dsn = aq_strdup(dsn);
+	if (aq_store_reconnect(s, err, errlen) != 0) {
+		aq_store_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int aq_store_reconnect(aq_store_t *s, char *err, size_t errlen)
+{
+	char shown[512];
+	if (s->conn)
+		PQfinish(s->conn);
+	const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
+	const char *values[] = { s->dsn, "10", "alertq", NULL };
+	s->conn = PQconnectdbParams(keys, values, 1);
+	if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
+		aq_redact_url(s->dsn, shown, sizeof(shown));
+		char what[600];
+		snprintf(what, sizeof(what), "cannot connect to the state database %s", shown);
+		store_conn_error(s, what, err, errlen);
+		s->connection_lost = 1;
+		return -1;
+	}
+	s->connection_lost = 0;
+	PGresult *res = PQexec(s->conn, "SET client_min_messages = warning");
+	PQclear(res);
+	if (s->worker_lock) {
+		s->worker_lock = 0;
+		int held = aq_store_worker_lock(s, 0, err, errlen);
+		if (held != 0) {
+			if (held == 1)
+				snprintf(err, errlen,
+					 "a rebuild of the state (alertq replay --rebuild) is running");
+			s->connection_lost = 1;
+			/* no work without the lock: the connection goes */
+			PQfinish(s->conn);
+			s->conn = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int aq_store_worker_lock(aq_store_t *s, int exclusive, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(s->conn,
+			       exclusive ? "SELECT pg_try_advisory_lock(" WORKER_LOCK ")"
+					 : "SELECT pg_try_advisory_lock_shared(" WORKER_LOCK ")");
+	if (store_check_result(s, res, PGRES_TUPLES_OK, "taking the worker lock", err, errlen) != 0)
+		return -1;
+	int taken = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (taken && !exclusive)
+		s->worker_lock = 1;
+	return taken ? 0 : 1;
+}
+
+void aq_store_free(aq_store_t *s)
+{
+	if (!s)
+		return;
+	if (s->conn)
+		PQfinish(s->conn);
+	store_silences_clear(s);
+	free(s->dsn);
+	free(s);
+}
+
+int aq_store_connection_lost(aq_store_t *s)
+{
+	return s->connection_lost || PQstatus(s->conn) != CONNECTION_OK;
+}
+
+int aq_store_exec(aq_store_t *s, const char *sql, char *err, size_t errlen)
+{
+	PGresult *res = PQexec(s->conn, sql);
+	if (store_check_result(s, res, PGRES_COMMAND_OK, sql, err, errlen) != 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+int aq_store_begin(aq_store_t *s, char *err, size_t errlen)
+{
+	return aq_store_exec(s, "BEGIN", err, errlen);
+}
+
+int aq_store_commit(aq_store_t *s, char *err, size_t errlen)
+{
+	return aq_store_exec(s, "COMMIT", err, errlen);
+}
+
+void aq_store_rollback(aq_store_t *s)
+{
+	PQclear(PQexec(s->conn, "ROLLBACK"));
+}
+
+int store_run_query(aq_store_t *s, const char *sql, int nparams, const char *const *params, char *err,
+		    size_t errlen)
+{
+	PGresult *res = PQexecParams(s->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	ExecStatusType want = PQresultStatus(res) == PGRES_TUPLES_OK ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+	if (store_check_result(s, res, want, sql, err, errlen) != 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}

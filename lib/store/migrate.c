@@ -1,0 +1,153 @@
+/* migrate.c - the schema of the state database and the migrations that
+ * bring a database to it */
+#include <stdio.h>
+
+#include "store/store_internal.h"
+
+/* Each migration runs once, in order, in its own transaction. A new version
+ * is a new entry at the end; an applied one is never edited. */
+static const char *const migrations[] = {
+	/* 1: state, history, offsets, outbox, silences */
+	"CREATE TABLE alertq_checks ("
+	"  check_name text PRIMARY KEY,"
+	"  severity text NOT NULL,"
+	"  previous_severity text NOT NULL DEFAULT 'OK',"
+	"  since_ms bigint NOT NULL,"
+	"  pending_severity text,"
+	"  pending_count int NOT NULL DEFAULT 0,"
+	"  has_value boolean NOT NULL DEFAULT false,"
+	"  value double precision,"
+	"  status text,"
+	"  message text NOT NULL DEFAULT '',"
+	"  labels jsonb NOT NULL DEFAULT '{}',"
+	"  last_seen_ms bigint NOT NULL DEFAULT 0,"
+	"  interval_ms bigint NOT NULL DEFAULT 0,"
+	"  last_event_id text NOT NULL DEFAULT '',"
+	"  stale_at_ms bigint NOT NULL DEFAULT 0,"
+	"  stale boolean NOT NULL DEFAULT false,"
+	"  episode bigint NOT NULL DEFAULT 0,"
+	"  escalation_level int NOT NULL DEFAULT -1,"
+	"  last_notified_ms bigint NOT NULL DEFAULT 0,"
+	"  next_action_ms bigint NOT NULL DEFAULT 0,"
+	"  told text[] NOT NULL DEFAULT '{}',"
+	"  acked boolean NOT NULL DEFAULT false,"
+	"  acked_by text,"
+	"  acked_at timestamptz,"
+	"  ack_comment text,"
+	"  suppressed boolean NOT NULL DEFAULT false,"
+	"  updated_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE INDEX alertq_checks_next_action ON alertq_checks (next_action_ms) WHERE next_action_ms > 0;"
+	"CREATE INDEX alertq_checks_stale_at ON alertq_checks (stale_at_ms) WHERE stale_at_ms > 0;"
+	"CREATE INDEX alertq_checks_suppressed ON alertq_checks (check_name) WHERE suppressed;"
+	"CREATE TABLE alertq_transitions ("
+	"  id bigserial PRIMARY KEY,"
+	"  ref uuid NOT NULL UNIQUE,"
+	"  check_name text NOT NULL,"
+	"  from_severity text NOT NULL,"
+	"  to_severity text NOT NULL,"
+	"  value double precision,"
+	"  message text NOT NULL DEFAULT '',"
+	"  observed_at_ms bigint NOT NULL,"
+	"  event_id text NOT NULL DEFAULT '',"
+	"  cause text NOT NULL,"
+	"  recorded_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE INDEX alertq_transitions_check ON alertq_transitions (check_name, id);"
+	"CREATE TABLE alertq_offsets ("
+	"  topic text NOT NULL,"
+	"  partition int NOT NULL,"
+	"  next_offset bigint NOT NULL,"
+	"  updated_at timestamptz NOT NULL DEFAULT now(),"
+	"  PRIMARY KEY (topic, partition));"
+	"CREATE TABLE alertq_notifications ("
+	"  id uuid PRIMARY KEY,"
+	"  transition_ref uuid,"
+	"  check_name text NOT NULL,"
+	"  channel text NOT NULL,"
+	"  level int NOT NULL DEFAULT 0,"
+	"  resolved boolean NOT NULL DEFAULT false,"
+	"  payload text NOT NULL,"
+	"  state text NOT NULL DEFAULT 'pending',"
+	"  attempts int NOT NULL DEFAULT 0,"
+	"  next_attempt_at timestamptz NOT NULL DEFAULT now(),"
+	"  give_up_at timestamptz NOT NULL,"
+	"  last_error text,"
+	"  created_at timestamptz NOT NULL DEFAULT clock_timestamp(),"
+	"  sent_at timestamptz);"
+	"CREATE INDEX alertq_notifications_pending ON alertq_notifications (channel, next_attempt_at)"
+	"  WHERE state = 'pending';"
+	"CREATE INDEX alertq_notifications_check ON alertq_notifications (check_name);"
+	"CREATE INDEX alertq_notifications_transition ON alertq_notifications (transition_ref);"
+	"CREATE TABLE alertq_silences ("
+	"  id bigserial PRIMARY KEY,"
+	"  match text NOT NULL,"
+	"  starts_at timestamptz NOT NULL DEFAULT now(),"
+	"  ends_at timestamptz NOT NULL,"
+	"  comment text NOT NULL DEFAULT '',"
+	"  created_by text NOT NULL DEFAULT '',"
+	"  created_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE TABLE alertq_dead_letters ("
+	"  topic text NOT NULL,"
+	"  partition int NOT NULL,"
+	"  \"offset\" bigint NOT NULL,"
+	"  reason text NOT NULL,"
+	"  recorded_at timestamptz NOT NULL DEFAULT now(),"
+	"  PRIMARY KEY (topic, partition, \"offset\"));",
+	/* 2: the Kafka cluster a stored offset counts in; '' when not known */
+	"ALTER TABLE alertq_offsets ADD COLUMN cluster_id text NOT NULL DEFAULT '';",
+};
+
+#define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+int aq_store_schema_version(void)
+{
+	return MIGRATION_COUNT;
+}
+
+int aq_store_migrate(aq_store_t *s, int *applied, char *err, size_t errlen)
+{
+	int rc = -1;
+	*applied = 0;
+	/* a session lock: workers starting together migrate one after another */
+	if (store_run_query(s, "SELECT pg_advisory_lock(" MIGRATION_LOCK ")", 0, NULL, err, errlen) != 0)
+		return -1;
+	if (store_run_query(s,
+			    "CREATE TABLE IF NOT EXISTS alertq_schema (version int PRIMARY KEY,"
+			    " applied_at timestamptz NOT NULL DEFAULT now())",
+			    0, NULL, err, errlen) != 0)
+		goto unlock;
+	for (int version = 1; version <= MIGRATION_COUNT; version++) {
+		char v[16];
+		char what[64];
+		snprintf(v, sizeof(v), "%d", version);
+		snprintf(what, sizeof(what), "migration %d", version);
+		const char *params[] = { v };
+		PGresult *res = PQexecParams(s->conn, "SELECT 1 FROM alertq_schema WHERE version = $1", 1,
+					     NULL, params, NULL, NULL, 0);
+		if (store_check_result(s, res, PGRES_TUPLES_OK, "reading the schema version", err, errlen) !=
+		    0)
+			goto unlock;
+		int done = PQntuples(res) > 0;
+		PQclear(res);
+		if (done)
+			continue;
+		if (aq_store_exec(s, "BEGIN", err, errlen) != 0)
+			goto unlock;
+		res = PQexec(s->conn, migrations[version - 1]);
+		if (store_check_result(s, res, PGRES_COMMAND_OK, what, err, errlen) != 0)
+			goto rollback;
+		PQclear(res);
+		if (store_run_query(s, "INSERT INTO alertq_schema (version) VALUES ($1)", 1, params, err,
+				    errlen) != 0)
+			goto rollback;
+		if (aq_store_exec(s, "COMMIT", err, errlen) != 0)
+			goto unlock;
+		(*applied)++;
+	}
+	rc = 0;
+	goto unlock;
+rollback:
+	PQclear(PQexec(s->conn, "ROLLBACK"));
+unlock:
+	PQclear(PQexec(s->conn, "SELECT pg_advisory_unlock(" MIGRATION_LOCK ")"));
+	return rc;
+}

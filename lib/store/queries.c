@@ -1,0 +1,363 @@
+/* queries.c - what the alertq command reads and changes in the state
+ * database: status, history, acknowledgements, silences */
+#include <fnmatch.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store_internal.h"
+
+/* Runs a query with text parameters; NULL with the reason in err. */
+static PGresult *query(aq_store_t *s, const char *sql, int nparams, const char *const *params,
+		       const char *what, char *err, size_t errlen)
+{
+	PGresult *res = PQexecParams(s->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	ExecStatusType want = PQresultStatus(res) == PGRES_TUPLES_OK ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+	if (store_check_result(s, res, want, what, err, errlen) != 0)
+		return NULL;
+	return res;
+}
+
+/* Runs an UPDATE; sets *changed to the rows it changed. Returns 0 or -1. */
+static int update_rows(aq_store_t *s, const char *sql, int nparams, const char *const *params,
+		       const char *what, int *changed, char *err, size_t errlen)
+{
+	PGresult *res = query(s, sql, nparams, params, what, err, errlen);
+	if (!res)
+		return -1;
+	*changed = atoi(PQcmdTuples(res));
+	PQclear(res);
+	return 0;
+}
+
+static json_t *text_or_null(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) || !PQgetvalue(res, row, col)[0]
+		? json_null()
+		: json_string(PQgetvalue(res, row, col));
+}
+
+static json_t *integer_at(PGresult *res, int row, int col)
+{
+	return json_integer(strtoll(PQgetvalue(res, row, col), NULL, 10));
+}
+
+static json_t *bool_at(PGresult *res, int row, int col)
+{
+	return json_boolean(PQgetvalue(res, row, col)[0] == 't');
+}
+
+static int out_of_memory(char *err, size_t errlen)
+{
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
+
+/* Appends o to list; -1 (o freed) when memory runs out. */
+static int append(json_t *list, json_t *o, char *err, size_t errlen)
+{
+	if (o && json_array_append_new(list, o) == 0)
+		return 0;
+	return out_of_memory(err, errlen);
+}
+
+/* The globs of the silences in force now (array of strings). */
+static json_t *active_silences(aq_store_t *s, char *err, size_t errlen)
+{
+	PGresult *res = query(
+		s, "SELECT match FROM alertq_silences WHERE starts_at <= now() AND ends_at > now()", 0, NULL,
+		"reading silences", err, errlen);
+	if (!res)
+		return NULL;
+	json_t *globs = json_array();
+	for (int i = 0; globs && i < PQntuples(res); i++)
+		json_array_append_new(globs, json_string(PQgetvalue(res, i, 0)));
+	PQclear(res);
+	if (!globs)
+		out_of_memory(err, errlen);
+	return globs;
+}
+
+static int matches_any(json_t *globs, const char *check)
+{
+	size_t i;
+	json_t *glob;
+	json_array_foreach(globs, i, glob)
+	{
+		if (fnmatch(json_string_value(glob), check, 0) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int aq_store_status(aq_store_t *s, json_t **checks, char *err, size_t errlen)
+{
+	*checks = NULL;
+	json_t *globs = active_silences(s, err, errlen);
+	if (!globs)
+		return -1;
+	PGresult *res = query(
+		s,
+		"SELECT c.check_name, c.severity, c.since_ms, c.has_value, c.value, c.last_seen_ms, c.acked,"
+		" c.escalation_level, c.message, c.labels::text, coalesce(c.acked_by, ''), c.stale,"
+		" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"
+		"  AND n.state = 'undeliverable'),"
+		" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"
+		"  AND n.state = 'pending'), c.previous_severity"
+		" FROM alertq_checks c ORDER BY CASE c.severity WHEN 'CRITICAL' THEN 0 WHEN 'UNKNOWN' THEN 1"
+		" WHEN 'WARNING' THEN 2 ELSE 3 END, c.check_name",
+		0, NULL, "reading check states", err, errlen);
+	if (!res) {
+		json_decref(globs);
+		return -1;
+	}
+	json_t *list = json_array();
+	int rc = list ? 0 : out_of_memory(err, errlen);
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		json_t *o = json_object();
+		const char *check = PQgetvalue(res, i, 0);
+		json_t *labels = json_loads(PQgetvalue(res, i, 9), 0, NULL);
+		json_object_set_new(o, "check", json_string(check));
+		json_object_set_new(o, "severity", json_string(PQgetvalue(res, i, 1)));
+		json_object_set_new(o, "previous_severity", json_string(PQgetvalue(res, i, 14)));
+		json_object_set_new(o, "since_ms", integer_at(res, i, 2));
+		json_object_set_new(o, "value",
+				    PQgetvalue(res, i, 3)[0] == 't'
+					    ? json_real(strtod(PQgetvalue(res, i, 4), NULL))
+					    : json_null());
+		json_object_set_new(o, "last_seen_ms", integer_at(res, i, 5));
+		json_object_set_new(o, "acked", bool_at(res, i, 6));
+		json_object_set_new(o, "acked_by", text_or_null(res, i, 10));
+		json_object_set_new(o, "silenced", json_boolean(matches_any(globs, check)));
+		json_object_set_new(o, "escalation_level", integer_at(res, i, 7));
+		json_object_set_new(o, "message", json_string(PQgetvalue(res, i, 8)));
+		json_object_set_new(o, "labels", labels ? labels : json_object());
+		json_object_set_new(o, "stale", bool_at(res, i, 11));
+		json_object_set_new(o, "undeliverable", integer_at(res, i, 12));
+		json_object_set_new(o, "pending_notifications", integer_at(res, i, 13));
+		rc = append(list, o, err, errlen);
+	}
+	PQclear(res);
+	json_decref(globs);
+	if (rc != 0) {
+		json_decref(list);
+		return -1;
+	}
+	*checks = list;
+	return 0;
+}
+
+int aq_store_undeliverable(aq_store_t *s, int max, json_t **rows, char *err, size_t errlen)
+{
+	char limit[16];
+	snprintf(limit, sizeof(limit), "%d", max);
+	const char *params[] = { limit };
+	*rows = NULL;
+	PGresult *res = query(
+		s,
+		"SELECT check_name, channel, attempts, coalesce(last_error, ''), created_at::timestamptz(0)"
+		" FROM alertq_notifications WHERE state = 'undeliverable' ORDER BY created_at DESC LIMIT "
+		"$1::int",
+		1, params, "reading undeliverable notifications", err, errlen);
+	if (!res)
+		return -1;
+	json_t *list = json_array();
+	int rc = list ? 0 : out_of_memory(err, errlen);
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "check", json_string(PQgetvalue(res, i, 0)));
+		json_object_set_new(o, "channel", json_string(PQgetvalue(res, i, 1)));
+		json_object_set_new(o, "attempts", integer_at(res, i, 2));
+		json_object_set_new(o, "last_error", json_string(PQgetvalue(res, i, 3)));
+		json_object_set_new(o, "created_at", json_string(PQgetvalue(res, i, 4)));
+		rc = append(list, o, err, errlen);
+	}
+	PQclear(res);
+	if (rc != 0) {
+		json_decref(list);
+		return -1;
+	}
+	*rows = list;
+	return 0;
+}
+
+int aq_store_totals(aq_store_t *s, struct aq_store_totals *t, char *err, size_t errlen)
+{
+	memset(t, 0, sizeof(*t));
+	PGresult *res = query(s,
+			      "SELECT (SELECT count(*) FROM alertq_dead_letters),"
+			      " (SELECT count(*) FROM alertq_notifications WHERE state = 'pending'),"
+			      " (SELECT count(*) FROM alertq_notifications WHERE state = 'undeliverable')",
+			      0, NULL, "counting notifications", err, errlen);
+	if (!res)
+		return -1;
+	t->dead_letters = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	t->pending = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	t->undeliverable = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+int aq_store_history(aq_store_t *s, const char *check, json_t **transitions, json_t **notifications,
+		     char *err, size_t errlen)
+{
+	const char *params[] = { check };
+	*transitions = NULL;
+	*notifications = NULL;
+	PGresult *known = query(s, "SELECT 1 FROM alertq_checks WHERE check_name = $1", 1, params,
+				"reading the history", err, errlen);
+	if (!known)
+		return -1;
+	int exists = PQntuples(known) > 0;
+	PQclear(known);
+	if (!exists)
+		return 1;
+	PGresult *tr = query(
+		s,
+		"SELECT ref, from_severity, to_severity, value, message, observed_at_ms, event_id, cause,"
+		" recorded_at::timestamptz(3) FROM alertq_transitions WHERE check_name = $1 ORDER BY id",
+		1, params, "reading transitions", err, errlen);
+	if (!tr)
+		return -1;
+	PGresult *nt = query(
+		s,
+		"SELECT coalesce(transition_ref::text, ''), channel, level, resolved, state, attempts,"
+		" coalesce(last_error, ''), created_at::timestamptz(3), "
+		"coalesce(sent_at::timestamptz(3)::text, ''),"
+		" id FROM alertq_notifications WHERE check_name = $1 ORDER BY created_at, channel",
+		1, params, "reading notifications", err, errlen);
+	if (!nt) {
+		PQclear(tr);
+		return -1;
+	}
+	json_t *tlist = json_array();
+	json_t *nlist = json_array();
+	int rc = tlist && nlist ? 0 : out_of_memory(err, errlen);
+	for (int i = 0; rc == 0 && i < PQntuples(tr); i++) {
+		json_t *t = json_object();
+		json_object_set_new(t, "ref", json_string(PQgetvalue(tr, i, 0)));
+		json_object_set_new(t, "from", json_string(PQgetvalue(tr, i, 1)));
+		json_object_set_new(t, "to", json_string(PQgetvalue(tr, i, 2)));
+		json_object_set_new(t, "value",
+				    PQgetisnull(tr, i, 3) ? json_null()
+							  : json_real(strtod(PQgetvalue(tr, i, 3), NULL)));
+		json_object_set_new(t, "message", json_string(PQgetvalue(tr, i, 4)));
+		json_object_set_new(t, "observed_at_ms", integer_at(tr, i, 5));
+		json_object_set_new(t, "event_id", json_string(PQgetvalue(tr, i, 6)));
+		json_object_set_new(t, "cause", json_string(PQgetvalue(tr, i, 7)));
+		json_object_set_new(t, "recorded_at", json_string(PQgetvalue(tr, i, 8)));
+		rc = append(tlist, t, err, errlen);
+	}
+	for (int i = 0; rc == 0 && i < PQntuples(nt); i++) {
+		json_t *n = json_object();
+		json_object_set_new(n, "notification_id", json_string(PQgetvalue(nt, i, 9)));
+		json_object_set_new(n, "transition_ref", text_or_null(nt, i, 0));
+		json_object_set_new(n, "channel", json_string(PQgetvalue(nt, i, 1)));
+		json_object_set_new(n, "escalation_level", integer_at(nt, i, 2));
+		json_object_set_new(n, "resolved", bool_at(nt, i, 3));
+		json_object_set_new(n, "delivery", json_string(PQgetvalue(nt, i, 4)));
+		json_object_set_new(n, "attempts", integer_at(nt, i, 5));
+		json_object_set_new(n, "last_error", text_or_null(nt, i, 6));
+		json_object_set_new(n, "created_at", json_string(PQgetvalue(nt, i, 7)));
+		json_object_set_new(n, "sent_at", text_or_null(nt, i, 8));
+		rc = append(nlist, n, err, errlen);
+	}
+	PQclear(tr);
+	PQclear(nt);
+	if (rc != 0) {
+		json_decref(tlist);
+		json_decref(nlist);
+		return -1;
+	}
+	*transitions = tlist;
+	*notifications = nlist;
+	return 0;
+}
+
+int aq_store_ack(aq_store_t *s, const char *check, const char *by, const char *comment, int *changed,
+		 char *err, size_t errlen)
+{
+	const char *params[] = { check, by, comment };
+	return update_rows(
+		s,
+		"UPDATE alertq_checks SET acked = true, acked_by = $2, ack_comment = $3, acked_at = now(),"
+		" next_action_ms = 0, updated_at = now() WHERE check_name = $1 AND severity <> 'OK'",
+		3, params, "acknowledging", changed, err, errlen);
+}
+
+int aq_store_unack(aq_store_t *s, const char *check, int64_t now_ms, int *changed, char *err, size_t errlen)
+{
+	char now[24];
+	snprintf(now, sizeof(now), "%lld", (long long)now_ms);
+	const char *params[] = { check, now };
+	/* next_action now: the worker's ticker works out what is due again */
+	return update_rows(
+		s,
+		"UPDATE alertq_checks SET acked = false, acked_by = NULL, ack_comment = NULL,"
+		" acked_at = NULL, next_action_ms = CASE WHEN severity <> 'OK' THEN $2::bigint ELSE 0 END,"
+		" updated_at = now() WHERE check_name = $1 AND acked",
+		2, params, "removing the acknowledgement", changed, err, errlen);
+}
+
+int aq_store_silence_add(aq_store_t *s, const char *glob, int64_t duration_ms, const char *comment,
+			 const char *by, int64_t *id, char ends_at[AQ_STORE_TIME_MAX], char *err,
+			 size_t errlen)
+{
+	char duration[24];
+	snprintf(duration, sizeof(duration), "%lld", (long long)duration_ms);
+	const char *params[] = { glob, duration, comment ? comment : "", by };
+	PGresult *res = query(
+		s,
+		"INSERT INTO alertq_silences (match, ends_at, comment, created_by)"
+		" VALUES ($1, now() + $2::bigint * interval '1 millisecond', $3, coalesce($4, ''))"
+		" RETURNING id, ends_at::timestamptz(0)",
+		4, params, "adding a silence", err, errlen);
+	if (!res)
+		return -1;
+	*id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	snprintf(ends_at, AQ_STORE_TIME_MAX, "%s", PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return 0;
+}
+
+int aq_store_silences(aq_store_t *s, json_t **silences, char *err, size_t errlen)
+{
+	*silences = NULL;
+	PGresult *res = query(
+		s,
+		"SELECT id, match, starts_at::timestamptz(0), ends_at::timestamptz(0), comment, created_by"
+		" FROM alertq_silences WHERE ends_at > now() ORDER BY id",
+		0, NULL, "reading silences", err, errlen);
+	if (!res)
+		return -1;
+	json_t *list = json_array();
+	int rc = list ? 0 : out_of_memory(err, errlen);
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "id", integer_at(res, i, 0));
+		json_object_set_new(o, "match", json_string(PQgetvalue(res, i, 1)));
+		json_object_set_new(o, "starts_at", json_string(PQgetvalue(res, i, 2)));
+		json_object_set_new(o, "ends_at", json_string(PQgetvalue(res, i, 3)));
+		json_object_set_new(o, "comment", json_string(PQgetvalue(res, i, 4)));
+		json_object_set_new(o, "created_by", json_string(PQgetvalue(res, i, 5)));
+		rc = append(list, o, err, errlen);
+	}
+	PQclear(res);
+	if (rc != 0) {
+		json_decref(list);
+		return -1;
+	}
+	*silences = list;
+	return 0;
+}
+
+int aq_store_unsilence(aq_store_t *s, int64_t id, int *changed, char *err, size_t errlen)
+{
+	char text[24];
+	snprintf(text, sizeof(text), "%lld", (long long)id);
+	const char *params[] = { text };
+	return update_rows(
+		s, "UPDATE alertq_silences SET ends_at = now() WHERE id = $1::bigint AND ends_at > now()", 1,
+		params, "ending a silence", changed, err, errlen);
+}

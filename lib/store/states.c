@@ -1,0 +1,188 @@
+/* states.c - reading what a batch starts from: the stored offsets of
+ * partitions and the state of checks */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/strmap.h"
+#include "store/store_internal.h"
+
+int aq_store_offsets(aq_store_t *s, const char *topic, const int32_t *partitions, size_t n, int lock,
+		     int64_t *next_offsets, char (*clusters)[AQ_CLUSTER_ID_MAX], char *err, size_t errlen)
+{
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(list, json_integer(partitions[i]));
+		next_offsets[i] = -1;
+		if (clusters)
+			clusters[i][0] = '\0';
+	}
+	char *parts = json_dumps(list, JSON_COMPACT);
+	json_decref(list);
+	const char *params[] = { topic, parts };
+	PGresult *res;
+	if (lock) {
+		res = PQexecParams(s->conn,
+				   "INSERT INTO alertq_offsets (topic, partition, next_offset)"
+				   " SELECT $1, p::int, -1 FROM jsonb_array_elements_text($2::jsonb) p"
+				   " ON CONFLICT DO NOTHING",
+				   2, NULL, params, NULL, NULL, 0);
+		if (store_check_result(s, res, PGRES_COMMAND_OK, "creating offset rows", err, errlen) != 0) {
+			free(parts);
+			return -1;
+		}
+		PQclear(res);
+	}
+	res = PQexecParams(
+		s->conn,
+		lock ? "SELECT partition, next_offset, cluster_id FROM alertq_offsets WHERE topic = $1"
+		       " AND partition IN (SELECT p::int FROM jsonb_array_elements_text($2::jsonb) p)"
+		       " ORDER BY partition FOR UPDATE"
+		     : "SELECT partition, next_offset, cluster_id FROM alertq_offsets WHERE topic = $1"
+		       " AND partition IN"
+		       " (SELECT p::int FROM jsonb_array_elements_text($2::jsonb) p)",
+		2, NULL, params, NULL, NULL, 0);
+	free(parts);
+	if (store_check_result(s, res, PGRES_TUPLES_OK, "reading stored offsets", err, errlen) != 0)
+		return -1;
+	for (int row = 0; row < PQntuples(res); row++) {
+		int32_t partition = (int32_t)atoi(PQgetvalue(res, row, 0));
+		int64_t next = strtoll(PQgetvalue(res, row, 1), NULL, 10);
+		for (size_t i = 0; i < n; i++) {
+			if (partitions[i] != partition)
+				continue;
+			next_offsets[i] = next;
+			if (clusters)
+				snprintf(clusters[i], AQ_CLUSTER_ID_MAX, "%s", PQgetvalue(res, row, 2));
+		}
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* aq_status_parse for a NOT NULL severity column: a name this build does not
+ * know reads as OK rather than AQ_STATUS_NONE, which no severity may be. */
+static int parse_severity(const char *text)
+{
+	int status = aq_status_parse(text);
+	return status == AQ_STATUS_NONE ? AQ_OK : status;
+}
+
+/* Fills st from row of res (columns in the order of STATE_COLUMNS). */
+#define STATE_COLUMNS                                                                                        \
+	"check_name, severity, since_ms, pending_severity, pending_count, has_value, value, status, "        \
+	"message,"                                                                                           \
+	" labels::text, last_seen_ms, interval_ms, last_event_id, stale_at_ms, stale, episode,"              \
+	" escalation_level, last_notified_ms, next_action_ms, array_to_json(told)::text, acked, suppressed," \
+	" previous_severity"
+
+static void state_from_row(struct aq_state *st, PGresult *res, int row)
+{
+	aq_state_init(st, PQgetvalue(res, row, 0));
+	st->known = 1;
+	st->severity = parse_severity(PQgetvalue(res, row, 1));
+	st->since_ms = strtoll(PQgetvalue(res, row, 2), NULL, 10);
+	st->pending_severity = PQgetisnull(res, row, 3) ? AQ_STATUS_NONE
+							: aq_status_parse(PQgetvalue(res, row, 3));
+	st->pending_count = atoi(PQgetvalue(res, row, 4));
+	st->has_value = PQgetvalue(res, row, 5)[0] == 't';
+	st->value = st->has_value ? strtod(PQgetvalue(res, row, 6), NULL) : 0;
+	st->status = PQgetisnull(res, row, 7) ? AQ_STATUS_NONE : aq_status_parse(PQgetvalue(res, row, 7));
+	free(st->message);
+	st->message = aq_strdup(PQgetvalue(res, row, 8));
+	json_t *labels = json_loads(PQgetvalue(res, row, 9), 0, NULL);
+	if (json_is_object(labels) && json_object_size(labels) > 0) {
+		st->labels = calloc(json_object_size(labels), sizeof(*st->labels));
+		const char *key;
+		json_t *value;
+		json_object_foreach(labels, key, value)
+		{
+			if (st->labels && json_is_string(value)) {
+				st->labels[st->nlabels].key = aq_strdup(key);
+				st->labels[st->nlabels].value = aq_strdup(json_string_value(value));
+				st->nlabels++;
+			}
+		}
+	}
+	json_decref(labels);
+	st->last_seen_ms = strtoll(PQgetvalue(res, row, 10), NULL, 10);
+	st->interval_ms = strtoll(PQgetvalue(res, row, 11), NULL, 10);
+	snprintf(st->last_event_id, sizeof(st->last_event_id), "%s", PQgetvalue(res, row, 12));
+	st->stale_at_ms = strtoll(PQgetvalue(res, row, 13), NULL, 10);
+	st->stale = PQgetvalue(res, row, 14)[0] == 't';
+	st->episode = strtoll(PQgetvalue(res, row, 15), NULL, 10);
+	st->escalation_level = atoi(PQgetvalue(res, row, 16));
+	st->last_notified_ms = strtoll(PQgetvalue(res, row, 17), NULL, 10);
+	st->next_action_ms = strtoll(PQgetvalue(res, row, 18), NULL, 10);
+	json_t *told = json_loads(PQgetvalue(res, row, 19), 0, NULL);
+	if (json_is_array(told) && json_array_size(told) > 0) {
+		st->told = calloc(json_array_size(told), sizeof(*st->told));
+		size_t i;
+		json_t *name;
+		json_array_foreach(told, i, name)
+		{
+			if (st->told && json_is_string(name))
+				st->told[st->ntold++] = aq_strdup(json_string_value(name));
+		}
+	}
+	json_decref(told);
+	st->acked = PQgetvalue(res, row, 20)[0] == 't';
+	st->suppressed = PQgetvalue(res, row, 21)[0] == 't';
+	st->previous_severity = parse_severity(PQgetvalue(res, row, 22));
+}
+
+/* Indexes every row of res by its first column (a check name), so that
+ * matching a batch's checks to their rows costs one probe each rather than a
+ * scan of every row. Returns 0, or -1 when out of memory. */
+static int row_index_build(struct aq_strmap *index, PGresult *res)
+{
+	int rows = PQntuples(res);
+	aq_strmap_init(index);
+	if (aq_strmap_reserve(index, (size_t)rows) != 0)
+		return -1;
+	for (int row = 0; row < rows; row++)
+		if (aq_strmap_put(index, PQgetvalue(res, row, 0), (size_t)row, NULL) < 0)
+			return -1;
+	return 0;
+}
+
+int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int lock,
+			 struct aq_state *states, char *err, size_t errlen)
+{
+	json_t *names = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(names, json_string(checks[i]));
+		states[i].check = NULL;
+	}
+	char *list = json_dumps(names, JSON_COMPACT);
+	json_decref(names);
+	const char *params[] = { list };
+	PGresult *res = PQexecParams(
+		s->conn,
+		lock ? "SELECT " STATE_COLUMNS " FROM alertq_checks WHERE check_name IN"
+		       " (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY check_name FOR UPDATE"
+		     : "SELECT " STATE_COLUMNS " FROM alertq_checks WHERE check_name IN"
+		       " (SELECT jsonb_array_elements_text($1::jsonb))",
+		1, NULL, params, NULL, NULL, 0);
+	free(list);
+	if (store_check_result(s, res, PGRES_TUPLES_OK, "loading check state", err, errlen) != 0)
+		return -1;
+	struct aq_strmap index;
+	if (row_index_build(&index, res) != 0) {
+		aq_strmap_release(&index);
+		PQclear(res);
+		snprintf(err, errlen, "loading check state: out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t row;
+		if (aq_strmap_get(&index, checks[i], &row))
+			state_from_row(&states[i], res, (int)row);
+		else
+			aq_state_init(&states[i], checks[i]);
+	}
+	aq_strmap_release(&index);
+	PQclear(res);
+	return 0;
+}

@@ -1,0 +1,49 @@
+/* store_internal.h - what the store's files share: the handle, the advisory
+ * lock keys, and the checking of libpq results */
+#ifndef ALERTQ_STORE_INTERNAL_H
+#define ALERTQ_STORE_INTERNAL_H
+
+#include <libpq-fe.h>
+
+#include "alertq/store.h"
+
+struct silence {
+	char *match;
+	int64_t starts_ms;
+	int64_t ends_ms;
+};
+
+struct aq_store {
+	PGconn *conn;
+	char *dsn;
+	int connection_lost;
+	int worker_lock; /* held shared: take it again on reconnect */
+	struct silence *silences;
+	size_t nsilences;
+	int64_t silences_read_ms; /* monotonic; 0: never read */
+};
+
+/* Advisory lock keys: migrations run one at a time under MIGRATION_LOCK;
+ * workers hold WORKER_LOCK shared against a rebuild that holds it exclusive. */
+#define MIGRATION_LOCK "7316514"
+#define WORKER_LOCK "7316515"
+
+/* A batch of 20k states is a few MiB; this is far beyond any real one. */
+#define COPY_MAX ((size_t)512 * 1024 * 1024)
+
+/* Copies the first line of libpq's message for conn into err. */
+void store_conn_error(aq_store_t *s, const char *what, char *err, size_t errlen);
+
+/* Checks a result; on failure fills err, notes whether the connection is
+ * gone, clears res and returns -1. */
+int store_check_result(aq_store_t *s, PGresult *res, ExecStatusType want, const char *what, char *err,
+		       size_t errlen);
+
+/* Runs a query whose rows do not matter; 0 or -1. */
+int store_run_query(aq_store_t *s, const char *sql, int nparams, const char *const *params, char *err,
+		    size_t errlen);
+
+/* Frees the silences read (silences.c). */
+void store_silences_clear(aq_store_t *s);
+
+#endif

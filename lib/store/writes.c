@@ -1,0 +1,552 @@
+/* writes.c - what one batch writes: check states (by COPY), transitions,
+ * notifications, dead letters and offsets, in the caller's transaction */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <math.h>
+
+#include "base/buf.h"
+#include "base/utf8.h"
+#include "store/store_internal.h"
+
+/* A dead letter's reason is kept cleaned and cut to this many bytes. */
+#define DEAD_LETTER_REASON_MAX 1000
+
+struct aq_writes {
+	struct aq_buf states; /* COPY text, one line a state; failed: the write fails */
+	size_t nstates;
+	json_t *transitions;
+	json_t *notifications;
+	json_t *offsets;
+	json_t *dead_letters;
+	size_t lost;          /* rows that could not be queued: the batch never writes */
+	char first_loss[200]; /* why the first of them was lost */
+};
+
+aq_writes_t *aq_writes_new(void)
+{
+	aq_writes_t *w = calloc(1, sizeof(*w));
+	if (!w)
+		return NULL;
+	aq_buf_init(&w->states, COPY_MAX);
+	w->transitions = json_array();
+	w->notifications = json_array();
+	w->offsets = json_array();
+	w->dead_letters = json_array();
+	if (!w->transitions || !w->notifications || !w->offsets || !w->dead_letters) {
+		aq_writes_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void aq_writes_free(aq_writes_t *w)
+{
+	if (!w)
+		return;
+	aq_buf_release(&w->states);
+	json_decref(w->transitions);
+	json_decref(w->notifications);
+	json_decref(w->offsets);
+	json_decref(w->dead_letters);
+	free(w);
+}
+
+void aq_writes_clear(aq_writes_t *w)
+{
+	aq_buf_reset(&w->states);
+	w->nstates = 0;
+	json_array_clear(w->transitions);
+	json_array_clear(w->notifications);
+	json_array_clear(w->offsets);
+	json_array_clear(w->dead_letters);
+	w->lost = 0;
+	w->first_loss[0] = '\0';
+}
+
+int aq_writes_empty(const aq_writes_t *w)
+{
+	return w->lost == 0 && w->nstates == 0 && json_array_size(w->transitions) == 0 &&
+		json_array_size(w->notifications) == 0 && json_array_size(w->offsets) == 0 &&
+		json_array_size(w->dead_letters) == 0;
+}
+
+/* Counts a row that could not be queued; returns -1. */
+static int lose(aq_writes_t *w, const char *what, const char *name, const char *why)
+{
+	if (w->lost++ == 0) {
+		char shown[80];
+		aq_text_clean_into(shown, sizeof(shown), name, name ? strlen(name) : 0, AQ_TEXT_SPACES);
+		snprintf(w->first_loss, sizeof(w->first_loss), "%s '%s': %s", what, shown, why);
+	}
+	return -1;
+}
+
+/* Whether s can be stored as text: NULL or well-formed UTF-8. */
+static int text_ok(const char *s)
+{
+	return !s || aq_utf8_valid(s, strlen(s));
+}
+
+/* A double as JSON: a number, or for NaN and the infinities the text
+ * PostgreSQL reads as a double precision, which JSON has no number for. */
+static json_t *double_json(double v)
+{
+	if (isnan(v))
+		return json_string("NaN");
+	if (isinf(v))
+		return json_string(v > 0 ? "Infinity" : "-Infinity");
+	return json_real(v);
+}
+
+/* Adds the members of a row being built; sets *failed when one could not be
+ * made (out of memory), which json_object_set_new reports for a NULL value. */
+static void put(json_t *row, const char *key, json_t *value, int *failed)
+{
+	if (json_object_set_new(row, key, value) != 0)
+		*failed = 1;
+}
+
+/* Appends a built row to list. Returns 0, or -1 (row freed, the loss
+ * counted) when building or appending it failed. */
+static int queue_row(aq_writes_t *w, json_t *list, json_t *row, int failed, const char *what,
+		     const char *name)
+{
+	if (!row || failed || json_array_append_new(list, row) != 0) {
+		if (failed)
+			json_decref(row);
+		return lose(w, what, name, "out of memory");
+	}
+	return 0;
+}
+
+/* Appends s escaped for COPY's text format. */
+static void copy_text(struct aq_buf *b, const char *s)
+{
+	size_t n = strlen(s);
+	if (aq_buf_reserve(b, 2 * n) != 0)
+		return;
+	for (; *s; s++) {
+		char c = *s;
+		if (c == '\\' || c == '\t' || c == '\n' || c == '\r') {
+			b->data[b->len++] = '\\';
+			c = c == '\t' ? 't' : c == '\n' ? 'n' : c == '\r' ? 'r' : '\\';
+		}
+		b->data[b->len++] = c;
+	}
+	b->data[b->len] = '\0';
+}
+
+/* Appends s as the body of a JSON string (without quotes), then escaped
+ * for COPY: \" and \\ become \\" and \\\\, control characters \\u00XX. */
+static void copy_json_string(struct aq_buf *b, const char *s)
+{
+	char esc[8];
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)c;
+			esc[2] = '\0';
+			copy_text(b, esc);
+		} else if (c < 0x20) {
+			snprintf(esc, sizeof(esc), "\\u%04x", c);
+			copy_text(b, esc);
+		} else {
+			aq_buf_add(b, (const char *)&c, 1);
+		}
+	}
+}
+
+/* Appends s as one element of an array literal ("..." with \" and \\),
+ * escaped for COPY. */
+static void copy_array_element(struct aq_buf *b, const char *s)
+{
+	aq_buf_add(b, "\"", 1);
+	for (; *s; s++) {
+		char two[3] = { '\\', *s, '\0' };
+		copy_text(b, (*s == '"' || *s == '\\') ? two : two + 1);
+	}
+	aq_buf_add(b, "\"", 1);
+}
+
+static void copy_sep(struct aq_buf *b)
+{
+	aq_buf_add(b, "\t", 1);
+}
+
+static void copy_null(struct aq_buf *b)
+{
+	aq_buf_add(b, "\\N", 2);
+}
+
+static void copy_int(struct aq_buf *b, long long v)
+{
+	char text[32];
+	int n = snprintf(text, sizeof(text), "%lld", v);
+	aq_buf_add(b, text, (size_t)n);
+}
+
+static void copy_bool(struct aq_buf *b, int v)
+{
+	aq_buf_add(b, v ? "t" : "f", 1);
+}
+
+static void copy_severity(struct aq_buf *b, int severity)
+{
+	const char *name = aq_status_name(severity);
+	if (name)
+		copy_text(b, name);
+	else
+		copy_null(b);
+}
+
+/* Why st cannot be stored as it is, or NULL when it can. */
+static const char *state_unstorable(const struct aq_state *st)
+{
+	if (!st->check || !text_ok(st->check) || !text_ok(st->message) || !text_ok(st->last_event_id))
+		return "a text is not valid UTF-8";
+	for (size_t i = 0; i < st->nlabels; i++)
+		if (!st->labels[i].key || !st->labels[i].value || !text_ok(st->labels[i].key) ||
+		    !text_ok(st->labels[i].value))
+			return "a label is not valid UTF-8";
+	for (size_t i = 0; i < st->ntold; i++)
+		if (!st->told[i] || !text_ok(st->told[i]))
+			return "a channel name is not valid UTF-8";
+	if (!aq_status_name(st->severity) || !aq_status_name(st->previous_severity))
+		return "no such severity";
+	return NULL;
+}
+
+/* One line of alertq_batch_states, its columns in STATE_COPY_COLUMNS order. */
+int aq_writes_state(aq_writes_t *w, const struct aq_state *st)
+{
+	struct aq_buf *b = &w->states;
+	const char *why = state_unstorable(st);
+	if (why)
+		return lose(w, "state of", st->check, why);
+	if (b->failed)
+		return lose(w, "state of", st->check, "the batch is over its size or memory ran out");
+	copy_text(b, st->check);
+	copy_sep(b);
+	copy_severity(b, st->severity);
+	copy_sep(b);
+	copy_int(b, st->since_ms);
+	copy_sep(b);
+	copy_severity(b, st->previous_severity);
+	copy_sep(b);
+	copy_severity(b, st->pending_severity);
+	copy_sep(b);
+	copy_int(b, st->pending_count);
+	copy_sep(b);
+	copy_bool(b, st->has_value);
+	copy_sep(b);
+	if (st->has_value) {
+		char text[40];
+		/* nan, inf and -inf read back as the same double */
+		int n = snprintf(text, sizeof(text), "%.17g", st->value);
+		aq_buf_add(b, text, (size_t)n);
+	} else {
+		copy_null(b);
+	}
+	copy_sep(b);
+	copy_severity(b, st->status);
+	copy_sep(b);
+	copy_text(b, st->message ? st->message : "");
+	copy_sep(b);
+	aq_buf_add(b, "{", 1);
+	for (size_t i = 0; i < st->nlabels; i++) {
+		aq_buf_add(b, i ? ",\"" : "\"", i ? 2 : 1);
+		copy_json_string(b, st->labels[i].key);
+		aq_buf_add(b, "\":\"", 3);
+		copy_json_string(b, st->labels[i].value);
+		aq_buf_add(b, "\"", 1);
+	}
+	aq_buf_add(b, "}", 1);
+	copy_sep(b);
+	copy_int(b, st->last_seen_ms);
+	copy_sep(b);
+	copy_int(b, st->interval_ms);
+	copy_sep(b);
+	copy_text(b, st->last_event_id);
+	copy_sep(b);
+	copy_int(b, st->stale_at_ms);
+	copy_sep(b);
+	copy_bool(b, st->stale);
+	copy_sep(b);
+	copy_int(b, st->episode);
+	copy_sep(b);
+	copy_int(b, st->escalation_level);
+	copy_sep(b);
+	copy_int(b, st->last_notified_ms);
+	copy_sep(b);
+	copy_int(b, st->next_action_ms);
+	copy_sep(b);
+	aq_buf_add(b, "{", 1);
+	for (size_t i = 0; i < st->ntold; i++) {
+		if (i)
+			aq_buf_add(b, ",", 1);
+		copy_array_element(b, st->told[i]);
+	}
+	aq_buf_add(b, "}", 1);
+	copy_sep(b);
+	copy_bool(b, st->acked);
+	copy_sep(b);
+	copy_bool(b, st->suppressed);
+	aq_buf_add(b, "\n", 1);
+	w->nstates++;
+	if (b->failed)
+		return lose(w, "state of", st->check, "the batch is over its size or memory ran out");
+	return 0;
+}
+
+int aq_writes_transition(aq_writes_t *w, const char *check, const struct aq_transition *tr, char ref[37])
+{
+	aq_uuid4(ref);
+	const char *from = aq_status_name(tr->from);
+	const char *to = aq_status_name(tr->to);
+	if (!check || !text_ok(check) || !text_ok(tr->message) || !text_ok(tr->event_id))
+		return lose(w, "transition of", check, "a text is not valid UTF-8");
+	if (!from || !to)
+		return lose(w, "transition of", check, "no such severity");
+	int failed = 0;
+	json_t *row = json_object();
+	if (!row)
+		return lose(w, "transition of", check, "out of memory");
+	put(row, "ref", json_string(ref), &failed);
+	put(row, "check_name", json_string(check), &failed);
+	put(row, "from_severity", json_string(from), &failed);
+	put(row, "to_severity", json_string(to), &failed);
+	put(row, "value", tr->has_value ? double_json(tr->value) : json_null(), &failed);
+	put(row, "message", json_string(tr->message ? tr->message : ""), &failed);
+	put(row, "observed_at_ms", json_integer(tr->observed_at_ms), &failed);
+	put(row, "event_id", json_string(tr->event_id ? tr->event_id : ""), &failed);
+	put(row, "cause", json_string(tr->stale ? "stale" : "result"), &failed);
+	return queue_row(w, w->transitions, row, failed, "transition of", check);
+}
+
+int aq_writes_notification(aq_writes_t *w, const char *id, const char *transition_ref, const char *check,
+			   const char *channel, int level, int resolved, const char *payload,
+			   int64_t give_up_after_ms)
+{
+	if (!id || !check || !channel || !payload || !text_ok(id) || !text_ok(transition_ref) ||
+	    !text_ok(check) || !text_ok(channel) || !text_ok(payload))
+		return lose(w, "notification of", check, "a text is missing or not valid UTF-8");
+	int failed = 0;
+	json_t *row = json_object();
+	if (!row)
+		return lose(w, "notification of", check, "out of memory");
+	put(row, "id", json_string(id), &failed);
+	put(row, "transition_ref",
+	    transition_ref && *transition_ref ? json_string(transition_ref) : json_null(), &failed);
+	put(row, "check_name", json_string(check), &failed);
+	put(row, "channel", json_string(channel), &failed);
+	put(row, "level", json_integer(level), &failed);
+	put(row, "resolved", json_boolean(resolved), &failed);
+	put(row, "payload", json_string(payload), &failed);
+	put(row, "give_up_after_ms", json_integer(give_up_after_ms), &failed);
+	return queue_row(w, w->notifications, row, failed, "notification of", check);
+}
+
+int aq_writes_offset(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset)
+{
+	return aq_writes_offset_in(w, topic, partition, next_offset, NULL);
+}
+
+int aq_writes_offset_in(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset,
+			const char *cluster_id)
+{
+	if (!topic || !text_ok(topic) || !text_ok(cluster_id))
+		return lose(w, "offset of topic", topic, "a text is missing or not valid UTF-8");
+	int failed = 0;
+	json_t *row = json_object();
+	if (!row)
+		return lose(w, "offset of topic", topic, "out of memory");
+	put(row, "topic", json_string(topic), &failed);
+	put(row, "partition", json_integer(partition), &failed);
+	put(row, "next_offset", json_integer(next_offset), &failed);
+	put(row, "cluster_id", json_string(cluster_id ? cluster_id : ""), &failed);
+	return queue_row(w, w->offsets, row, failed, "offset of topic", topic);
+}
+
+int aq_writes_dead_letter(aq_writes_t *w, const char *topic, int32_t partition, int64_t offset,
+			  const char *reason)
+{
+	if (!topic || !text_ok(topic))
+		return lose(w, "dead letter of topic", topic, "the topic is missing or not valid UTF-8");
+	/* the reason often quotes the bad input: kept readable rather than refused */
+	char *clean = aq_text_clean(reason, DEAD_LETTER_REASON_MAX, AQ_TEXT_SPACES);
+	int failed = 0;
+	json_t *row = clean ? json_object() : NULL;
+	if (!row) {
+		free(clean);
+		return lose(w, "dead letter of topic", topic, "out of memory");
+	}
+	put(row, "topic", json_string(topic), &failed);
+	put(row, "partition", json_integer(partition), &failed);
+	put(row, "offset", json_integer(offset), &failed);
+	put(row, "reason", json_string(clean), &failed);
+	free(clean);
+	return queue_row(w, w->dead_letters, row, failed, "dead letter of topic", topic);
+}
+
+/* Runs sql with the JSON array rows as $1, unless rows is empty. */
+static int write_rows(aq_store_t *s, const char *sql, json_t *rows, const char *what, char *err,
+		      size_t errlen)
+{
+	if (json_array_size(rows) == 0)
+		return 0;
+	char *text = json_dumps(rows, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (!text) {
+		snprintf(err, errlen, "%s: out of memory", what);
+		return -1;
+	}
+	const char *params[] = { text };
+	PGresult *res = PQexecParams(s->conn, sql, 1, NULL, params, NULL, NULL, 0);
+	free(text);
+	if (store_check_result(s, res, PGRES_COMMAND_OK, what, err, errlen) != 0)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+/* The columns aq_writes_state() writes, in order. */
+#define STATE_COPY_COLUMNS                                                                                 \
+	"check_name, severity, since_ms, previous_severity, pending_severity, pending_count, has_value, "  \
+	"value,"                                                                                           \
+	" status, message, labels, last_seen_ms, interval_ms, last_event_id, stale_at_ms, stale, episode," \
+	" escalation_level, last_notified_ms, next_action_ms, told, acked, suppressed"
+
+/* Sends the batch's states with COPY into a temporary table, then updates
+ * the rows that exist and inserts the new ones: no JSON to build or parse,
+ * and a plain UPDATE of known rows costs the server far less than an
+ * upsert. Returns 0 or -1. */
+static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
+{
+	if (w->nstates == 0)
+		return 0;
+	if (w->states.failed) {
+		snprintf(err, errlen, "saving check state: out of memory");
+		return -1;
+	}
+	if (aq_store_exec(
+		    s,
+		    "CREATE TEMP TABLE IF NOT EXISTS alertq_batch_states (check_name text, severity text,"
+		    " since_ms bigint, previous_severity text, pending_severity text, pending_count int,"
+		    " has_value boolean, value double precision, status text, message text, labels jsonb,"
+		    " last_seen_ms bigint, interval_ms bigint, last_event_id text, stale_at_ms bigint,"
+		    " stale boolean, episode bigint, escalation_level int, last_notified_ms bigint,"
+		    " next_action_ms bigint, told text[], acked boolean, suppressed boolean)"
+		    " ON COMMIT DELETE ROWS",
+		    err, errlen) != 0)
+		return -1;
+	PGresult *res = PQexec(s->conn, "COPY alertq_batch_states (" STATE_COPY_COLUMNS ") FROM STDIN");
+	if (store_check_result(s, res, PGRES_COPY_IN, "saving check state", err, errlen) != 0)
+		return -1;
+	PQclear(res);
+	int sent = PQputCopyData(s->conn, w->states.data, (int)w->states.len);
+	if (PQputCopyEnd(s->conn, sent == 1 ? NULL : "the client could not send the rows") != 1) {
+		store_conn_error(s, "saving check state", err, errlen);
+		s->connection_lost = PQstatus(s->conn) != CONNECTION_OK;
+		return -1;
+	}
+	res = PQgetResult(s->conn);
+	int rc = store_check_result(s, res, PGRES_COMMAND_OK, "saving check state", err, errlen);
+	if (rc == 0)
+		PQclear(res);
+	/* the COPY's result is followed by a NULL; read it so the next query can go */
+	while ((res = PQgetResult(s->conn)) != NULL)
+		PQclear(res);
+	if (rc != 0)
+		return -1;
+	if (aq_store_exec(
+		    s,
+		    "UPDATE alertq_checks c SET severity = b.severity, since_ms = b.since_ms,"
+		    " pending_severity = b.pending_severity, pending_count = b.pending_count,"
+		    " has_value = b.has_value, value = b.value, status = b.status, message = b.message,"
+		    " labels = b.labels, last_seen_ms = b.last_seen_ms, interval_ms = b.interval_ms,"
+		    " last_event_id = b.last_event_id, stale_at_ms = b.stale_at_ms, stale = b.stale,"
+		    " episode = b.episode, escalation_level = b.escalation_level,"
+		    " last_notified_ms = b.last_notified_ms, next_action_ms = b.next_action_ms, told = "
+		    "b.told,"
+		    " acked = b.acked, acked_by = CASE WHEN b.acked THEN c.acked_by END,"
+		    " acked_at = CASE WHEN b.acked THEN c.acked_at END,"
+		    " ack_comment = CASE WHEN b.acked THEN c.ack_comment END, suppressed = b.suppressed,"
+		    " previous_severity = b.previous_severity, updated_at = now()"
+		    " FROM alertq_batch_states b WHERE c.check_name = b.check_name",
+		    err, errlen) != 0)
+		return -1;
+	return aq_store_exec(
+		s,
+		"INSERT INTO alertq_checks (" STATE_COPY_COLUMNS ", updated_at)"
+		" SELECT " STATE_COPY_COLUMNS ", now() FROM alertq_batch_states b"
+		" WHERE NOT EXISTS (SELECT 1 FROM alertq_checks c WHERE c.check_name = b.check_name)"
+		" ON CONFLICT (check_name) DO UPDATE SET severity = EXCLUDED.severity,"
+		" since_ms = EXCLUDED.since_ms, pending_severity = EXCLUDED.pending_severity,"
+		" pending_count = EXCLUDED.pending_count, has_value = EXCLUDED.has_value,"
+		" value = EXCLUDED.value, status = EXCLUDED.status, message = EXCLUDED.message,"
+		" labels = EXCLUDED.labels, last_seen_ms = EXCLUDED.last_seen_ms,"
+		" interval_ms = EXCLUDED.interval_ms, last_event_id = EXCLUDED.last_event_id,"
+		" stale_at_ms = EXCLUDED.stale_at_ms, stale = EXCLUDED.stale, episode = EXCLUDED.episode,"
+		" escalation_level = EXCLUDED.escalation_level,"
+		" last_notified_ms = EXCLUDED.last_notified_ms, next_action_ms = EXCLUDED.next_action_ms,"
+		" told = EXCLUDED.told, acked = EXCLUDED.acked,"
+		" acked_by = CASE WHEN EXCLUDED.acked THEN alertq_checks.acked_by END,"
+		" acked_at = CASE WHEN EXCLUDED.acked THEN alertq_checks.acked_at END,"
+		" ack_comment = CASE WHEN EXCLUDED.acked THEN alertq_checks.ack_comment END,"
+		" suppressed = EXCLUDED.suppressed, previous_severity = EXCLUDED.previous_severity,"
+		" updated_at = now()",
+		err, errlen);
+}
+
+int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
+{
+	if (w->lost > 0) {
+		snprintf(err, errlen, "refusing to write a batch that lost %zu row(s); the first: %s",
+			 w->lost, w->first_loss);
+		return -1;
+	}
+	if (write_states(s, w, err, errlen) != 0)
+		return -1;
+	if (write_rows(s,
+		       "INSERT INTO alertq_transitions (ref, check_name, from_severity, to_severity, value, "
+		       "message,"
+		       " observed_at_ms, event_id, cause)"
+		       " SELECT ref, check_name, from_severity, to_severity, value, message, observed_at_ms,"
+		       " event_id, cause FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, ord),"
+		       " jsonb_to_record(e.doc) AS x(ref uuid, check_name text, from_severity text,"
+		       " to_severity text, value double precision, message text, observed_at_ms bigint,"
+		       " event_id text, cause text) ORDER BY e.ord",
+		       w->transitions, "saving transitions", err, errlen) != 0)
+		return -1;
+	if (write_rows(s,
+		       "INSERT INTO alertq_notifications (id, transition_ref, check_name, channel, level, "
+		       "resolved,"
+		       " payload, give_up_at)"
+		       " SELECT id, transition_ref, check_name, channel, level, resolved, payload,"
+		       " now() + give_up_after_ms * interval '1 millisecond'"
+		       " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, ord), "
+		       "jsonb_to_record(e.doc)"
+		       " AS x(id uuid, transition_ref uuid, check_name text, channel text, level int,"
+		       " resolved boolean, payload text, give_up_after_ms bigint) ORDER BY e.ord",
+		       w->notifications, "saving notifications", err, errlen) != 0)
+		return -1;
+	if (write_rows(
+		    s,
+		    "INSERT INTO alertq_dead_letters (topic, partition, \"offset\", reason)"
+		    " SELECT topic, partition, \"offset\", reason FROM jsonb_to_recordset($1::jsonb)"
+		    " AS x(topic text, partition int, \"offset\" bigint, reason text) ON CONFLICT DO NOTHING",
+		    w->dead_letters, "saving dead letters", err, errlen) != 0)
+		return -1;
+	if (write_rows(s,
+		       "INSERT INTO alertq_offsets (topic, partition, next_offset, cluster_id)"
+		       " SELECT topic, partition, next_offset, cluster_id FROM jsonb_to_recordset($1::jsonb)"
+		       " AS x(topic text, partition int, next_offset bigint, cluster_id text)"
+		       " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset,"
+		       " cluster_id = EXCLUDED.cluster_id, updated_at = now()",
+		       w->offsets, "saving offsets", err, errlen) != 0)
+		return -1;
+	return 0;
+}
