@@ -165,6 +165,16 @@ static int check_replay(struct context *ctx)
 			" rules\n");
 		return 2;
 	}
+	struct aq_replay_options opt = { a->from, a->to, a->rebuild, a->json, a->rules, NULL };
+	if (aq_replay_check(ctx->cfg, &opt, ctx->err, ctx->errlen) != 0) {
+		/* the rules file's problems already start with its name */
+		if (a->rules && strncmp(ctx->err, a->rules, strlen(a->rules)) == 0)
+			fprintf(stderr, "%s\n", ctx->err);
+		else
+			fprintf(stderr, "alertq: %s\n", ctx->err);
+		ctx->err[0] = '\0';
+		return 2;
+	}
 	return 0;
 }
 
@@ -185,50 +195,57 @@ static int run_migrate(struct context *ctx)
 
 static int run_status(struct context *ctx)
 {
-	return aq_admin_status(ctx->store, stdout, ctx->a->json, ctx->err, ctx->errlen);
+	return aq_admin_status(ctx->store, stdout, ctx->a->json, ctx->err, ctx->errlen) == 0 ? 0 : 1;
 }
 
 static int run_history(struct context *ctx)
 {
 	return aq_admin_history(ctx->store, ctx->a->positional[0], stdout, ctx->a->json, ctx->err,
-				ctx->errlen);
+				ctx->errlen) == 0
+		? 0
+		: 1;
 }
 
 static int run_ack(struct context *ctx)
 {
 	const struct args *a = ctx->a;
 	int rc = aq_admin_ack(ctx->store, a->positional[0], a->by, a->comment, ctx->err, ctx->errlen);
-	if (rc == 0)
-		printf("acknowledged %s\n", a->positional[0]);
-	return rc;
+	if (rc != 0)
+		return 1;
+	printf("acknowledged %s\n", a->positional[0]);
+	return 0;
 }
 
 static int run_unack(struct context *ctx)
 {
 	int rc = aq_admin_unack(ctx->store, ctx->a->positional[0], ctx->err, ctx->errlen);
-	if (rc == 0)
-		printf("acknowledgement of %s taken back\n", ctx->a->positional[0]);
-	return rc;
+	if (rc != 0)
+		return 1;
+	printf("acknowledgement of %s taken back\n", ctx->a->positional[0]);
+	return 0;
 }
 
 static int run_silence(struct context *ctx)
 {
 	const struct args *a = ctx->a;
 	return aq_admin_silence(ctx->store, a->positional[0], ctx->duration_ms, a->comment, a->by, stdout,
-				ctx->err, ctx->errlen);
+				ctx->err, ctx->errlen) == 0
+		? 0
+		: 1;
 }
 
 static int run_silences(struct context *ctx)
 {
-	return aq_admin_silences(ctx->store, stdout, ctx->a->json, ctx->err, ctx->errlen);
+	return aq_admin_silences(ctx->store, stdout, ctx->a->json, ctx->err, ctx->errlen) == 0 ? 0 : 1;
 }
 
 static int run_unsilence(struct context *ctx)
 {
 	int rc = aq_admin_unsilence(ctx->store, ctx->a->positional[0], ctx->err, ctx->errlen);
-	if (rc == 0)
-		printf("silence %s ended\n", ctx->a->positional[0]);
-	return rc;
+	if (rc != 0)
+		return 1;
+	printf("silence %s ended\n", ctx->a->positional[0]);
+	return 0;
 }
 
 static int run_replay(struct context *ctx)
@@ -236,13 +253,7 @@ static int run_replay(struct context *ctx)
 	const struct args *a = ctx->a;
 	struct aq_replay_options opt = { a->from, a->to, a->rebuild, a->json, a->rules, &stop_requested };
 	catch_stop_signals();
-	int rc = aq_replay_run(ctx->cfg, &opt, stdout, ctx->err, ctx->errlen);
-	/* the rules file's problems already start with its name */
-	if (rc == 2 && a->rules && strncmp(ctx->err, a->rules, strlen(a->rules)) == 0) {
-		fprintf(stderr, "%s\n", ctx->err);
-		ctx->err[0] = '\0';
-	}
-	return rc;
+	return aq_replay_run(ctx->cfg, &opt, stdout, ctx->err, ctx->errlen) == 0 ? 0 : 1;
 }
 
 struct command {

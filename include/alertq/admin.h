@@ -8,8 +8,10 @@
 
 #include "alertq/store.h"
 
-/* Each returns 0, 1 on a runtime failure (with the reason in err), or, where
- * said, another exit status. Output goes to out. */
+/* Each returns 0, or -1 with the reason in err. Output goes to out. Text
+ * output shows every string that came from outside (check names, messages,
+ * labels, receivers' errors, comments) through aq_terminal_text, so nothing
+ * printed can drive the terminal; JSON output is JSON-escaped instead. */
 
 /* Every known check, worst first; undeliverable notifications and dead
  * letters after them. json: an array of objects (check, severity, since,
@@ -19,7 +21,7 @@ int aq_admin_status(aq_store_t *s, FILE *out, int json, char *err, size_t errlen
 
 /* The transitions of check, oldest first, each with the notifications it
  * caused per channel (attempts, delivery state, last error), and the
- * escalations and repeats. Returns 1 with "no such check" when unknown. */
+ * escalations and repeats. Fails with "no such check" when unknown. */
 int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char *err, size_t errlen);
 
 /* Acknowledges the current episode of check (by and comment may be NULL).

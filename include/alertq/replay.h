@@ -25,13 +25,19 @@ struct aq_replay_options {
 	const volatile sig_atomic_t *stop;
 };
 
+/* Checks opt for cfg without reading anything: --from and --to parse, and
+ * the rules file (when given) loads. Returns 0, or -1 with the reason in err
+ * (a rules file's problems as FILE:LINE). */
+int aq_replay_check(const struct aq_config *cfg, const struct aq_replay_options *opt, char *err,
+		    size_t errlen);
+
 /* Runs `alertq replay` for cfg: reads the topic with a consumer of its own
  * (assigned partitions, never subscribed, nothing committed) and reports on
  * out; notes and progress go to stderr. A rebuild replaces alertq_checks,
  * alertq_transitions and the stored offsets in one transaction, and is
  * refused while a worker runs. Installs no signal handler: the caller sets
- * opt->stop. Returns 0, 1 (runtime failure, the reason in
- * err) or 2 (bad options or rules file, the reason in err). */
+ * opt->stop. Checks the options as aq_replay_check does first. Returns 0,
+ * or -1 with the reason in err. */
 int aq_replay_run(const struct aq_config *cfg, const struct aq_replay_options *opt, FILE *out, char *err,
 		  size_t errlen);
 

@@ -7,6 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/terminal.h"
+
+/* Room for outside text shown on a terminal: an escaped byte takes four. */
+#define SHOWN_NAME_MAX (4 * AQ_CHECK_NAME_MAX + 1)
+#define SHOWN_TEXT_MAX (4 * 4096 + 1)
+
 /* How many undeliverable notifications the status shows, newest first. */
 #define UNDELIVERABLE_SHOWN 50
 
@@ -38,6 +44,12 @@ static const char *text_of(json_t *o, const char *key)
 	return text ? text : "";
 }
 
+/* The string at key, escaped for a terminal into buf. */
+static const char *shown(char *buf, size_t len, json_t *o, const char *key)
+{
+	return aq_terminal_text(buf, len, text_of(o, key));
+}
+
 /* Copies key of from into to (the same value, shared). */
 static void copy_key(json_t *to, json_t *from, const char *key)
 {
@@ -48,7 +60,7 @@ int aq_admin_status(aq_store_t *s, FILE *out, int json, char *err, size_t errlen
 {
 	json_t *checks;
 	if (aq_store_status(s, &checks, err, errlen) != 0)
-		return 1;
+		return -1;
 	size_t i;
 	json_t *c;
 	if (json) {
@@ -98,8 +110,9 @@ int aq_admin_status(aq_store_t *s, FILE *out, int json, char *err, size_t errlen
 			snprintf(level_text, sizeof(level_text), "%lld", (long long)level);
 		else
 			snprintf(level_text, sizeof(level_text), "-");
-		fprintf(out, "%-36s %-9s %-24s %-14s %-24s %-4s %-8s %s%s\n", text_of(c, "check"),
-			text_of(c, "severity"), since, value, seen,
+		char name[SHOWN_NAME_MAX];
+		fprintf(out, "%-36s %-9s %-24s %-14s %-24s %-4s %-8s %s%s\n",
+			shown(name, sizeof(name), c, "check"), text_of(c, "severity"), since, value, seen,
 			json_is_true(json_object_get(c, "acked")) ? "yes" : "no",
 			json_is_true(json_object_get(c, "silenced")) ? "yes" : "no", level_text,
 			json_is_true(json_object_get(c, "stale")) ? " (stale)" : "");
@@ -110,21 +123,23 @@ int aq_admin_status(aq_store_t *s, FILE *out, int json, char *err, size_t errlen
 
 	json_t *undeliverable;
 	if (aq_store_undeliverable(s, UNDELIVERABLE_SHOWN, &undeliverable, err, errlen) != 0)
-		return 1;
+		return -1;
 	if (json_array_size(undeliverable) > 0) {
 		fprintf(out, "\nUNDELIVERABLE NOTIFICATIONS (newest first)\n");
 		json_t *n;
 		json_array_foreach(undeliverable, i, n)
 		{
+			char name[SHOWN_NAME_MAX], error[SHOWN_TEXT_MAX];
 			fprintf(out, "  %s  %s -> %s after %lld attempt(s): %s\n", text_of(n, "created_at"),
-				text_of(n, "check"), text_of(n, "channel"), (long long)int_of(n, "attempts"),
-				text_of(n, "last_error"));
+				shown(name, sizeof(name), n, "check"), text_of(n, "channel"),
+				(long long)int_of(n, "attempts"),
+				shown(error, sizeof(error), n, "last_error"));
 		}
 	}
 	json_decref(undeliverable);
 	struct aq_store_totals totals;
 	if (aq_store_totals(s, &totals, err, errlen) != 0)
-		return 1;
+		return -1;
 	fprintf(out, "\nnotifications pending: %lld, undeliverable: %lld; dead letters: %lld\n",
 		(long long)totals.pending, (long long)totals.undeliverable, (long long)totals.dead_letters);
 	return 0;
@@ -135,14 +150,15 @@ int aq_admin_status(aq_store_t *s, FILE *out, int json, char *err, size_t errlen
 static void print_notification(FILE *out, json_t *n, const char *when)
 {
 	json_t *last_error = json_object_get(n, "last_error");
+	char error[SHOWN_TEXT_MAX];
+	aq_terminal_text(error, sizeof(error), json_string_value(last_error));
 	fprintf(out, "    %s%s%-20s %-8s level %lld  %-13s %lld attempt(s)%s%s\n", when ? when : "",
 		when ? "  " : "", json_string_value(json_object_get(n, "channel")),
 		json_string_value(json_object_get(n, "status")),
 		(long long)json_integer_value(json_object_get(n, "escalation_level")),
 		json_string_value(json_object_get(n, "delivery")),
 		(long long)json_integer_value(json_object_get(n, "attempts")),
-		json_is_string(last_error) ? "  last error: " : "",
-		json_is_string(last_error) ? json_string_value(last_error) : "");
+		json_is_string(last_error) ? "  last error: " : "", json_is_string(last_error) ? error : "");
 }
 
 int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char *err, size_t errlen)
@@ -150,10 +166,11 @@ int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char
 	json_t *rows_tr, *rows_nt;
 	int found = aq_store_history(s, check, &rows_tr, &rows_nt, err, errlen);
 	if (found < 0)
-		return 1;
+		return -1;
 	if (found == 1) {
-		snprintf(err, errlen, "no such check '%s'", check);
-		return 1;
+		char name[SHOWN_NAME_MAX];
+		snprintf(err, errlen, "no such check '%s'", aq_terminal_text(name, sizeof(name), check));
+		return -1;
 	}
 	json_t *doc = json_object();
 	json_t *transitions = json_array();
@@ -212,13 +229,15 @@ int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char
 		json_decref(doc);
 		return 0;
 	}
-	fprintf(out, "history of %s\n", check);
+	char name[SHOWN_NAME_MAX];
+	fprintf(out, "history of %s\n", aq_terminal_text(name, sizeof(name), check));
 	size_t k;
 	json_t *t;
 	json_array_foreach(transitions, k, t)
 	{
 		json_t *value = json_object_get(t, "value");
 		char value_text[32] = "-";
+		char message[SHOWN_TEXT_MAX];
 		if (json_is_number(value))
 			snprintf(value_text, sizeof(value_text), "%g", json_number_value(value));
 		fprintf(out, "%s  %-8s -> %-8s value %-12s %s%s\n",
@@ -227,7 +246,7 @@ int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char
 				: "-",
 			json_string_value(json_object_get(t, "from")),
 			json_string_value(json_object_get(t, "to")), value_text,
-			json_string_value(json_object_get(t, "message")),
+			shown(message, sizeof(message), t, "message"),
 			strcmp(json_string_value(json_object_get(t, "cause")), "stale") == 0 ? " (stale)"
 											     : "");
 		size_t j;
@@ -255,10 +274,10 @@ int aq_admin_ack(aq_store_t *s, const char *check, const char *by, const char *c
 {
 	int changed;
 	if (aq_store_ack(s, check, by && *by ? by : getenv("USER"), comment, &changed, err, errlen) != 0)
-		return 1;
+		return -1;
 	if (changed == 0) {
 		snprintf(err, errlen, "check '%s' is unknown or not firing", check);
-		return 1;
+		return -1;
 	}
 	return 0;
 }
@@ -267,10 +286,10 @@ int aq_admin_unack(aq_store_t *s, const char *check, char *err, size_t errlen)
 {
 	int changed;
 	if (aq_store_unack(s, check, aq_now_ms(), &changed, err, errlen) != 0)
-		return 1;
+		return -1;
 	if (changed == 0) {
 		snprintf(err, errlen, "check '%s' is unknown or not acknowledged", check);
-		return 1;
+		return -1;
 	}
 	return 0;
 }
@@ -282,7 +301,7 @@ int aq_admin_silence(aq_store_t *s, const char *glob, int64_t duration_ms, const
 	char ends_at[AQ_STORE_TIME_MAX];
 	if (aq_store_silence_add(s, glob, duration_ms, comment, by && *by ? by : getenv("USER"), &id, ends_at,
 				 err, errlen) != 0)
-		return 1;
+		return -1;
 	fprintf(out, "silence %lld: '%s' until %s\n", (long long)id, glob, ends_at);
 	return 0;
 }
@@ -291,7 +310,7 @@ int aq_admin_silences(aq_store_t *s, FILE *out, int json, char *err, size_t errl
 {
 	json_t *list;
 	if (aq_store_silences(s, &list, err, errlen) != 0)
-		return 1;
+		return -1;
 	if (json) {
 		json_dumpf(list, out, JSON_INDENT(2));
 		fputc('\n', out);
@@ -303,8 +322,10 @@ int aq_admin_silences(aq_store_t *s, FILE *out, int json, char *err, size_t errl
 		{
 			char id[24];
 			snprintf(id, sizeof(id), "%lld", (long long)int_of(o, "id"));
-			fprintf(out, "%-6s %-30s %-24s %-24s %s\n", id, text_of(o, "match"),
-				text_of(o, "starts_at"), text_of(o, "ends_at"), text_of(o, "comment"));
+			char match[SHOWN_NAME_MAX], comment[SHOWN_TEXT_MAX];
+			fprintf(out, "%-6s %-30s %-24s %-24s %s\n", id,
+				shown(match, sizeof(match), o, "match"), text_of(o, "starts_at"),
+				text_of(o, "ends_at"), shown(comment, sizeof(comment), o, "comment"));
 		}
 	}
 	json_decref(list);
@@ -318,14 +339,14 @@ int aq_admin_unsilence(aq_store_t *s, const char *id, char *err, size_t errlen)
 	long long number = strtoll(id, &end, 10);
 	if (!*id || *end || errno == ERANGE) {
 		snprintf(err, errlen, "silence id '%s' is not a number", id);
-		return 1;
+		return -1;
 	}
 	int changed;
 	if (aq_store_unsilence(s, (int64_t)number, &changed, err, errlen) != 0)
-		return 1;
+		return -1;
 	if (changed == 0) {
 		snprintf(err, errlen, "no active silence %s", id);
-		return 1;
+		return -1;
 	}
 	return 0;
 }

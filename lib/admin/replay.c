@@ -17,6 +17,7 @@
 
 #include "alertq/kafka.h"
 #include "alertq/store.h"
+#include "base/terminal.h"
 
 #define PARTITIONS_MAX 4096
 #define STALL_MS 30000   /* no message for this long while some are due: give up */
@@ -199,7 +200,7 @@ static int plan_reading(struct reader *rd, const struct bound *from, const struc
 	int64_t *found = calloc(rd->nparts, sizeof(*found));
 	if (!found) {
 		snprintf(err, errlen, "out of memory");
-		return 1;
+		return -1;
 	}
 	int fallback = 0;
 	for (size_t i = 0; i < rd->nparts; i++) {
@@ -218,7 +219,7 @@ static int plan_reading(struct reader *rd, const struct bound *from, const struc
 					 (long long)from->value, rd->cfg->topic, (int)p->id,
 					 (long long)p->low, (long long)p->low);
 				free(found);
-				return 1;
+				return -1;
 			}
 			p->start = from->value < p->high ? from->value : p->high;
 		}
@@ -458,7 +459,9 @@ static int print_transition(void *opaque, const struct aq_state *st, const struc
 		char value[64] = "-";
 		if (tr->has_value)
 			snprintf(value, sizeof(value), "%.17g", tr->value);
-		fprintf(dr->out, "%s  %s  %s -> %s  value %s%s", when, st->check, aq_status_name(tr->from),
+		char name[4 * AQ_CHECK_NAME_MAX + 1];
+		fprintf(dr->out, "%s  %s  %s -> %s  value %s%s", when,
+			aq_terminal_text(name, sizeof(name), st->check), aq_status_name(tr->from),
 			aq_status_name(tr->to), value, tr->stale ? "  (stale)" : "");
 		for (size_t i = 0; i < plan->n; i++)
 			fprintf(dr->out, "%s%s%s", i ? ", " : "  notify ", plan->items[i].channel,
@@ -609,6 +612,27 @@ fail:
 	return -1;
 }
 
+int aq_replay_check(const struct aq_config *cfg, const struct aq_replay_options *opt, char *err,
+		    size_t errlen)
+{
+	struct bound from, to;
+	if (!opt->from) {
+		snprintf(err, errlen, "replay needs --from beginning|OFFSET|TIME");
+		return -1;
+	}
+	if (parse_bound(opt->from, 1, &from, "--from", err, errlen) != 0 ||
+	    parse_bound(opt->to, 0, &to, "--to", err, errlen) != 0)
+		return -1;
+	if (opt->rules_path) {
+		struct aq_config rules;
+		memset(&rules, 0, sizeof(rules));
+		if (aq_config_load_rules(&rules, opt->rules_path, cfg, err, errlen) != 0)
+			return -1;
+		aq_config_release(&rules);
+	}
+	return 0;
+}
+
 int aq_replay_run(const struct aq_config *cfg, const struct aq_replay_options *opt, FILE *out, char *err,
 		  size_t errlen)
 {
@@ -617,24 +641,20 @@ int aq_replay_run(const struct aq_config *cfg, const struct aq_replay_options *o
 	struct aq_config rules;
 	const struct aq_config *use = cfg;
 	aq_store_t *store = NULL;
-	int rc = 2;
+	int rc = -1;
 
 	memset(&rd, 0, sizeof(rd));
 	memset(&rules, 0, sizeof(rules));
-	if (!opt->from) {
-		snprintf(err, errlen, "replay needs --from beginning|OFFSET|TIME");
-		return 2;
-	}
-	if (parse_bound(opt->from, 1, &from, "--from", err, errlen) != 0 ||
-	    parse_bound(opt->to, 0, &to, "--to", err, errlen) != 0)
-		return 2;
+	if (aq_replay_check(cfg, opt, err, errlen) != 0)
+		return -1;
+	parse_bound(opt->from, 1, &from, "--from", err, errlen);
+	parse_bound(opt->to, 0, &to, "--to", err, errlen);
 	if (opt->rules_path) {
 		if (aq_config_load_rules(&rules, opt->rules_path, cfg, err, errlen) != 0)
-			return 2;
+			return -1;
 		use = &rules;
 	}
 
-	rc = 1;
 	if (opt->rebuild) {
 		store = aq_store_connect(cfg->state_dsn, err, errlen);
 		if (!store)
@@ -659,7 +679,7 @@ int aq_replay_run(const struct aq_config *cfg, const struct aq_replay_options *o
 	if (plan_reading(&rd, &from, &to, err, errlen) != 0)
 		goto out;
 	if (opt->rebuild) {
-		rc = rebuild_state(cfg, &rd, store, out, err, errlen) == 0 ? 0 : 1;
+		rc = rebuild_state(cfg, &rd, store, out, err, errlen) == 0 ? 0 : -1;
 		goto out;
 	}
 
@@ -679,7 +699,7 @@ int aq_replay_run(const struct aq_config *cfg, const struct aq_replay_options *o
 	print_totals(out, opt->json, ev, &rg, &rd);
 	report_unusable(&rg);
 	aq_replay_eval_free(ev);
-	rc = fflush(out) == 0 ? 0 : 1;
+	rc = fflush(out) == 0 ? 0 : -1;
 	if (rc)
 		snprintf(err, errlen, "writing the report failed");
 out:
