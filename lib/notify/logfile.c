@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "notify/channels.h"
+#include "notify/channel.h"
 
 /* Bumped by aq_logfile_reopen; a writer that opened its file under an older
  * value reopens before it writes again. A counter rather than a flag, so
@@ -52,7 +52,9 @@ static int make_dirs(const char *dir)
 	return 0;
 }
 
-struct aq_logfile *aq_logfile_new(const char *log_dir, char *err, size_t errlen)
+/* Returns a writer for log_dir/alerts.log (opened at its first write), or
+ * NULL with a message in err. */
+static struct aq_logfile *logfile_new(const char *log_dir, char *err, size_t errlen)
 {
 	if (!log_dir || !log_dir[0]) {
 		snprintf(err, errlen, "the log file channel needs log_dir");
@@ -74,7 +76,7 @@ struct aq_logfile *aq_logfile_new(const char *log_dir, char *err, size_t errlen)
 	return lf;
 }
 
-void aq_logfile_free(struct aq_logfile *lf)
+static void logfile_free(struct aq_logfile *lf)
 {
 	if (!lf)
 		return;
@@ -132,7 +134,9 @@ static void fail_rest(struct aq_delivery *items, size_t from, size_t n, const ch
 		aq_delivery_set(&items[i], AQ_DELIVERY_RETRY, "%s", reason);
 }
 
-void aq_logfile_deliver(struct aq_logfile *lf, struct aq_delivery *items, size_t n)
+/* Appends one JSON line per item and flushes them to disk before marking
+ * them delivered. */
+static void logfile_deliver(struct aq_logfile *lf, struct aq_delivery *items, size_t n)
 {
 	char reason[sizeof(items->error)];
 	if (n == 0)
@@ -180,3 +184,28 @@ void aq_logfile_deliver(struct aq_logfile *lf, struct aq_delivery *items, size_t
 		lf->fd = -1;
 	}
 }
+
+static int logfile_ops_open(const struct aq_channel *ch, const char *log_dir, void **state, char *err,
+			    size_t errlen)
+{
+	(void)ch;
+	*state = logfile_new(log_dir, err, errlen);
+	return *state ? 0 : -1;
+}
+
+static void logfile_ops_close(void *state)
+{
+	logfile_free(state);
+}
+
+static void logfile_ops_deliver(void *state, const struct aq_channel *ch, struct aq_delivery *items, size_t n)
+{
+	(void)ch;
+	logfile_deliver(state, items, n);
+}
+
+const struct aq_channel_ops aq_logfile_ops = {
+	.open = logfile_ops_open,
+	.close = logfile_ops_close,
+	.deliver = logfile_ops_deliver,
+};

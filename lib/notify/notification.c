@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "alertq/event.h"
-#include "notify/channels.h"
+#include "base/utf8.h"
+#include "notify/format.h"
 
 /* How much of a message the summary carries: syslog and chat lines are short. */
 #define SUMMARY_MESSAGE_MAX 1024

@@ -1,6 +1,5 @@
 /* webhook.c - the webhook channel: a signed JSON (or Slack) POST per notification */
 #include <ctype.h>
-#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
@@ -8,7 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "notify/channels.h"
+#include "notify/channel.h"
+#include "notify/format.h"
 
 /* Longest wait a Retry-After header can ask for: a day. */
 #define RETRY_AFTER_MAX_S 86400
@@ -98,18 +98,9 @@ static int sign(const char *secret, const char *body, size_t body_len, char *out
  * memory runs out. */
 static char *request_body(const struct aq_channel *ch, const struct aq_notification *n)
 {
-	if (ch->format != AQ_FORMAT_SLACK)
-		return aq_notification_to_json(n);
-	char *summary = aq_notification_summary(n);
-	if (!summary)
-		return NULL;
-	char *body = NULL;
-	json_t *root = json_pack("{s:s}", "text", summary);
-	if (root)
-		body = json_dumps(root, JSON_COMPACT);
-	json_decref(root);
-	free(summary);
-	return body;
+	if (ch->format == AQ_FORMAT_SLACK)
+		return aq_format_slack(n);
+	return aq_notification_to_json(n);
 }
 
 /* Appends "name: value" to the request headers of t. Returns 0, or -1 when
@@ -126,7 +117,8 @@ static int add_header(struct aq_transfer *t, const char *name, const char *value
 	return 0;
 }
 
-int aq_webhook_prepare(const struct aq_channel *ch, struct aq_transfer *t)
+/* Writes the request body of t->item and sets the HTTP options on t->easy. */
+static int webhook_prepare(const struct aq_channel *ch, struct aq_transfer *t)
 {
 	struct aq_delivery *d = t->item;
 	if (aq_require_setting(d, ch->url, ch->url_env, "url") < 0)
@@ -169,7 +161,8 @@ oom:
 	return -1;
 }
 
-void aq_webhook_finish(const struct aq_channel *ch, struct aq_transfer *t, CURLcode rc)
+/* Reads the answer of the receiver into t->item. */
+static void webhook_finish(const struct aq_channel *ch, struct aq_transfer *t, CURLcode rc)
 {
 	struct aq_delivery *d = t->item;
 	char origin[256];
@@ -196,3 +189,8 @@ void aq_webhook_finish(const struct aq_channel *ch, struct aq_transfer *t, CURLc
 	if (transient)
 		d->retry_after_ms = t->retry_after_ms;
 }
+
+const struct aq_channel_ops aq_webhook_ops = {
+	.prepare = webhook_prepare,
+	.finish = webhook_finish,
+};

@@ -1,7 +1,8 @@
-/* channels.h - private seams between the sender and the channel modules
- * (notification text, logfile, webhook and email requests) */
-#ifndef ALERTQ_CHANNELS_H
-#define ALERTQ_CHANNELS_H
+/* channel.h - what every channel type shares: the table of operations the
+ * sender drives a channel through, the transfer slot of a web or mail
+ * request, and the helpers that write a delivery's outcome */
+#ifndef ALERTQ_NOTIFY_CHANNEL_H
+#define ALERTQ_NOTIFY_CHANNEL_H
 
 #include <curl/curl.h>
 #include <stdarg.h>
@@ -29,6 +30,34 @@ struct aq_transfer {
 	char errbuf[CURL_ERROR_SIZE];
 };
 
+/* The operations of one channel type. A local channel (logfile, syslog) has
+ * deliver; a request channel (webhook, email) has prepare and finish, and the
+ * sender runs its requests on one curl multi handle.
+ *
+ * open makes the channel's own state for ch (log_dir is where a logfile
+ * writes) and returns 0 with *state set (NULL when it needs none), or -1 with
+ * a message in err. close frees that state (NULL allowed). Both may be NULL.
+ *
+ * deliver fills the result of each of n items (they start out DELIVERED).
+ *
+ * prepare sets the channel's options on t->easy for t->item (the common ones
+ * -- timeout, no signals, error buffer -- are already set) and returns 0 to
+ * run it, or -1 when t->item already has its result (a missing variable, no
+ * memory). finish reads the outcome of a completed transfer into t->item. */
+struct aq_channel_ops {
+	int (*open)(const struct aq_channel *ch, const char *log_dir, void **state, char *err, size_t errlen);
+	void (*close)(void *state);
+	void (*deliver)(void *state, const struct aq_channel *ch, struct aq_delivery *items, size_t n);
+	int (*prepare)(const struct aq_channel *ch, struct aq_transfer *t);
+	void (*finish)(const struct aq_channel *ch, struct aq_transfer *t, CURLcode rc);
+};
+
+/* One table per channel type, each in its own file. */
+extern const struct aq_channel_ops aq_logfile_ops; /* logfile.c */
+extern const struct aq_channel_ops aq_syslog_ops;  /* syslog.c */
+extern const struct aq_channel_ops aq_webhook_ops; /* webhook.c */
+extern const struct aq_channel_ops aq_email_ops;   /* email.c */
+
 /* Fills the result and the error text of d (printf-style, cut to fit). */
 void aq_delivery_set(struct aq_delivery *d, enum aq_delivery_result result, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -52,33 +81,5 @@ void aq_copy_printable(char *out, size_t outlen, const char *text, size_t len);
 
 /* 1 when retrying rc can never help (malformed URL, unsupported scheme). */
 int aq_curl_error_is_permanent(CURLcode rc);
-
-/* aq_text_clean (base/utf8.h) makes every outside text valid and bounded. */
-
-/* Writes a value with the fewest significant digits that read back as the
- * same double ("120000", "0.1"). */
-void aq_format_value(double v, char *buf, size_t buflen);
-
-/* Name of a severity as the contract spells it ("CRITICAL"). */
-const char *aq_severity_name(int severity);
-
-/* Webhook and email requests, run by the sender's multi handle. prepare sets
- * the channel's options on t->easy for t->item (the common ones -- timeout,
- * no signals, error buffer -- are already set) and returns 0 to run it, or -1
- * when t->item already has its result (a missing variable, no memory).
- * finish reads the outcome of a completed transfer into t->item. */
-int aq_webhook_prepare(const struct aq_channel *ch, struct aq_transfer *t);
-void aq_webhook_finish(const struct aq_channel *ch, struct aq_transfer *t, CURLcode rc);
-int aq_email_prepare(const struct aq_channel *ch, struct aq_transfer *t);
-void aq_email_finish(const struct aq_channel *ch, struct aq_transfer *t, CURLcode rc);
-
-/* The log file channel. aq_logfile_new returns a writer for
- * log_dir/alerts.log (opened at its first write), or NULL with a message in
- * err. aq_logfile_deliver appends one JSON line per item and flushes them to
- * disk before marking them delivered. */
-struct aq_logfile;
-struct aq_logfile *aq_logfile_new(const char *log_dir, char *err, size_t errlen);
-void aq_logfile_free(struct aq_logfile *lf);
-void aq_logfile_deliver(struct aq_logfile *lf, struct aq_delivery *items, size_t n);
 
 #endif
