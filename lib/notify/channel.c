@@ -7,11 +7,15 @@
 
 void aq_delivery_set(struct aq_delivery *d, enum aq_delivery_result result, const char *fmt, ...)
 {
-	d->result = result;
+	/* room to spare: a text longer than the error is cut with a marker */
+	char raw[2 * sizeof(d->error)];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(d->error, sizeof(d->error), fmt, ap);
+	int n = vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof(raw) ? (size_t)n : sizeof(raw) - 1;
+	d->result = result;
+	aq_text_clean_into(d->error, sizeof(d->error), raw, len, AQ_TEXT_SPACES);
 }
 
 int aq_require_setting(struct aq_delivery *d, const char *value, const char *env, const char *what)
@@ -42,15 +46,10 @@ const char *aq_transfer_error(const struct aq_transfer *t, CURLcode rc)
 
 void aq_copy_printable(char *out, size_t outlen, const char *text, size_t len)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < len && n + 1 < outlen; i++) {
-		unsigned char c = (unsigned char)text[i];
-		if (c == '\r' || c == '\n')
-			break;
-		out[n++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-	}
-	if (outlen > 0)
-		out[n] = '\0';
+	size_t line = 0;
+	while (line < len && text[line] != '\r' && text[line] != '\n')
+		line++;
+	aq_text_clean_into(out, outlen, text, line, AQ_TEXT_SPACES);
 }
 
 int aq_curl_error_is_permanent(CURLcode rc)

@@ -12,6 +12,10 @@
 
 /* Longest server reply or response start kept for an error message. */
 #define AQ_REPLY_MAX 160
+/* Most of a response body read: past it the transfer is cut short (the
+ * status is known by then), so a receiver that never stops sending cannot
+ * hold a slot until the timeout. */
+#define AQ_RESPONSE_READ_MAX (64 * 1024)
 
 /* One request slot of a sender. Its easy handle lives as long as the sender,
  * so the connection it used stays in the multi handle's cache for the next
@@ -24,8 +28,10 @@ struct aq_transfer {
 	size_t payload_sent;
 	struct curl_slist *list;  /* webhook: request headers; email: recipients */
 	char reply[AQ_REPLY_MAX]; /* webhook: status line reason; email: last 4xx/5xx reply */
-	char body[AQ_REPLY_MAX];  /* webhook: start of the response body */
+	char body[AQ_REPLY_MAX];  /* webhook: start of the response body, as sent */
 	size_t body_len;
+	size_t body_read; /* webhook: bytes of the body read so far */
+	int body_cut;     /* webhook: the transfer was stopped at AQ_RESPONSE_READ_MAX */
 	int64_t retry_after_ms;
 	char errbuf[CURL_ERROR_SIZE];
 };
@@ -58,7 +64,9 @@ extern const struct aq_channel_ops aq_syslog_ops;  /* syslog.c */
 extern const struct aq_channel_ops aq_webhook_ops; /* webhook.c */
 extern const struct aq_channel_ops aq_email_ops;   /* email.c */
 
-/* Fills the result and the error text of d (printf-style, cut to fit). */
+/* Fills the result and the error text of d (printf-style). The text is made
+ * clean (aq_text_clean: valid UTF-8, control characters as spaces) and cut
+ * to fit, so the arguments may carry whatever a receiver sent. */
 void aq_delivery_set(struct aq_delivery *d, enum aq_delivery_result result, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -75,8 +83,9 @@ void aq_url_origin(const char *url, char *out, size_t outlen);
  * taken from its error buffer or curl's text for rc. */
 const char *aq_transfer_error(const struct aq_transfer *t, CURLcode rc);
 
-/* Copies the first line of text (at most len bytes, not NUL-terminated) into
- * out, control characters as spaces, cut to fit. */
+/* Copies the first line of text (at most len bytes, not NUL-terminated, any
+ * bytes at all) into out as clean text: valid UTF-8, control characters as
+ * spaces, cut to fit with "...". */
 void aq_copy_printable(char *out, size_t outlen, const char *text, size_t len);
 
 /* 1 when retrying rc can never help (malformed URL, unsupported scheme). */

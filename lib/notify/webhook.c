@@ -66,7 +66,8 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *userdata)
 }
 
 /* curl write callback: keeps the start of the response body for an error
- * message and drops the rest. */
+ * message and drops the rest; stops the transfer once AQ_RESPONSE_READ_MAX
+ * bytes came (curl then ends it with CURLE_WRITE_ERROR). */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
 	struct aq_transfer *t = userdata;
@@ -76,6 +77,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 	memcpy(t->body + t->body_len, data, take);
 	t->body_len += take;
 	t->body[t->body_len] = '\0';
+	t->body_read += len;
+	if (t->body_read > AQ_RESPONSE_READ_MAX) {
+		t->body_cut = 1;
+		return 0;
+	}
 	return len;
 }
 
@@ -147,6 +153,8 @@ static int webhook_prepare(const struct aq_channel *ch, struct aq_transfer *t)
 	CURL *e = t->easy;
 	curl_easy_setopt(e, CURLOPT_URL, ch->url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* a redirect is an answer, not followed: the signed body is for this URL alone */
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_POST, 1L);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->payload);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->payload_len);
@@ -167,6 +175,9 @@ static void webhook_finish(const struct aq_channel *ch, struct aq_transfer *t, C
 	struct aq_delivery *d = t->item;
 	char origin[256];
 	aq_url_origin(ch->url, origin, sizeof(origin));
+	/* stopped by on_body: the answer is complete enough */
+	if (rc == CURLE_WRITE_ERROR && t->body_cut)
+		rc = CURLE_OK;
 	if (rc != CURLE_OK) {
 		const char *why = aq_transfer_error(t, rc);
 		if (ch->secret && strstr(why, ch->secret))
@@ -183,9 +194,12 @@ static void webhook_finish(const struct aq_channel *ch, struct aq_transfer *t, C
 	}
 	char body[AQ_REPLY_MAX];
 	aq_copy_printable(body, sizeof(body), t->body, t->body_len);
+	/* a redirect, like any other 3xx or 4xx, needs the URL fixed */
 	int transient = status >= 500 || status == 408 || status == 429;
-	aq_delivery_set(d, transient ? AQ_DELIVERY_RETRY : AQ_DELIVERY_PERMANENT, "HTTP %ld%s%s from %s%s%s",
-			status, t->reply[0] ? " " : "", t->reply, origin, body[0] ? ": " : "", body);
+	int redirect = status >= 300 && status < 400;
+	aq_delivery_set(d, transient ? AQ_DELIVERY_RETRY : AQ_DELIVERY_PERMANENT,
+			"HTTP %ld%s%s from %s%s%s%s", status, t->reply[0] ? " " : "", t->reply, origin,
+			redirect ? " (redirects are not followed)" : "", body[0] ? ": " : "", body);
 	if (transient)
 		d->retry_after_ms = t->retry_after_ms;
 }

@@ -20,6 +20,7 @@
 
 #include "alertq/event.h"
 #include "alertq/notify.h"
+#include "base/utf8.h"
 
 #define NOTIFICATION_ID "6f1c1a0e-4b7d-4c2e-9a51-0d2f3b4c5d6e"
 #define EVENT_ID "0b8e2f9a-1c3d-4e5f-8a7b-9c0d1e2f3a4b"
@@ -220,6 +221,18 @@ static int closed_port(void)
 	return ntohs(a.sin_port);
 }
 
+/* Fails the test unless error is what a delivery may store: valid UTF-8,
+ * no control characters, shorter than its buffer. */
+static void check_error_text(const char *error)
+{
+	size_t len = strnlen(error, AQ_DELIVERY_ERROR_MAX);
+	ck_assert_msg(len < AQ_DELIVERY_ERROR_MAX, "error text not terminated within its buffer");
+	ck_assert_msg(aq_utf8_valid(error, len), "error text is not UTF-8: %s", error);
+	for (size_t i = 0; i < len; i++)
+		ck_assert_msg((unsigned char)error[i] >= 0x20 && error[i] != 0x7f,
+			      "control character 0x%02x in error text: %s", (unsigned char)error[i], error);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	return remove(path);
@@ -390,6 +403,10 @@ static const struct {
 	  "\"previous_severity\":\"OK\",\"value\":1,\"message\":\"m\",\"labels\":{},"
 	  "\"observed_at\":\"yesterday\"}",
 	  "'observed_at': invalid time" },
+	/* the quoted name is cut inside the "\xc3\xa9": the message stays UTF-8 */
+	{ "{\"notification_id\":\"a\",\"check\":\"x\",\"status\":\"firing\","
+	  "\"severity\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\xc3\xa9\"}",
+	  "unknown severity 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\xef\xbf\xbd'" },
 };
 
 START_TEST(test_from_json_errors)
@@ -400,6 +417,7 @@ START_TEST(test_from_json_errors)
 	ck_assert_int_eq(aq_notification_from_json(&n, bad_json_cases[_i].json, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, bad_json_cases[_i].error), "error '%s' lacks '%s'", err,
 		      bad_json_cases[_i].error);
+	check_error_text(err);
 	ck_assert_ptr_null(n.check);
 	ck_assert_ptr_null(n.labels);
 }
@@ -666,6 +684,97 @@ START_TEST(test_webhook_batch_concurrency)
 }
 END_TEST
 
+/* Receivers that answer badly, one row each: whatever they send, the
+ * delivery's error is clean text within its cap and the outcome is right. */
+#define LATIN1_BODY "Requ\\xeate invalide : le champ \\xabtext\\xbb manque"
+static const struct {
+	const char *what;
+	const char *args[6];
+	long timeout_ms;
+	enum aq_delivery_result result;
+	const char *error;   /* part of the error text */
+	int64_t retry_after; /* expected retry_after_ms */
+	int64_t max_ms;      /* the delivery takes less than this */
+} hostile_http_cases[] = {
+	{ "400 with a Latin-1 body",
+	  { "--status", "400", "--escapes", "--response-body", LATIN1_BODY },
+	  5000,
+	  AQ_DELIVERY_PERMANENT,
+	  "HTTP 400 Bad Request from http://127.0.0.1:",
+	  0,
+	  3000 },
+	{ "400 with a Latin-1 body, the bytes replaced",
+	  { "--status", "400", "--escapes", "--response-body", LATIN1_BODY },
+	  5000,
+	  AQ_DELIVERY_PERMANENT,
+	  "Requ\xef\xbf\xbdte invalide",
+	  0,
+	  3000 },
+	{ "400 with a Latin-1 reason and a bell",
+	  { "--status", "400", "--escapes", "--reason", "Mauvaise requ\\xeate\\x07!" },
+	  5000,
+	  AQ_DELIVERY_PERMANENT,
+	  "HTTP 400 Mauvaise requ\xef\xbf\xbdte !",
+	  0,
+	  3000 },
+	{ "500 with a 1 MiB body", { "--status", "500", "--response-size", "1048576" }, 5000, AQ_DELIVERY_RETRY, "HTTP 500 Internal Server Error", 0, 3000 },
+	{ "503 with a body that never ends", { "--status", "503", "--endless" }, 5000, AQ_DELIVERY_RETRY, "HTTP 503 Service Unavailable", 0, 3000 },
+	{ "200 with a body that never ends", { "--endless" }, 5000, AQ_DELIVERED, "", 0, 3000 },
+	{ "200 with an invalid UTF-8 body",
+	  { "--escapes", "--response-body", "\\xff\\xfe\\xc0\\xaf\\x1b[2J\\xed\\xa0\\x80" },
+	  5000,
+	  AQ_DELIVERED,
+	  "",
+	  0,
+	  3000 },
+	{ "400 with control characters and invalid UTF-8",
+	  { "--status", "400", "--escapes", "--response-body", "\\x1b[31m\\xc0\\xaf\\x00\\x7f\\xf5!" },
+	  5000,
+	  AQ_DELIVERY_PERMANENT,
+	  "HTTP 400",
+	  0,
+	  3000 },
+	{ "503 with a garbage Retry-After",
+	  { "--status", "503", "--escapes", "--retry-after", "soon\\xff\\x01" },
+	  5000,
+	  AQ_DELIVERY_RETRY,
+	  "HTTP 503",
+	  0,
+	  3000 },
+	{ "429 with a Retry-After of centuries", { "--status", "429", "--retry-after", "99999999999" }, 5000, AQ_DELIVERY_RETRY, "HTTP 429", 86400000, 3000 },
+	{ "301 redirect", { "--status", "301", "--location", "http://127.0.0.1:1/elsewhere" }, 5000, AQ_DELIVERY_PERMANENT, "HTTP 301 Moved Permanently from http://127.0.0.1:", 0, 3000 },
+	{ "307 redirect", { "--status", "307", "--location", "/hook2" }, 5000, AQ_DELIVERY_PERMANENT, "(redirects are not followed)", 0, 3000 },
+	{ "never answers", { "--delay", "5" }, 500, AQ_DELIVERY_RETRY, "timed out", 0, 2500 },
+};
+
+START_TEST(test_webhook_hostile)
+{
+	const char *const *a = hostile_http_cases[_i].args;
+	struct receiver *r = receiver_start("http_receiver.py", a[0], a[1], a[2], a[3], a[4], a[5]);
+	char url[128];
+	struct aq_channel ch = channel(AQ_CHANNEL_WEBHOOK, receiver_url(r, "http", "/hook", url, sizeof(url)));
+	ch.timeout_ms = hostile_http_cases[_i].timeout_ms;
+	struct aq_notification n;
+	sample(&n);
+	int64_t start = aq_monotonic_ms();
+	struct aq_delivery d = deliver_one(&ch, &n);
+	int64_t took = aq_monotonic_ms() - start;
+	const char *what = hostile_http_cases[_i].what;
+	ck_assert_msg(d.result == hostile_http_cases[_i].result, "%s: result %d: %s", what, d.result, d.error);
+	check_error_text(d.error);
+	ck_assert_msg(strstr(d.error, hostile_http_cases[_i].error), "%s: error '%s' lacks '%s'", what, d.error,
+		      hostile_http_cases[_i].error);
+	ck_assert_msg(d.retry_after_ms == hostile_http_cases[_i].retry_after, "%s: retry after %lld ms", what,
+		      (long long)d.retry_after_ms);
+	ck_assert_msg(took < hostile_http_cases[_i].max_ms, "%s: took %lld ms", what, (long long)took);
+	/* a redirect is not followed: one request reached the receiver */
+	json_t *records = read_lines(r->out);
+	ck_assert_uint_eq(json_array_size(records), 1);
+	json_decref(records);
+	aq_notification_release(&n);
+}
+END_TEST
+
 START_TEST(test_webhook_missing_variables)
 {
 	struct aq_channel ch = channel(AQ_CHANNEL_WEBHOOK, NULL);
@@ -834,6 +943,58 @@ START_TEST(test_email_failures)
 	json_t *records = read_lines(r->out);
 	ck_assert_uint_eq(json_array_size(records), 1);
 	json_decref(records);
+	aq_notification_release(&n);
+}
+END_TEST
+
+/* SMTP servers that answer badly, one row each. */
+static const struct {
+	const char *what;
+	const char *args[6];
+	enum aq_delivery_result result;
+	const char *error;
+} hostile_smtp_cases[] = {
+	{ "550 with Latin-1 text at DATA",
+	  { "--fail-all", "--fail-code", "550", "--escapes", "--fail-message",
+	    "5.7.1 Message refus\\xe9 \\xab spam \\xbb\\x1b[0m" },
+	  AQ_DELIVERY_PERMANENT,
+	  "SMTP 550 5.7.1 Message refus\xef\xbf\xbd" },
+	{ "451 with Latin-1 text",
+	  { "--fail-all", "--fail-code", "451", "--escapes", "--fail-message", "4.3.0 r\\xe9essayez plus tard" },
+	  AQ_DELIVERY_RETRY,
+	  "SMTP 451 4.3.0 r\xef\xbf\xbd"
+	  "essayez" },
+	{ "554 with a reply of 1000 bytes",
+	  { "--fail-all", "--fail-code", "554", "--fail-message",
+	    "5.0.0 "
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" },
+	  AQ_DELIVERY_PERMANENT,
+	  "SMTP 554 5.0.0 xxx" },
+};
+
+START_TEST(test_email_hostile)
+{
+	const char *const *a = hostile_smtp_cases[_i].args;
+	struct receiver *r = receiver_start("smtp_receiver.py", a[0], a[1], a[2], a[3], a[4], a[5]);
+	char url[128];
+	struct aq_channel ch = email_channel(r, url, sizeof(url));
+	struct aq_notification n;
+	sample(&n);
+	struct aq_delivery d = deliver_one(&ch, &n);
+	const char *what = hostile_smtp_cases[_i].what;
+	ck_assert_msg(d.result == hostile_smtp_cases[_i].result, "%s: result %d: %s", what, d.result, d.error);
+	check_error_text(d.error);
+	ck_assert_msg(strstr(d.error, hostile_smtp_cases[_i].error), "%s: error '%s' lacks '%s'", what, d.error,
+		      hostile_smtp_cases[_i].error);
 	aq_notification_release(&n);
 }
 END_TEST
@@ -1035,6 +1196,8 @@ static Suite *notify_suite(void)
 	tcase_add_test(tc, test_webhook_timeout);
 	tcase_add_test(tc, test_webhook_batch_concurrency);
 	tcase_add_test(tc, test_webhook_missing_variables);
+	tcase_add_loop_test(tc, test_webhook_hostile, 0,
+			    (int)(sizeof(hostile_http_cases) / sizeof(hostile_http_cases[0])));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("email");
@@ -1044,6 +1207,8 @@ static Suite *notify_suite(void)
 	tcase_add_test(tc, test_email_multiline_message_and_auth);
 	tcase_add_loop_test(tc, test_email_failures, 0,
 			    (int)(sizeof(smtp_failure_cases) / sizeof(smtp_failure_cases[0])));
+	tcase_add_loop_test(tc, test_email_hostile, 0,
+			    (int)(sizeof(hostile_smtp_cases) / sizeof(hostile_smtp_cases[0])));
 	tcase_add_test(tc, test_email_starttls_required_not_offered);
 	tcase_add_test(tc, test_email_connection_refused);
 	suite_add_tcase(s, tc);
