@@ -10,8 +10,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/buf.h"
 #include "base/utf8.h"
 
+/* The summary escaped for Slack: each byte grows to at most five. */
+#define SLACK_TEXT_MAX (5 * 4096)
 /* Caps on what one message may grow to from its input. */
 #define MESSAGE_MAX (64 * 1024)
 #define MESSAGE_TEXT_MAX 8192
@@ -250,16 +253,39 @@ char *aq_format_email(const struct aq_channel *ch, const struct aq_notification 
 	return msg.buf;
 }
 
+/* Slack's text escapes, so event data can never mention @channel or @here
+ * (<!channel>) or forge a link (<http://...|text>). */
+static void add_slack_escaped(struct aq_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '&')
+			aq_buf_puts(b, "&amp;");
+		else if (*s == '<')
+			aq_buf_puts(b, "&lt;");
+		else if (*s == '>')
+			aq_buf_puts(b, "&gt;");
+		else
+			aq_buf_add(b, s, 1);
+	}
+}
+
 char *aq_format_slack(const struct aq_notification *n)
 {
 	char *summary = aq_notification_summary(n);
 	if (!summary)
 		return NULL;
+	struct aq_buf text;
+	aq_buf_init(&text, SLACK_TEXT_MAX);
+	add_slack_escaped(&text, summary);
+	free(summary);
+	char *escaped = aq_buf_take(&text);
+	if (!escaped)
+		return NULL;
 	char *body = NULL;
-	json_t *root = json_pack("{s:s}", "text", summary);
+	json_t *root = json_pack("{s:s}", "text", escaped);
 	if (root)
 		body = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
-	free(summary);
+	free(escaped);
 	return body;
 }

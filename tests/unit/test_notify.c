@@ -528,6 +528,50 @@ START_TEST(test_webhook_slack_unsigned)
 }
 END_TEST
 
+/* Event data that Slack would read as markup, and what reaches Slack. */
+static const struct {
+	const char *check, *message, *label;
+	const char *wire; /* part of the text sent */
+} slack_escape_cases[] = {
+	{ "db.main", "<!channel> <http://evil|click> & co", "ops",
+	  "&lt;!channel&gt; &lt;http://evil|click&gt; &amp; co" },
+	{ "db.main", "<!here> wake up", "ops", "&lt;!here&gt; wake up" },
+	{ "<@U024BE7LH>", "ok", "ops", "&lt;@U024BE7LH&gt; firing" },
+	{ "db.main", "ok", "<!subteam^S123|oncall>", "team=&lt;!subteam^S123|oncall&gt;" },
+	{ "db.main", "&lt; already escaped", "ops", "&amp;lt; already escaped" },
+};
+
+START_TEST(test_webhook_slack_escaped)
+{
+	struct receiver *r = receiver_start("http_receiver.py", NULL, NULL, NULL, NULL, NULL, NULL);
+	char url[128];
+	struct aq_channel ch = channel(AQ_CHANNEL_WEBHOOK, receiver_url(r, "http", "/slack", url, sizeof(url)));
+	ch.format = AQ_FORMAT_SLACK;
+	struct aq_notification n;
+	sample(&n);
+	free(n.check);
+	free(n.message);
+	free(n.labels[0].value);
+	n.check = aq_strdup(slack_escape_cases[_i].check);
+	n.message = aq_strdup(slack_escape_cases[_i].message);
+	n.labels[0].value = aq_strdup(slack_escape_cases[_i].label);
+	struct aq_delivery d = deliver_one(&ch, &n);
+	ck_assert_msg(d.result == AQ_DELIVERED, "not delivered: %s", d.error);
+	json_t *records = read_lines(r->out);
+	ck_assert_uint_eq(json_array_size(records), 1);
+	json_t *body = json_loads(member(json_array_get(records, 0), "body"), 0, NULL);
+	ck_assert_ptr_nonnull(body);
+	const char *text = member(body, "text");
+	ck_assert_msg(strstr(text, slack_escape_cases[_i].wire), "'%s' lacks '%s'", text,
+		      slack_escape_cases[_i].wire);
+	/* no markup at all is left */
+	ck_assert_msg(!strchr(text, '<') && !strchr(text, '>'), "markup in '%s'", text);
+	json_decref(body);
+	json_decref(records);
+	aq_notification_release(&n);
+}
+END_TEST
+
 /* How each answer of a webhook is taken. */
 static const struct {
 	const char *status;
@@ -1190,6 +1234,8 @@ static Suite *notify_suite(void)
 	tcase_add_checked_fixture(tc, NULL, stop_receivers);
 	tcase_add_test(tc, test_webhook_json_signed);
 	tcase_add_test(tc, test_webhook_slack_unsigned);
+	tcase_add_loop_test(tc, test_webhook_slack_escaped, 0,
+			    (int)(sizeof(slack_escape_cases) / sizeof(slack_escape_cases[0])));
 	tcase_add_loop_test(tc, test_webhook_status, 0, (int)(sizeof(status_cases) / sizeof(status_cases[0])));
 	tcase_add_test(tc, test_webhook_retry_after_then_delivered);
 	tcase_add_test(tc, test_webhook_connection_refused);
