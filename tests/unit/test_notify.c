@@ -1043,6 +1043,113 @@ START_TEST(test_email_hostile)
 }
 END_TEST
 
+/* Large events by email: the largest alertq accepts, a message from old
+ * data far over the limit, and more labels than the limit allows. */
+static const struct {
+	const char *what;
+	size_t message_len;
+	size_t nlabels;
+	const char *marker; /* a line of the body that must be there, or NULL */
+	int whole_cut;      /* the body ends in the message-level cut marker */
+} large_email_cases[] = {
+	{ "the largest event accepted", 4096, 64, NULL, 0 },
+	{ "a message of 1 MiB", 1024 * 1024, 64, "  [message cut: 1048576 bytes, the first 8192 shown]", 0 },
+	{ "300 labels of 1 KiB", 4096, 300, NULL, 1 },
+};
+
+/* The largest size a whole message may reach (format.c's MESSAGE_MAX). */
+#define EMAIL_MESSAGE_MAX (128 * 1024)
+
+START_TEST(test_email_large_event)
+{
+	struct receiver *r = receiver_start("smtp_receiver.py", NULL, NULL, NULL, NULL, NULL, NULL);
+	char url[128];
+	struct aq_channel ch = email_channel(r, url, sizeof(url));
+	struct aq_notification n;
+	sample(&n);
+	/* a check name of 255 bytes, two-byte characters and all */
+	free(n.check);
+	n.check = malloc(256);
+	for (int i = 0; i < 127; i++)
+		memcpy(n.check + 2 * i, "\xc3\xa9", 2);
+	memcpy(n.check + 254, "c", 2);
+	/* a message with a line far over 998 bytes, blank lines, controls and
+	 * bytes that are not UTF-8 */
+	size_t mlen = large_email_cases[_i].message_len;
+	free(n.message);
+	n.message = malloc(mlen + 1);
+	for (size_t i = 0; i < mlen; i++)
+		n.message[i] = "abcdefghij\xe9\x01 "[i % 13];
+	memcpy(n.message + 3000, "\n\n\r\n.\n", 6);
+	n.message[mlen] = '\0';
+	aq_labels_free(n.labels, n.nlabels);
+	n.nlabels = large_email_cases[_i].nlabels;
+	n.labels = calloc(n.nlabels, sizeof(*n.labels));
+	for (size_t i = 0; i < n.nlabels; i++) {
+		n.labels[i].key = malloc(129);
+		n.labels[i].value = malloc(1025);
+		memset(n.labels[i].key, 'k', 128);
+		snprintf(n.labels[i].key, 129, "key%03zu", i);
+		n.labels[i].key[6] = 'k';
+		n.labels[i].key[128] = '\0';
+		for (size_t j = 0; j < 1024; j++)
+			n.labels[i].value[j] = "v\xc3\xbc\n"[j % 4];
+		n.labels[i].value[1024] = '\0';
+	}
+	struct aq_delivery d = deliver_one(&ch, &n);
+	const char *what = large_email_cases[_i].what;
+	ck_assert_msg(d.result == AQ_DELIVERED, "%s: not delivered: %s", what, d.error);
+
+	json_t *records = read_lines(r->out);
+	ck_assert_uint_eq(json_array_size(records), 1);
+	const char *data = member(json_array_get(records, 0), "data");
+	size_t len = strlen(data);
+	ck_assert_msg(len <= EMAIL_MESSAGE_MAX, "%s: message of %zu bytes", what, len);
+	ck_assert_msg(aq_utf8_valid(data, len), "%s: message is not UTF-8", what);
+	/* every line within SMTP's 998 bytes, CRLF included; no bare CR or LF */
+	int in_headers = 1, saw_subject = 0;
+	for (const char *line = data; *line;) {
+		const char *end = strstr(line, "\r\n");
+		ck_assert_msg(end != NULL, "%s: the message does not end in CRLF", what);
+		size_t line_len = (size_t)(end - line);
+		ck_assert_msg(line_len + 2 <= 998, "%s: a line of %zu bytes: %.60s", what, line_len + 2, line);
+		ck_assert_msg(!memchr(line, '\n', line_len) && !memchr(line, '\r', line_len), "%s: bare CR or LF",
+			      what);
+		if (in_headers && line_len == 0) {
+			in_headers = 0;
+		} else if (in_headers) {
+			/* a header line is "Name: value" or the folded rest of one */
+			size_t name = strspn(line, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-");
+			ck_assert_msg(line[0] == ' ' || (name > 0 && line[name] == ':'), "%s: header line '%.60s'",
+				      what, line);
+			ck_assert_msg(line_len <= 78, "%s: header line of %zu bytes: %.60s", what, line_len, line);
+			saw_subject |= strncmp(line, "Subject: [CRITICAL] =?UTF-8?B?", 30) == 0;
+		}
+		line = end + 2;
+	}
+	ck_assert_msg(!in_headers && saw_subject, "%s: no header block or subject", what);
+	const char *body = strstr(data, "\r\n\r\n") + 4;
+	ck_assert_ptr_nonnull(strstr(body, "check: \xc3\xa9\xc3\xa9"));
+	if (large_email_cases[_i].marker)
+		ck_assert_msg(strstr(body, large_email_cases[_i].marker), "%s: no '%s'", what,
+			      large_email_cases[_i].marker);
+	const char *cut = strstr(body, "[cut: this notification is longer than");
+	if (large_email_cases[_i].whole_cut) {
+		ck_assert_msg(cut != NULL, "%s: no cut marker", what);
+		ck_assert_msg(strlen(cut) < 100, "%s: the cut marker is not at the end", what);
+	} else {
+		ck_assert_msg(cut == NULL, "%s: cut", what);
+		/* every label is there, the last one whole, and then the summary */
+		char key[16];
+		snprintf(key, sizeof(key), "key%03zuk", n.nlabels - 1);
+		ck_assert_msg(strstr(body, key), "%s: label %s missing", what, key);
+		ck_assert_ptr_nonnull(strstr(body, "notification_id: " NOTIFICATION_ID "\r\n\r\n[CRITICAL] "));
+	}
+	json_decref(records);
+	aq_notification_release(&n);
+}
+END_TEST
+
 START_TEST(test_email_starttls_required_not_offered)
 {
 	struct receiver *r = receiver_start("smtp_receiver.py", NULL, NULL, NULL, NULL, NULL, NULL);
@@ -1255,6 +1362,8 @@ static Suite *notify_suite(void)
 			    (int)(sizeof(smtp_failure_cases) / sizeof(smtp_failure_cases[0])));
 	tcase_add_loop_test(tc, test_email_hostile, 0,
 			    (int)(sizeof(hostile_smtp_cases) / sizeof(hostile_smtp_cases[0])));
+	tcase_add_loop_test(tc, test_email_large_event, 0,
+			    (int)(sizeof(large_email_cases) / sizeof(large_email_cases[0])));
 	tcase_add_test(tc, test_email_starttls_required_not_offered);
 	tcase_add_test(tc, test_email_connection_refused);
 	suite_add_tcase(s, tc);
