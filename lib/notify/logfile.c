@@ -29,8 +29,12 @@ void aq_logfile_reopen(void)
 	atomic_fetch_add_explicit(&reopen_generation, 1, memory_order_relaxed);
 }
 
-/* Creates dir and any missing parents with mode 0755. Returns 0, or -1 with
- * errno set. */
+/* Modes of what the channel creates: the log can tell what is failing where. */
+#define LOG_DIR_MODE 0750
+#define LOG_FILE_MODE 0640
+
+/* Creates dir and any missing parents with LOG_DIR_MODE. Returns 0, or -1
+ * with errno set. */
 static int make_dirs(const char *dir)
 {
 	char path[PATH_MAX];
@@ -45,7 +49,7 @@ static int make_dirs(const char *dir)
 			continue;
 		char saved = path[i];
 		path[i] = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		if (mkdir(path, LOG_DIR_MODE) < 0 && errno != EEXIST)
 			return -1;
 		path[i] = saved;
 	}
@@ -102,7 +106,13 @@ static int logfile_open(struct aq_logfile *lf, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create directory '%s': %s", lf->dir, strerror(errno));
 		return -1;
 	}
-	lf->fd = open(lf->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	/* a symbolic link in its place could point the writes anywhere */
+	lf->fd = open(lf->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, LOG_FILE_MODE);
+	if (lf->fd < 0 && errno == ELOOP) {
+		snprintf(err, errlen, "cannot open '%s': it is a symbolic link, which is not followed",
+			 lf->path);
+		return -1;
+	}
 	if (lf->fd < 0) {
 		snprintf(err, errlen, "cannot open '%s': %s", lf->path, strerror(errno));
 		return -1;

@@ -1218,10 +1218,15 @@ START_TEST(test_logfile_append_and_reopen)
 	for (int i = 0; i < 3; i++)
 		ck_assert_msg(items[i].result == AQ_DELIVERED, "item %d: %s", i, items[i].error);
 	struct stat st;
+	/* what alertq creates is not for every user to read */
 	ck_assert_int_eq(stat(dir, &st), 0);
-	ck_assert_int_eq(st.st_mode & 0777, 0755);
+	ck_assert_int_eq(st.st_mode & 0777, 0750);
+	snprintf(rotated, sizeof(rotated), "%s/logs", tmpdir);
+	ck_assert_int_eq(stat(rotated, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0750);
+	snprintf(rotated, sizeof(rotated), "%s/alerts.log.1", dir);
 	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_int_eq(st.st_mode & 0777, 0644);
+	ck_assert_int_eq(st.st_mode & 0777, 0640);
 
 	/* each line reads back as the notification it stands for */
 	FILE *f = fopen(path, "r");
@@ -1287,6 +1292,31 @@ START_TEST(test_logfile_cannot_write)
 	/* no log_dir at all is a setup error */
 	ck_assert_ptr_null(aq_sender_new(&ch, NULL, err, sizeof(err)));
 	ck_assert_str_eq(err, "the log file channel needs log_dir");
+	aq_notification_release(&n);
+}
+END_TEST
+
+START_TEST(test_logfile_symlink_refused)
+{
+	char dir[PATH_MAX], path[PATH_MAX], target[PATH_MAX], err[256];
+	snprintf(dir, sizeof(dir), "%s/symlinked", tmpdir);
+	snprintf(path, sizeof(path), "%s/alerts.log", dir);
+	snprintf(target, sizeof(target), "%s/elsewhere", tmpdir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(symlink(target, path), 0);
+	struct aq_channel ch = channel(AQ_CHANNEL_LOGFILE, NULL);
+	aq_sender_t *s = aq_sender_new(&ch, dir, err, sizeof(err));
+	ck_assert_ptr_nonnull(s);
+	struct aq_notification n;
+	sample(&n);
+	struct aq_delivery d = { .notification = &n };
+	aq_sender_deliver(s, &d, 1);
+	ck_assert_int_eq(d.result, AQ_DELIVERY_RETRY);
+	ck_assert_msg(strstr(d.error, "is a symbolic link, which is not followed") && strstr(d.error, path),
+		      "error: %s", d.error);
+	/* nothing was written where the link points */
+	ck_assert_int_eq(access(target, F_OK), -1);
+	aq_sender_free(s);
 	aq_notification_release(&n);
 }
 END_TEST
@@ -1371,6 +1401,7 @@ static Suite *notify_suite(void)
 	tc = tcase_create("local");
 	tcase_add_test(tc, test_logfile_append_and_reopen);
 	tcase_add_test(tc, test_logfile_cannot_write);
+	tcase_add_test(tc, test_logfile_symlink_refused);
 	tcase_add_test(tc, test_syslog_delivered);
 	tcase_add_test(tc, test_unknown_channel_type);
 	suite_add_tcase(s, tc);
