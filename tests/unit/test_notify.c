@@ -459,6 +459,45 @@ START_TEST(test_summary)
 }
 END_TEST
 
+/* Outside text in every field a sink shows: the syslog line (the summary)
+ * stays one line of valid UTF-8, the JSON stays valid and reads back. */
+static const char *const hostile_texts[] = {
+	"line\nbreak\r\nand\rreturn",
+	"escape \x1b[2J\x1b[31mred\x07 bell \x7f del \t tab",
+	"latin-1 caf\xe9 \xab quoted \xbb",
+	"broken \xc3 \xe2\x82 \xf0\x9f\x98 overlong \xc0\xaf surrogate \xed\xa0\x80 high \xf5\x80\x80\x80",
+	"<!channel> & \"quotes\" \\ backslash",
+};
+
+START_TEST(test_hostile_text_in_summary_and_json)
+{
+	const char *text = hostile_texts[_i];
+	struct aq_notification n, back;
+	sample(&n);
+	free(n.check);
+	free(n.message);
+	free(n.labels[0].key);
+	free(n.labels[0].value);
+	n.check = aq_strdup(text);
+	n.message = aq_strdup(text);
+	n.labels[0].key = aq_strdup(text);
+	n.labels[0].value = aq_strdup(text);
+	char *summary = aq_notification_summary(&n);
+	ck_assert_ptr_nonnull(summary);
+	check_error_text(summary);
+	char *json = aq_notification_to_json(&n);
+	ck_assert_ptr_nonnull(json);
+	ck_assert_msg(aq_utf8_valid(json, strlen(json)), "JSON is not UTF-8: %s", json);
+	ck_assert_ptr_null(strchr(json, '\n'));
+	char err[256];
+	ck_assert_msg(aq_notification_from_json(&back, json, err, sizeof(err)) == 0, "%s", err);
+	aq_notification_release(&back);
+	free(summary);
+	free(json);
+	aq_notification_release(&n);
+}
+END_TEST
+
 /* ---- webhook ---- */
 
 START_TEST(test_webhook_json_signed)
@@ -1364,6 +1403,8 @@ static Suite *notify_suite(void)
 	tcase_add_loop_test(tc, test_from_json_errors, 0,
 			    (int)(sizeof(bad_json_cases) / sizeof(bad_json_cases[0])));
 	tcase_add_test(tc, test_summary);
+	tcase_add_loop_test(tc, test_hostile_text_in_summary_and_json, 0,
+			    (int)(sizeof(hostile_texts) / sizeof(hostile_texts[0])));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("webhook");
