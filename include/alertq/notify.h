@@ -50,11 +50,16 @@ enum aq_delivery_result {
 	AQ_DELIVERY_PERMANENT = 2, /* other HTTP 4xx, SMTP 5xx, a missing secret variable */
 };
 
+/* Size of a delivery's error text, its NUL included. */
+#define AQ_DELIVERY_ERROR_MAX 512
+
 struct aq_delivery {
 	const struct aq_notification *notification; /* in */
 	enum aq_delivery_result result;             /* out */
 	int64_t retry_after_ms;                     /* out: from Retry-After, 0 if none */
-	char error[256];                            /* out: the reason when not delivered */
+	/* out: the reason when not delivered; whatever a receiver sent, always
+	 * valid UTF-8 without control characters, cut to fit with "..." */
+	char error[AQ_DELIVERY_ERROR_MAX];
 };
 
 /* A sender delivers notifications over one channel, reusing connections and

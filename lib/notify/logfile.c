@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "notify/channels.h"
+#include "notify/channel.h"
 
 /* Bumped by aq_logfile_reopen; a writer that opened its file under an older
  * value reopens before it writes again. A counter rather than a flag, so
@@ -29,8 +29,12 @@ void aq_logfile_reopen(void)
 	atomic_fetch_add_explicit(&reopen_generation, 1, memory_order_relaxed);
 }
 
-/* Creates dir and any missing parents with mode 0755. Returns 0, or -1 with
- * errno set. */
+/* Modes of what the channel creates: the log can tell what is failing where. */
+#define LOG_DIR_MODE 0750
+#define LOG_FILE_MODE 0640
+
+/* Creates dir and any missing parents with LOG_DIR_MODE. Returns 0, or -1
+ * with errno set. */
 static int make_dirs(const char *dir)
 {
 	char path[PATH_MAX];
@@ -45,14 +49,16 @@ static int make_dirs(const char *dir)
 			continue;
 		char saved = path[i];
 		path[i] = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		if (mkdir(path, LOG_DIR_MODE) < 0 && errno != EEXIST)
 			return -1;
 		path[i] = saved;
 	}
 	return 0;
 }
 
-struct aq_logfile *aq_logfile_new(const char *log_dir, char *err, size_t errlen)
+/* Returns a writer for log_dir/alerts.log (opened at its first write), or
+ * NULL with a message in err. */
+static struct aq_logfile *logfile_new(const char *log_dir, char *err, size_t errlen)
 {
 	if (!log_dir || !log_dir[0]) {
 		snprintf(err, errlen, "the log file channel needs log_dir");
@@ -74,7 +80,7 @@ struct aq_logfile *aq_logfile_new(const char *log_dir, char *err, size_t errlen)
 	return lf;
 }
 
-void aq_logfile_free(struct aq_logfile *lf)
+static void logfile_free(struct aq_logfile *lf)
 {
 	if (!lf)
 		return;
@@ -100,7 +106,13 @@ static int logfile_open(struct aq_logfile *lf, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot create directory '%s': %s", lf->dir, strerror(errno));
 		return -1;
 	}
-	lf->fd = open(lf->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	/* a symbolic link in its place could point the writes anywhere */
+	lf->fd = open(lf->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, LOG_FILE_MODE);
+	if (lf->fd < 0 && errno == ELOOP) {
+		snprintf(err, errlen, "cannot open '%s': it is a symbolic link, which is not followed",
+			 lf->path);
+		return -1;
+	}
 	if (lf->fd < 0) {
 		snprintf(err, errlen, "cannot open '%s': %s", lf->path, strerror(errno));
 		return -1;
@@ -132,7 +144,9 @@ static void fail_rest(struct aq_delivery *items, size_t from, size_t n, const ch
 		aq_delivery_set(&items[i], AQ_DELIVERY_RETRY, "%s", reason);
 }
 
-void aq_logfile_deliver(struct aq_logfile *lf, struct aq_delivery *items, size_t n)
+/* Appends one JSON line per item and flushes them to disk before marking
+ * them delivered. */
+static void logfile_deliver(struct aq_logfile *lf, struct aq_delivery *items, size_t n)
 {
 	char reason[sizeof(items->error)];
 	if (n == 0)
@@ -180,3 +194,28 @@ void aq_logfile_deliver(struct aq_logfile *lf, struct aq_delivery *items, size_t
 		lf->fd = -1;
 	}
 }
+
+static int logfile_ops_open(const struct aq_channel *ch, const char *log_dir, void **state, char *err,
+			    size_t errlen)
+{
+	(void)ch;
+	*state = logfile_new(log_dir, err, errlen);
+	return *state ? 0 : -1;
+}
+
+static void logfile_ops_close(void *state)
+{
+	logfile_free(state);
+}
+
+static void logfile_ops_deliver(void *state, const struct aq_channel *ch, struct aq_delivery *items, size_t n)
+{
+	(void)ch;
+	logfile_deliver(state, items, n);
+}
+
+const struct aq_channel_ops aq_logfile_ops = {
+	.open = logfile_ops_open,
+	.close = logfile_ops_close,
+	.deliver = logfile_ops_deliver,
+};

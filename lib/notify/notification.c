@@ -8,7 +8,8 @@
 #include <string.h>
 
 #include "alertq/event.h"
-#include "notify/channels.h"
+#include "base/utf8.h"
+#include "notify/format.h"
 
 /* How much of a message the summary carries: syslog and chat lines are short. */
 #define SUMMARY_MESSAGE_MAX 1024
@@ -253,6 +254,18 @@ static int member_labels(json_t *obj, struct aq_notification *n, char *err, size
 	return 0;
 }
 
+/* Makes the message in err clean text: it quotes what it read (cut on a
+ * byte count) and jansson's words about the input. */
+static void clean_error(char *err, size_t errlen)
+{
+	char raw[512];
+	size_t len = strnlen(err, errlen);
+	if (len >= sizeof(raw))
+		len = sizeof(raw) - 1;
+	memcpy(raw, err, len);
+	aq_text_clean_into(err, errlen, raw, len, AQ_TEXT_SPACES);
+}
+
 int aq_notification_from_json(struct aq_notification *n, const char *json, char *err, size_t errlen)
 {
 	struct aq_notification parsed;
@@ -261,6 +274,7 @@ int aq_notification_from_json(struct aq_notification *n, const char *json, char 
 	json_t *root = json_loads(json, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		snprintf(err, errlen, "not JSON: %s at column %d", jerr.text, jerr.column);
+		clean_error(err, errlen);
 		return -1;
 	}
 	if (!json_is_object(root)) {
@@ -322,6 +336,7 @@ int aq_notification_from_json(struct aq_notification *n, const char *json, char 
 fail:
 	json_decref(root);
 	aq_notification_release(&parsed);
+	clean_error(err, errlen);
 	return -1;
 }
 

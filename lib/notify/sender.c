@@ -1,15 +1,13 @@
-/* sender.c - a sender per channel: dispatches to the logfile, syslog, webhook
- * or email code and drives web and mail requests with one curl multi handle */
+/* sender.c - a sender per channel: drives the channel's type through its
+ * table of operations, and web and mail requests with one curl multi handle */
 #include "alertq/notify.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <syslog.h>
 
-#include "alertq/event.h"
-#include "notify/channels.h"
+#include "notify/channel.h"
 
 /* Requests in flight per sender, whatever the configuration asks. */
 #define MAX_CONCURRENCY 64
@@ -20,79 +18,20 @@
 
 struct aq_sender {
 	const struct aq_channel *ch;
-	struct aq_logfile *logfile; /* logfile channels */
-	CURLM *multi;               /* webhook and email channels */
+	const struct aq_channel_ops *ops;
+	void *state;  /* the channel type's own, from ops->open */
+	CURLM *multi; /* request channels */
 	struct aq_transfer *slots;
 	size_t nslots;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_result = CURLE_FAILED_INIT;
-static pthread_once_t syslog_once = PTHREAD_ONCE_INIT;
 
 /* Initialises libcurl for the whole process; run through pthread_once. */
 static void curl_init(void)
 {
 	curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/* Opens the syslog connection for the whole process; run through pthread_once. */
-static void syslog_init(void)
-{
-	openlog("alertq", LOG_PID, LOG_DAEMON);
-}
-
-void aq_delivery_set(struct aq_delivery *d, enum aq_delivery_result result, const char *fmt, ...)
-{
-	d->result = result;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(d->error, sizeof(d->error), fmt, ap);
-	va_end(ap);
-}
-
-int aq_require_setting(struct aq_delivery *d, const char *value, const char *env, const char *what)
-{
-	if (value)
-		return 0;
-	if (env)
-		aq_delivery_set(d, AQ_DELIVERY_PERMANENT, "environment variable %s is not set", env);
-	else
-		aq_delivery_set(d, AQ_DELIVERY_PERMANENT, "the channel has no %s", what);
-	return -1;
-}
-
-void aq_url_origin(const char *url, char *out, size_t outlen)
-{
-	char redacted[512];
-	aq_redact_url(url, redacted, sizeof(redacted));
-	char *host = strstr(redacted, "://");
-	host = host ? host + 3 : redacted;
-	host[strcspn(host, "/?#")] = '\0';
-	snprintf(out, outlen, "%s", redacted);
-}
-
-const char *aq_transfer_error(const struct aq_transfer *t, CURLcode rc)
-{
-	return t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
-}
-
-void aq_copy_printable(char *out, size_t outlen, const char *text, size_t len)
-{
-	size_t n = 0;
-	for (size_t i = 0; i < len && n + 1 < outlen; i++) {
-		unsigned char c = (unsigned char)text[i];
-		if (c == '\r' || c == '\n')
-			break;
-		out[n++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-	}
-	if (outlen > 0)
-		out[n] = '\0';
-}
-
-int aq_curl_error_is_permanent(CURLcode rc)
-{
-	return rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT;
 }
 
 /* Frees what one request of slot t owned and makes it ready for the next. */
@@ -118,18 +57,7 @@ static int transfer_start(aq_sender_t *s, struct aq_transfer *t, struct aq_deliv
 	curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(t->easy, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(t->easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	if (ch->type == AQ_CHANNEL_WEBHOOK)
-		return aq_webhook_prepare(ch, t);
-	return aq_email_prepare(ch, t);
-}
-
-/* Reads the outcome of the finished transfer t into its item. */
-static void transfer_finish(aq_sender_t *s, struct aq_transfer *t, CURLcode rc)
-{
-	if (s->ch->type == AQ_CHANNEL_WEBHOOK)
-		aq_webhook_finish(s->ch, t, rc);
-	else
-		aq_email_finish(s->ch, t, rc);
+	return s->ops->prepare(ch, t);
 }
 
 /* Returns an idle slot, or NULL when all are busy. */
@@ -154,7 +82,7 @@ static size_t collect_finished(aq_sender_t *s)
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
 			CURLcode rc = msg->data.result;
 			curl_multi_remove_handle(s->multi, msg->easy_handle);
-			transfer_finish(s, t, rc);
+			s->ops->finish(s->ch, t, rc);
 			transfer_clear(t);
 			finished++;
 		}
@@ -210,25 +138,20 @@ static void deliver_transfers(aq_sender_t *s, struct aq_delivery *items, size_t 
 	}
 }
 
-/* Writes each item's summary to syslog at a priority following its severity. */
-static void deliver_syslog(struct aq_delivery *items, size_t n)
+/* The operations of a channel type, or NULL for a type there is none of. */
+static const struct aq_channel_ops *channel_ops(enum aq_channel_type type)
 {
-	pthread_once(&syslog_once, syslog_init);
-	for (size_t i = 0; i < n; i++) {
-		const struct aq_notification *note = items[i].notification;
-		int priority = LOG_WARNING;
-		if (note->resolved)
-			priority = LOG_NOTICE;
-		else if (note->severity == AQ_CRITICAL)
-			priority = LOG_CRIT;
-		char *summary = aq_notification_summary(note);
-		if (!summary) {
-			aq_delivery_set(&items[i], AQ_DELIVERY_RETRY, "out of memory");
-			continue;
-		}
-		syslog(priority, "%s", summary);
-		free(summary);
+	switch (type) {
+	case AQ_CHANNEL_LOGFILE:
+		return &aq_logfile_ops;
+	case AQ_CHANNEL_SYSLOG:
+		return &aq_syslog_ops;
+	case AQ_CHANNEL_WEBHOOK:
+		return &aq_webhook_ops;
+	case AQ_CHANNEL_EMAIL:
+		return &aq_email_ops;
 	}
+	return NULL;
 }
 
 aq_sender_t *aq_sender_new(const struct aq_channel *ch, const char *log_dir, char *err, size_t errlen)
@@ -239,22 +162,16 @@ aq_sender_t *aq_sender_new(const struct aq_channel *ch, const char *log_dir, cha
 		return NULL;
 	}
 	s->ch = ch;
-	switch (ch->type) {
-	case AQ_CHANNEL_LOGFILE:
-		s->logfile = aq_logfile_new(log_dir, err, errlen);
-		if (!s->logfile)
-			goto err;
-		return s;
-	case AQ_CHANNEL_SYSLOG:
-		return s;
-	case AQ_CHANNEL_WEBHOOK:
-	case AQ_CHANNEL_EMAIL:
-		break;
-	default:
+	s->ops = channel_ops(ch->type);
+	if (!s->ops) {
 		snprintf(err, errlen, "channel '%s': unknown channel type %d", ch->name ? ch->name : "",
 			 (int)ch->type);
 		goto err;
 	}
+	if (s->ops->open && s->ops->open(ch, log_dir, &s->state, err, errlen) < 0)
+		goto err;
+	if (s->ops->deliver)
+		return s;
 
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_result != CURLE_OK) {
@@ -290,7 +207,8 @@ void aq_sender_free(aq_sender_t *s)
 {
 	if (!s)
 		return;
-	aq_logfile_free(s->logfile);
+	if (s->ops && s->ops->close)
+		s->ops->close(s->state);
 	for (size_t i = 0; i < s->nslots; i++) {
 		if (s->slots[i].item)
 			curl_multi_remove_handle(s->multi, s->slots[i].easy);
@@ -310,16 +228,8 @@ void aq_sender_deliver(aq_sender_t *s, struct aq_delivery *items, size_t n)
 		items[i].retry_after_ms = 0;
 		items[i].error[0] = '\0';
 	}
-	switch (s->ch->type) {
-	case AQ_CHANNEL_LOGFILE:
-		aq_logfile_deliver(s->logfile, items, n);
-		break;
-	case AQ_CHANNEL_SYSLOG:
-		deliver_syslog(items, n);
-		break;
-	case AQ_CHANNEL_WEBHOOK:
-	case AQ_CHANNEL_EMAIL:
+	if (s->ops->deliver)
+		s->ops->deliver(s->state, s->ch, items, n);
+	else
 		deliver_transfers(s, items, n);
-		break;
-	}
 }

@@ -1,6 +1,5 @@
 /* webhook.c - the webhook channel: a signed JSON (or Slack) POST per notification */
 #include <ctype.h>
-#include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
@@ -8,7 +7,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "notify/channels.h"
+#include "notify/channel.h"
+#include "notify/format.h"
 
 /* Longest wait a Retry-After header can ask for: a day. */
 #define RETRY_AFTER_MAX_S 86400
@@ -66,7 +66,8 @@ static size_t on_header(char *data, size_t size, size_t nitems, void *userdata)
 }
 
 /* curl write callback: keeps the start of the response body for an error
- * message and drops the rest. */
+ * message and drops the rest; stops the transfer once AQ_RESPONSE_READ_MAX
+ * bytes came (curl then ends it with CURLE_WRITE_ERROR). */
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 {
 	struct aq_transfer *t = userdata;
@@ -76,6 +77,11 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 	memcpy(t->body + t->body_len, data, take);
 	t->body_len += take;
 	t->body[t->body_len] = '\0';
+	t->body_read += len;
+	if (t->body_read > AQ_RESPONSE_READ_MAX) {
+		t->body_cut = 1;
+		return 0;
+	}
 	return len;
 }
 
@@ -98,18 +104,9 @@ static int sign(const char *secret, const char *body, size_t body_len, char *out
  * memory runs out. */
 static char *request_body(const struct aq_channel *ch, const struct aq_notification *n)
 {
-	if (ch->format != AQ_FORMAT_SLACK)
-		return aq_notification_to_json(n);
-	char *summary = aq_notification_summary(n);
-	if (!summary)
-		return NULL;
-	char *body = NULL;
-	json_t *root = json_pack("{s:s}", "text", summary);
-	if (root)
-		body = json_dumps(root, JSON_COMPACT);
-	json_decref(root);
-	free(summary);
-	return body;
+	if (ch->format == AQ_FORMAT_SLACK)
+		return aq_format_slack(n);
+	return aq_notification_to_json(n);
 }
 
 /* Appends "name: value" to the request headers of t. Returns 0, or -1 when
@@ -126,7 +123,8 @@ static int add_header(struct aq_transfer *t, const char *name, const char *value
 	return 0;
 }
 
-int aq_webhook_prepare(const struct aq_channel *ch, struct aq_transfer *t)
+/* Writes the request body of t->item and sets the HTTP options on t->easy. */
+static int webhook_prepare(const struct aq_channel *ch, struct aq_transfer *t)
 {
 	struct aq_delivery *d = t->item;
 	if (aq_require_setting(d, ch->url, ch->url_env, "url") < 0)
@@ -155,6 +153,8 @@ int aq_webhook_prepare(const struct aq_channel *ch, struct aq_transfer *t)
 	CURL *e = t->easy;
 	curl_easy_setopt(e, CURLOPT_URL, ch->url);
 	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* a redirect is an answer, not followed: the signed body is for this URL alone */
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(e, CURLOPT_POST, 1L);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->payload);
 	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)t->payload_len);
@@ -169,11 +169,15 @@ oom:
 	return -1;
 }
 
-void aq_webhook_finish(const struct aq_channel *ch, struct aq_transfer *t, CURLcode rc)
+/* Reads the answer of the receiver into t->item. */
+static void webhook_finish(const struct aq_channel *ch, struct aq_transfer *t, CURLcode rc)
 {
 	struct aq_delivery *d = t->item;
 	char origin[256];
 	aq_url_origin(ch->url, origin, sizeof(origin));
+	/* stopped by on_body: the answer is complete enough */
+	if (rc == CURLE_WRITE_ERROR && t->body_cut)
+		rc = CURLE_OK;
 	if (rc != CURLE_OK) {
 		const char *why = aq_transfer_error(t, rc);
 		if (ch->secret && strstr(why, ch->secret))
@@ -190,9 +194,17 @@ void aq_webhook_finish(const struct aq_channel *ch, struct aq_transfer *t, CURLc
 	}
 	char body[AQ_REPLY_MAX];
 	aq_copy_printable(body, sizeof(body), t->body, t->body_len);
+	/* a redirect, like any other 3xx or 4xx, needs the URL fixed */
 	int transient = status >= 500 || status == 408 || status == 429;
-	aq_delivery_set(d, transient ? AQ_DELIVERY_RETRY : AQ_DELIVERY_PERMANENT, "HTTP %ld%s%s from %s%s%s",
-			status, t->reply[0] ? " " : "", t->reply, origin, body[0] ? ": " : "", body);
+	int redirect = status >= 300 && status < 400;
+	aq_delivery_set(d, transient ? AQ_DELIVERY_RETRY : AQ_DELIVERY_PERMANENT,
+			"HTTP %ld%s%s from %s%s%s%s", status, t->reply[0] ? " " : "", t->reply, origin,
+			redirect ? " (redirects are not followed)" : "", body[0] ? ": " : "", body);
 	if (transient)
 		d->retry_after_ms = t->retry_after_ms;
 }
+
+const struct aq_channel_ops aq_webhook_ops = {
+	.prepare = webhook_prepare,
+	.finish = webhook_finish,
+};

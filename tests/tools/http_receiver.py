@@ -21,6 +21,13 @@ The answer is 200 unless told otherwise:
     --retry-after 1                      add "Retry-After: 1" to every failing answer
     --delay 2.5                          wait 2.5 s before answering (timeouts)
     --response-body TEXT                 answer with this body (default "ok")
+    --response-size 1048576              repeat the body until it is this many bytes
+    --endless                            send the body over and over, chunked, without end
+    --reason TEXT                        the reason phrase of the status line
+    --location URL                       add "Location: URL" to every answer (redirects)
+    --escapes                            read --response-body, --reason and --retry-after
+                                         with backslash escapes and send exactly those
+                                         bytes ("Requ\\xeate" sends the Latin-1 byte 0xea)
 
 With --port 0 a free port is chosen; --port-file PATH receives the port
 either way. "ready" is printed on stdout once the server listens. Requests are
@@ -30,6 +37,7 @@ stops the server; the exit status is then 0.
 
 import argparse
 import base64
+import codecs
 import http.server
 import json
 import signal
@@ -54,7 +62,34 @@ def parse_args(argv):
     parser.add_argument("--delay", type=float, default=0.0, metavar="SECONDS",
                         help="wait this long before answering each request")
     parser.add_argument("--response-body", default="ok", help="body of every answer (default 'ok')")
-    return parser.parse_args(argv)
+    parser.add_argument("--response-size", type=int, default=0, metavar="BYTES",
+                        help="repeat the body until it is this long")
+    parser.add_argument("--endless", action="store_true", help="send the body again and again, never ending")
+    parser.add_argument("--reason", help="reason phrase of the status line")
+    parser.add_argument("--location", help="Location header sent with every answer")
+    parser.add_argument("--escapes", action="store_true",
+                        help="--response-body, --reason and --retry-after hold backslash escapes of bytes")
+    args = parser.parse_args(argv)
+    args.body_bytes = as_bytes(args.response_body, args.escapes)
+    if args.response_size > 0:
+        unit = args.body_bytes or b"x"
+        args.body_bytes = (unit * (args.response_size // len(unit) + 1))[:args.response_size]
+    # http.server writes the status line and headers as Latin-1: a str of
+    # code points below 256 goes out as exactly those bytes
+    args.reason_text = as_bytes(args.reason, args.escapes).decode("latin-1") if args.reason is not None else None
+    args.retry_after_text = (as_bytes(args.retry_after, args.escapes).decode("latin-1")
+                             if args.retry_after is not None else None)
+    return args
+
+
+def as_bytes(text, escapes):
+    """The bytes text stands for: its UTF-8, or with escapes the bytes its
+    backslash escapes spell."""
+    if text is None:
+        return None
+    if escapes:
+        return codecs.escape_decode(text.encode("utf-8"))[0]
+    return text.encode("utf-8")
 
 
 class Recorder:
@@ -97,16 +132,28 @@ def make_handler(recorder):
             status = recorder.record(self, body)
             if recorder.args.delay > 0:
                 time.sleep(recorder.args.delay)
-            payload = recorder.args.response_body.encode("utf-8")
+            args = recorder.args
+            payload = args.body_bytes
             try:
-                self.send_response(status)
+                self.send_response(status, args.reason_text)
                 self.send_header("Content-Type", "text/plain; charset=utf-8")
-                self.send_header("Content-Length", str(len(payload)))
-                if status >= 400 and recorder.args.retry_after is not None:
-                    self.send_header("Retry-After", recorder.args.retry_after)
+                if args.endless:
+                    self.send_header("Transfer-Encoding", "chunked")
+                else:
+                    self.send_header("Content-Length", str(len(payload)))
+                if status >= 400 and args.retry_after_text is not None:
+                    self.send_header("Retry-After", args.retry_after_text)
+                if args.location is not None:
+                    self.send_header("Location", args.location)
                 self.end_headers()
-                if self.command != "HEAD":
+                if self.command == "HEAD":
+                    return
+                if not args.endless:
                     self.wfile.write(payload)
+                    return
+                chunk = b"%x\r\n%s\r\n" % (len(payload or b"x"), payload or b"x")
+                while True:
+                    self.wfile.write(chunk * 64)
             except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
 

@@ -16,6 +16,8 @@ Failures, for the first N messages (or all with --fail-all):
     --fail-first 2 --fail-code 451        answer "451 ..." at the end of DATA (temporary)
     --fail-first 1 --fail-code 550        answer "550 ..." (permanent)
     --fail-stage rcpt                     answer at RCPT TO instead of at DATA
+    --fail-message TEXT --escapes         the reply's text, backslash escapes read as the
+                                          exact bytes to send ("refus\\xe9": Latin-1 0xe9)
 
 Rejected messages are not written to OUT. Without --tls-cert the server does
 not offer STARTTLS; with --tls-cert/--tls-key it does (and --require-starttls
@@ -29,6 +31,7 @@ SIGINT stops the server; the exit status is then 0.
 
 import argparse
 import asyncio
+import codecs
 import json
 import logging
 import signal
@@ -50,6 +53,8 @@ def parse_args(argv):
     parser.add_argument("--fail-all", action="store_true", help="reject every message")
     parser.add_argument("--fail-code", type=int, default=451, help="reply code of a rejection (default 451)")
     parser.add_argument("--fail-message", help="reply text of a rejection (default suits the code)")
+    parser.add_argument("--escapes", action="store_true",
+                        help="--fail-message holds backslash escapes of the bytes to send")
     parser.add_argument("--fail-stage", choices=["data", "rcpt"], default="data",
                         help="when a rejection is answered (default data)")
     parser.add_argument("--tls-cert", help="certificate (PEM) to offer STARTTLS with")
@@ -70,6 +75,9 @@ class Handler:
         if text is None:
             text = "4.3.0 try again later" if args.fail_code < 500 else "5.7.1 message rejected"
         self.reply = "%d %s" % (args.fail_code, text)
+        if args.escapes:
+            # aiosmtpd sends a bytes reply as it is
+            self.reply = codecs.escape_decode(self.reply.encode("utf-8"))[0]
 
     def fails(self):
         """Counts one message and says whether it is to be rejected."""

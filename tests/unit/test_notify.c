@@ -20,6 +20,7 @@
 
 #include "alertq/event.h"
 #include "alertq/notify.h"
+#include "base/utf8.h"
 
 #define NOTIFICATION_ID "6f1c1a0e-4b7d-4c2e-9a51-0d2f3b4c5d6e"
 #define EVENT_ID "0b8e2f9a-1c3d-4e5f-8a7b-9c0d1e2f3a4b"
@@ -220,6 +221,18 @@ static int closed_port(void)
 	return ntohs(a.sin_port);
 }
 
+/* Fails the test unless error is what a delivery may store: valid UTF-8,
+ * no control characters, shorter than its buffer. */
+static void check_error_text(const char *error)
+{
+	size_t len = strnlen(error, AQ_DELIVERY_ERROR_MAX);
+	ck_assert_msg(len < AQ_DELIVERY_ERROR_MAX, "error text not terminated within its buffer");
+	ck_assert_msg(aq_utf8_valid(error, len), "error text is not UTF-8: %s", error);
+	for (size_t i = 0; i < len; i++)
+		ck_assert_msg((unsigned char)error[i] >= 0x20 && error[i] != 0x7f,
+			      "control character 0x%02x in error text: %s", (unsigned char)error[i], error);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	return remove(path);
@@ -390,6 +403,10 @@ static const struct {
 	  "\"previous_severity\":\"OK\",\"value\":1,\"message\":\"m\",\"labels\":{},"
 	  "\"observed_at\":\"yesterday\"}",
 	  "'observed_at': invalid time" },
+	/* the quoted name is cut inside the "\xc3\xa9": the message stays UTF-8 */
+	{ "{\"notification_id\":\"a\",\"check\":\"x\",\"status\":\"firing\","
+	  "\"severity\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\xc3\xa9\"}",
+	  "unknown severity 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\xef\xbf\xbd'" },
 };
 
 START_TEST(test_from_json_errors)
@@ -400,6 +417,7 @@ START_TEST(test_from_json_errors)
 	ck_assert_int_eq(aq_notification_from_json(&n, bad_json_cases[_i].json, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, bad_json_cases[_i].error), "error '%s' lacks '%s'", err,
 		      bad_json_cases[_i].error);
+	check_error_text(err);
 	ck_assert_ptr_null(n.check);
 	ck_assert_ptr_null(n.labels);
 }
@@ -437,6 +455,45 @@ START_TEST(test_summary)
 	ck_assert_ptr_null(strchr(text, '\n'));
 	ck_assert_ptr_nonnull(strstr(text, "..."));
 	free(text);
+	aq_notification_release(&n);
+}
+END_TEST
+
+/* Outside text in every field a sink shows: the syslog line (the summary)
+ * stays one line of valid UTF-8, the JSON stays valid and reads back. */
+static const char *const hostile_texts[] = {
+	"line\nbreak\r\nand\rreturn",
+	"escape \x1b[2J\x1b[31mred\x07 bell \x7f del \t tab",
+	"latin-1 caf\xe9 \xab quoted \xbb",
+	"broken \xc3 \xe2\x82 \xf0\x9f\x98 overlong \xc0\xaf surrogate \xed\xa0\x80 high \xf5\x80\x80\x80",
+	"<!channel> & \"quotes\" \\ backslash",
+};
+
+START_TEST(test_hostile_text_in_summary_and_json)
+{
+	const char *text = hostile_texts[_i];
+	struct aq_notification n, back;
+	sample(&n);
+	free(n.check);
+	free(n.message);
+	free(n.labels[0].key);
+	free(n.labels[0].value);
+	n.check = aq_strdup(text);
+	n.message = aq_strdup(text);
+	n.labels[0].key = aq_strdup(text);
+	n.labels[0].value = aq_strdup(text);
+	char *summary = aq_notification_summary(&n);
+	ck_assert_ptr_nonnull(summary);
+	check_error_text(summary);
+	char *json = aq_notification_to_json(&n);
+	ck_assert_ptr_nonnull(json);
+	ck_assert_msg(aq_utf8_valid(json, strlen(json)), "JSON is not UTF-8: %s", json);
+	ck_assert_ptr_null(strchr(json, '\n'));
+	char err[256];
+	ck_assert_msg(aq_notification_from_json(&back, json, err, sizeof(err)) == 0, "%s", err);
+	aq_notification_release(&back);
+	free(summary);
+	free(json);
 	aq_notification_release(&n);
 }
 END_TEST
@@ -504,6 +561,50 @@ START_TEST(test_webhook_slack_unsigned)
 	ck_assert_ptr_nonnull(strstr(text, "system.session_rows"));
 	ck_assert_ptr_nonnull(strstr(text, "CRITICAL"));
 	free(summary);
+	json_decref(body);
+	json_decref(records);
+	aq_notification_release(&n);
+}
+END_TEST
+
+/* Event data that Slack would read as markup, and what reaches Slack. */
+static const struct {
+	const char *check, *message, *label;
+	const char *wire; /* part of the text sent */
+} slack_escape_cases[] = {
+	{ "db.main", "<!channel> <http://evil|click> & co", "ops",
+	  "&lt;!channel&gt; &lt;http://evil|click&gt; &amp; co" },
+	{ "db.main", "<!here> wake up", "ops", "&lt;!here&gt; wake up" },
+	{ "<@U024BE7LH>", "ok", "ops", "&lt;@U024BE7LH&gt; firing" },
+	{ "db.main", "ok", "<!subteam^S123|oncall>", "team=&lt;!subteam^S123|oncall&gt;" },
+	{ "db.main", "&lt; already escaped", "ops", "&amp;lt; already escaped" },
+};
+
+START_TEST(test_webhook_slack_escaped)
+{
+	struct receiver *r = receiver_start("http_receiver.py", NULL, NULL, NULL, NULL, NULL, NULL);
+	char url[128];
+	struct aq_channel ch = channel(AQ_CHANNEL_WEBHOOK, receiver_url(r, "http", "/slack", url, sizeof(url)));
+	ch.format = AQ_FORMAT_SLACK;
+	struct aq_notification n;
+	sample(&n);
+	free(n.check);
+	free(n.message);
+	free(n.labels[0].value);
+	n.check = aq_strdup(slack_escape_cases[_i].check);
+	n.message = aq_strdup(slack_escape_cases[_i].message);
+	n.labels[0].value = aq_strdup(slack_escape_cases[_i].label);
+	struct aq_delivery d = deliver_one(&ch, &n);
+	ck_assert_msg(d.result == AQ_DELIVERED, "not delivered: %s", d.error);
+	json_t *records = read_lines(r->out);
+	ck_assert_uint_eq(json_array_size(records), 1);
+	json_t *body = json_loads(member(json_array_get(records, 0), "body"), 0, NULL);
+	ck_assert_ptr_nonnull(body);
+	const char *text = member(body, "text");
+	ck_assert_msg(strstr(text, slack_escape_cases[_i].wire), "'%s' lacks '%s'", text,
+		      slack_escape_cases[_i].wire);
+	/* no markup at all is left */
+	ck_assert_msg(!strchr(text, '<') && !strchr(text, '>'), "markup in '%s'", text);
 	json_decref(body);
 	json_decref(records);
 	aq_notification_release(&n);
@@ -663,6 +764,97 @@ START_TEST(test_webhook_batch_concurrency)
 	json_decref(records);
 	for (int i = 0; i < COUNT; i++)
 		aq_notification_release(&notes[i]);
+}
+END_TEST
+
+/* Receivers that answer badly, one row each: whatever they send, the
+ * delivery's error is clean text within its cap and the outcome is right. */
+#define LATIN1_BODY "Requ\\xeate invalide : le champ \\xabtext\\xbb manque"
+static const struct {
+	const char *what;
+	const char *args[6];
+	long timeout_ms;
+	enum aq_delivery_result result;
+	const char *error;   /* part of the error text */
+	int64_t retry_after; /* expected retry_after_ms */
+	int64_t max_ms;      /* the delivery takes less than this */
+} hostile_http_cases[] = {
+	{ "400 with a Latin-1 body",
+	  { "--status", "400", "--escapes", "--response-body", LATIN1_BODY },
+	  5000,
+	  AQ_DELIVERY_PERMANENT,
+	  "HTTP 400 Bad Request from http://127.0.0.1:",
+	  0,
+	  3000 },
+	{ "400 with a Latin-1 body, the bytes replaced",
+	  { "--status", "400", "--escapes", "--response-body", LATIN1_BODY },
+	  5000,
+	  AQ_DELIVERY_PERMANENT,
+	  "Requ\xef\xbf\xbdte invalide",
+	  0,
+	  3000 },
+	{ "400 with a Latin-1 reason and a bell",
+	  { "--status", "400", "--escapes", "--reason", "Mauvaise requ\\xeate\\x07!" },
+	  5000,
+	  AQ_DELIVERY_PERMANENT,
+	  "HTTP 400 Mauvaise requ\xef\xbf\xbdte !",
+	  0,
+	  3000 },
+	{ "500 with a 1 MiB body", { "--status", "500", "--response-size", "1048576" }, 5000, AQ_DELIVERY_RETRY, "HTTP 500 Internal Server Error", 0, 3000 },
+	{ "503 with a body that never ends", { "--status", "503", "--endless" }, 5000, AQ_DELIVERY_RETRY, "HTTP 503 Service Unavailable", 0, 3000 },
+	{ "200 with a body that never ends", { "--endless" }, 5000, AQ_DELIVERED, "", 0, 3000 },
+	{ "200 with an invalid UTF-8 body",
+	  { "--escapes", "--response-body", "\\xff\\xfe\\xc0\\xaf\\x1b[2J\\xed\\xa0\\x80" },
+	  5000,
+	  AQ_DELIVERED,
+	  "",
+	  0,
+	  3000 },
+	{ "400 with control characters and invalid UTF-8",
+	  { "--status", "400", "--escapes", "--response-body", "\\x1b[31m\\xc0\\xaf\\x00\\x7f\\xf5!" },
+	  5000,
+	  AQ_DELIVERY_PERMANENT,
+	  "HTTP 400",
+	  0,
+	  3000 },
+	{ "503 with a garbage Retry-After",
+	  { "--status", "503", "--escapes", "--retry-after", "soon\\xff\\x01" },
+	  5000,
+	  AQ_DELIVERY_RETRY,
+	  "HTTP 503",
+	  0,
+	  3000 },
+	{ "429 with a Retry-After of centuries", { "--status", "429", "--retry-after", "99999999999" }, 5000, AQ_DELIVERY_RETRY, "HTTP 429", 86400000, 3000 },
+	{ "301 redirect", { "--status", "301", "--location", "http://127.0.0.1:1/elsewhere" }, 5000, AQ_DELIVERY_PERMANENT, "HTTP 301 Moved Permanently from http://127.0.0.1:", 0, 3000 },
+	{ "307 redirect", { "--status", "307", "--location", "/hook2" }, 5000, AQ_DELIVERY_PERMANENT, "(redirects are not followed)", 0, 3000 },
+	{ "never answers", { "--delay", "5" }, 500, AQ_DELIVERY_RETRY, "timed out", 0, 2500 },
+};
+
+START_TEST(test_webhook_hostile)
+{
+	const char *const *a = hostile_http_cases[_i].args;
+	struct receiver *r = receiver_start("http_receiver.py", a[0], a[1], a[2], a[3], a[4], a[5]);
+	char url[128];
+	struct aq_channel ch = channel(AQ_CHANNEL_WEBHOOK, receiver_url(r, "http", "/hook", url, sizeof(url)));
+	ch.timeout_ms = hostile_http_cases[_i].timeout_ms;
+	struct aq_notification n;
+	sample(&n);
+	int64_t start = aq_monotonic_ms();
+	struct aq_delivery d = deliver_one(&ch, &n);
+	int64_t took = aq_monotonic_ms() - start;
+	const char *what = hostile_http_cases[_i].what;
+	ck_assert_msg(d.result == hostile_http_cases[_i].result, "%s: result %d: %s", what, d.result, d.error);
+	check_error_text(d.error);
+	ck_assert_msg(strstr(d.error, hostile_http_cases[_i].error), "%s: error '%s' lacks '%s'", what, d.error,
+		      hostile_http_cases[_i].error);
+	ck_assert_msg(d.retry_after_ms == hostile_http_cases[_i].retry_after, "%s: retry after %lld ms", what,
+		      (long long)d.retry_after_ms);
+	ck_assert_msg(took < hostile_http_cases[_i].max_ms, "%s: took %lld ms", what, (long long)took);
+	/* a redirect is not followed: one request reached the receiver */
+	json_t *records = read_lines(r->out);
+	ck_assert_uint_eq(json_array_size(records), 1);
+	json_decref(records);
+	aq_notification_release(&n);
 }
 END_TEST
 
@@ -838,6 +1030,165 @@ START_TEST(test_email_failures)
 }
 END_TEST
 
+/* SMTP servers that answer badly, one row each. */
+static const struct {
+	const char *what;
+	const char *args[6];
+	enum aq_delivery_result result;
+	const char *error;
+} hostile_smtp_cases[] = {
+	{ "550 with Latin-1 text at DATA",
+	  { "--fail-all", "--fail-code", "550", "--escapes", "--fail-message",
+	    "5.7.1 Message refus\\xe9 \\xab spam \\xbb\\x1b[0m" },
+	  AQ_DELIVERY_PERMANENT,
+	  "SMTP 550 5.7.1 Message refus\xef\xbf\xbd" },
+	{ "451 with Latin-1 text",
+	  { "--fail-all", "--fail-code", "451", "--escapes", "--fail-message", "4.3.0 r\\xe9essayez plus tard" },
+	  AQ_DELIVERY_RETRY,
+	  "SMTP 451 4.3.0 r\xef\xbf\xbd"
+	  "essayez" },
+	{ "554 with a reply of 1000 bytes",
+	  { "--fail-all", "--fail-code", "554", "--fail-message",
+	    "5.0.0 "
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" },
+	  AQ_DELIVERY_PERMANENT,
+	  "SMTP 554 5.0.0 xxx" },
+};
+
+START_TEST(test_email_hostile)
+{
+	const char *const *a = hostile_smtp_cases[_i].args;
+	struct receiver *r = receiver_start("smtp_receiver.py", a[0], a[1], a[2], a[3], a[4], a[5]);
+	char url[128];
+	struct aq_channel ch = email_channel(r, url, sizeof(url));
+	struct aq_notification n;
+	sample(&n);
+	struct aq_delivery d = deliver_one(&ch, &n);
+	const char *what = hostile_smtp_cases[_i].what;
+	ck_assert_msg(d.result == hostile_smtp_cases[_i].result, "%s: result %d: %s", what, d.result, d.error);
+	check_error_text(d.error);
+	ck_assert_msg(strstr(d.error, hostile_smtp_cases[_i].error), "%s: error '%s' lacks '%s'", what, d.error,
+		      hostile_smtp_cases[_i].error);
+	aq_notification_release(&n);
+}
+END_TEST
+
+/* Large events by email: the largest alertq accepts, a message from old
+ * data far over the limit, and more labels than the limit allows. */
+static const struct {
+	const char *what;
+	size_t message_len;
+	size_t nlabels;
+	const char *marker; /* a line of the body that must be there, or NULL */
+	int whole_cut;      /* the body ends in the message-level cut marker */
+} large_email_cases[] = {
+	{ "the largest event accepted", 4096, 64, NULL, 0 },
+	{ "a message of 1 MiB", 1024 * 1024, 64, "  [message cut: 1048576 bytes, the first 8192 shown]", 0 },
+	{ "300 labels of 1 KiB", 4096, 300, NULL, 1 },
+};
+
+/* The largest size a whole message may reach (format.c's MESSAGE_MAX). */
+#define EMAIL_MESSAGE_MAX (128 * 1024)
+
+START_TEST(test_email_large_event)
+{
+	struct receiver *r = receiver_start("smtp_receiver.py", NULL, NULL, NULL, NULL, NULL, NULL);
+	char url[128];
+	struct aq_channel ch = email_channel(r, url, sizeof(url));
+	struct aq_notification n;
+	sample(&n);
+	/* a check name of 255 bytes, two-byte characters and all */
+	free(n.check);
+	n.check = malloc(256);
+	for (int i = 0; i < 127; i++)
+		memcpy(n.check + 2 * i, "\xc3\xa9", 2);
+	memcpy(n.check + 254, "c", 2);
+	/* a message with a line far over 998 bytes, blank lines, controls and
+	 * bytes that are not UTF-8 */
+	size_t mlen = large_email_cases[_i].message_len;
+	free(n.message);
+	n.message = malloc(mlen + 1);
+	for (size_t i = 0; i < mlen; i++)
+		n.message[i] = "abcdefghij\xe9\x01 "[i % 13];
+	memcpy(n.message + 3000, "\n\n\r\n.\n", 6);
+	n.message[mlen] = '\0';
+	aq_labels_free(n.labels, n.nlabels);
+	n.nlabels = large_email_cases[_i].nlabels;
+	n.labels = calloc(n.nlabels, sizeof(*n.labels));
+	for (size_t i = 0; i < n.nlabels; i++) {
+		n.labels[i].key = malloc(129);
+		n.labels[i].value = malloc(1025);
+		memset(n.labels[i].key, 'k', 128);
+		snprintf(n.labels[i].key, 129, "key%03zu", i);
+		n.labels[i].key[6] = 'k';
+		n.labels[i].key[128] = '\0';
+		for (size_t j = 0; j < 1024; j++)
+			n.labels[i].value[j] = "v\xc3\xbc\n"[j % 4];
+		n.labels[i].value[1024] = '\0';
+	}
+	struct aq_delivery d = deliver_one(&ch, &n);
+	const char *what = large_email_cases[_i].what;
+	ck_assert_msg(d.result == AQ_DELIVERED, "%s: not delivered: %s", what, d.error);
+
+	json_t *records = read_lines(r->out);
+	ck_assert_uint_eq(json_array_size(records), 1);
+	const char *data = member(json_array_get(records, 0), "data");
+	size_t len = strlen(data);
+	ck_assert_msg(len <= EMAIL_MESSAGE_MAX, "%s: message of %zu bytes", what, len);
+	ck_assert_msg(aq_utf8_valid(data, len), "%s: message is not UTF-8", what);
+	/* every line within SMTP's 998 bytes, CRLF included; no bare CR or LF */
+	int in_headers = 1, saw_subject = 0;
+	for (const char *line = data; *line;) {
+		const char *end = strstr(line, "\r\n");
+		ck_assert_msg(end != NULL, "%s: the message does not end in CRLF", what);
+		size_t line_len = (size_t)(end - line);
+		ck_assert_msg(line_len + 2 <= 998, "%s: a line of %zu bytes: %.60s", what, line_len + 2, line);
+		ck_assert_msg(!memchr(line, '\n', line_len) && !memchr(line, '\r', line_len), "%s: bare CR or LF",
+			      what);
+		if (in_headers && line_len == 0) {
+			in_headers = 0;
+		} else if (in_headers) {
+			/* a header line is "Name: value" or the folded rest of one */
+			size_t name = strspn(line, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-");
+			ck_assert_msg(line[0] == ' ' || (name > 0 && line[name] == ':'), "%s: header line '%.60s'",
+				      what, line);
+			ck_assert_msg(line_len <= 78, "%s: header line of %zu bytes: %.60s", what, line_len, line);
+			saw_subject |= strncmp(line, "Subject: [CRITICAL] =?UTF-8?B?", 30) == 0;
+		}
+		line = end + 2;
+	}
+	ck_assert_msg(!in_headers && saw_subject, "%s: no header block or subject", what);
+	const char *body = strstr(data, "\r\n\r\n") + 4;
+	ck_assert_ptr_nonnull(strstr(body, "check: \xc3\xa9\xc3\xa9"));
+	if (large_email_cases[_i].marker)
+		ck_assert_msg(strstr(body, large_email_cases[_i].marker), "%s: no '%s'", what,
+			      large_email_cases[_i].marker);
+	const char *cut = strstr(body, "[cut: this notification is longer than");
+	if (large_email_cases[_i].whole_cut) {
+		ck_assert_msg(cut != NULL, "%s: no cut marker", what);
+		ck_assert_msg(strlen(cut) < 100, "%s: the cut marker is not at the end", what);
+	} else {
+		ck_assert_msg(cut == NULL, "%s: cut", what);
+		/* every label is there, the last one whole, and then the summary */
+		char key[16];
+		snprintf(key, sizeof(key), "key%03zuk", n.nlabels - 1);
+		ck_assert_msg(strstr(body, key), "%s: label %s missing", what, key);
+		ck_assert_ptr_nonnull(strstr(body, "notification_id: " NOTIFICATION_ID "\r\n\r\n[CRITICAL] "));
+	}
+	json_decref(records);
+	aq_notification_release(&n);
+}
+END_TEST
+
 START_TEST(test_email_starttls_required_not_offered)
 {
 	struct receiver *r = receiver_start("smtp_receiver.py", NULL, NULL, NULL, NULL, NULL, NULL);
@@ -906,10 +1257,15 @@ START_TEST(test_logfile_append_and_reopen)
 	for (int i = 0; i < 3; i++)
 		ck_assert_msg(items[i].result == AQ_DELIVERED, "item %d: %s", i, items[i].error);
 	struct stat st;
+	/* what alertq creates is not for every user to read */
 	ck_assert_int_eq(stat(dir, &st), 0);
-	ck_assert_int_eq(st.st_mode & 0777, 0755);
+	ck_assert_int_eq(st.st_mode & 0777, 0750);
+	snprintf(rotated, sizeof(rotated), "%s/logs", tmpdir);
+	ck_assert_int_eq(stat(rotated, &st), 0);
+	ck_assert_int_eq(st.st_mode & 0777, 0750);
+	snprintf(rotated, sizeof(rotated), "%s/alerts.log.1", dir);
 	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_int_eq(st.st_mode & 0777, 0644);
+	ck_assert_int_eq(st.st_mode & 0777, 0640);
 
 	/* each line reads back as the notification it stands for */
 	FILE *f = fopen(path, "r");
@@ -979,6 +1335,31 @@ START_TEST(test_logfile_cannot_write)
 }
 END_TEST
 
+START_TEST(test_logfile_symlink_refused)
+{
+	char dir[PATH_MAX], path[PATH_MAX], target[PATH_MAX], err[256];
+	snprintf(dir, sizeof(dir), "%s/symlinked", tmpdir);
+	snprintf(path, sizeof(path), "%s/alerts.log", dir);
+	snprintf(target, sizeof(target), "%s/elsewhere", tmpdir);
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	ck_assert_int_eq(symlink(target, path), 0);
+	struct aq_channel ch = channel(AQ_CHANNEL_LOGFILE, NULL);
+	aq_sender_t *s = aq_sender_new(&ch, dir, err, sizeof(err));
+	ck_assert_ptr_nonnull(s);
+	struct aq_notification n;
+	sample(&n);
+	struct aq_delivery d = { .notification = &n };
+	aq_sender_deliver(s, &d, 1);
+	ck_assert_int_eq(d.result, AQ_DELIVERY_RETRY);
+	ck_assert_msg(strstr(d.error, "is a symbolic link, which is not followed") && strstr(d.error, path),
+		      "error: %s", d.error);
+	/* nothing was written where the link points */
+	ck_assert_int_eq(access(target, F_OK), -1);
+	aq_sender_free(s);
+	aq_notification_release(&n);
+}
+END_TEST
+
 START_TEST(test_syslog_delivered)
 {
 	struct aq_channel ch = channel(AQ_CHANNEL_SYSLOG, NULL);
@@ -1022,6 +1403,8 @@ static Suite *notify_suite(void)
 	tcase_add_loop_test(tc, test_from_json_errors, 0,
 			    (int)(sizeof(bad_json_cases) / sizeof(bad_json_cases[0])));
 	tcase_add_test(tc, test_summary);
+	tcase_add_loop_test(tc, test_hostile_text_in_summary_and_json, 0,
+			    (int)(sizeof(hostile_texts) / sizeof(hostile_texts[0])));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("webhook");
@@ -1029,12 +1412,16 @@ static Suite *notify_suite(void)
 	tcase_add_checked_fixture(tc, NULL, stop_receivers);
 	tcase_add_test(tc, test_webhook_json_signed);
 	tcase_add_test(tc, test_webhook_slack_unsigned);
+	tcase_add_loop_test(tc, test_webhook_slack_escaped, 0,
+			    (int)(sizeof(slack_escape_cases) / sizeof(slack_escape_cases[0])));
 	tcase_add_loop_test(tc, test_webhook_status, 0, (int)(sizeof(status_cases) / sizeof(status_cases[0])));
 	tcase_add_test(tc, test_webhook_retry_after_then_delivered);
 	tcase_add_test(tc, test_webhook_connection_refused);
 	tcase_add_test(tc, test_webhook_timeout);
 	tcase_add_test(tc, test_webhook_batch_concurrency);
 	tcase_add_test(tc, test_webhook_missing_variables);
+	tcase_add_loop_test(tc, test_webhook_hostile, 0,
+			    (int)(sizeof(hostile_http_cases) / sizeof(hostile_http_cases[0])));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("email");
@@ -1044,6 +1431,10 @@ static Suite *notify_suite(void)
 	tcase_add_test(tc, test_email_multiline_message_and_auth);
 	tcase_add_loop_test(tc, test_email_failures, 0,
 			    (int)(sizeof(smtp_failure_cases) / sizeof(smtp_failure_cases[0])));
+	tcase_add_loop_test(tc, test_email_hostile, 0,
+			    (int)(sizeof(hostile_smtp_cases) / sizeof(hostile_smtp_cases[0])));
+	tcase_add_loop_test(tc, test_email_large_event, 0,
+			    (int)(sizeof(large_email_cases) / sizeof(large_email_cases[0])));
 	tcase_add_test(tc, test_email_starttls_required_not_offered);
 	tcase_add_test(tc, test_email_connection_refused);
 	suite_add_tcase(s, tc);
@@ -1051,6 +1442,7 @@ static Suite *notify_suite(void)
 	tc = tcase_create("local");
 	tcase_add_test(tc, test_logfile_append_and_reopen);
 	tcase_add_test(tc, test_logfile_cannot_write);
+	tcase_add_test(tc, test_logfile_symlink_refused);
 	tcase_add_test(tc, test_syslog_delivered);
 	tcase_add_test(tc, test_unknown_channel_type);
 	suite_add_tcase(s, tc);
