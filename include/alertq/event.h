@@ -20,6 +20,10 @@ enum aq_status {
 /* "OK", "WARNING", "CRITICAL", "UNKNOWN" (NULL for anything else). */
 const char *aq_status_name(int status);
 
+/* The name of a severity for people and payloads: aq_status_name, and
+ * "UNKNOWN" for anything that is not a status. Never NULL. */
+const char *aq_severity_name(int severity);
+
 /* Returns the status for its name (case-insensitive), or AQ_STATUS_NONE. */
 int aq_status_parse(const char *name);
 

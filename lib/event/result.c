@@ -14,6 +14,12 @@ const char *aq_status_name(int status)
 	return status_names[status];
 }
 
+const char *aq_severity_name(int severity)
+{
+	const char *name = aq_status_name(severity);
+	return name ? name : "UNKNOWN";
+}
+
 int aq_status_parse(const char *name)
 {
 	if (!name)

@@ -5,15 +5,12 @@
 
 #include <stddef.h>
 
+#include "alertq/event.h"
 #include "alertq/notify.h"
 
 /* Writes a value with the fewest significant digits that read back as the
  * same double ("120000", "0.1"). Defined in notification.c. */
 void aq_format_value(double v, char *buf, size_t buflen);
-
-/* Name of a severity as the contract spells it ("CRITICAL"). Defined in
- * notification.c. */
-const char *aq_severity_name(int severity);
 
 /* The Slack request body for n ({"text": summary}), in a new string the
  * caller frees; NULL when memory runs out. */

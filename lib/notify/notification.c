@@ -20,22 +20,11 @@
 
 /* Spelled here rather than taken from the event module: these names are part
  * of the notification's own contract. */
-static const char *const severity_names[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
-
-const char *aq_severity_name(int severity)
-{
-	if (severity < AQ_OK || severity > AQ_UNKNOWN)
-		return "UNKNOWN";
-	return severity_names[severity];
-}
-
-/* Returns the severity for its exact name, or -1. */
+/* Returns the severity for its name, or -1. */
 static int severity_parse(const char *name)
 {
-	for (int i = AQ_OK; i <= AQ_UNKNOWN; i++)
-		if (strcmp(name, severity_names[i]) == 0)
-			return i;
-	return -1;
+	int severity = aq_status_parse(name);
+	return severity == AQ_STATUS_NONE ? -1 : severity;
 }
 
 void aq_notification_release(struct aq_notification *n)
