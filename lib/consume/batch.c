@@ -323,8 +323,9 @@ int aq_batch_apply_until_done(struct worker *w, struct batch *b)
 			w->store_down = 1;
 		}
 		if (!w->paused) {
-			aq_consumer_set_paused(w, 1);
 			w->paused = 1;
+			if (aq_consumer_set_paused(w, 1) != 0)
+				return -1; /* the worker stops */
 		}
 		if (aq_consumer_idle(w, aq_monotonic_ms() + aq_backoff_ms(attempt++, 200, 5000)) != 0)
 			return -1;
