@@ -16,6 +16,7 @@
 
 #include "alertq/rules.h"
 #include "alertq/util.h"
+#include "base/utf8.h"
 #include "consume/consumer.h"
 #include "consume/deadletter.h"
 #include "consume/pace.h"
@@ -118,14 +119,16 @@ size_t aq_batch_collect(struct worker *w, struct batch *b)
 		it->msg = m;
 		char derr[256];
 		if (aq_codec_decode(w->codec, m->payload, m->len, &it->result, derr, sizeof(derr)) != 0) {
-			snprintf(it->error, sizeof(it->error), "%s", derr);
+			aq_dead_letter_reason(it->error, "%s", derr);
 		} else if (sane_result(&it->result, aq_now_ms(), derr, sizeof(derr)) != 0) {
-			snprintf(it->error, sizeof(it->error), "%s", derr);
+			aq_dead_letter_reason(it->error, "%s", derr);
 			aq_result_release(&it->result);
 		} else if (!m->key || m->key_len != strlen(it->result.check) ||
 			   memcmp(m->key, it->result.check, m->key_len) != 0) {
-			snprintf(it->error, sizeof(it->error), "message key does not match check '%s'",
-				 it->result.check);
+			char shown[AQ_DEAD_LETTER_CHECK_SHOWN + 1];
+			aq_text_clean_into(shown, sizeof(shown), it->result.check, strlen(it->result.check),
+					   AQ_TEXT_SPACES);
+			aq_dead_letter_reason(it->error, "message key does not match check '%s'", shown);
 			aq_result_release(&it->result);
 		} else {
 			it->ok = 1;

@@ -2,10 +2,16 @@
  * applied go to the dead-letter topic with the reason in a header */
 #include "consume/deadletter.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "alertq/kafka.h"
+#include "base/utf8.h"
+
+/* Room to format a reason before it is cleaned and cut. */
+#define REASON_DRAFT_MAX 1024
 
 /* Delivery reports of the dead-letter producer, served by its flush: counts
  * what Kafka did not take, so that its offset is not stored as done. */
@@ -19,6 +25,18 @@ static void on_dead_letter_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m,
 	snprintf(w->dlq_error, sizeof(w->dlq_error), "%s", rd_kafka_err2str(m->err));
 }
 
+char *aq_dead_letter_reason(char *out, const char *fmt, ...)
+{
+	char draft[REASON_DRAFT_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(draft, sizeof(draft), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		draft[0] = '\0';
+	return aq_text_clean_into(out, AQ_DEAD_LETTER_REASON_MAX + 1, draft, strlen(draft), AQ_TEXT_SPACES);
+}
+
 int aq_dead_letter_setup(struct worker *w, char *err, size_t errlen)
 {
 	char errstr[512];
@@ -30,7 +48,8 @@ int aq_dead_letter_setup(struct worker *w, char *err, size_t errlen)
 	long max = 1000000;
 	if (rd_kafka_conf_get(conf, "message.max.bytes", max_bytes, &max_len) == RD_KAFKA_CONF_OK)
 		max = atol(max_bytes);
-	/* room for the headers (the reason is at most 255 bytes) and framing */
+	/* room for the headers (the reason is at most AQ_DEAD_LETTER_REASON_MAX
+	 * bytes) and framing */
 	w->dlq_max = max > 16384 ? (size_t)max - 4096 : (size_t)max / 2;
 	rd_kafka_conf_set_dr_msg_cb(conf, on_dead_letter_delivery);
 	rd_kafka_conf_set_opaque(conf, w);

@@ -58,13 +58,17 @@ struct dispatcher {
 	int started;
 };
 
+/* Longest reason a dead letter carries (alertq-error header, dead-letter
+ * row), in bytes. */
+#define AQ_DEAD_LETTER_REASON_MAX 255
+
 /* One decoded message of a batch. */
 struct item {
 	rd_kafka_message_t *msg;
 	struct aq_result result;
 	int ok;
-	char error[256];
-	size_t state; /* index into the batch's states */
+	char error[AQ_DEAD_LETTER_REASON_MAX + 1]; /* from aq_dead_letter_reason */
+	size_t state;                              /* index into the batch's states */
 };
 
 /* The messages read in one go and the states of the checks they touch. */

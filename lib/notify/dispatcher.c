@@ -4,11 +4,16 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "alertq/notify.h"
 #include "alertq/util.h"
+#include "base/utf8.h"
 #include "consume/pace.h"
+
+/* Longest reason recorded for a row whose payload cannot be read, in bytes. */
+#define UNREADABLE_REASON_MAX 255
 
 void aq_dispatchers_wake(struct worker *w)
 {
@@ -30,7 +35,7 @@ static int deliver_claim(struct dispatcher *d, aq_store_t *store, aq_sender_t *s
 	struct aq_delivery *items = calloc(n, sizeof(*items)); /* the readable ones, in claim order */
 	size_t *row_of = calloc(n, sizeof(*row_of));
 	struct aq_mark *marks = calloc(n, sizeof(*marks));
-	char(*unreadable)[256] = calloc(n, sizeof(*unreadable));
+	char(*unreadable)[UNREADABLE_REASON_MAX + 1] = calloc(n, sizeof(*unreadable));
 	size_t nitems = 0;
 	int rc = -1;
 
@@ -42,7 +47,10 @@ static int deliver_claim(struct dispatcher *d, aq_store_t *store, aq_sender_t *s
 		char perr[200];
 		marks[i].id = rows[i].id;
 		if (aq_notification_from_json(&notes[i], rows[i].payload, perr, sizeof(perr)) != 0) {
-			snprintf(unreadable[i], sizeof(unreadable[i]), "unreadable payload: %s", perr);
+			char reason[sizeof(perr) + 32];
+			snprintf(reason, sizeof(reason), "unreadable payload: %s", perr);
+			aq_text_clean_into(unreadable[i], sizeof(unreadable[i]), reason, strlen(reason),
+					   AQ_TEXT_SPACES);
 			marks[i].outcome = 2;
 			marks[i].error = unreadable[i];
 			continue;
