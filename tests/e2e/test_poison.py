@@ -87,6 +87,7 @@ def test(make):
         (target.encode(), event(target, value=float("inf")), "not a finite number"),
         (b"", event(""), "check name is empty"),
         (("x" * 300).encode(), event("x" * 300), "more than 255"),
+        (target.encode(), event("\u00e9" * 127), "key does not match"),  # reason cut inside a character
         (target.encode(), event(target, observed_at=now + 3 * 86400 * 1000), "in the future"),
         (target.encode(), event(target) + b"\x00\x00", "trailing bytes"),
     ]

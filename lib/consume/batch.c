@@ -1,0 +1,338 @@
+/* batch.c - collecting a batch of results and applying it exactly once.
+ *
+ * Exactly once: the next offset of every partition is stored in PostgreSQL in
+ * the same transaction as the state, history and outbox rows its results
+ * produced. A batch locks its partitions' offset rows first and drops every
+ * message below the stored offset, so a result redelivered by Kafka (after a
+ * crash, a rebalance, or two members briefly owning a partition) changes
+ * nothing the second time. On assignment the consumer seeks to the stored
+ * offsets. The Kafka commit that follows is only a convenience for tools that
+ * look at the group's lag; it is never the source of truth. */
+#include "consume/batch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alertq/rules.h"
+#include "alertq/util.h"
+#include "base/utf8.h"
+#include "consume/consumer.h"
+#include "consume/deadletter.h"
+#include "consume/pace.h"
+#include "consume/plan.h"
+
+/* How far in the future an observed_at may be (clocks differ). */
+#define FUTURE_SLACK_MS (24LL * 3600 * 1000)
+/* Most partitions one batch may hold messages of. */
+#define BATCH_PARTITIONS_MAX 512
+
+int aq_batch_init(struct batch *b)
+{
+	memset(b, 0, sizeof(*b));
+	aq_strmap_init(&b->index);
+	b->items = calloc(AQ_BATCH_MAX, sizeof(*b->items));
+	b->states = calloc(AQ_BATCH_MAX, sizeof(*b->states));
+	b->names = calloc(AQ_BATCH_MAX, sizeof(*b->names));
+	if (!b->items || !b->states || !b->names || aq_strmap_reserve(&b->index, AQ_BATCH_MAX) != 0)
+		return -1;
+	return 0;
+}
+
+void aq_batch_release_items(struct batch *b)
+{
+	for (size_t i = 0; i < b->nitems; i++) {
+		if (b->items[i].ok)
+			aq_result_release(&b->items[i].result);
+		rd_kafka_message_destroy(b->items[i].msg);
+	}
+	b->nitems = 0;
+}
+
+void aq_batch_release(struct batch *b)
+{
+	if (b->items)
+		aq_batch_release_items(b);
+	free(b->items);
+	free(b->states);
+	free(b->names);
+	aq_strmap_release(&b->index);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Returns the index of name among the batch's checks, adding it, or -1
+ * when out of memory. */
+static int batch_check(struct batch *b, const char *name, size_t *index)
+{
+	int added = aq_strmap_put(&b->index, name, b->nstates, index);
+	if (added < 0)
+		return -1;
+	if (added == 0) {
+		b->names[b->nstates] = name;
+		*index = b->nstates++;
+	}
+	return 0;
+}
+
+/* Checks fields the codec cannot judge. Returns 0 or -1 with reason. */
+static int sane_result(const struct aq_result *r, int64_t now_ms, char *err, size_t errlen)
+{
+	if (r->observed_at_ms > now_ms + FUTURE_SLACK_MS) {
+		snprintf(err, errlen, "observed_at is more than a day in the future");
+		return -1;
+	}
+	if (r->observed_at_ms < 946684800000LL) { /* 2000-01-01 */
+		snprintf(err, errlen, "observed_at is before the year 2000");
+		return -1;
+	}
+	if (r->interval_ms < 0) {
+		snprintf(err, errlen, "interval_ms is negative");
+		return -1;
+	}
+	return 0;
+}
+
+size_t aq_batch_collect(struct worker *w, struct batch *b)
+{
+	b->nitems = 0;
+	int64_t deadline = aq_monotonic_ms() + AQ_BATCH_WAIT_MS;
+	while (b->nitems < AQ_BATCH_MAX && !w->sig->stop) {
+		int64_t left = deadline - aq_monotonic_ms();
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer,
+							       b->nitems ? 0 : (int)(left > 0 ? left : 0));
+		if (!m)
+			break;
+		if (m->err) {
+			if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+				aq_log(AQ_LOG_WARN, "consumer: %s", rd_kafka_message_errstr(m));
+			int fatal = m->err == RD_KAFKA_RESP_ERR__FATAL;
+			rd_kafka_message_destroy(m);
+			if (fatal) {
+				w->fatal = 1;
+				w->sig->stop = 1;
+				break;
+			}
+			continue;
+		}
+		struct item *it = &b->items[b->nitems++];
+		memset(it, 0, sizeof(*it));
+		it->msg = m;
+		char derr[256];
+		if (aq_codec_decode(w->codec, m->payload, m->len, &it->result, derr, sizeof(derr)) != 0) {
+			aq_dead_letter_reason(it->error, "%s", derr);
+		} else if (sane_result(&it->result, aq_now_ms(), derr, sizeof(derr)) != 0) {
+			aq_dead_letter_reason(it->error, "%s", derr);
+			aq_result_release(&it->result);
+		} else if (!m->key || m->key_len != strlen(it->result.check) ||
+			   memcmp(m->key, it->result.check, m->key_len) != 0) {
+			char shown[AQ_DEAD_LETTER_CHECK_SHOWN + 1];
+			aq_text_clean_into(shown, sizeof(shown), it->result.check, strlen(it->result.check),
+					   AQ_TEXT_SPACES);
+			aq_dead_letter_reason(it->error, "message key does not match check '%s'", shown);
+			aq_result_release(&it->result);
+		} else {
+			it->ok = 1;
+		}
+	}
+	return b->nitems;
+}
+
+/* Says whether the stored next offset of partition, stored against cluster
+ * stored_cluster, counts in another log than the one the batch came from
+ * (whose first message here is at offset first). A stored offset means
+ * nothing in a new log, and the new log's messages must not be dropped as
+ * applied before. Two signs: another cluster id (the development broker keeps
+ * nothing over a restart and comes back as a new cluster), or a log that ends
+ * before the stored offset -- offsets only grow in one log and every applied
+ * message came from it, so a shorter log is a new one (the topic deleted and
+ * created again). The end is asked of the broker, as the one cached from
+ * fetches may predate what another member applied since. Returns 1 after
+ * saying so in the log, else 0 (also when the broker cannot be asked). */
+static int log_replaced(struct worker *w, int32_t partition, int64_t next_offset, int64_t first,
+			const char *stored_cluster, const char *cluster)
+{
+	int64_t low = -1;
+	int64_t high = -1;
+	if (stored_cluster[0] && cluster[0] && strcmp(stored_cluster, cluster) != 0) {
+		aq_log(AQ_LOG_WARN,
+		       "partition %d: its stored offset %lld counts in Kafka cluster %s, this is %s: "
+		       "the log is new; applying it from offset %lld",
+		       (int)partition, (long long)next_offset, stored_cluster, cluster, (long long)first);
+		return 1;
+	}
+	if (first >= next_offset ||
+	    rd_kafka_query_watermark_offsets(w->consumer, w->cfg.topic, partition, &low, &high, 2000) !=
+		    RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    high < 0 || high >= next_offset)
+		return 0;
+	aq_log(AQ_LOG_WARN,
+	       "partition %d: the log ends at offset %lld, before the stored next offset %lld: "
+	       "the topic is new; applying it from offset %lld",
+	       (int)partition, (long long)high, (long long)next_offset, (long long)first);
+	return 1;
+}
+
+/* Applies one batch in one transaction. Returns 0, or -1 with the reason
+ * (nothing is applied then, and the caller retries). */
+static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errlen)
+{
+	int64_t now_ms = aq_now_ms();
+	int32_t partitions[BATCH_PARTITIONS_MAX];
+	int64_t first[BATCH_PARTITIONS_MAX];
+	int64_t next_offsets[BATCH_PARTITIONS_MAX];
+	int64_t last[BATCH_PARTITIONS_MAX];
+	char stored_clusters[BATCH_PARTITIONS_MAX][AQ_CLUSTER_ID_MAX];
+	char cluster[AQ_CLUSTER_ID_MAX];
+	size_t nparts = 0;
+	size_t dead = 0;
+
+	aq_writes_clear(w->writes);
+	aq_dead_letter_begin(w);
+	/* a silence made just before these results arrived must hold them back */
+	aq_store_silences_invalidate(w->store);
+	for (size_t i = 0; i < b->nitems; i++) {
+		int32_t p = b->items[i].msg->partition;
+		size_t k = 0;
+		while (k < nparts && partitions[k] != p)
+			k++;
+		if (k == nparts) {
+			if (nparts == BATCH_PARTITIONS_MAX) {
+				snprintf(err, errlen, "too many partitions in one batch");
+				return -1;
+			}
+			partitions[nparts] = p;
+			first[nparts] = b->items[i].msg->offset;
+			last[nparts] = -1;
+			nparts++;
+		}
+	}
+
+	if (aq_store_begin(w->store, err, errlen) != 0)
+		return -1;
+	if (aq_store_offsets(w->store, w->cfg.topic, partitions, nparts, 1, next_offsets, stored_clusters,
+			     err, errlen) != 0)
+		goto rollback;
+	aq_consumer_cluster(w->consumer, 0, cluster, sizeof(cluster));
+	for (size_t k = 0; k < nparts; k++)
+		if (next_offsets[k] >= 0 &&
+		    log_replaced(w, partitions[k], next_offsets[k], first[k], stored_clusters[k], cluster))
+			next_offsets[k] = -1;
+
+	/* the checks this batch touches, once each, with their state locked */
+	aq_strmap_clear(&b->index);
+	b->nstates = 0;
+	for (size_t i = 0; i < b->nitems; i++) {
+		struct item *it = &b->items[i];
+		size_t k = 0;
+		while (partitions[k] != it->msg->partition)
+			k++;
+		if (next_offsets[k] >= 0 && it->msg->offset < next_offsets[k]) {
+			it->state = SIZE_MAX; /* applied before */
+			continue;
+		}
+		if (next_offsets[k] >= 0 && it->msg->offset > next_offsets[k] && last[k] < 0 &&
+		    first[k] == it->msg->offset)
+			aq_log(AQ_LOG_WARN,
+			       "partition %d: expected offset %lld, got %lld (removed by retention?)",
+			       (int)it->msg->partition, (long long)next_offsets[k],
+			       (long long)it->msg->offset);
+		last[k] = it->msg->offset;
+		if (!it->ok) {
+			it->state = SIZE_MAX;
+			if (aq_dead_letter_send(w, it->msg, it->error, err, errlen) != 0)
+				goto rollback;
+			aq_writes_dead_letter(w->writes, w->cfg.topic, it->msg->partition, it->msg->offset,
+					      it->error);
+			dead++;
+			continue;
+		}
+		if (batch_check(b, it->result.check, &it->state) != 0) {
+			snprintf(err, errlen, "applying a batch: out of memory");
+			goto rollback;
+		}
+	}
+	if (b->nstates > 0 &&
+	    aq_store_load_states(w->store, b->names, b->nstates, 1, b->states, err, errlen) != 0)
+		goto rollback;
+
+	for (size_t i = 0; i < b->nitems; i++) {
+		struct item *it = &b->items[i];
+		if (it->state == SIZE_MAX)
+			continue;
+		struct aq_state *st = &b->states[it->state];
+		const struct aq_rule *rule = aq_config_rule_for(&w->cfg, st->check);
+		struct aq_transition tr;
+		if (!aq_state_apply(st, rule, &it->result, &tr))
+			continue;
+		char ref[37];
+		aq_writes_transition(w->writes, st->check, &tr, ref);
+		struct aq_plan plan;
+		aq_plan_transition(st, aq_policy_for(&w->cfg, rule), &tr, now_ms,
+				   aq_store_silenced(w->store, st->check, now_ms), &plan);
+		aq_queue_plan(&w->cfg, w->writes, st, &tr, ref, &plan);
+	}
+	for (size_t i = 0; i < b->nstates; i++)
+		aq_writes_state(w->writes, &b->states[i]);
+	for (size_t k = 0; k < nparts; k++)
+		if (last[k] >= 0)
+			aq_writes_offset_in(w->writes, w->cfg.topic, partitions[k], last[k] + 1, cluster);
+
+	/* a dead letter must be in Kafka before its offset counts as done */
+	if (dead > 0 && aq_dead_letter_flush(w, err, errlen) != 0)
+		goto rollback;
+	if (aq_store_write(w->store, w->writes, err, errlen) != 0)
+		goto rollback;
+	if (aq_store_commit(w->store, err, errlen) != 0)
+		goto release;
+	for (size_t i = 0; i < b->nstates; i++)
+		aq_state_release(&b->states[i]);
+	if (dead > 0)
+		aq_log(AQ_LOG_WARN, "%zu event(s) sent to the dead-letter topic %s", dead,
+		       w->cfg.dead_letter_topic);
+	return 0;
+rollback:
+	aq_store_rollback(w->store);
+release:
+	for (size_t i = 0; i < b->nstates; i++)
+		if (b->states[i].check)
+			aq_state_release(&b->states[i]);
+	return -1;
+}
+
+int aq_batch_apply_until_done(struct worker *w, struct batch *b)
+{
+	char err[1024];
+	int attempt = 0;
+	for (;;) {
+		if (apply_batch(w, b, err, sizeof(err)) == 0) {
+			if (w->store_down)
+				aq_log(AQ_LOG_INFO, "state database is back; consuming again");
+			else if (w->paused)
+				aq_log(AQ_LOG_INFO, "batch applied after %d attempt(s); consuming again",
+				       attempt + 1);
+			if (w->paused)
+				aq_consumer_set_paused(w, 0);
+			w->paused = 0;
+			w->store_down = 0;
+			return 0;
+		}
+		if (!aq_store_connection_lost(w->store)) {
+			/* a statement failed with the server up: a deadlock or a bug;
+			 * say it every time, as it is not expected */
+			aq_log(AQ_LOG_ERROR, "applying a batch failed, will retry: %s", err);
+		} else if (!w->store_down) {
+			aq_log(AQ_LOG_WARN,
+			       "state database unavailable, consumption paused until it is back: %s", err);
+			w->store_down = 1;
+		}
+		if (!w->paused) {
+			w->paused = 1;
+			if (aq_consumer_set_paused(w, 1) != 0)
+				return -1; /* the worker stops */
+		}
+		if (aq_consumer_idle(w, aq_monotonic_ms() + aq_backoff_ms(attempt++, 200, 5000)) != 0)
+			return -1;
+		if (aq_store_connection_lost(w->store) && aq_store_reconnect(w->store, err, sizeof(err)) != 0)
+			continue;
+	}
+}

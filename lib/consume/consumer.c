@@ -1,0 +1,295 @@
+/* consumer.c - the worker's Kafka consumer: setup, rebalance, pause and
+ * resume, rewinding, and the commit kept for lag monitoring */
+#include "consume/consumer.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "alertq/kafka.h"
+#include "alertq/util.h"
+#include "consume/pace.h"
+
+void aq_consumer_cluster(rd_kafka_t *rk, int timeout_ms, char *out, size_t outlen)
+{
+	char *id = rd_kafka_clusterid(rk, timeout_ms);
+	snprintf(out, outlen, "%s", id ? id : "");
+	if (id)
+		rd_kafka_mem_free(rk, id);
+}
+
+/* Stops the worker with an error: the consumer cannot be trusted to read
+ * what it should any more. Exit status 1. */
+static void consumer_failed(struct worker *w)
+{
+	w->fatal = 1;
+	w->sig->stop = 1;
+}
+
+/* Writes the partition numbers of parts as "0,3,7" into out, cut to fit. */
+static void partitions_text(const rd_kafka_topic_partition_list_t *parts, char *out, size_t outlen)
+{
+	size_t len = 0;
+	out[0] = '\0';
+	for (int i = 0; parts && i < parts->cnt && len < outlen - 16; i++)
+		len += (size_t)snprintf(out + len, outlen - len, "%s%d", i ? "," : "",
+					parts->elems[i].partition);
+}
+
+/* Pauses or resumes parts; the outcome of each is in its err. */
+static void pause_or_resume(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int paused)
+{
+	for (int i = 0; i < parts->cnt; i++)
+		parts->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+	if (paused)
+		rd_kafka_pause_partitions(rk, parts);
+	else
+		rd_kafka_resume_partitions(rk, parts);
+}
+
+int aq_consumer_set_paused(struct worker *w, int paused)
+{
+	const char *verb = paused ? "pause" : "resume";
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	rd_kafka_resp_err_t e = rd_kafka_assignment(w->consumer, &parts);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR || !parts) {
+		aq_log(AQ_LOG_ERROR, "cannot %s consumption: the assignment is unknown: %s; stopping", verb,
+		       rd_kafka_err2str(e));
+		if (parts)
+			rd_kafka_topic_partition_list_destroy(parts);
+		consumer_failed(w);
+		return -1;
+	}
+	int failed = 0;
+	for (int attempt = 0; attempt < AQ_CONSUMER_ATTEMPTS; attempt++) {
+		pause_or_resume(w->consumer, parts, paused);
+		failed = 0;
+		for (int i = 0; i < parts->cnt; i++) {
+			if (!parts->elems[i].err)
+				continue;
+			failed++;
+			aq_log(AQ_LOG_WARN, "partition %d: cannot %s it: %s", (int)parts->elems[i].partition,
+			       verb, rd_kafka_err2str(parts->elems[i].err));
+		}
+		if (!failed)
+			break;
+		aq_sleep_ms(AQ_CONSUMER_RETRY_MS);
+	}
+	rd_kafka_topic_partition_list_destroy(parts);
+	if (failed) {
+		aq_log(AQ_LOG_ERROR, "cannot %s %d partition(s) after %d attempts; stopping", verb, failed,
+		       AQ_CONSUMER_ATTEMPTS);
+		consumer_failed(w);
+		return -1;
+	}
+	return 0;
+}
+
+/* A message polled while consumption is paused (fetched before the pause
+ * took hold, or from a partition just assigned): it was not applied, so its
+ * partition is moved back to it, to be read again when consuming resumes.
+ * Dropping it would move the partition's position past it for good, and
+ * its result would be lost: when no attempt succeeds the worker stops. */
+static void rewind_to(struct worker *w, const rd_kafka_message_t *m)
+{
+	for (int attempt = 0; attempt < AQ_CONSUMER_ATTEMPTS; attempt++) {
+		rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+		rd_kafka_topic_partition_list_add(parts, rd_kafka_topic_name(m->rkt), m->partition)->offset =
+			m->offset;
+		rd_kafka_error_t *error = rd_kafka_seek_partitions(w->consumer, parts, 5000);
+		const char *why = error       ? rd_kafka_error_string(error)
+			: parts->elems[0].err ? rd_kafka_err2str(parts->elems[0].err)
+					      : NULL;
+		if (why)
+			aq_log(AQ_LOG_WARN, "partition %d: cannot go back to offset %lld: %s",
+			       (int)m->partition, (long long)m->offset, why);
+		if (error)
+			rd_kafka_error_destroy(error);
+		rd_kafka_topic_partition_list_destroy(parts);
+		if (!why)
+			return;
+		aq_sleep_ms(AQ_CONSUMER_RETRY_MS);
+	}
+	aq_log(AQ_LOG_ERROR, "partition %d: cannot go back to offset %lld after %d attempts; stopping",
+	       (int)m->partition, (long long)m->offset, AQ_CONSUMER_ATTEMPTS);
+	consumer_failed(w);
+}
+
+int aq_consumer_idle(struct worker *w, int64_t until_ms)
+{
+	while (aq_monotonic_ms() < until_ms) {
+		if (w->sig->stop)
+			return -1;
+		/* keep the group membership alive; nothing is fetched while paused */
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, 100);
+		if (!m)
+			continue;
+		if (!m->err)
+			rewind_to(w, m);
+		rd_kafka_message_destroy(m);
+	}
+	return 0;
+}
+
+void aq_consumer_commit(struct worker *w, const struct batch *b)
+{
+	rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(16);
+	for (size_t i = 0; i < b->nitems; i++) {
+		const rd_kafka_message_t *m = b->items[i].msg;
+		rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
+			offsets, rd_kafka_topic_name(m->rkt), m->partition);
+		if (!tp)
+			tp = rd_kafka_topic_partition_list_add(offsets, rd_kafka_topic_name(m->rkt),
+							       m->partition);
+		if (m->offset + 1 > tp->offset)
+			tp->offset = m->offset + 1;
+	}
+	if (offsets->cnt > 0)
+		rd_kafka_commit(w->consumer, offsets, 1);
+	rd_kafka_topic_partition_list_destroy(offsets);
+}
+
+/* Sets the start offset of each partition of parts to the one stored with
+ * the state. Where none is stored, or it was stored against another Kafka
+ * cluster, or the database cannot be asked now, the group's committed offset
+ * is used; it is never ahead of the stored one, and the batch drops anything
+ * already applied. */
+static void start_at_stored(struct worker *w, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+	int32_t partitions[AQ_ASSIGN_MAX] = { 0 };
+	int64_t next[AQ_ASSIGN_MAX] = { 0 };
+	char stored_clusters[AQ_ASSIGN_MAX][AQ_CLUSTER_ID_MAX];
+	char cluster[AQ_CLUSTER_ID_MAX];
+	size_t n = 0;
+	char msg[1024];
+	for (int i = 0; i < parts->cnt && n < AQ_ASSIGN_MAX; i++) {
+		parts->elems[i].offset = RD_KAFKA_OFFSET_STORED;
+		if (strcmp(parts->elems[i].topic, w->cfg.topic) == 0)
+			partitions[n++] = parts->elems[i].partition;
+	}
+	if (n == 0)
+		return;
+	aq_consumer_cluster(rk, 1000, cluster, sizeof(cluster));
+	if (aq_store_offsets(w->store, w->cfg.topic, partitions, n, 0, next, stored_clusters, msg,
+			     sizeof(msg)) != 0) {
+		aq_log(AQ_LOG_WARN, "cannot read stored offsets, starting from the group's: %s", msg);
+		return;
+	}
+	for (size_t k = 0; k < n; k++) {
+		/* an offset of another cluster's log means nothing here */
+		if (next[k] < 0 ||
+		    (stored_clusters[k][0] && cluster[0] && strcmp(stored_clusters[k], cluster) != 0))
+			continue;
+		for (int i = 0; i < parts->cnt; i++)
+			if (parts->elems[i].partition == partitions[k] &&
+			    strcmp(parts->elems[i].topic, w->cfg.topic) == 0)
+				parts->elems[i].offset = next[k];
+	}
+}
+
+/* Whether the group rebalances with the cooperative protocol. */
+static int cooperative(rd_kafka_t *rk)
+{
+	const char *protocol = rd_kafka_rebalance_protocol(rk);
+	return protocol && strcmp(protocol, "COOPERATIVE") == 0;
+}
+
+/* Adds (assign 1) or removes (0) parts: the whole assignment under the
+ * eager protocol, only the partitions of parts under the cooperative one.
+ * Returns 0, or -1 with the reason in err. */
+static int change_assignment(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int assign, char *err,
+			     size_t errlen)
+{
+	if (cooperative(rk)) {
+		rd_kafka_error_t *error = assign ? rd_kafka_incremental_assign(rk, parts)
+						 : rd_kafka_incremental_unassign(rk, parts);
+		if (!error)
+			return 0;
+		snprintf(err, errlen, "%s", rd_kafka_error_string(error));
+		rd_kafka_error_destroy(error);
+		return -1;
+	}
+	rd_kafka_resp_err_t e = rd_kafka_assign(rk, assign ? parts : NULL);
+	if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return 0;
+	snprintf(err, errlen, "%s", rd_kafka_err2str(e));
+	return -1;
+}
+
+/* Rebalance: partitions assigned start at their stored offsets; under the
+ * cooperative protocol only the partitions named come and go, and the rest
+ * are consumed on undisturbed. An assignment that cannot be changed stops
+ * the worker: it would read partitions it does not own, or miss some. */
+static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t *parts,
+		      void *opaque)
+{
+	struct worker *w = opaque;
+	char listed[1024];
+	char holding[1024];
+	char why[512];
+	int assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
+	partitions_text(parts, listed, sizeof(listed));
+	if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS && err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+		aq_log(AQ_LOG_WARN, "rebalance failed: %s; dropping the assignment", rd_kafka_err2str(err));
+		rd_kafka_resp_err_t e = rd_kafka_assign(rk, NULL);
+		if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			aq_log(AQ_LOG_ERROR, "cannot drop the assignment: %s; stopping", rd_kafka_err2str(e));
+			consumer_failed(w);
+		}
+		return;
+	}
+	if (assign)
+		start_at_stored(w, rk, parts);
+	if (change_assignment(rk, parts, assign, why, sizeof(why)) != 0) {
+		aq_log(AQ_LOG_ERROR, "cannot %s partitions [%s]: %s; stopping", assign ? "take" : "give up",
+		       listed, why);
+		consumer_failed(w);
+		return;
+	}
+	rd_kafka_topic_partition_list_t *now = NULL;
+	if (rd_kafka_assignment(rk, &now) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		now = NULL;
+	partitions_text(now, holding, sizeof(holding));
+	if (now)
+		rd_kafka_topic_partition_list_destroy(now);
+	aq_log(AQ_LOG_INFO, "partitions %s: [%s]; holding [%s] (%s)", assign ? "assigned" : "revoked", listed,
+	       holding, cooperative(rk) ? "cooperative" : "eager");
+	if (assign && w->paused)
+		aq_consumer_set_paused(w, 1);
+}
+
+int aq_consumer_setup(struct worker *w, char *err, size_t errlen)
+{
+	char errstr[512];
+	rd_kafka_conf_t *conf = aq_kafka_conf(&w->cfg, AQ_KAFKA_CONSUMER, err, errlen);
+	if (!conf)
+		return -1;
+	rd_kafka_conf_set_rebalance_cb(conf, rebalance);
+	rd_kafka_conf_set_opaque(conf, w);
+	w->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (!w->consumer) {
+		rd_kafka_conf_destroy(conf);
+		snprintf(err, errlen, "cannot create the consumer: %s", errstr);
+		return -1;
+	}
+	conf = NULL; /* owned by the consumer now */
+	rd_kafka_poll_set_consumer(w->consumer);
+
+	rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(topics, w->cfg.topic, RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t e = rd_kafka_subscribe(w->consumer, topics);
+	rd_kafka_topic_partition_list_destroy(topics);
+	if (e) {
+		snprintf(err, errlen, "cannot subscribe to '%s': %s", w->cfg.topic, rd_kafka_err2str(e));
+		return -1;
+	}
+	return 0;
+}
+
+void aq_consumer_close(struct worker *w)
+{
+	if (!w->consumer)
+		return;
+	rd_kafka_consumer_close(w->consumer);
+	rd_kafka_destroy(w->consumer);
+	w->consumer = NULL;
+}

@@ -1,0 +1,49 @@
+/* consumer.h - the worker's Kafka consumer: setup, rebalance, pause and
+ * resume, rewinding, and the commit kept for lag monitoring */
+#ifndef ALERTQ_CONSUME_CONSUMER_H
+#define ALERTQ_CONSUME_CONSUMER_H
+
+#include <stddef.h>
+
+#include "consume/worker_internal.h"
+
+/* How often pausing, resuming or moving back a partition is tried before
+ * the worker stops. */
+#define AQ_CONSUMER_ATTEMPTS 3
+#define AQ_CONSUMER_RETRY_MS 100
+/* Most partitions of one assignment whose stored offsets are looked up. */
+#define AQ_ASSIGN_MAX 512
+
+/* Creates w->consumer from w->cfg and subscribes it to the topic. On
+ * assignment each partition starts at the offset stored with the state;
+ * eager and cooperative assignors (partition.assignment.strategy) both
+ * work. A rebalance that cannot be carried out stops the worker.
+ * Returns 0, or -1 with the reason in err. */
+int aq_consumer_setup(struct worker *w, char *err, size_t errlen);
+
+/* Leaves the group and destroys the consumer; w->consumer may be NULL. */
+void aq_consumer_close(struct worker *w);
+
+/* Pauses (paused 1) or resumes (0) every assigned partition, trying a
+ * partition that refuses AQ_CONSUMER_ATTEMPTS times. Returns 0, or -1 after
+ * logging which partitions refused and stopping the worker (w->fatal and
+ * w->sig->stop set): a partition left running while the batch is retried,
+ * or left paused for good, would be consumed wrongly. */
+int aq_consumer_set_paused(struct worker *w, int paused);
+
+/* Keeps the group membership alive while consumption is paused, until the
+ * monotonic clock reaches until_ms: polls, and moves back any partition
+ * whose message arrives meanwhile, so that it is read again on resuming
+ * (the worker stops when one cannot be moved back). Returns 0, or -1 when
+ * w->sig->stop was set first. */
+int aq_consumer_idle(struct worker *w, int64_t until_ms);
+
+/* Commits the next offsets of the batch's messages to Kafka,
+ * asynchronously: a convenience for lag monitoring only. */
+void aq_consumer_commit(struct worker *w, const struct batch *b);
+
+/* Writes the id of the Kafka cluster rk talks to into out, "" when not
+ * known within timeout_ms. */
+void aq_consumer_cluster(rd_kafka_t *rk, int timeout_ms, char *out, size_t outlen);
+
+#endif

@@ -1,0 +1,54 @@
+/* plan.c - a plan of notifications turned into outbox rows in a
+ * transaction's writes; shared by the batch applier and the ticker */
+#include "consume/plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alertq/notify.h"
+#include "alertq/util.h"
+
+/* Builds a notification for st as planned, queues it in the outbox. */
+static void queue_notification(const struct aq_config *cfg, aq_writes_t *writes, const struct aq_state *st,
+			       const struct aq_transition *tr, const char *transition_ref,
+			       const struct aq_planned *p)
+{
+	const struct aq_channel *ch = aq_config_channel(cfg, p->channel);
+	struct aq_notification n;
+	memset(&n, 0, sizeof(n));
+	aq_uuid4(n.notification_id);
+	n.check = st->check;
+	n.resolved = p->resolved;
+	n.severity = st->severity;
+	n.previous_severity = tr ? tr->from : st->previous_severity;
+	n.has_value = st->has_value;
+	n.value = st->value;
+	n.message = st->message;
+	n.labels = st->labels;
+	n.nlabels = st->nlabels;
+	n.observed_at_ms = tr ? tr->observed_at_ms : st->last_seen_ms;
+	n.since_ms = st->since_ms;
+	n.escalation_level = p->level;
+	snprintf(n.event_id, sizeof(n.event_id), "%s", tr ? tr->event_id : st->last_event_id);
+	char *payload = aq_notification_to_json(&n);
+	if (!payload)
+		return;
+	aq_writes_notification(writes, n.notification_id, transition_ref, st->check, p->channel, p->level,
+			       p->resolved, payload, ch ? ch->give_up_after_ms : 24LL * 3600 * 1000);
+	free(payload);
+}
+
+void aq_queue_plan(const struct aq_config *cfg, aq_writes_t *writes, const struct aq_state *st,
+		   const struct aq_transition *tr, const char *transition_ref, const struct aq_plan *plan)
+{
+	for (size_t i = 0; i < plan->n; i++)
+		queue_notification(cfg, writes, st, tr, transition_ref, &plan->items[i]);
+}
+
+const struct aq_escalation *aq_policy_for(const struct aq_config *cfg, const struct aq_rule *rule)
+{
+	if (!rule || !rule->escalation)
+		return NULL;
+	return aq_config_escalation(cfg, rule->escalation);
+}

@@ -1,0 +1,21 @@
+/* plan.h - a plan of notifications turned into outbox rows in a
+ * transaction's writes; shared by the batch applier and the ticker */
+#ifndef ALERTQ_CONSUME_PLAN_H
+#define ALERTQ_CONSUME_PLAN_H
+
+#include "alertq/config.h"
+#include "alertq/rules.h"
+#include "alertq/store.h"
+
+/* Queues in writes one outbox row per planned notification of st. tr is the
+ * transition that caused them (NULL for a tick's repeats and escalations)
+ * and transition_ref its history row (NULL with it). A notification that
+ * cannot be built (out of memory) is left out. */
+void aq_queue_plan(const struct aq_config *cfg, aq_writes_t *writes, const struct aq_state *st,
+		   const struct aq_transition *tr, const char *transition_ref, const struct aq_plan *plan);
+
+/* The escalation policy of rule, or NULL when it has none (or rule is NULL).
+ * Borrowed from cfg. */
+const struct aq_escalation *aq_policy_for(const struct aq_config *cfg, const struct aq_rule *rule);
+
+#endif

@@ -1,0 +1,120 @@
+/* ticker.c - the worker's ticker thread: escalation by time, repeats,
+ * staleness, ends of silences */
+#include "notify/ticker.h"
+
+#include <stdlib.h>
+
+#include "alertq/rules.h"
+#include "alertq/util.h"
+#include "consume/pace.h"
+#include "consume/plan.h"
+#include "notify/dispatcher.h"
+
+/* How often the ticker looks for checks that are due. */
+#define TICK_MS 250
+
+/* One pass over the checks that are due: staleness, then the escalations
+ * and repeats their plans call for, in one transaction. Returns 0, or -1
+ * with the reason (nothing is written then). */
+static int tick(struct worker *w, aq_store_t *store, char *err, size_t errlen)
+{
+	int64_t now_ms = aq_now_ms();
+	char **names = NULL;
+	size_t n = 0;
+	struct aq_state *states = NULL;
+	aq_writes_t *writes = aq_writes_new();
+	int queued = 0;
+
+	/* silences made or ended since the last tick count now */
+	aq_store_silences_invalidate(store);
+
+	if (aq_store_begin(store, err, errlen) != 0)
+		goto fail;
+	if (aq_store_due_checks(store, now_ms, 500, &names, &n, err, errlen) != 0)
+		goto fail;
+	if (n > 0) {
+		states = calloc(n, sizeof(*states));
+		if (!states ||
+		    aq_store_load_states(store, (const char *const *)names, n, 0, states, err, errlen) != 0)
+			goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct aq_state *st = &states[i];
+		const struct aq_rule *rule = aq_config_rule_for(&w->cfg, st->check);
+		const struct aq_escalation *policy = aq_policy_for(&w->cfg, rule);
+		int silenced = aq_store_silenced(store, st->check, now_ms);
+		struct aq_plan plan;
+		struct aq_transition tr;
+		if (st->stale_at_ms > 0 && st->stale_at_ms <= now_ms) {
+			int changed = aq_state_go_stale(st, rule, now_ms, &tr);
+			if (changed) {
+				char ref[37];
+				aq_writes_transition(writes, st->check, &tr, ref);
+				aq_plan_transition(st, policy, &tr, now_ms, silenced, &plan);
+				aq_queue_plan(&w->cfg, writes, st, &tr, ref, &plan);
+				queued += (int)plan.n;
+			}
+		}
+		aq_plan_tick(st, policy, now_ms, silenced, &plan);
+		aq_queue_plan(&w->cfg, writes, st, NULL, NULL, &plan);
+		queued += (int)plan.n;
+		if (st->dirty)
+			aq_writes_state(writes, st);
+	}
+	if (aq_store_write(store, writes, err, errlen) != 0 || aq_store_commit(store, err, errlen) != 0)
+		goto fail;
+	for (size_t i = 0; i < n; i++)
+		aq_state_release(&states[i]);
+	free(states);
+	aq_names_free(names, n);
+	aq_writes_free(writes);
+	if (queued)
+		aq_dispatchers_wake(w);
+	return 0;
+fail:
+	aq_store_rollback(store);
+	for (size_t i = 0; states && i < n; i++)
+		if (states[i].check)
+			aq_state_release(&states[i]);
+	free(states);
+	aq_names_free(names, n);
+	aq_writes_free(writes);
+	return -1;
+}
+
+void *aq_ticker_main(void *arg)
+{
+	struct worker *w = arg;
+	aq_store_t *store = NULL;
+	char err[1024];
+	int down = 0;
+	int attempt = 0;
+	while (!w->threads_stop) {
+		if (!store) {
+			store = aq_store_connect(w->cfg.state_dsn, err, sizeof(err));
+			if (!store) {
+				down = 1;
+				aq_sleep_ms(aq_backoff_ms(attempt++, 200, 5000));
+				continue;
+			}
+			down = 0;
+			attempt = 0;
+		}
+		pthread_rwlock_rdlock(&w->cfg_lock);
+		int rc = tick(w, store, err, sizeof(err));
+		pthread_rwlock_unlock(&w->cfg_lock);
+		if (rc != 0) {
+			if (aq_store_connection_lost(store)) {
+				aq_store_free(store);
+				store = NULL;
+			} else if (!down) {
+				aq_log(AQ_LOG_ERROR, "escalation: %s", err);
+			}
+			aq_sleep_ms(aq_backoff_ms(attempt++, 200, 5000));
+			continue;
+		}
+		aq_sleep_ms(TICK_MS);
+	}
+	aq_store_free(store);
+	return NULL;
+}

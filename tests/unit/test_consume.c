@@ -1,0 +1,90 @@
+/* test_consume.c - the worker's consuming side without a broker: reasons
+ * given to the dead-letter topic and table */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/utf8.h"
+#include "consume/deadletter.h"
+
+START_TEST(dead_letter_reasons_are_clean_and_bounded)
+{
+	char long_check[300];
+	size_t len = 0;
+	while (len + 2 < 255) { /* "é" * 126: a check name the decoder accepts */
+		memcpy(long_check + len, "\xc3\xa9", 2);
+		len += 2;
+	}
+	long_check[len] = '\0';
+	char long_ascii[2000];
+	memset(long_ascii, 'x', sizeof(long_ascii) - 1);
+	long_ascii[sizeof(long_ascii) - 1] = '\0';
+	static const struct {
+		const char *arg;
+		const char *want; /* NULL: only valid and bounded */
+	} cases[] = {
+		{ "bad magic", "bad magic" },
+		{ "latin-1 caf\xe9", "latin-1 caf\xef\xbf\xbd" },
+		{ "line\nbreak\ttab", "line break tab" },
+		{ "cut short \xe2\x82", "cut short \xef\xbf\xbd\xef\xbf\xbd" },
+		{ NULL, NULL }, /* long_check, quoted */
+		{ NULL, NULL }, /* long_ascii */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char out[AQ_DEAD_LETTER_REASON_MAX + 1];
+		memset(out, 'Z', sizeof(out));
+		const char *arg = cases[i].arg ? cases[i].arg : i == 4 ? long_check
+								       : long_ascii;
+		aq_dead_letter_reason(out, "%s", arg);
+		if (i == 4) {
+			char shown[AQ_DEAD_LETTER_CHECK_SHOWN + 1];
+			aq_text_clean_into(shown, sizeof(shown), arg, strlen(arg), AQ_TEXT_SPACES);
+			aq_dead_letter_reason(out, "message key does not match check '%s'", shown);
+			ck_assert_msg(out[strlen(out) - 1] == '\'', "case %zu: the quote was cut: %s", i, out);
+		}
+		size_t n = strnlen(out, sizeof(out));
+		ck_assert_msg(n < sizeof(out), "case %zu: not terminated", i);
+		ck_assert_msg(n <= AQ_DEAD_LETTER_REASON_MAX, "case %zu: %zu bytes", i, n);
+		ck_assert_msg(aq_utf8_valid(out, n), "case %zu: not valid UTF-8: %s", i, out);
+		for (size_t k = 0; k < n; k++)
+			ck_assert_msg((unsigned char)out[k] >= 0x20 && out[k] != 0x7f, "case %zu: control byte", i);
+		if (cases[i].want)
+			ck_assert_str_eq(out, cases[i].want);
+	}
+}
+END_TEST
+
+/* A reason quoting the longest check name the decoder lets through stays
+ * valid even when formatting fills the whole cap. */
+START_TEST(dead_letter_reason_cut_inside_a_character)
+{
+	char name[256];
+	name[0] = 'a'; /* odd length before the two-byte characters */
+	size_t len = 1;
+	while (len + 2 <= 254) {
+		memcpy(name + len, "\xc3\xa9", 2);
+		len += 2;
+	}
+	name[len] = '\0';
+	char out[AQ_DEAD_LETTER_REASON_MAX + 1];
+	aq_dead_letter_reason(out, "message key does not match check '%s'", name);
+	ck_assert_uint_le(strlen(out), AQ_DEAD_LETTER_REASON_MAX);
+	ck_assert(aq_utf8_valid(out, strlen(out)));
+	ck_assert(strcmp(out + strlen(out) - 3, "...") == 0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("consume");
+	TCase *tc = tcase_create("dead letters");
+	tcase_add_test(tc, dead_letter_reasons_are_clean_and_bounded);
+	tcase_add_test(tc, dead_letter_reason_cut_inside_a_character);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
