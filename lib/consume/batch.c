@@ -22,8 +22,6 @@
 #include "consume/pace.h"
 #include "consume/plan.h"
 
-/* How far in the future an observed_at may be (clocks differ). */
-#define FUTURE_SLACK_MS (24LL * 3600 * 1000)
 /* Most partitions one batch may hold messages of. */
 #define BATCH_PARTITIONS_MAX 512
 
@@ -74,24 +72,6 @@ static int batch_check(struct batch *b, const char *name, size_t *index)
 	return 0;
 }
 
-/* Checks fields the codec cannot judge. Returns 0 or -1 with reason. */
-static int sane_result(const struct aq_result *r, int64_t now_ms, char *err, size_t errlen)
-{
-	if (r->observed_at_ms > now_ms + FUTURE_SLACK_MS) {
-		snprintf(err, errlen, "observed_at is more than a day in the future");
-		return -1;
-	}
-	if (r->observed_at_ms < 946684800000LL) { /* 2000-01-01 */
-		snprintf(err, errlen, "observed_at is before the year 2000");
-		return -1;
-	}
-	if (r->interval_ms < 0) {
-		snprintf(err, errlen, "interval_ms is negative");
-		return -1;
-	}
-	return 0;
-}
-
 size_t aq_batch_collect(struct worker *w, struct batch *b)
 {
 	b->nitems = 0;
@@ -120,15 +100,9 @@ size_t aq_batch_collect(struct worker *w, struct batch *b)
 		char derr[256];
 		if (aq_codec_decode(w->codec, m->payload, m->len, &it->result, derr, sizeof(derr)) != 0) {
 			aq_dead_letter_reason(it->error, "%s", derr);
-		} else if (sane_result(&it->result, aq_now_ms(), derr, sizeof(derr)) != 0) {
+		} else if (aq_result_accept(&it->result, m->key, m->key_len, aq_now_ms(), derr,
+					    sizeof(derr)) != 0) {
 			aq_dead_letter_reason(it->error, "%s", derr);
-			aq_result_release(&it->result);
-		} else if (!m->key || m->key_len != strlen(it->result.check) ||
-			   memcmp(m->key, it->result.check, m->key_len) != 0) {
-			char shown[AQ_DEAD_LETTER_CHECK_SHOWN + 1];
-			aq_text_clean_into(shown, sizeof(shown), it->result.check, strlen(it->result.check),
-					   AQ_TEXT_SPACES);
-			aq_dead_letter_reason(it->error, "message key does not match check '%s'", shown);
 			aq_result_release(&it->result);
 		} else {
 			it->ok = 1;
@@ -267,7 +241,7 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 		char ref[37];
 		aq_writes_transition(w->writes, st->check, &tr, ref);
 		struct aq_plan plan;
-		aq_plan_transition(st, aq_policy_for(&w->cfg, rule), &tr, now_ms,
+		aq_plan_transition(st, aq_rule_policy(&w->cfg, rule), &tr, now_ms,
 				   aq_store_silenced(w->store, st->check, now_ms), &plan);
 		aq_queue_plan(&w->cfg, w->writes, st, &tr, ref, &plan);
 	}

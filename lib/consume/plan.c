@@ -45,10 +45,3 @@ void aq_queue_plan(const struct aq_config *cfg, aq_writes_t *writes, const struc
 	for (size_t i = 0; i < plan->n; i++)
 		queue_notification(cfg, writes, st, tr, transition_ref, &plan->items[i]);
 }
-
-const struct aq_escalation *aq_policy_for(const struct aq_config *cfg, const struct aq_rule *rule)
-{
-	if (!rule || !rule->escalation)
-		return NULL;
-	return aq_config_escalation(cfg, rule->escalation);
-}

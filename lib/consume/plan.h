@@ -14,8 +14,4 @@
 void aq_queue_plan(const struct aq_config *cfg, aq_writes_t *writes, const struct aq_state *st,
 		   const struct aq_transition *tr, const char *transition_ref, const struct aq_plan *plan);
 
-/* The escalation policy of rule, or NULL when it has none (or rule is NULL).
- * Borrowed from cfg. */
-const struct aq_escalation *aq_policy_for(const struct aq_config *cfg, const struct aq_rule *rule);
-
 #endif
