@@ -62,6 +62,62 @@ static int append(json_t *list, json_t *o, char *err, size_t errlen)
 	return out_of_memory(err, errlen);
 }
 
+/* How one column of a result row becomes a member of a JSON object. */
+enum column_kind {
+	COLUMN_TEXT,
+	COLUMN_TEXT_OR_NULL, /* NULL or empty: JSON null */
+	COLUMN_INTEGER,
+	COLUMN_BOOL,
+	COLUMN_REAL_OR_NULL, /* SQL NULL: JSON null */
+};
+
+struct column {
+	const char *key;
+	int field;
+	enum column_kind kind;
+};
+
+static json_t *column_value(PGresult *res, int row, const struct column *c)
+{
+	switch (c->kind) {
+	case COLUMN_TEXT:
+		return json_string(PQgetvalue(res, row, c->field));
+	case COLUMN_TEXT_OR_NULL:
+		return text_or_null(res, row, c->field);
+	case COLUMN_INTEGER:
+		return integer_at(res, row, c->field);
+	case COLUMN_BOOL:
+		return bool_at(res, row, c->field);
+	case COLUMN_REAL_OR_NULL:
+		return PQgetisnull(res, row, c->field)
+			? json_null()
+			: json_real(strtod(PQgetvalue(res, row, c->field), NULL));
+	}
+	return json_null();
+}
+
+/* Turns each row of res into an object with the members cols name, in that
+ * order. Returns 0 with *list a new array the caller owns, or -1 with *list
+ * NULL and the reason in err when memory runs out. res stays the caller's. */
+static int rows_to_list(PGresult *res, const struct column *cols, size_t ncols, json_t **list, char *err,
+			size_t errlen)
+{
+	json_t *l = json_array();
+	int rc = l ? 0 : out_of_memory(err, errlen);
+	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
+		json_t *o = json_object();
+		for (size_t c = 0; o && c < ncols; c++)
+			json_object_set_new(o, cols[c].key, column_value(res, i, &cols[c]));
+		rc = append(l, o, err, errlen);
+	}
+	if (rc != 0) {
+		json_decref(l);
+		l = NULL;
+	}
+	*list = l;
+	return rc;
+}
+
 /* The globs of the silences in force now (array of strings). */
 static json_t *active_silences(aq_store_t *s, char *err, size_t errlen)
 {
@@ -162,24 +218,14 @@ int aq_store_undeliverable(aq_store_t *s, int max, json_t **rows, char *err, siz
 		1, params, "reading undeliverable notifications", err, errlen);
 	if (!res)
 		return -1;
-	json_t *list = json_array();
-	int rc = list ? 0 : out_of_memory(err, errlen);
-	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
-		json_t *o = json_object();
-		json_object_set_new(o, "check", json_string(PQgetvalue(res, i, 0)));
-		json_object_set_new(o, "channel", json_string(PQgetvalue(res, i, 1)));
-		json_object_set_new(o, "attempts", integer_at(res, i, 2));
-		json_object_set_new(o, "last_error", json_string(PQgetvalue(res, i, 3)));
-		json_object_set_new(o, "created_at", json_string(PQgetvalue(res, i, 4)));
-		rc = append(list, o, err, errlen);
-	}
+	static const struct column cols[] = {
+		{ "check", 0, COLUMN_TEXT },       { "channel", 1, COLUMN_TEXT },
+		{ "attempts", 2, COLUMN_INTEGER }, { "last_error", 3, COLUMN_TEXT },
+		{ "created_at", 4, COLUMN_TEXT },
+	};
+	int rc = rows_to_list(res, cols, sizeof(cols) / sizeof(cols[0]), rows, err, errlen);
 	PQclear(res);
-	if (rc != 0) {
-		json_decref(list);
-		return -1;
-	}
-	*rows = list;
-	return 0;
+	return rc;
 }
 
 int aq_store_totals(aq_store_t *s, struct aq_store_totals *t, char *err, size_t errlen)
@@ -231,48 +277,30 @@ int aq_store_history(aq_store_t *s, const char *check, json_t **transitions, jso
 		PQclear(tr);
 		return -1;
 	}
-	json_t *tlist = json_array();
-	json_t *nlist = json_array();
-	int rc = tlist && nlist ? 0 : out_of_memory(err, errlen);
-	for (int i = 0; rc == 0 && i < PQntuples(tr); i++) {
-		json_t *t = json_object();
-		json_object_set_new(t, "ref", json_string(PQgetvalue(tr, i, 0)));
-		json_object_set_new(t, "from", json_string(PQgetvalue(tr, i, 1)));
-		json_object_set_new(t, "to", json_string(PQgetvalue(tr, i, 2)));
-		json_object_set_new(t, "value",
-				    PQgetisnull(tr, i, 3) ? json_null()
-							  : json_real(strtod(PQgetvalue(tr, i, 3), NULL)));
-		json_object_set_new(t, "message", json_string(PQgetvalue(tr, i, 4)));
-		json_object_set_new(t, "observed_at_ms", integer_at(tr, i, 5));
-		json_object_set_new(t, "event_id", json_string(PQgetvalue(tr, i, 6)));
-		json_object_set_new(t, "cause", json_string(PQgetvalue(tr, i, 7)));
-		json_object_set_new(t, "recorded_at", json_string(PQgetvalue(tr, i, 8)));
-		rc = append(tlist, t, err, errlen);
-	}
-	for (int i = 0; rc == 0 && i < PQntuples(nt); i++) {
-		json_t *n = json_object();
-		json_object_set_new(n, "notification_id", json_string(PQgetvalue(nt, i, 9)));
-		json_object_set_new(n, "transition_ref", text_or_null(nt, i, 0));
-		json_object_set_new(n, "channel", json_string(PQgetvalue(nt, i, 1)));
-		json_object_set_new(n, "escalation_level", integer_at(nt, i, 2));
-		json_object_set_new(n, "resolved", bool_at(nt, i, 3));
-		json_object_set_new(n, "delivery", json_string(PQgetvalue(nt, i, 4)));
-		json_object_set_new(n, "attempts", integer_at(nt, i, 5));
-		json_object_set_new(n, "last_error", text_or_null(nt, i, 6));
-		json_object_set_new(n, "created_at", json_string(PQgetvalue(nt, i, 7)));
-		json_object_set_new(n, "sent_at", text_or_null(nt, i, 8));
-		rc = append(nlist, n, err, errlen);
+	static const struct column tcols[] = {
+		{ "ref", 0, COLUMN_TEXT },         { "from", 1, COLUMN_TEXT },
+		{ "to", 2, COLUMN_TEXT },          { "value", 3, COLUMN_REAL_OR_NULL },
+		{ "message", 4, COLUMN_TEXT },     { "observed_at_ms", 5, COLUMN_INTEGER },
+		{ "event_id", 6, COLUMN_TEXT },    { "cause", 7, COLUMN_TEXT },
+		{ "recorded_at", 8, COLUMN_TEXT },
+	};
+	static const struct column ncols[] = {
+		{ "notification_id", 9, COLUMN_TEXT }, { "transition_ref", 0, COLUMN_TEXT_OR_NULL },
+		{ "channel", 1, COLUMN_TEXT },         { "escalation_level", 2, COLUMN_INTEGER },
+		{ "resolved", 3, COLUMN_BOOL },        { "delivery", 4, COLUMN_TEXT },
+		{ "attempts", 5, COLUMN_INTEGER },     { "last_error", 6, COLUMN_TEXT_OR_NULL },
+		{ "created_at", 7, COLUMN_TEXT },      { "sent_at", 8, COLUMN_TEXT_OR_NULL },
+	};
+	int rc = rows_to_list(tr, tcols, sizeof(tcols) / sizeof(tcols[0]), transitions, err, errlen);
+	if (rc == 0 &&
+	    rows_to_list(nt, ncols, sizeof(ncols) / sizeof(ncols[0]), notifications, err, errlen) != 0) {
+		json_decref(*transitions);
+		*transitions = NULL;
+		rc = -1;
 	}
 	PQclear(tr);
 	PQclear(nt);
-	if (rc != 0) {
-		json_decref(tlist);
-		json_decref(nlist);
-		return -1;
-	}
-	*transitions = tlist;
-	*notifications = nlist;
-	return 0;
+	return rc;
 }
 
 int aq_store_ack(aq_store_t *s, const char *check, const char *by, const char *comment, int *changed,
@@ -331,25 +359,14 @@ int aq_store_silences(aq_store_t *s, json_t **silences, char *err, size_t errlen
 		0, NULL, "reading silences", err, errlen);
 	if (!res)
 		return -1;
-	json_t *list = json_array();
-	int rc = list ? 0 : out_of_memory(err, errlen);
-	for (int i = 0; rc == 0 && i < PQntuples(res); i++) {
-		json_t *o = json_object();
-		json_object_set_new(o, "id", integer_at(res, i, 0));
-		json_object_set_new(o, "match", json_string(PQgetvalue(res, i, 1)));
-		json_object_set_new(o, "starts_at", json_string(PQgetvalue(res, i, 2)));
-		json_object_set_new(o, "ends_at", json_string(PQgetvalue(res, i, 3)));
-		json_object_set_new(o, "comment", json_string(PQgetvalue(res, i, 4)));
-		json_object_set_new(o, "created_by", json_string(PQgetvalue(res, i, 5)));
-		rc = append(list, o, err, errlen);
-	}
+	static const struct column cols[] = {
+		{ "id", 0, COLUMN_INTEGER },     { "match", 1, COLUMN_TEXT },
+		{ "starts_at", 2, COLUMN_TEXT }, { "ends_at", 3, COLUMN_TEXT },
+		{ "comment", 4, COLUMN_TEXT },   { "created_by", 5, COLUMN_TEXT },
+	};
+	int rc = rows_to_list(res, cols, sizeof(cols) / sizeof(cols[0]), silences, err, errlen);
 	PQclear(res);
-	if (rc != 0) {
-		json_decref(list);
-		return -1;
-	}
-	*silences = list;
-	return 0;
+	return rc;
 }
 
 int aq_store_unsilence(aq_store_t *s, int64_t id, int *changed, char *err, size_t errlen)

@@ -3,6 +3,7 @@ their own on the test PostgreSQL, config files, workers, the CLI, receivers.
 
 Everything runs the real binaries from ALERTQ_BUILD_DIR, as a user would."""
 
+import datetime
 import json
 import os
 import random
@@ -212,6 +213,53 @@ escalations:
 channels:
   logfile: { type: logfile }
 """
+
+# The same policy "both", telling the log file and a webhook (its port left
+# as %d for the test to fill in).
+LOGFILE_AND_HOOK_ESCALATION = """
+escalations:
+  both:
+    CRITICAL: { levels: [ { after: 0s, notify: [logfile, hook] } ] }
+    WARNING:  { levels: [ { after: 0s, notify: [logfile, hook] } ] }
+    UNKNOWN:  { levels: [ { after: 0s, notify: [logfile, hook] } ] }
+    resolved: true
+channels:
+  logfile: { type: logfile }
+  hook: { type: webhook, url: "http://127.0.0.1:%d/hook", format: json }
+"""
+
+
+def iso(ms):
+    """ms since the epoch as an RFC 3339 time in UTC with milliseconds."""
+    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class OwnPostgres:
+    """A PostgreSQL server of the test's own, in a fresh directory, for tests
+    that stop or restart the state database; stopped when the with block ends."""
+
+    def __init__(self, name):
+        self.dir = tempfile.mkdtemp(prefix="alertq-%s-pg." % name)
+        self.script = os.path.join(SOURCE, "tests", "tools", "pg.sh")
+
+    def run(self, action, **kw):
+        """pg.sh action on this server; keyword arguments go to subprocess.run."""
+        return subprocess.run([self.script, action, self.dir], **kw)
+
+    def start_for(self, env):
+        """Starts the server and makes its database alertq env's state database."""
+        server = self.run("start", capture_output=True, text=True, check=True).stdout.strip()
+        psql(server, "CREATE DATABASE alertq")
+        env.state_dsn = server.rpartition("/")[0] + "/alertq"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.run("stop", capture_output=True)
+        return False
+
 
 RANK = {"OK": 0, "WARNING": 1, "UNKNOWN": 2, "CRITICAL": 3}
 

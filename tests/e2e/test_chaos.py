@@ -8,19 +8,16 @@ reached the webhook receiver and the log file (retries carry an id already
 seen, nothing else), and the workers are alive."""
 
 import collections
-import datetime
 import json
 import os
 import random
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import harness
-from harness import check, wait_for
+from harness import check, iso, wait_for
 
 CHECKS = ["svc.%03d" % i for i in range(500)]
 ROUNDS = 40
@@ -35,23 +32,9 @@ rules:
   - match: "svc.*"
     warning: "> 50"
     critical: "> 90"
-    escalation: page
-escalations:
-  page:
-    CRITICAL: { levels: [ { after: 0s, notify: [logfile, hook] } ] }
-    WARNING:  { levels: [ { after: 0s, notify: [logfile, hook] } ] }
-    UNKNOWN:  { levels: [ { after: 0s, notify: [logfile, hook] } ] }
-    resolved: true
-channels:
-  logfile: { type: logfile }
-  hook: { type: webhook, url: "http://127.0.0.1:%d/hook", format: json }
-"""
+    escalation: both
+""" + harness.LOGFILE_AND_HOOK_ESCALATION
 REFERENCE_RULES = [("svc.*", (">", 50), (">", 90), 1)]
-
-
-def iso(ms):
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def make_results():
@@ -73,18 +56,12 @@ def make_results():
 
 def test(make):
     env = make("chaos")
-    pg_dir = tempfile.mkdtemp(prefix="alertq-chaos-pg.")
-    pg = os.path.join(harness.SOURCE, "tests", "tools", "pg.sh")
-    try:
-        run_chaos(env, pg, pg_dir)
-    finally:
-        subprocess.run([pg, "stop", pg_dir], capture_output=True)
+    with harness.OwnPostgres("chaos") as pg:
+        run_chaos(env, pg)
 
 
-def run_chaos(env, pg, pg_dir):
-    server = subprocess.run([pg, "start", pg_dir], capture_output=True, text=True, check=True).stdout.strip()
-    harness.psql(server, "CREATE DATABASE alertq")
-    env.state_dsn = server.rpartition("/")[0] + "/alertq"
+def run_chaos(env, pg):
+    pg.start_for(env)
 
     received = os.path.join(env.dir, "received.jsonl")
     port_file = os.path.join(env.dir, "receiver.port")
@@ -123,7 +100,7 @@ def run_chaos(env, pg, pg_dir):
     while submitter.is_alive() or kills < KILLS_MIN:
         now = time.monotonic()
         if pg_restarts == 0 and now - start >= PG_RESTART_AT_S:
-            subprocess.run([pg, "restart", pg_dir], capture_output=True, text=True, check=True)
+            pg.run("restart", capture_output=True, text=True, check=True)
             pg_restarts += 1
             print("%.1fs: PostgreSQL restarted" % (time.monotonic() - start))
         if now >= next_kill:

@@ -9,14 +9,12 @@ deliver and exits 1, and a worker keeps running and says what is wrong."""
 import os
 import re
 import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
 import harness
-from harness import check, wait_for
+from harness import check, iso, wait_for
 
 RULES = """
 rules:
@@ -29,10 +27,6 @@ REFERENCE_RULES = [("svc.*", (">", 50), (">", 90), 1)]
 VALUES = [10, 60, 95, 95, 20, 70]
 OUTAGE_LINE = "state database unavailable, consumption paused"
 BACK_LINE = "state database is back"
-
-
-def iso(ms):
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + ".%03dZ" % (ms % 1000)
 
 
 def rounds(checks, first, count, base_ms, salt=0):
@@ -69,12 +63,8 @@ def check_against_reference(env, results, checks):
 
 def database_outage(make):
     env = make("outage-db")
-    pg_dir = tempfile.mkdtemp(prefix="alertq-outage-pg.")
-    pg = os.path.join(harness.SOURCE, "tests", "tools", "pg.sh")
-    try:
-        server = subprocess.run([pg, "start", pg_dir], capture_output=True, text=True, check=True).stdout.strip()
-        harness.psql(server, "CREATE DATABASE alertq")
-        env.state_dsn = server.rpartition("/")[0] + "/alertq"
+    with harness.OwnPostgres("outage") as pg:
+        pg.start_for(env)
         env.write_config(RULES)
         env.start_broker()
         w = env.worker("worker")
@@ -103,12 +93,12 @@ def database_outage(make):
         wait_for("results applied before the outage",
                  lambda: len(env.status()) == len(checks), timeout=60)
         log_before = len(env.log_of(w).splitlines())
-        subprocess.run([pg, "stop", pg_dir], check=True)
+        pg.run("stop", check=True)
         down_at = time.monotonic()
         time.sleep(10)
         check(w.poll() is None, "the worker died while the database was down")
         during = env.log_of(w).splitlines()[log_before:]
-        subprocess.run([pg, "start", pg_dir], capture_output=True, check=True)
+        pg.run("start", capture_output=True, check=True)
         print("database down for %.1fs" % (time.monotonic() - down_at))
         time.sleep(3)
         stop_submitting.set()
@@ -136,8 +126,6 @@ def database_outage(make):
 
         next_round = refused_writes(env, w, checks, base_ms, len(results) // len(checks))
         sigterm_mid_batch(env, w, checks, base_ms, next_round)
-    finally:
-        subprocess.run([pg, "stop", pg_dir], capture_output=True)
 
 
 def refused_writes(env, w, checks, base_ms, first_round):

@@ -9,7 +9,7 @@ import random
 import sys
 
 import harness
-from harness import check, wait_for
+from harness import check, iso, wait_for
 
 RULES = """
 rules:
@@ -27,11 +27,6 @@ rules:
 """ + harness.LOGFILE_ESCALATION
 REFERENCE_RULES = [("svc.*", (">", 50), (">", 90), 1), ("slow.*", (">=", 10), (">=", 1000), 3), ("*", None, None, 1)]
 ROUNDS = 8
-
-
-def iso(ms):
-    import datetime
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def make_results():

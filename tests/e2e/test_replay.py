@@ -10,7 +10,6 @@ worker runs, and with the workers stopped it rebuilds the state from the
 topic without sending anything; a worker then goes on from there."""
 
 import collections
-import datetime
 import json
 import os
 import random
@@ -18,7 +17,7 @@ import sys
 import time
 
 import harness
-from harness import check, wait_for
+from harness import check, iso, wait_for
 
 CONFIG = """
 rules:
@@ -33,15 +32,7 @@ rules:
     escalation: log
   - match: "*"
     escalation: log
-escalations:
-  log:
-    CRITICAL: { levels: [ { after: 0s, notify: [logfile] } ] }
-    WARNING:  { levels: [ { after: 0s, notify: [logfile] } ] }
-    UNKNOWN:  { levels: [ { after: 0s, notify: [logfile] } ] }
-    resolved: true
-channels:
-  logfile: { type: logfile }
-  hook: { type: webhook, url: "http://127.0.0.1:9/never", format: json }
+""" + harness.LOGFILE_ESCALATION + """  hook: { type: webhook, url: "http://127.0.0.1:9/never", format: json }
 """
 RULES = [("svc.*", (">", 50), (">", 90), 1), ("slow.*", (">=", 10), (">=", 1000), 2), ("*", None, None, 1)]
 POLICY = {"CRITICAL": ["logfile"], "WARNING": ["logfile"], "UNKNOWN": ["logfile"]}
@@ -77,11 +68,6 @@ RULES_FILE3 = """rules:
 RULES3 = [("*", (">", 15), None, 1)]
 
 ROUNDS = 8
-
-
-def iso(ms):
-    return datetime.datetime.fromtimestamp(ms / 1000, datetime.timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def make_results():

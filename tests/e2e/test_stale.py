@@ -22,16 +22,7 @@ rules:
     escalation: both
   - match: "*"
     escalation: both
-escalations:
-  both:
-    CRITICAL: { levels: [ { after: 0s, notify: [logfile, hook] } ] }
-    WARNING:  { levels: [ { after: 0s, notify: [logfile, hook] } ] }
-    UNKNOWN:  { levels: [ { after: 0s, notify: [logfile, hook] } ] }
-    resolved: true
-channels:
-  logfile: { type: logfile }
-  hook: { type: webhook, url: "http://127.0.0.1:%d/hook", format: json }
-"""
+""" + harness.LOGFILE_AND_HOOK_ESCALATION
 
 
 def received(path):

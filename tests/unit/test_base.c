@@ -9,6 +9,7 @@
 #include "base/strmap.h"
 #include "base/terminal.h"
 #include "base/utf8.h"
+#include "unit.h"
 
 START_TEST(utf8_validity)
 {
@@ -201,9 +202,5 @@ int main(void)
 	tcase_add_test(tc, strmap_maps_many_names);
 	tcase_add_test(tc, terminal_text_cannot_drive_the_terminal);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

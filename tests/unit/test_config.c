@@ -9,6 +9,7 @@
 
 #include "alertq/config.h"
 #include "alertq/event.h"
+#include "unit.h"
 
 #define S(x) ((int64_t)(x)*1000)
 #define M(x) (S(x) * 60)
@@ -986,9 +987,5 @@ static Suite *config_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(config_suite());
 }

@@ -21,6 +21,7 @@
 #include "alertq/event.h"
 #include "alertq/notify.h"
 #include "base/utf8.h"
+#include "unit.h"
 
 #define NOTIFICATION_ID "6f1c1a0e-4b7d-4c2e-9a51-0d2f3b4c5d6e"
 #define EVENT_ID "0b8e2f9a-1c3d-4e5f-8a7b-9c0d1e2f3a4b"
@@ -66,16 +67,24 @@ static struct aq_channel channel(enum aq_channel_type type, const char *url)
 	return ch;
 }
 
-/* Delivers one notification over ch and returns its delivery record. */
-static struct aq_delivery deliver_one(const struct aq_channel *ch, const struct aq_notification *n)
+/* Delivers one notification over ch, on a sender whose log_dir is log_dir,
+ * and returns its delivery record. */
+static struct aq_delivery deliver_in(const char *log_dir, const struct aq_channel *ch,
+				     const struct aq_notification *n)
 {
 	char err[256];
-	aq_sender_t *s = aq_sender_new(ch, tmpdir, err, sizeof(err));
+	aq_sender_t *s = aq_sender_new(ch, log_dir, err, sizeof(err));
 	ck_assert_msg(s != NULL, "aq_sender_new: %s", err);
 	struct aq_delivery d = { .notification = n };
 	aq_sender_deliver(s, &d, 1);
 	aq_sender_free(s);
 	return d;
+}
+
+/* Delivers one notification over ch and returns its delivery record. */
+static struct aq_delivery deliver_one(const struct aq_channel *ch, const struct aq_notification *n)
+{
+	return deliver_in(tmpdir, ch, n);
 }
 
 /* A receiver process started by a test. */
@@ -1318,15 +1327,11 @@ START_TEST(test_logfile_cannot_write)
 	fclose(f);
 	snprintf(dir, sizeof(dir), "%s/logs", blocker);
 	struct aq_channel ch = channel(AQ_CHANNEL_LOGFILE, NULL);
-	aq_sender_t *s = aq_sender_new(&ch, dir, err, sizeof(err));
-	ck_assert_ptr_nonnull(s);
 	struct aq_notification n;
 	sample(&n);
-	struct aq_delivery d = { .notification = &n };
-	aq_sender_deliver(s, &d, 1);
+	struct aq_delivery d = deliver_in(dir, &ch, &n);
 	ck_assert_int_eq(d.result, AQ_DELIVERY_RETRY);
 	ck_assert_msg(strstr(d.error, "Not a directory") && strstr(d.error, "not-a-dir"), "error: %s", d.error);
-	aq_sender_free(s);
 
 	/* no log_dir at all is a setup error */
 	ck_assert_ptr_null(aq_sender_new(&ch, NULL, err, sizeof(err)));
@@ -1337,25 +1342,21 @@ END_TEST
 
 START_TEST(test_logfile_symlink_refused)
 {
-	char dir[PATH_MAX], path[PATH_MAX], target[PATH_MAX], err[256];
+	char dir[PATH_MAX], path[PATH_MAX], target[PATH_MAX];
 	snprintf(dir, sizeof(dir), "%s/symlinked", tmpdir);
 	snprintf(path, sizeof(path), "%s/alerts.log", dir);
 	snprintf(target, sizeof(target), "%s/elsewhere", tmpdir);
 	ck_assert_int_eq(mkdir(dir, 0700), 0);
 	ck_assert_int_eq(symlink(target, path), 0);
 	struct aq_channel ch = channel(AQ_CHANNEL_LOGFILE, NULL);
-	aq_sender_t *s = aq_sender_new(&ch, dir, err, sizeof(err));
-	ck_assert_ptr_nonnull(s);
 	struct aq_notification n;
 	sample(&n);
-	struct aq_delivery d = { .notification = &n };
-	aq_sender_deliver(s, &d, 1);
+	struct aq_delivery d = deliver_in(dir, &ch, &n);
 	ck_assert_int_eq(d.result, AQ_DELIVERY_RETRY);
 	ck_assert_msg(strstr(d.error, "is a symbolic link, which is not followed") && strstr(d.error, path),
 		      "error: %s", d.error);
 	/* nothing was written where the link points */
 	ck_assert_int_eq(access(target, F_OK), -1);
-	aq_sender_free(s);
 	aq_notification_release(&n);
 }
 END_TEST
@@ -1457,10 +1458,7 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	SRunner *sr = srunner_create(notify_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
+	int status = unit_run(notify_suite());
 	nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	return failed == 0 ? 0 : 1;
+	return status;
 }

@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include "alertq/probe.h"
+#include "unit.h"
 
 /* ---- helpers ---- */
 
@@ -241,167 +242,138 @@ START_TEST(test_common_fields)
 }
 END_TEST
 
-START_TEST(test_multiline_output)
-{
-	char prog[4096];
-	struct command_check cc;
-	struct aq_result r;
-
-	plugin_path("multiline.sh", prog, sizeof(prog));
-	command_check_init(&cc, 10000, prog, NULL, NULL, NULL);
-	run_once(&cc.check, &r);
-	ck_assert_int_eq(r.status, AQ_OK);
-	ck_assert_str_eq(r.message, "DISK OK - free space: / 3326 MB (56%)");
-	ck_assert_int_eq(r.has_value, 1);
-	ck_assert_double_eq(r.value, 2643);
-	aq_result_release(&r);
-	assert_no_children();
-}
-END_TEST
-
-START_TEST(test_stderr_is_output)
-{
-	char prog[4096];
-	struct command_check cc;
-	struct aq_result r;
-
-	plugin_path("stderr.sh", prog, sizeof(prog));
-	command_check_init(&cc, 10000, prog, NULL, NULL, NULL);
-	run_once(&cc.check, &r);
-	ck_assert_int_eq(r.status, AQ_CRITICAL);
-	ck_assert_str_eq(r.message, "PROCS CRITICAL: 0 processes");
-	ck_assert_int_eq(r.has_value, 0);
-	aq_result_release(&r);
-	assert_no_children();
-}
-END_TEST
-
-START_TEST(test_silent_plugin)
-{
-	char prog[4096];
-	struct command_check cc;
-	struct aq_result r;
-
-	plugin_path("silent.sh", prog, sizeof(prog));
-	command_check_init(&cc, 10000, prog, NULL, NULL, NULL);
-	run_once(&cc.check, &r);
-	ck_assert_int_eq(r.status, AQ_OK);
-	ck_assert_str_eq(r.message, "(no output)");
-	ck_assert_int_eq(r.has_value, 0);
-	aq_result_release(&r);
-	assert_no_children();
-}
-END_TEST
-
-START_TEST(test_long_output)
-{
-	char prog[4096];
-	struct command_check cc;
-	struct aq_result r;
-
-	plugin_path("long_output.sh", prog, sizeof(prog));
-	command_check_init(&cc, 20000, prog, NULL, NULL, NULL);
-	int64_t start = aq_monotonic_ms();
-	run_once(&cc.check, &r);
-	int64_t took = aq_monotonic_ms() - start;
+/* Plugins from tests/data/plugins run with no arguments: what each one
+ * comes to. */
+static const struct fixture_case {
+	const char *plugin;
+	int64_t timeout_ms;
+	int status;
+	const char *message;
+	int has_value;
+	double value;
+	int64_t within_ms; /* 0: not timed */
+} fixture_cases[] = {
+	{ "multiline.sh", 10000, AQ_OK, "DISK OK - free space: / 3326 MB (56%)", 1, 2643, 0 },
+	{ "stderr.sh", 10000, AQ_CRITICAL, "PROCS CRITICAL: 0 processes", 0, 0, 0 },
+	{ "silent.sh", 10000, AQ_OK, "(no output)", 0, 0, 0 },
 	/* the output past the cap is drained, so the plugin finishes and is not
 	 * left blocked on a full pipe until its timeout */
-	ck_assert_int_eq(r.status, AQ_WARNING);
-	ck_assert_str_eq(r.message, "LOAD WARNING - lots to say");
-	ck_assert_int_eq(r.has_value, 1);
-	ck_assert_double_eq(r.value, 3.5);
-	ck_assert_int_lt(took, 15000);
+	{ "long_output.sh", 20000, AQ_WARNING, "LOAD WARNING - lots to say", 1, 3.5, 15000 },
+	{ "signalled.sh", 10000, AQ_UNKNOWN, "killed by signal SIGTERM: about to die", 0, 0, 0 },
+};
+
+/* Runs check as run_once does; returns how long it took in milliseconds. */
+static int64_t run_timed(const struct aq_check *check, struct aq_result *r)
+{
+	int64_t start = aq_monotonic_ms();
+	run_once(check, r);
+	return aq_monotonic_ms() - start;
+}
+
+START_TEST(test_fixture_table)
+{
+	const struct fixture_case *c = &fixture_cases[_i];
+	char prog[4096];
+	struct command_check cc;
+	struct aq_result r;
+
+	plugin_path(c->plugin, prog, sizeof(prog));
+	command_check_init(&cc, c->timeout_ms, prog, NULL, NULL, NULL);
+	int64_t took = run_timed(&cc.check, &r);
+	ck_assert_msg(r.status == c->status, "%s: status %d, expected %d", c->plugin, r.status, c->status);
+	ck_assert_ptr_nonnull(r.message);
+	ck_assert_msg(strcmp(r.message, c->message) == 0, "%s: message '%s'", c->plugin, r.message);
+	ck_assert_msg(r.has_value == c->has_value, "%s: has_value %d", c->plugin, r.has_value);
+	if (c->has_value)
+		ck_assert_double_eq(r.value, c->value);
+	if (c->within_ms)
+		ck_assert_msg(took < c->within_ms, "%s: took %lld ms", c->plugin, (long long)took);
 	aq_result_release(&r);
 	assert_no_children();
 }
 END_TEST
+
+/* A fresh directory for a fixture to write its pids into. */
+struct pidfile {
+	char dir[32];
+	char path[64];
+};
+
+static void pidfile_make(struct pidfile *p)
+{
+	strcpy(p->dir, "/tmp/aq_probe_XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(p->dir));
+	snprintf(p->path, sizeof(p->path), "%s/pids", p->dir);
+}
+
+static void pidfile_remove(struct pidfile *p)
+{
+	unlink(p->path);
+	rmdir(p->dir);
+}
 
 START_TEST(test_timeout_kills_group)
 {
-	char prog[4096], dir[] = "/tmp/aq_probe_XXXXXX", pidfile[256];
+	char prog[4096];
+	struct pidfile pf;
 	struct command_check cc;
 	struct aq_result r;
 	pid_t plugin = 0, child = 0;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(pidfile, sizeof(pidfile), "%s/pids", dir);
+	pidfile_make(&pf);
 	plugin_path("sleeper.sh", prog, sizeof(prog));
-	command_check_init(&cc, 1000, prog, pidfile, NULL, NULL);
-	int64_t start = aq_monotonic_ms();
-	run_once(&cc.check, &r);
-	int64_t took = aq_monotonic_ms() - start;
+	command_check_init(&cc, 1000, prog, pf.path, NULL, NULL);
+	int64_t took = run_timed(&cc.check, &r);
 
 	ck_assert_int_eq(r.status, AQ_UNKNOWN);
 	ck_assert_str_eq(r.message, "timed out after 1s");
 	ck_assert_int_eq(r.has_value, 0);
 	ck_assert_int_ge(took, 900);
 	ck_assert_int_lt(took, 3000);
-	ck_assert_int_eq(read_pids(pidfile, &plugin, &child), 2);
+	ck_assert_int_eq(read_pids(pf.path, &plugin, &child), 2);
 	ck_assert_msg(wait_gone(plugin), "plugin %d still runs after its timeout", (int)plugin);
 	ck_assert_msg(wait_gone(child), "the plugin's child %d still runs after the timeout", (int)child);
 	aq_result_release(&r);
 	assert_no_children();
 
 	/* the duration is said as it was configured */
-	command_check_init(&cc, 1500, prog, pidfile, NULL, NULL);
-	unlink(pidfile);
+	command_check_init(&cc, 1500, prog, pf.path, NULL, NULL);
+	unlink(pf.path);
 	run_once(&cc.check, &r);
 	ck_assert_str_eq(r.message, "timed out after 1.5s");
-	ck_assert_int_eq(read_pids(pidfile, &plugin, &child), 2);
+	ck_assert_int_eq(read_pids(pf.path, &plugin, &child), 2);
 	ck_assert(wait_gone(plugin));
 	ck_assert(wait_gone(child));
 	aq_result_release(&r);
 	assert_no_children();
-
-	unlink(pidfile);
-	rmdir(dir);
+	pidfile_remove(&pf);
 }
 END_TEST
 
 START_TEST(test_background_child_does_not_hold_up)
 {
-	char prog[4096], dir[] = "/tmp/aq_probe_XXXXXX", pidfile[256];
+	char prog[4096];
+	struct pidfile pf;
 	struct command_check cc;
 	struct aq_result r;
 	pid_t left = 0, unused = 0;
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(pidfile, sizeof(pidfile), "%s/pids", dir);
+	pidfile_make(&pf);
 	plugin_path("background.sh", prog, sizeof(prog));
-	command_check_init(&cc, 10000, prog, pidfile, NULL, NULL);
-	int64_t start = aq_monotonic_ms();
-	run_once(&cc.check, &r);
-	int64_t took = aq_monotonic_ms() - start;
+	command_check_init(&cc, 10000, prog, pf.path, NULL, NULL);
+	int64_t took = run_timed(&cc.check, &r);
 
 	/* the plugin exited; a child still holding its stdout does not make
 	 * the check wait for the timeout */
 	ck_assert_int_eq(r.status, AQ_OK);
 	ck_assert_str_eq(r.message, "OK - left something running");
 	ck_assert_int_lt(took, 5000);
-	ck_assert_int_ge(read_pids(pidfile, &left, &unused), 1);
+	ck_assert_int_ge(read_pids(pf.path, &left, &unused), 1);
 	if (left > 0)
 		kill(left, SIGKILL);
 	aq_result_release(&r);
 	assert_no_children();
-	unlink(pidfile);
-	rmdir(dir);
-}
-END_TEST
-
-START_TEST(test_killed_by_signal)
-{
-	char prog[4096];
-	struct command_check cc;
-	struct aq_result r;
-
-	plugin_path("signalled.sh", prog, sizeof(prog));
-	command_check_init(&cc, 10000, prog, NULL, NULL, NULL);
-	run_once(&cc.check, &r);
-	ck_assert_int_eq(r.status, AQ_UNKNOWN);
-	ck_assert_str_eq(r.message, "killed by signal SIGTERM: about to die");
-	ck_assert_int_eq(r.has_value, 0);
-	aq_result_release(&r);
-	assert_no_children();
+	pidfile_remove(&pf);
 }
 END_TEST
 
@@ -611,6 +583,26 @@ static void assert_unknown(const struct aq_result *r, const char *part)
 	ck_assert_msg(strstr(r->message, part) != NULL, "message '%s' lacks '%s'", r->message, part);
 }
 
+/* Runs query on source and asserts that it gave value. */
+static void expect_value(struct sql_env *e, const char *source, const char *query, int64_t timeout_ms,
+			 double value)
+{
+	struct aq_result r;
+	run_sql(e, source, query, timeout_ms, &r);
+	assert_value(&r, value);
+	aq_result_release(&r);
+}
+
+/* Runs query on source and asserts that it was UNKNOWN with part in the message. */
+static void expect_unknown(struct sql_env *e, const char *source, const char *query, int64_t timeout_ms,
+			   const char *part)
+{
+	struct aq_result r;
+	run_sql(e, source, query, timeout_ms, &r);
+	assert_unknown(&r, part);
+	aq_result_release(&r);
+}
+
 START_TEST(test_sql_numeric)
 {
 	static const struct {
@@ -627,14 +619,10 @@ START_TEST(test_sql_numeric)
 		{ "SELECT '17'", 17 },
 	};
 	struct sql_env e;
-	struct aq_result r;
 
 	sql_env_init(&e);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		run_sql(&e, "app", cases[i].query, 5000, &r);
-		assert_value(&r, cases[i].value);
-		aq_result_release(&r);
-	}
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_value(&e, "app", cases[i].query, 5000, cases[i].value);
 	sql_env_release(&e);
 }
 END_TEST
@@ -642,20 +630,15 @@ END_TEST
 START_TEST(test_sql_count_rows)
 {
 	struct sql_env e;
-	struct aq_result r;
 
 	sql_env_init(&e);
 	admin_exec(&e, "DROP TABLE IF EXISTS probe_sessions");
 	admin_exec(&e, "CREATE TABLE probe_sessions (id int)");
 	admin_exec(&e, "INSERT INTO probe_sessions SELECT generate_series(1, 3)");
-	run_sql(&e, "app", "SELECT count(*) FROM probe_sessions", 5000, &r);
-	assert_value(&r, 3);
-	aq_result_release(&r);
+	expect_value(&e, "app", "SELECT count(*) FROM probe_sessions", 5000, 3);
 
 	admin_exec(&e, "INSERT INTO probe_sessions VALUES (4)");
-	run_sql(&e, "app", "SELECT count(*) FROM probe_sessions", 5000, &r);
-	assert_value(&r, 4);
-	aq_result_release(&r);
+	expect_value(&e, "app", "SELECT count(*) FROM probe_sessions", 5000, 4);
 	admin_exec(&e, "DROP TABLE probe_sessions");
 	sql_env_release(&e);
 }
@@ -676,9 +659,7 @@ START_TEST(test_sql_read_only)
 	ck_assert_str_eq(r.message, "cannot execute INSERT in a read-only transaction");
 	aq_result_release(&r);
 
-	run_sql(&e, "app", "SELECT nextval('probe_ro_seq')", 5000, &r);
-	assert_unknown(&r, "read-only transaction");
-	aq_result_release(&r);
+	expect_unknown(&e, "app", "SELECT nextval('probe_ro_seq')", 5000, "read-only transaction");
 
 	/* a query cannot end the read-only transaction itself */
 	run_sql(&e, "app", "COMMIT; INSERT INTO probe_ro VALUES (2) RETURNING 1", 5000, &r);
@@ -686,9 +667,7 @@ START_TEST(test_sql_read_only)
 	aq_result_release(&r);
 
 	/* nothing was written, and the prober still works */
-	run_sql(&e, "app", "SELECT count(*) FROM probe_ro", 5000, &r);
-	assert_value(&r, 0);
-	aq_result_release(&r);
+	expect_value(&e, "app", "SELECT count(*) FROM probe_ro", 5000, 0);
 
 	admin_exec(&e, "DROP TABLE probe_ro");
 	admin_exec(&e, "DROP SEQUENCE probe_ro_seq");
@@ -711,13 +690,9 @@ START_TEST(test_sql_statement_timeout)
 	aq_result_release(&r);
 
 	/* each run sets its own timeout, for its own transaction only */
-	run_sql(&e, "app", "SELECT CASE WHEN current_setting('statement_timeout') = '5s' THEN 1 ELSE 0 END",
-		5000, &r);
-	assert_value(&r, 1);
-	aq_result_release(&r);
-	run_sql(&e, "app", "SELECT 1 FROM pg_sleep(1.5)", 5000, &r);
-	assert_value(&r, 1);
-	aq_result_release(&r);
+	expect_value(&e, "app", "SELECT CASE WHEN current_setting('statement_timeout') = '5s' THEN 1 ELSE 0 END",
+		     5000, 1);
+	expect_value(&e, "app", "SELECT 1 FROM pg_sleep(1.5)", 5000, 1);
 	sql_env_release(&e);
 }
 END_TEST
@@ -756,9 +731,7 @@ START_TEST(test_sql_bad_shapes)
 		aq_result_release(&r);
 	}
 	/* and after all that the connection still answers */
-	run_sql(&e, "app", "SELECT 5", 5000, &r);
-	assert_value(&r, 5);
-	aq_result_release(&r);
+	expect_value(&e, "app", "SELECT 5", 5000, 5);
 	sql_env_release(&e);
 }
 END_TEST
@@ -777,9 +750,7 @@ START_TEST(test_sql_unreachable)
 	aq_result_release(&r);
 
 	/* tried again on the next run, still down */
-	run_sql(&e, "down", "SELECT 1", 2000, &r);
-	assert_unknown(&r, "cannot connect to source 'down'");
-	aq_result_release(&r);
+	expect_unknown(&e, "down", "SELECT 1", 2000, "cannot connect to source 'down'");
 	sql_env_release(&e);
 }
 END_TEST
@@ -795,9 +766,7 @@ START_TEST(test_sql_missing_source)
 	ck_assert_str_eq(r.message, "source 'nodsn': environment variable PROBE_TEST_UNSET_DSN is not set");
 	aq_result_release(&r);
 
-	run_sql(&e, "ghost", "SELECT 1", 2000, &r);
-	assert_unknown(&r, "unknown source 'ghost'");
-	aq_result_release(&r);
+	expect_unknown(&e, "ghost", "SELECT 1", 2000, "unknown source 'ghost'");
 	sql_env_release(&e);
 }
 END_TEST
@@ -861,13 +830,9 @@ static Suite *probe_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_plugin_table, 0, (int)(sizeof(plugin_cases) / sizeof(plugin_cases[0])));
 	tcase_add_test(tc, test_common_fields);
-	tcase_add_test(tc, test_multiline_output);
-	tcase_add_test(tc, test_stderr_is_output);
-	tcase_add_test(tc, test_silent_plugin);
-	tcase_add_test(tc, test_long_output);
+	tcase_add_loop_test(tc, test_fixture_table, 0, (int)(sizeof(fixture_cases) / sizeof(fixture_cases[0])));
 	tcase_add_test(tc, test_timeout_kills_group);
 	tcase_add_test(tc, test_background_child_does_not_hold_up);
-	tcase_add_test(tc, test_killed_by_signal);
 	tcase_add_test(tc, test_cannot_run);
 	tcase_add_test(tc, test_plugin_environment);
 	suite_add_tcase(s, tc);
@@ -888,9 +853,5 @@ static Suite *probe_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(probe_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return unit_run(probe_suite());
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alertq/replay.h"
+#include "unit.h"
 
 #define MIN (60 * 1000LL)
 #define T0 1764262800000LL /* 2025-11-27T17:00:00Z */
@@ -86,13 +87,32 @@ static long count(const aq_replay_eval_t *ev, const char *channel)
 	return -1;
 }
 
+/* A replay over CONFIG that collects its transitions in seen. */
+struct replay_run {
+	struct aq_config cfg;
+	struct seen seen;
+	aq_replay_eval_t *ev;
+};
+
+static void replay_open(struct replay_run *run)
+{
+	run->seen.n = 0;
+	load(&run->cfg);
+	run->ev = aq_replay_eval_new(&run->cfg, collect, &run->seen);
+	ck_assert_ptr_nonnull(run->ev);
+}
+
+static void replay_close(struct replay_run *run)
+{
+	aq_replay_eval_free(run->ev);
+	aq_config_release(&run->cfg);
+}
+
 START_TEST(transitions_in_order_per_check)
 {
-	struct aq_config cfg;
-	struct seen seen = { .n = 0 };
-	load(&cfg);
-	aq_replay_eval_t *ev = aq_replay_eval_new(&cfg, collect, &seen);
-	ck_assert_ptr_nonnull(ev);
+	struct replay_run run;
+	replay_open(&run);
+	aq_replay_eval_t *ev = run.ev;
 	/* two checks interleaved; each starts at OK at its first result */
 	apply(ev, "svc.a", 1, 10, AQ_OK, T0);
 	apply(ev, "svc.b", 1, 95, AQ_OK, T0 + 1);
@@ -103,9 +123,9 @@ START_TEST(transitions_in_order_per_check)
 	apply(ev, "cmd.c", 0, 0, AQ_STATUS_NONE, T0 + 6);
 	const char *want[] = { "svc.b OK>CRITICAL", "svc.a OK>WARNING", "svc.b CRITICAL>OK",
 			       "svc.a WARNING>CRITICAL", "cmd.c OK>UNKNOWN" };
-	ck_assert_uint_eq(seen.n, 5);
+	ck_assert_uint_eq(run.seen.n, 5);
 	for (size_t i = 0; i < 5; i++)
-		ck_assert_str_eq(seen.text[i], want[i]);
+		ck_assert_str_eq(run.seen.text[i], want[i]);
 	ck_assert_uint_eq(aq_replay_eval_transitions(ev), 5);
 	ck_assert_uint_eq(aq_replay_eval_checks(ev), 3);
 	ck_assert_int_eq(aq_replay_eval_find(ev, "svc.a")->severity, AQ_CRITICAL);
@@ -115,35 +135,31 @@ START_TEST(transitions_in_order_per_check)
 	ck_assert_int_eq(count(ev, "log"), 4);
 	ck_assert_int_eq(count(ev, "mail"), 0);
 	ck_assert_int_eq(count(ev, "idle"), 0);
-	aq_replay_eval_free(ev);
-	aq_config_release(&cfg);
+	replay_close(&run);
 }
 END_TEST
 
 START_TEST(for_count_needs_a_streak)
 {
-	struct aq_config cfg;
-	struct seen seen = { .n = 0 };
-	load(&cfg);
-	aq_replay_eval_t *ev = aq_replay_eval_new(&cfg, collect, &seen);
+	struct replay_run run;
+	replay_open(&run);
+	aq_replay_eval_t *ev = run.ev;
 	apply(ev, "slow.a", 1, 20, AQ_OK, T0);
 	apply(ev, "slow.a", 1, 1, AQ_OK, T0 + MIN);
 	apply(ev, "slow.a", 1, 20, AQ_OK, T0 + 2 * MIN);
-	ck_assert_uint_eq(seen.n, 0);
+	ck_assert_uint_eq(run.seen.n, 0);
 	apply(ev, "slow.a", 1, 20, AQ_OK, T0 + 3 * MIN);
-	ck_assert_uint_eq(seen.n, 1);
-	ck_assert_str_eq(seen.text[0], "slow.a OK>CRITICAL");
-	aq_replay_eval_free(ev);
-	aq_config_release(&cfg);
+	ck_assert_uint_eq(run.seen.n, 1);
+	ck_assert_str_eq(run.seen.text[0], "slow.a OK>CRITICAL");
+	replay_close(&run);
 }
 END_TEST
 
 START_TEST(levels_and_repeats_fall_due_between_results)
 {
-	struct aq_config cfg;
-	struct seen seen = { .n = 0 };
-	load(&cfg);
-	aq_replay_eval_t *ev = aq_replay_eval_new(&cfg, collect, &seen);
+	struct replay_run run;
+	replay_open(&run);
+	aq_replay_eval_t *ev = run.ev;
 	apply(ev, "svc.a", 1, 95, AQ_OK, T0);
 	ck_assert_int_eq(count(ev, "log"), 1);
 	ck_assert_int_eq(count(ev, "mail"), 0);
@@ -158,39 +174,35 @@ START_TEST(levels_and_repeats_fall_due_between_results)
 	apply(ev, "svc.a", 1, 1, AQ_OK, T0 + 151 * MIN);
 	ck_assert_int_eq(count(ev, "mail"), 4);
 	ck_assert_int_eq(count(ev, "log"), 4);
-	ck_assert_uint_eq(seen.n, 2);
-	aq_replay_eval_free(ev);
-	aq_config_release(&cfg);
+	ck_assert_uint_eq(run.seen.n, 2);
+	replay_close(&run);
 }
 END_TEST
 
 START_TEST(a_gap_longer_than_stale_after_goes_stale_once)
 {
-	struct aq_config cfg;
-	struct seen seen = { .n = 0 };
-	load(&cfg);
-	aq_replay_eval_t *ev = aq_replay_eval_new(&cfg, collect, &seen);
+	struct replay_run run;
+	replay_open(&run);
+	aq_replay_eval_t *ev = run.ev;
 	apply(ev, "slow.a", 1, 1, AQ_OK, T0);
 	apply(ev, "slow.a", 1, 1, AQ_OK, T0 + 20 * MIN);
-	ck_assert_uint_eq(seen.n, 0);
+	ck_assert_uint_eq(run.seen.n, 0);
 	/* silent for 3h: stale at 50m, once; the next result ends it */
 	apply(ev, "slow.a", 1, 1, AQ_OK, T0 + 200 * MIN);
-	ck_assert_uint_eq(seen.n, 2);
-	ck_assert_str_eq(seen.text[0], "slow.a OK>UNKNOWN stale");
-	ck_assert_str_eq(seen.text[1], "slow.a UNKNOWN>OK");
+	ck_assert_uint_eq(run.seen.n, 2);
+	ck_assert_str_eq(run.seen.text[0], "slow.a OK>UNKNOWN stale");
+	ck_assert_str_eq(run.seen.text[1], "slow.a UNKNOWN>OK");
 	ck_assert_int_eq(count(ev, "log"), 2);
-	aq_replay_eval_free(ev);
-	aq_config_release(&cfg);
+	replay_close(&run);
 }
 END_TEST
 
 START_TEST(settle_brings_state_to_now_without_counting)
 {
-	struct aq_config cfg;
-	struct seen seen = { .n = 0 };
+	struct replay_run run;
 	char err[256];
-	load(&cfg);
-	aq_replay_eval_t *ev = aq_replay_eval_new(&cfg, collect, &seen);
+	replay_open(&run);
+	aq_replay_eval_t *ev = run.ev;
 	apply(ev, "svc.a", 1, 95, AQ_OK, T0);
 	apply(ev, "slow.a", 1, 1, AQ_OK, T0);
 	ck_assert_int_eq(aq_replay_eval_settle(ev, T0 + 40 * MIN, err, sizeof(err)), 0);
@@ -198,10 +210,9 @@ START_TEST(settle_brings_state_to_now_without_counting)
 	ck_assert_int_eq(st->escalation_level, 1); /* the 15m level counts as told */
 	ck_assert_int_eq(count(ev, "mail"), 0);
 	ck_assert_int_eq(aq_replay_eval_find(ev, "slow.a")->severity, AQ_UNKNOWN);
-	ck_assert_uint_eq(seen.n, 2);
-	ck_assert_str_eq(seen.text[1], "slow.a OK>UNKNOWN stale");
-	aq_replay_eval_free(ev);
-	aq_config_release(&cfg);
+	ck_assert_uint_eq(run.seen.n, 2);
+	ck_assert_str_eq(run.seen.text[1], "slow.a OK>UNKNOWN stale");
+	replay_close(&run);
 }
 END_TEST
 
@@ -243,9 +254,5 @@ int main(void)
 	tcase_add_test(tc, settle_brings_state_to_now_without_counting);
 	tcase_add_test(tc, many_checks_each_found_again);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alertq/rules.h"
+#include "unit.h"
 
 #define MIN (60 * 1000LL)
 #define T0 1764262800000LL /* 2025-11-27T17:00:00Z */
@@ -180,132 +181,159 @@ static void plan_text(const struct aq_plan *plan, char *buf, size_t len)
 					 plan->items[i].level, plan->items[i].resolved ? "r" : "");
 }
 
+/* Applies a result of value at `at` and writes the plan it gives into got. */
 static void apply(struct aq_state *st, const struct aq_escalation *e, double value, int64_t at, int silenced,
-		  const char *want)
+		  char *got, size_t gotlen)
 {
 	struct aq_rule rule = session_rule(1);
 	struct aq_result r = result(1, value, AQ_STATUS_NONE, at);
 	struct aq_transition tr;
 	struct aq_plan plan = { .n = 0 };
-	char got[512];
 	if (aq_state_apply(st, &rule, &r, &tr))
 		aq_plan_transition(st, e, &tr, at, silenced, &plan);
-	plan_text(&plan, got, sizeof(got));
-	ck_assert_str_eq(got, want);
+	plan_text(&plan, got, gotlen);
 }
 
-static void tick(struct aq_state *st, const struct aq_escalation *e, int64_t at, int silenced, const char *want)
+/* Moves time on to `at` and writes the plan it gives into got. */
+static void tick(struct aq_state *st, const struct aq_escalation *e, int64_t at, int silenced, char *got,
+		 size_t gotlen)
 {
 	struct aq_plan plan = { .n = 0 };
-	char got[512];
 	aq_plan_tick(st, e, at, silenced, &plan);
-	plan_text(&plan, got, sizeof(got));
-	ck_assert_str_eq(got, want);
+	plan_text(&plan, got, gotlen);
 }
 
-START_TEST(escalation_levels_repeat_and_resolve)
-{
-	struct aq_escalation e = policy();
-	struct aq_state st;
-	aq_state_init(&st, "system.session_rows");
-	apply(&st, &e, 200000, T0, 0, "logfile:0,ops-webhook:0");
-	ck_assert_int_eq(st.episode, 1);
-	ck_assert_int_eq(st.next_action_ms, T0 + 15 * MIN);
-	tick(&st, &e, T0 + 14 * MIN, 0, "");
-	tick(&st, &e, T0 + 15 * MIN, 0, "oncall-email:1");
-	ck_assert_int_eq(st.escalation_level, 1);
-	/* the repeat is due 4 h after the last notification */
-	ck_assert_int_eq(st.next_action_ms, T0 + 15 * MIN + 240 * MIN);
-	tick(&st, &e, T0 + 100 * MIN, 0, "");
-	tick(&st, &e, T0 + 255 * MIN, 0, "logfile:0,ops-webhook:0,oncall-email:1");
-	/* a new result at the same severity notifies nothing */
-	apply(&st, &e, 150000, T0 + 256 * MIN, 0, "");
-	/* back to OK: every channel told in the episode hears it resolved */
-	apply(&st, &e, 10, T0 + 260 * MIN, 0, "logfile:1r,ops-webhook:1r,oncall-email:1r");
-	ck_assert_int_eq(st.next_action_ms, 0);
-	ck_assert_int_eq((int)st.ntold, 0);
-	tick(&st, &e, T0 + 600 * MIN, 0, "");
-	aq_state_release(&st);
-}
-END_TEST
+/* Escalation scenarios: results, acknowledgements and ticks applied in
+ * order to one check's state, with the plan each gives ("" for none) and
+ * the state asserted in between. */
+enum step_op {
+	STEP_END,
+	STEP_APPLY,
+	STEP_TICK,
+	STEP_ACK,
+	STEP_EXPECT
+}; /* STEP_END: the zeroed rest */
+enum state_field {
+	F_EPISODE,
+	F_NEXT_ACTION,
+	F_LEVEL,
+	F_NTOLD,
+	F_ACKED,
+	F_SUPPRESSED,
+	F_SEVERITY
+};
 
-START_TEST(escalation_ack_and_new_episode)
-{
-	struct aq_escalation e = policy();
-	struct aq_state st;
-	aq_state_init(&st, "x");
-	apply(&st, &e, 200000, T0, 0, "logfile:0,ops-webhook:0");
-	aq_state_ack(&st);
-	tick(&st, &e, T0 + 20 * MIN, 0, "");
-	tick(&st, &e, T0 + 500 * MIN, 0, "");
-	/* a change of severity is still told while acknowledged */
-	apply(&st, &e, 60000, T0 + 501 * MIN, 0, "logfile:0");
-	apply(&st, &e, 10, T0 + 502 * MIN, 0, "logfile:0r,ops-webhook:0r");
-	ck_assert_int_eq(st.acked, 0);
-	/* a new episode starts afresh: escalates again */
-	apply(&st, &e, 200000, T0 + 600 * MIN, 0, "logfile:0,ops-webhook:0");
-	ck_assert_int_eq(st.episode, 2);
-	tick(&st, &e, T0 + 615 * MIN, 0, "oncall-email:1");
-	aq_state_release(&st);
-}
-END_TEST
+struct step {
+	enum step_op op;
+	double value;           /* STEP_APPLY */
+	int64_t at;             /* STEP_APPLY, STEP_TICK */
+	int silenced;           /* STEP_APPLY, STEP_TICK */
+	const char *plan;       /* STEP_APPLY, STEP_TICK */
+	enum state_field field; /* STEP_EXPECT */
+	int64_t want;           /* STEP_EXPECT */
+};
 
-START_TEST(escalation_silence)
-{
-	struct aq_escalation e = policy();
-	struct aq_state st;
-	aq_state_init(&st, "x");
-	apply(&st, &e, 200000, T0, 1, "");
-	ck_assert_int_eq(st.suppressed, 1);
-	tick(&st, &e, T0 + 5 * MIN, 1, "");
-	/* silence over, still firing: told now */
-	tick(&st, &e, T0 + 6 * MIN, 0, "logfile:0,ops-webhook:0");
-	ck_assert_int_eq(st.suppressed, 0);
-	tick(&st, &e, T0 + 7 * MIN, 0, "");
-	tick(&st, &e, T0 + 15 * MIN, 0, "oncall-email:1");
-	aq_state_release(&st);
-}
-END_TEST
+#define APPLY(value, at, silenced, plan)                            \
+	{                                                           \
+		STEP_APPLY, (value), (at), (silenced), (plan), 0, 0 \
+	}
+#define TICK(at, silenced, plan)                             \
+	{                                                    \
+		STEP_TICK, 0, (at), (silenced), (plan), 0, 0 \
+	}
+#define ACK                                   \
+	{                                     \
+		STEP_ACK, 0, 0, 0, NULL, 0, 0 \
+	}
+#define EXPECT(field, want)                                 \
+	{                                                   \
+		STEP_EXPECT, 0, 0, 0, NULL, (field), (want) \
+	}
 
-START_TEST(escalation_resolved_during_silence)
-{
-	struct aq_escalation e = policy();
-	struct aq_state st;
-	aq_state_init(&st, "x");
-	apply(&st, &e, 200000, T0, 0, "logfile:0,ops-webhook:0");
-	/* silenced, then resolved: held back, not forgotten */
-	apply(&st, &e, 10, T0 + MIN, 1, "");
-	tick(&st, &e, T0 + 2 * MIN, 1, "");
-	tick(&st, &e, T0 + 3 * MIN, 0, "logfile:0r,ops-webhook:0r");
-	ck_assert_int_eq((int)st.ntold, 0);
-	ck_assert_int_eq(st.suppressed, 0);
-	tick(&st, &e, T0 + 4 * MIN, 0, "");
-	aq_state_release(&st);
-}
-END_TEST
+#define MAX_STEPS 16
 
-START_TEST(escalation_ack_during_silence)
-{
-	struct aq_escalation e = policy();
-	struct aq_state st;
-	aq_state_init(&st, "x");
-	apply(&st, &e, 200000, T0, 1, "");
-	aq_state_ack(&st);
-	/* acknowledged while silenced: the end of the silence owes nobody anything */
-	tick(&st, &e, T0 + 2 * MIN, 0, "");
-	ck_assert_int_eq(st.suppressed, 0);
-	tick(&st, &e, T0 + 20 * MIN, 0, "");
-	aq_state_release(&st);
-}
-END_TEST
+static const struct {
+	const char *name;
+	const char *check;
+	int no_policy; /* no escalation policy: nobody is told */
+	struct step steps[MAX_STEPS];
+} scenarios[] = {
+	{ "levels, repeat and resolve", "system.session_rows", 0, { APPLY(200000, T0, 0, "logfile:0,ops-webhook:0"), EXPECT(F_EPISODE, 1), EXPECT(F_NEXT_ACTION, T0 + 15 * MIN), TICK(T0 + 14 * MIN, 0, ""), TICK(T0 + 15 * MIN, 0, "oncall-email:1"), EXPECT(F_LEVEL, 1),
+								    /* the repeat is due 4 h after the last notification */
+								    EXPECT(F_NEXT_ACTION, T0 + 15 * MIN + 240 * MIN), TICK(T0 + 100 * MIN, 0, ""), TICK(T0 + 255 * MIN, 0, "logfile:0,ops-webhook:0,oncall-email:1"),
+								    /* a new result at the same severity notifies nothing */
+								    APPLY(150000, T0 + 256 * MIN, 0, ""),
+								    /* back to OK: every channel told in the episode hears it resolved */
+								    APPLY(10, T0 + 260 * MIN, 0, "logfile:1r,ops-webhook:1r,oncall-email:1r"), EXPECT(F_NEXT_ACTION, 0), EXPECT(F_NTOLD, 0), TICK(T0 + 600 * MIN, 0, "") } },
+	{ "ack and a new episode", "x", 0, { APPLY(200000, T0, 0, "logfile:0,ops-webhook:0"), ACK, TICK(T0 + 20 * MIN, 0, ""), TICK(T0 + 500 * MIN, 0, ""),
+					     /* a change of severity is still told while acknowledged */
+					     APPLY(60000, T0 + 501 * MIN, 0, "logfile:0"), APPLY(10, T0 + 502 * MIN, 0, "logfile:0r,ops-webhook:0r"), EXPECT(F_ACKED, 0),
+					     /* a new episode starts afresh: escalates again */
+					     APPLY(200000, T0 + 600 * MIN, 0, "logfile:0,ops-webhook:0"), EXPECT(F_EPISODE, 2), TICK(T0 + 615 * MIN, 0, "oncall-email:1") } },
+	{ "silence", "x", 0, { APPLY(200000, T0, 1, ""), EXPECT(F_SUPPRESSED, 1), TICK(T0 + 5 * MIN, 1, ""),
+			       /* silence over, still firing: told now */
+			       TICK(T0 + 6 * MIN, 0, "logfile:0,ops-webhook:0"), EXPECT(F_SUPPRESSED, 0), TICK(T0 + 7 * MIN, 0, ""), TICK(T0 + 15 * MIN, 0, "oncall-email:1") } },
+	{ "resolved during silence", "x", 0, { APPLY(200000, T0, 0, "logfile:0,ops-webhook:0"),
+					       /* silenced, then resolved: held back, not forgotten */
+					       APPLY(10, T0 + MIN, 1, ""), TICK(T0 + 2 * MIN, 1, ""), TICK(T0 + 3 * MIN, 0, "logfile:0r,ops-webhook:0r"), EXPECT(F_NTOLD, 0), EXPECT(F_SUPPRESSED, 0), TICK(T0 + 4 * MIN, 0, "") } },
+	{ "ack during silence", "x", 0, { APPLY(200000, T0, 1, ""), ACK,
+					  /* acknowledged while silenced: the end of the silence owes nobody anything */
+					  TICK(T0 + 2 * MIN, 0, ""), EXPECT(F_SUPPRESSED, 0), TICK(T0 + 20 * MIN, 0, "") } },
+	{ "no policy tells nobody", "x", 1, { APPLY(200000, T0, 0, ""), EXPECT(F_SEVERITY, AQ_CRITICAL), TICK(T0 + 100 * MIN, 0, "") } },
+};
 
-START_TEST(no_policy_tells_nobody)
+static int64_t state_field(const struct aq_state *st, enum state_field field)
 {
+	switch (field) {
+	case F_EPISODE:
+		return st->episode;
+	case F_NEXT_ACTION:
+		return st->next_action_ms;
+	case F_LEVEL:
+		return st->escalation_level;
+	case F_NTOLD:
+		return (int64_t)st->ntold;
+	case F_ACKED:
+		return st->acked;
+	case F_SUPPRESSED:
+		return st->suppressed;
+	case F_SEVERITY:
+		return st->severity;
+	}
+	return -1;
+}
+
+START_TEST(escalation_scenarios)
+{
+	struct aq_escalation policy_e = policy();
+	const struct aq_escalation *e = scenarios[_i].no_policy ? NULL : &policy_e;
 	struct aq_state st;
-	aq_state_init(&st, "x");
-	apply(&st, NULL, 200000, T0, 0, "");
-	ck_assert_int_eq(st.severity, AQ_CRITICAL);
-	tick(&st, NULL, T0 + 100 * MIN, 0, "");
+	aq_state_init(&st, scenarios[_i].check);
+	for (size_t k = 0; k < MAX_STEPS && scenarios[_i].steps[k].op != STEP_END; k++) {
+		const struct step *sp = &scenarios[_i].steps[k];
+		char got[512];
+		switch (sp->op) {
+		case STEP_APPLY:
+			apply(&st, e, sp->value, sp->at, sp->silenced, got, sizeof(got));
+			break;
+		case STEP_TICK:
+			tick(&st, e, sp->at, sp->silenced, got, sizeof(got));
+			break;
+		case STEP_ACK:
+			aq_state_ack(&st);
+			continue;
+		case STEP_END: /* not reached: the loop stops there */
+			continue;
+		case STEP_EXPECT: {
+			int64_t have = state_field(&st, sp->field);
+			ck_assert_msg(have == sp->want, "%s, step %zu: field %d is %lld, want %lld", scenarios[_i].name, k,
+				      (int)sp->field, (long long)have, (long long)sp->want);
+			continue;
+		}
+		}
+		ck_assert_msg(strcmp(got, sp->plan) == 0, "%s, step %zu: plan '%s', want '%s'", scenarios[_i].name, k,
+			      got, sp->plan);
+	}
 	aq_state_release(&st);
 }
 END_TEST
@@ -411,19 +439,10 @@ int main(void)
 	tcase_add_test(tc, severity_under_rule);
 	tcase_add_test(tc, state_sequences);
 	tcase_add_test(tc, staleness);
-	tcase_add_test(tc, escalation_levels_repeat_and_resolve);
-	tcase_add_test(tc, escalation_ack_and_new_episode);
-	tcase_add_test(tc, escalation_silence);
-	tcase_add_test(tc, escalation_resolved_during_silence);
-	tcase_add_test(tc, escalation_ack_during_silence);
-	tcase_add_test(tc, no_policy_tells_nobody);
+	tcase_add_loop_test(tc, escalation_scenarios, 0, (int)(sizeof(scenarios) / sizeof(scenarios[0])));
 	tcase_add_test(tc, rule_policy_by_name);
 	tcase_add_loop_test(tc, stale_deadline_saturates, 0, (int)(sizeof(deadlines) / sizeof(deadlines[0])));
 	tcase_add_test(tc, extreme_result_times);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }
