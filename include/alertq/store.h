@@ -29,6 +29,14 @@ void aq_store_free(aq_store_t *s);
  * restarting: wait and retry), 0 when it was the statement. */
 int aq_store_connection_lost(aq_store_t *s);
 
+/* 1 when the last failure since aq_store_begin was a refusal of what was
+ * written, not a failure to work: a constraint, an encoding, a value out of
+ * range, a row too large (SQLSTATE classes 22, 23, 54), or a row the batch's
+ * writes could not hold. Writing the same again fails again, so the item
+ * behind it has to be set aside; 0 for everything else (connection lost,
+ * deadlock, server errors), which is worth retrying. */
+int aq_store_refused_item(const aq_store_t *s);
+
 /* Makes the connection again (and takes the worker lock again when it was
  * held). On failure the store has no usable connection until a later
  * reconnect succeeds. */
@@ -130,6 +138,10 @@ int aq_writes_offset_in(aq_writes_t *w, const char *topic, int32_t partition, in
  * to 1000 bytes, never refused for its content). */
 int aq_writes_dead_letter(aq_writes_t *w, const char *topic, int32_t partition, int64_t offset,
 			  const char *reason);
+
+/* Why the first row the writes could not hold was lost ("" when none was);
+ * valid until the writes are cleared or freed. */
+const char *aq_writes_error(const aq_writes_t *w);
 
 /* Writes everything queued, inside the caller's transaction; w is left as
  * it was (clear it for the next batch). Fails without writing anything when
@@ -233,10 +245,15 @@ int aq_store_status(aq_store_t *s, json_t **checks, char *err, size_t errlen);
 int aq_store_undeliverable(aq_store_t *s, int max, json_t **rows, char *err, size_t errlen);
 
 /* Counts over the whole database. */
+/* How a dead letter's reason starts when a new check was refused because the
+ * state holds state.max_checks checks already. */
+#define AQ_CHECK_REFUSED_REASON "new check refused"
+
 struct aq_store_totals {
 	int64_t dead_letters;
-	int64_t pending;       /* notifications waiting to be sent */
-	int64_t undeliverable; /* notifications given up */
+	int64_t checks_refused; /* dead letters of new checks past state.max_checks */
+	int64_t pending;        /* notifications waiting to be sent */
+	int64_t undeliverable;  /* notifications given up */
 };
 
 /* Fills the caller's *t. */

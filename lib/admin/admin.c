@@ -142,6 +142,11 @@ int aq_admin_status(aq_store_t *s, FILE *out, int json, char *err, size_t errlen
 		return -1;
 	fprintf(out, "\nnotifications pending: %lld, undeliverable: %lld; dead letters: %lld\n",
 		(long long)totals.pending, (long long)totals.undeliverable, (long long)totals.dead_letters);
+	if (totals.checks_refused > 0)
+		fprintf(out,
+			"NEW CHECKS REFUSED: %lld result(s) of checks new to a full state were dead-lettered"
+			" (state.max_checks)\n",
+			(long long)totals.checks_refused);
 	return 0;
 }
 

@@ -24,6 +24,9 @@
 
 /* Most partitions one batch may hold messages of. */
 #define BATCH_PARTITIONS_MAX 512
+/* How long a count of the state's checks is trusted for state.max_checks
+ * (new checks of this worker are added to it meanwhile). */
+#define CHECKS_RECOUNT_MS 10000
 
 int aq_batch_init(struct batch *b)
 {
@@ -32,7 +35,9 @@ int aq_batch_init(struct batch *b)
 	b->items = calloc(AQ_BATCH_MAX, sizeof(*b->items));
 	b->states = calloc(AQ_BATCH_MAX, sizeof(*b->states));
 	b->names = calloc(AQ_BATCH_MAX, sizeof(*b->names));
-	if (!b->items || !b->states || !b->names || aq_strmap_reserve(&b->index, AQ_BATCH_MAX) != 0)
+	b->refused = calloc(AQ_BATCH_MAX, sizeof(*b->refused));
+	if (!b->items || !b->states || !b->names || !b->refused ||
+	    aq_strmap_reserve(&b->index, AQ_BATCH_MAX) != 0)
 		return -1;
 	return 0;
 }
@@ -54,6 +59,7 @@ void aq_batch_release(struct batch *b)
 	free(b->items);
 	free(b->states);
 	free(b->names);
+	free(b->refused);
 	aq_strmap_release(&b->index);
 	memset(b, 0, sizeof(*b));
 }
@@ -146,9 +152,35 @@ static int log_replaced(struct worker *w, int32_t partition, int64_t next_offset
 	return 1;
 }
 
+/* Sets an item aside: from now on it goes to the dead-letter topic with
+ * reason, on this attempt and every later one. */
+static void set_aside(struct item *it, const char *reason)
+{
+	if (it->ok)
+		aq_result_release(&it->result);
+	it->ok = 0;
+	aq_dead_letter_reason(it->error, "%s", reason);
+}
+
+/* Whether a check the state does not hold yet may be added: the state holds
+ * fewer than state.max_checks. Counts the checks stored now and then, and
+ * adds the ones this worker made since. Returns 1 or 0, or -1 with err. */
+static int room_for_new_check(struct worker *w, size_t made, char *err, size_t errlen)
+{
+	int64_t now = aq_monotonic_ms();
+	if (w->checks_counted_ms == 0 || now - w->checks_counted_ms > CHECKS_RECOUNT_MS) {
+		if (aq_store_count_checks(w->store, &w->checks_stored, err, errlen) != 0)
+			return -1;
+		w->checks_counted_ms = now;
+	}
+	return w->checks_stored + (int64_t)made < (int64_t)w->cfg.state_max_checks;
+}
+
 /* Applies one batch in one transaction. Returns 0, or -1 with the reason
- * (nothing is applied then, and the caller retries). */
-static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errlen)
+ * (nothing is applied then, and the caller retries; *refused says whether
+ * the database refused what one of the items made, see
+ * aq_store_refused_item). */
+static int apply_batch(struct worker *w, struct batch *b, int *refused, char *err, size_t errlen)
 {
 	int64_t now_ms = aq_now_ms();
 	int32_t partitions[BATCH_PARTITIONS_MAX];
@@ -159,7 +191,9 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 	char cluster[AQ_CLUSTER_ID_MAX];
 	size_t nparts = 0;
 	size_t dead = 0;
+	size_t made = 0; /* checks new to the state */
 
+	*refused = 0;
 	aq_writes_clear(w->writes);
 	aq_dead_letter_begin(w);
 	/* a silence made just before these results arrived must hold them back */
@@ -215,8 +249,11 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 			it->state = SIZE_MAX;
 			if (aq_dead_letter_send(w, it->msg, it->error, err, errlen) != 0)
 				goto rollback;
-			aq_writes_dead_letter(w->writes, w->cfg.topic, it->msg->partition, it->msg->offset,
-					      it->error);
+			if (aq_writes_dead_letter(w->writes, w->cfg.topic, it->msg->partition,
+						  it->msg->offset, it->error) != 0) {
+				snprintf(err, errlen, "queueing a dead letter: out of memory");
+				goto rollback;
+			}
 			dead++;
 			continue;
 		}
@@ -229,6 +266,42 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 	    aq_store_load_states(w->store, b->names, b->nstates, 1, b->states, err, errlen) != 0)
 		goto rollback;
 
+	/* a check new to the state past state.max_checks is refused, every
+	 * result of it in this batch with it */
+	memset(b->refused, 0, b->nstates);
+	for (size_t i = 0; i < b->nstates; i++) {
+		if (b->states[i].known)
+			continue;
+		int room = room_for_new_check(w, made, err, errlen);
+		if (room < 0)
+			goto rollback;
+		if (room) {
+			made++;
+			continue;
+		}
+		for (size_t j = 0; j < b->nitems; j++) {
+			struct item *it = &b->items[j];
+			if (it->state != i)
+				continue;
+			char reason[AQ_DEAD_LETTER_REASON_MAX + 1];
+			snprintf(reason, sizeof(reason),
+				 AQ_CHECK_REFUSED_REASON
+				 ": the state holds %lld checks, state.max_checks is %d",
+				 (long long)(w->checks_stored + (int64_t)made), w->cfg.state_max_checks);
+			set_aside(it, reason);
+			it->state = SIZE_MAX;
+			if (aq_dead_letter_send(w, it->msg, it->error, err, errlen) != 0)
+				goto rollback;
+			if (aq_writes_dead_letter(w->writes, w->cfg.topic, it->msg->partition,
+						  it->msg->offset, it->error) != 0) {
+				snprintf(err, errlen, "queueing a dead letter: out of memory");
+				goto rollback;
+			}
+			dead++;
+		}
+		b->refused[i] = 1;
+	}
+
 	for (size_t i = 0; i < b->nitems; i++) {
 		struct item *it = &b->items[i];
 		if (it->state == SIZE_MAX)
@@ -239,31 +312,46 @@ static int apply_batch(struct worker *w, struct batch *b, char *err, size_t errl
 		if (!aq_state_apply(st, rule, &it->result, &tr))
 			continue;
 		char ref[37];
-		aq_writes_transition(w->writes, st->check, &tr, ref);
+		if (aq_writes_transition(w->writes, st->check, &tr, ref) != 0)
+			goto lost_row;
 		struct aq_plan plan;
 		aq_plan_transition(st, aq_rule_policy(&w->cfg, rule), &tr, now_ms,
 				   aq_store_silenced(w->store, st->check, now_ms), &plan);
-		aq_queue_plan(&w->cfg, w->writes, st, &tr, ref, &plan);
+		if (aq_queue_plan(&w->cfg, w->writes, st, &tr, ref, &plan) != 0)
+			goto lost_row;
 	}
 	for (size_t i = 0; i < b->nstates; i++)
-		aq_writes_state(w->writes, &b->states[i]);
+		if (!b->refused[i] && aq_writes_state(w->writes, &b->states[i]) != 0)
+			goto lost_row;
 	for (size_t k = 0; k < nparts; k++)
-		if (last[k] >= 0)
-			aq_writes_offset_in(w->writes, w->cfg.topic, partitions[k], last[k] + 1, cluster);
+		if (last[k] >= 0 &&
+		    aq_writes_offset_in(w->writes, w->cfg.topic, partitions[k], last[k] + 1, cluster) != 0) {
+			snprintf(err, errlen, "queueing the offsets: out of memory");
+			goto rollback;
+		}
 
 	/* a dead letter must be in Kafka before its offset counts as done */
 	if (dead > 0 && aq_dead_letter_flush(w, err, errlen) != 0)
 		goto rollback;
-	if (aq_store_write(w->store, w->writes, err, errlen) != 0)
+	if (aq_store_write(w->store, w->writes, err, errlen) != 0) {
+		*refused = aq_store_refused_item(w->store);
 		goto rollback;
-	if (aq_store_commit(w->store, err, errlen) != 0)
+	}
+	if (aq_store_commit(w->store, err, errlen) != 0) {
+		*refused = aq_store_refused_item(w->store);
 		goto release;
+	}
 	for (size_t i = 0; i < b->nstates; i++)
 		aq_state_release(&b->states[i]);
+	w->checks_stored += (int64_t)made;
 	if (dead > 0)
 		aq_log(AQ_LOG_WARN, "%zu event(s) sent to the dead-letter topic %s", dead,
 		       w->cfg.dead_letter_topic);
 	return 0;
+lost_row:
+	/* a row the batch could not hold: what an item made, not the database */
+	snprintf(err, errlen, "%s", aq_writes_error(w->writes));
+	*refused = 1;
 rollback:
 	aq_store_rollback(w->store);
 release:
@@ -273,12 +361,53 @@ release:
 	return -1;
 }
 
+/* Applies the items of b one at a time, each in its own transaction, so
+ * that an item the database refuses is found and set aside (to the
+ * dead-letter topic, with the database's reason) while the ones around it
+ * are applied. Items applied before are dropped by their stored offsets as
+ * usual. Returns 0 when every item is applied or set aside, or -1 with err
+ * on a failure that is not an item's (the caller waits and retries). */
+static int apply_one_by_one(struct worker *w, struct batch *b, char *err, size_t errlen)
+{
+	struct batch one = *b;
+	int rc = 0;
+	for (size_t i = 0; i < b->nitems && rc == 0; i++) {
+		one.items = &b->items[i];
+		one.nitems = 1;
+		int refused;
+		if (apply_batch(w, &one, &refused, err, errlen) == 0)
+			continue;
+		if (!refused || !b->items[i].ok) {
+			rc = -1;
+			break;
+		}
+		char reason[AQ_DEAD_LETTER_REASON_MAX + 1];
+		snprintf(reason, sizeof(reason), "the state database refused what it made: %s", err);
+		aq_log(AQ_LOG_WARN, "partition %d offset %lld set aside: %s", (int)b->items[i].msg->partition,
+		       (long long)b->items[i].msg->offset, reason);
+		set_aside(&b->items[i], reason);
+		/* now a dead letter: that cannot be refused (its reason is clean) */
+		if (apply_batch(w, &one, &refused, err, errlen) != 0)
+			rc = -1;
+	}
+	/* the table may have grown while applying one item at a time */
+	b->index = one.index;
+	return rc;
+}
+
 int aq_batch_apply_until_done(struct worker *w, struct batch *b)
 {
 	char err[1024];
 	int attempt = 0;
 	for (;;) {
-		if (apply_batch(w, b, err, sizeof(err)) == 0) {
+		int refused;
+		int rc = apply_batch(w, b, &refused, err, sizeof(err));
+		if (rc != 0 && refused) {
+			aq_log(AQ_LOG_WARN, "a batch was refused (%s); applying its results one at a time",
+			       err);
+			rc = apply_one_by_one(w, b, err, sizeof(err));
+		}
+		if (rc == 0) {
 			if (w->store_down)
 				aq_log(AQ_LOG_INFO, "state database is back; consuming again");
 			else if (w->paused)

@@ -9,10 +9,12 @@
 #include "alertq/notify.h"
 #include "alertq/util.h"
 
-/* Builds a notification for st as planned, queues it in the outbox. */
-static void queue_notification(const struct aq_config *cfg, aq_writes_t *writes, const struct aq_state *st,
-			       const struct aq_transition *tr, const char *transition_ref,
-			       const struct aq_planned *p)
+/* Builds a notification for st as planned, queues it in the outbox.
+ * Returns 0, or -1 when it could not be built or queued (the writes then
+ * refuse to be written: nothing is lost silently). */
+static int queue_notification(const struct aq_config *cfg, aq_writes_t *writes, const struct aq_state *st,
+			      const struct aq_transition *tr, const char *transition_ref,
+			      const struct aq_planned *p)
 {
 	const struct aq_channel *ch = aq_config_channel(cfg, p->channel);
 	struct aq_notification n;
@@ -33,15 +35,19 @@ static void queue_notification(const struct aq_config *cfg, aq_writes_t *writes,
 	snprintf(n.event_id, sizeof(n.event_id), "%s", tr ? tr->event_id : st->last_event_id);
 	char *payload = aq_notification_to_json(&n);
 	if (!payload)
-		return;
-	aq_writes_notification(writes, n.notification_id, transition_ref, st->check, p->channel, p->level,
-			       p->resolved, payload, ch ? ch->give_up_after_ms : 24LL * 3600 * 1000);
+		return -1;
+	int rc = aq_writes_notification(writes, n.notification_id, transition_ref, st->check, p->channel,
+					p->level, p->resolved, payload,
+					ch ? ch->give_up_after_ms : 24LL * 3600 * 1000);
 	free(payload);
+	return rc;
 }
 
-void aq_queue_plan(const struct aq_config *cfg, aq_writes_t *writes, const struct aq_state *st,
-		   const struct aq_transition *tr, const char *transition_ref, const struct aq_plan *plan)
+int aq_queue_plan(const struct aq_config *cfg, aq_writes_t *writes, const struct aq_state *st,
+		  const struct aq_transition *tr, const char *transition_ref, const struct aq_plan *plan)
 {
 	for (size_t i = 0; i < plan->n; i++)
-		queue_notification(cfg, writes, st, tr, transition_ref, &plan->items[i]);
+		if (queue_notification(cfg, writes, st, tr, transition_ref, &plan->items[i]) != 0)
+			return -1;
+	return 0;
 }

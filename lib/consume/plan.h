@@ -9,9 +9,10 @@
 
 /* Queues in writes one outbox row per planned notification of st. tr is the
  * transition that caused them (NULL for a tick's repeats and escalations)
- * and transition_ref its history row (NULL with it). A notification that
- * cannot be built (out of memory) is left out. */
-void aq_queue_plan(const struct aq_config *cfg, aq_writes_t *writes, const struct aq_state *st,
-		   const struct aq_transition *tr, const char *transition_ref, const struct aq_plan *plan);
+ * and transition_ref its history row (NULL with it). Returns 0, or -1 when
+ * one could not be built or queued: the writes then refuse to be written, so
+ * the caller rolls back rather than lose it. */
+int aq_queue_plan(const struct aq_config *cfg, aq_writes_t *writes, const struct aq_state *st,
+		  const struct aq_transition *tr, const char *transition_ref, const struct aq_plan *plan);
 
 #endif

@@ -34,9 +34,11 @@ struct worker {
 	aq_store_t *store;
 	aq_codec_t *codec;
 	aq_writes_t *writes;
-	int store_down; /* said once in the log, until it is back */
-	int paused;     /* consumption paused while a batch cannot be applied */
-	int fatal;      /* the consumer hit a fatal error: stop, exit status 1 */
+	int store_down;            /* said once in the log, until it is back */
+	int paused;                /* consumption paused while a batch cannot be applied */
+	int fatal;                 /* the consumer hit a fatal error: stop, exit status 1 */
+	int64_t checks_stored;     /* how many checks the state held when last counted, plus new ones since */
+	int64_t checks_counted_ms; /* monotonic time of that count; 0: never */
 
 	pthread_rwlock_t cfg_lock; /* held to read cfg in the ticker and dispatchers */
 	pthread_mutex_t wake_lock;
@@ -76,7 +78,8 @@ struct batch {
 	struct item *items;
 	size_t nitems;
 	struct aq_state *states;
-	const char **names; /* names[i] is states[i]'s check, borrowed from an item */
+	const char **names;     /* names[i] is states[i]'s check, borrowed from an item */
+	unsigned char *refused; /* refused[i]: states[i] is a new check past state.max_checks */
 	size_t nstates;
 	struct aq_strmap index; /* check name -> index into states */
 };

@@ -13,6 +13,18 @@ void store_conn_error(aq_store_t *s, const char *what, char *err, size_t errlen)
 	snprintf(err, errlen, "%s: %.*s", what, (int)len, msg);
 }
 
+/* Whether an SQLSTATE says the server refused what was written rather than
+ * failed to work: data exceptions (22: an encoding, a value out of range),
+ * integrity constraints (23) and program limits (54: a row too large).
+ * Writing the same again would fail again. */
+static int refuses_item(const char *sqlstate)
+{
+	if (!sqlstate)
+		return 0;
+	return strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0 ||
+		strncmp(sqlstate, "54", 2) == 0;
+}
+
 int store_check_result(aq_store_t *s, PGresult *res, ExecStatusType want, const char *what, char *err,
 		       size_t errlen)
 {
@@ -24,6 +36,8 @@ int store_check_result(aq_store_t *s, PGresult *res, ExecStatusType want, const 
 	size_t len = strcspn(msg, "\n");
 	snprintf(err, errlen, "%s: %.*s", what, (int)len, msg);
 	s->connection_lost = PQstatus(s->conn) != CONNECTION_OK;
+	s->item_refused = !s->connection_lost &&
+		refuses_item(res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL);
 	PQclear(res);
 	return -1;
 }
@@ -109,18 +123,29 @@ int aq_store_connection_lost(aq_store_t *s)
 	return s->connection_lost || PQstatus(s->conn) != CONNECTION_OK;
 }
 
-int aq_store_exec(aq_store_t *s, const char *sql, char *err, size_t errlen)
+int store_exec(aq_store_t *s, const char *sql, const char *what, char *err, size_t errlen)
 {
 	PGresult *res = PQexec(s->conn, sql);
-	if (store_check_result(s, res, PGRES_COMMAND_OK, sql, err, errlen) != 0)
+	if (store_check_result(s, res, PGRES_COMMAND_OK, what, err, errlen) != 0)
 		return -1;
 	PQclear(res);
 	return 0;
 }
 
+int aq_store_exec(aq_store_t *s, const char *sql, char *err, size_t errlen)
+{
+	return store_exec(s, sql, sql, err, errlen);
+}
+
 int aq_store_begin(aq_store_t *s, char *err, size_t errlen)
 {
+	s->item_refused = 0;
 	return aq_store_exec(s, "BEGIN", err, errlen);
+}
+
+int aq_store_refused_item(const aq_store_t *s)
+{
+	return s->item_refused;
 }
 
 int aq_store_commit(aq_store_t *s, char *err, size_t errlen)

@@ -234,13 +234,16 @@ int aq_store_totals(aq_store_t *s, struct aq_store_totals *t, char *err, size_t 
 	PGresult *res = query(s,
 			      "SELECT (SELECT count(*) FROM alertq_dead_letters),"
 			      " (SELECT count(*) FROM alertq_notifications WHERE state = 'pending'),"
-			      " (SELECT count(*) FROM alertq_notifications WHERE state = 'undeliverable')",
+			      " (SELECT count(*) FROM alertq_notifications WHERE state = 'undeliverable'),"
+			      " (SELECT count(*) FROM alertq_dead_letters WHERE starts_with(reason, "
+			      "'" AQ_CHECK_REFUSED_REASON "'))",
 			      0, NULL, "counting notifications", err, errlen);
 	if (!res)
 		return -1;
 	t->dead_letters = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	t->pending = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 	t->undeliverable = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	t->checks_refused = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
 	PQclear(res);
 	return 0;
 }

@@ -17,7 +17,8 @@ struct aq_store {
 	PGconn *conn;
 	char *dsn;
 	int connection_lost;
-	int worker_lock; /* held shared: take it again on reconnect */
+	int item_refused; /* the last failure was a refusal of what was written */
+	int worker_lock;  /* held shared: take it again on reconnect */
 	struct silence *silences;
 	size_t nsilences;
 	int64_t silences_read_ms; /* monotonic; 0: never read */
@@ -38,6 +39,10 @@ void store_conn_error(aq_store_t *s, const char *what, char *err, size_t errlen)
  * gone, clears res and returns -1. */
 int store_check_result(aq_store_t *s, PGresult *res, ExecStatusType want, const char *what, char *err,
 		       size_t errlen);
+
+/* Runs a statement without parameters; on failure err says what failed
+ * (what, short) and the server's message. 0 or -1. */
+int store_exec(aq_store_t *s, const char *sql, const char *what, char *err, size_t errlen);
 
 /* Runs a query whose rows do not matter; 0 or -1. */
 int store_run_query(aq_store_t *s, const char *sql, int nparams, const char *const *params, char *err,

@@ -431,16 +431,15 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		snprintf(err, errlen, "saving check state: out of memory");
 		return -1;
 	}
-	if (aq_store_exec(
-		    s,
-		    "CREATE TEMP TABLE IF NOT EXISTS alertq_batch_states (check_name text, severity text,"
-		    " since_ms bigint, previous_severity text, pending_severity text, pending_count int,"
-		    " has_value boolean, value double precision, status text, message text, labels jsonb,"
-		    " last_seen_ms bigint, interval_ms bigint, last_event_id text, stale_at_ms bigint,"
-		    " stale boolean, episode bigint, escalation_level int, last_notified_ms bigint,"
-		    " next_action_ms bigint, told text[], acked boolean, suppressed boolean)"
-		    " ON COMMIT DELETE ROWS",
-		    err, errlen) != 0)
+	if (store_exec(s,
+		       "CREATE TEMP TABLE IF NOT EXISTS alertq_batch_states (check_name text, severity text,"
+		       " since_ms bigint, previous_severity text, pending_severity text, pending_count int,"
+		       " has_value boolean, value double precision, status text, message text, labels jsonb,"
+		       " last_seen_ms bigint, interval_ms bigint, last_event_id text, stale_at_ms bigint,"
+		       " stale boolean, episode bigint, escalation_level int, last_notified_ms bigint,"
+		       " next_action_ms bigint, told text[], acked boolean, suppressed boolean)"
+		       " ON COMMIT DELETE ROWS",
+		       "saving check state", err, errlen) != 0)
 		return -1;
 	PGresult *res = PQexec(s->conn, "COPY alertq_batch_states (" STATE_COPY_COLUMNS ") FROM STDIN");
 	if (store_check_result(s, res, PGRES_COPY_IN, "saving check state", err, errlen) != 0)
@@ -461,24 +460,23 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		PQclear(res);
 	if (rc != 0)
 		return -1;
-	if (aq_store_exec(
-		    s,
-		    "UPDATE alertq_checks c SET severity = b.severity, since_ms = b.since_ms,"
-		    " pending_severity = b.pending_severity, pending_count = b.pending_count,"
-		    " has_value = b.has_value, value = b.value, status = b.status, message = b.message,"
-		    " labels = b.labels, last_seen_ms = b.last_seen_ms, interval_ms = b.interval_ms,"
-		    " last_event_id = b.last_event_id, stale_at_ms = b.stale_at_ms, stale = b.stale,"
-		    " episode = b.episode, escalation_level = b.escalation_level,"
-		    " last_notified_ms = b.last_notified_ms, next_action_ms = b.next_action_ms, told = "
-		    "b.told,"
-		    " acked = b.acked, acked_by = CASE WHEN b.acked THEN c.acked_by END,"
-		    " acked_at = CASE WHEN b.acked THEN c.acked_at END,"
-		    " ack_comment = CASE WHEN b.acked THEN c.ack_comment END, suppressed = b.suppressed,"
-		    " previous_severity = b.previous_severity, updated_at = now()"
-		    " FROM alertq_batch_states b WHERE c.check_name = b.check_name",
-		    err, errlen) != 0)
+	if (store_exec(s,
+		       "UPDATE alertq_checks c SET severity = b.severity, since_ms = b.since_ms,"
+		       " pending_severity = b.pending_severity, pending_count = b.pending_count,"
+		       " has_value = b.has_value, value = b.value, status = b.status, message = b.message,"
+		       " labels = b.labels, last_seen_ms = b.last_seen_ms, interval_ms = b.interval_ms,"
+		       " last_event_id = b.last_event_id, stale_at_ms = b.stale_at_ms, stale = b.stale,"
+		       " episode = b.episode, escalation_level = b.escalation_level,"
+		       " last_notified_ms = b.last_notified_ms, next_action_ms = b.next_action_ms, told = "
+		       "b.told,"
+		       " acked = b.acked, acked_by = CASE WHEN b.acked THEN c.acked_by END,"
+		       " acked_at = CASE WHEN b.acked THEN c.acked_at END,"
+		       " ack_comment = CASE WHEN b.acked THEN c.ack_comment END, suppressed = b.suppressed,"
+		       " previous_severity = b.previous_severity, updated_at = now()"
+		       " FROM alertq_batch_states b WHERE c.check_name = b.check_name",
+		       "saving check state", err, errlen) != 0)
 		return -1;
-	return aq_store_exec(
+	return store_exec(
 		s,
 		"INSERT INTO alertq_checks (" STATE_COPY_COLUMNS ", updated_at)"
 		" SELECT " STATE_COPY_COLUMNS ", now() FROM alertq_batch_states b"
@@ -498,7 +496,12 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		" ack_comment = CASE WHEN EXCLUDED.acked THEN alertq_checks.ack_comment END,"
 		" suppressed = EXCLUDED.suppressed, previous_severity = EXCLUDED.previous_severity,"
 		" updated_at = now()",
-		err, errlen);
+		"saving check state", err, errlen);
+}
+
+const char *aq_writes_error(const aq_writes_t *w)
+{
+	return w->lost ? w->first_loss : "";
 }
 
 int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
@@ -506,6 +509,7 @@ int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 	if (w->lost > 0) {
 		snprintf(err, errlen, "refusing to write a batch that lost %zu row(s); the first: %s",
 			 w->lost, w->first_loss);
+		s->item_refused = 1;
 		return -1;
 	}
 	if (write_states(s, w, err, errlen) != 0)
