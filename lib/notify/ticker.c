@@ -12,6 +12,10 @@
 
 /* How often the ticker looks for checks that are due. */
 #define TICK_MS 250
+/* Pruning past state.retention: how often, and in what steps. */
+#define PRUNE_EVERY_MS 60000
+#define PRUNE_ROWS 1000
+#define PRUNE_STATEMENTS 20
 
 /* One pass over the checks that are due: staleness, then the escalations
  * and repeats their plans call for, in one transaction. Returns 0, or -1
@@ -82,6 +86,28 @@ fail:
 	return -1;
 }
 
+/* Deletes history and delivered notifications older than
+ * state.retention, at most PRUNE_ROWS rows a statement and PRUNE_STATEMENTS
+ * statements a tick, so that it never holds the ticker up for long and
+ * catches up over a few ticks after a long pause. Returns 0 or -1 with err. */
+static int prune(struct worker *w, aq_store_t *store, char *err, size_t errlen)
+{
+	int64_t total = 0;
+	for (int i = 0; i < PRUNE_STATEMENTS && !w->threads_stop; i++) {
+		int deleted = 0;
+		if (aq_store_prune(store, w->cfg.state_retention_ms, PRUNE_ROWS, &deleted, err, errlen) != 0)
+			return -1;
+		total += deleted;
+		if (deleted < PRUNE_ROWS)
+			break;
+	}
+	if (total > 0)
+		aq_log(AQ_LOG_INFO,
+		       "pruned %lld row(s) of history and delivered notifications older than the retention",
+		       (long long)total);
+	return 0;
+}
+
 void *aq_ticker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -89,6 +115,7 @@ void *aq_ticker_main(void *arg)
 	char err[1024];
 	int down = 0;
 	int attempt = 0;
+	int64_t pruned_ms = 0; /* monotonic; 0: not yet */
 	while (!w->threads_stop) {
 		if (!store) {
 			store = aq_store_connect(w->cfg.state_dsn, err, sizeof(err));
@@ -102,6 +129,10 @@ void *aq_ticker_main(void *arg)
 		}
 		pthread_rwlock_rdlock(&w->cfg_lock);
 		int rc = tick(w, store, err, sizeof(err));
+		if (rc == 0 && aq_monotonic_ms() - pruned_ms >= PRUNE_EVERY_MS) {
+			rc = prune(w, store, err, sizeof(err));
+			pruned_ms = aq_monotonic_ms();
+		}
 		pthread_rwlock_unlock(&w->cfg_lock);
 		if (rc != 0) {
 			if (aq_store_connection_lost(store)) {
