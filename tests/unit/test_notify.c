@@ -383,6 +383,42 @@ START_TEST(test_json_invalid_utf8_and_odd_values)
 }
 END_TEST
 
+/* Label keys the event allows (control characters included) reach the
+ * JSON as they are: cleaned, "a\x01" and "a\x02" would both be "a " and one
+ * label would be lost. A key that is not UTF-8 is still cleaned. */
+START_TEST(test_json_label_keys_kept)
+{
+	struct aq_notification n, back;
+	sample(&n);
+	aq_labels_free(n.labels, n.nlabels);
+	n.nlabels = 4;
+	n.labels = calloc(4, sizeof(*n.labels));
+	n.labels[0].key = aq_strdup("a\x01");
+	n.labels[0].value = aq_strdup("one");
+	n.labels[1].key = aq_strdup("a\x02");
+	n.labels[1].value = aq_strdup("two");
+	n.labels[2].key = aq_strdup("line\nbreak\f");
+	n.labels[2].value = aq_strdup("three");
+	n.labels[3].key = aq_strdup("bad \xff");
+	n.labels[3].value = aq_strdup("four");
+	char *json = aq_notification_to_json(&n);
+	ck_assert_ptr_nonnull(json);
+	ck_assert_ptr_null(strchr(json, '\n'));
+	char err[256];
+	ck_assert_int_eq(aq_notification_from_json(&back, json, err, sizeof(err)), 0);
+	ck_assert_uint_eq(back.nlabels, 4);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_str_eq(back.labels[i].key, n.labels[i].key);
+		ck_assert_str_eq(back.labels[i].value, n.labels[i].value);
+	}
+	ck_assert_str_eq(back.labels[3].key, "bad \xef\xbf\xbd");
+	ck_assert_str_eq(back.labels[3].value, "four");
+	free(json);
+	aq_notification_release(&back);
+	aq_notification_release(&n);
+}
+END_TEST
+
 static const struct {
 	const char *json;
 	const char *error;
@@ -1400,6 +1436,7 @@ static Suite *notify_suite(void)
 	tcase_add_test(tc, test_json_resolved_null_value);
 	tcase_add_loop_test(tc, test_json_round_trip, 0, (int)(sizeof(value_cases) / sizeof(value_cases[0])));
 	tcase_add_test(tc, test_json_invalid_utf8_and_odd_values);
+	tcase_add_test(tc, test_json_label_keys_kept);
 	tcase_add_loop_test(tc, test_from_json_errors, 0,
 			    (int)(sizeof(bad_json_cases) / sizeof(bad_json_cases[0])));
 	tcase_add_test(tc, test_summary);
