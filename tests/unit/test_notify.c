@@ -21,6 +21,7 @@
 #include "alertq/event.h"
 #include "alertq/notify.h"
 #include "base/utf8.h"
+#include "notify/format.h"
 
 #define NOTIFICATION_ID "6f1c1a0e-4b7d-4c2e-9a51-0d2f3b4c5d6e"
 #define EVENT_ID "0b8e2f9a-1c3d-4e5f-8a7b-9c0d1e2f3a4b"
@@ -1428,6 +1429,54 @@ START_TEST(test_unknown_channel_type)
 }
 END_TEST
 
+/* A check name that looks like an RFC 2047 encoded word (or holds one) is
+ * encoded in the subject, so that a mail reader shows the name itself and
+ * not what it would decode; an ordinary ASCII name stays as it is. */
+static const struct {
+	const char *check;
+	const char *subject; /* the Subject line, NULL: encoded words */
+} subject_cases[] = {
+	{ "system.session_rows", "Subject: [CRITICAL] system.session_rows\r\n" },
+	{ "=?UTF-8?B?b2s=?=", NULL },
+	{ "svc.=?x", NULL },
+};
+
+START_TEST(test_email_subject_encoded_word_lookalike)
+{
+	struct aq_notification n;
+	sample(&n);
+	free(n.check);
+	n.check = aq_strdup(subject_cases[_i].check);
+	struct aq_channel ch = channel(AQ_CHANNEL_EMAIL, "smtp://127.0.0.1:9");
+	ch.from = "alerts@example.org";
+	char *to[] = { "ops@example.org" };
+	ch.to = to;
+	ch.nto = 1;
+	size_t len = 0;
+	char *msg = aq_format_email(&ch, &n, &len);
+	ck_assert_ptr_nonnull(msg);
+	const char *subject = strstr(msg, "\r\nSubject: ");
+	ck_assert_ptr_nonnull(subject);
+	subject += 2;
+	if (subject_cases[_i].subject) {
+		ck_assert_int_eq(strncmp(subject, subject_cases[_i].subject, strlen(subject_cases[_i].subject)), 0);
+	} else {
+		/* one encoded word: the name base64-encoded, and never as it is */
+		const char *end = strstr(subject, "\r\n");
+		ck_assert_ptr_nonnull(end);
+		char line[256];
+		snprintf(line, sizeof(line), "%.*s", (int)(end - subject), subject);
+		unsigned char b64[128];
+		EVP_EncodeBlock(b64, (const unsigned char *)n.check, (int)strlen(n.check));
+		char expect[256];
+		snprintf(expect, sizeof(expect), "Subject: [CRITICAL] =?UTF-8?B?%s?=", (const char *)b64);
+		ck_assert_str_eq(line, expect);
+	}
+	free(msg);
+	aq_notification_release(&n);
+}
+END_TEST
+
 static Suite *notify_suite(void)
 {
 	Suite *s = suite_create("notify");
@@ -1437,6 +1486,8 @@ static Suite *notify_suite(void)
 	tcase_add_loop_test(tc, test_json_round_trip, 0, (int)(sizeof(value_cases) / sizeof(value_cases[0])));
 	tcase_add_test(tc, test_json_invalid_utf8_and_odd_values);
 	tcase_add_test(tc, test_json_label_keys_kept);
+	tcase_add_loop_test(tc, test_email_subject_encoded_word_lookalike, 0,
+			    (int)(sizeof(subject_cases) / sizeof(subject_cases[0])));
 	tcase_add_loop_test(tc, test_from_json_errors, 0,
 			    (int)(sizeof(bad_json_cases) / sizeof(bad_json_cases[0])));
 	tcase_add_test(tc, test_summary);
