@@ -147,11 +147,13 @@ static void add_labels(struct message *m, const struct aq_notification *n)
 
 /* Appends a header value that follows prefix_len characters on its line: as
  * is when it is ASCII and the line stays within HEADER_LINE_SOFT, otherwise
- * as RFC 2047 base64 encoded words on folded lines. */
+ * as RFC 2047 base64 encoded words on folded lines. A value holding "=?" is
+ * encoded too: written as is, a mail reader would decode what looks like an
+ * encoded word in it and show another text than the check's name. */
 static void add_header_text(struct message *m, size_t prefix_len, const char *value)
 {
 	size_t len = strlen(value);
-	int plain = prefix_len + len <= HEADER_LINE_SOFT;
+	int plain = prefix_len + len <= HEADER_LINE_SOFT && !strstr(value, "=?");
 	for (size_t i = 0; i < len && plain; i++)
 		if ((unsigned char)value[i] >= 0x80)
 			plain = 0;

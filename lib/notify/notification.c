@@ -81,15 +81,20 @@ static json_t *json_text(const char *s)
 	return value;
 }
 
-/* Adds a label to the labels object, cleaning a key that is not UTF-8.
- * Returns 0, or -1 when memory runs out. */
+/* Adds a label to the labels object, cleaning a key that is not UTF-8 (as
+ * jansson takes only valid text) and no other: a key with a control
+ * character is escaped by JSON, and cleaning it could make it another
+ * label's key and lose one of the two. Returns 0, or -1 when memory runs out. */
 static int json_add_label(json_t *labels, const struct aq_label *label)
 {
-	char *key = aq_text_clean(label->key, strlen(label->key ? label->key : "") * 3, AQ_TEXT_NEWLINES);
-	if (!key)
+	const char *key = label->key ? label->key : "";
+	if (aq_utf8_valid(key, strlen(key)))
+		return json_object_set_new(labels, key, json_text(label->value));
+	char *clean = aq_text_clean(key, strlen(key) * 3, AQ_TEXT_NEWLINES);
+	if (!clean)
 		return -1;
-	int rc = json_object_set_new(labels, key, json_text(label->value));
-	free(key);
+	int rc = json_object_set_new(labels, clean, json_text(label->value));
+	free(clean);
 	return rc;
 }
 

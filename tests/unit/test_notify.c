@@ -21,6 +21,7 @@
 #include "alertq/event.h"
 #include "alertq/notify.h"
 #include "base/utf8.h"
+#include "notify/format.h"
 #include "unit.h"
 
 #define NOTIFICATION_ID "6f1c1a0e-4b7d-4c2e-9a51-0d2f3b4c5d6e"
@@ -388,6 +389,42 @@ START_TEST(test_json_invalid_utf8_and_odd_values)
 	ck_assert_ptr_nonnull(strstr(json, "\"message\":\"bad \xef\xbf\xbd byte\""));
 	ck_assert_ptr_nonnull(strstr(json, "\"value\":null"));
 	free(json);
+	aq_notification_release(&n);
+}
+END_TEST
+
+/* Label keys the event allows (control characters included) reach the
+ * JSON as they are: cleaned, "a\x01" and "a\x02" would both be "a " and one
+ * label would be lost. A key that is not UTF-8 is still cleaned. */
+START_TEST(test_json_label_keys_kept)
+{
+	struct aq_notification n, back;
+	sample(&n);
+	aq_labels_free(n.labels, n.nlabels);
+	n.nlabels = 4;
+	n.labels = calloc(4, sizeof(*n.labels));
+	n.labels[0].key = aq_strdup("a\x01");
+	n.labels[0].value = aq_strdup("one");
+	n.labels[1].key = aq_strdup("a\x02");
+	n.labels[1].value = aq_strdup("two");
+	n.labels[2].key = aq_strdup("line\nbreak\f");
+	n.labels[2].value = aq_strdup("three");
+	n.labels[3].key = aq_strdup("bad \xff");
+	n.labels[3].value = aq_strdup("four");
+	char *json = aq_notification_to_json(&n);
+	ck_assert_ptr_nonnull(json);
+	ck_assert_ptr_null(strchr(json, '\n'));
+	char err[256];
+	ck_assert_int_eq(aq_notification_from_json(&back, json, err, sizeof(err)), 0);
+	ck_assert_uint_eq(back.nlabels, 4);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_str_eq(back.labels[i].key, n.labels[i].key);
+		ck_assert_str_eq(back.labels[i].value, n.labels[i].value);
+	}
+	ck_assert_str_eq(back.labels[3].key, "bad \xef\xbf\xbd");
+	ck_assert_str_eq(back.labels[3].value, "four");
+	free(json);
+	aq_notification_release(&back);
 	aq_notification_release(&n);
 }
 END_TEST
@@ -1393,6 +1430,54 @@ START_TEST(test_unknown_channel_type)
 }
 END_TEST
 
+/* A check name that looks like an RFC 2047 encoded word (or holds one) is
+ * encoded in the subject, so that a mail reader shows the name itself and
+ * not what it would decode; an ordinary ASCII name stays as it is. */
+static const struct {
+	const char *check;
+	const char *subject; /* the Subject line, NULL: encoded words */
+} subject_cases[] = {
+	{ "system.session_rows", "Subject: [CRITICAL] system.session_rows\r\n" },
+	{ "=?UTF-8?B?b2s=?=", NULL },
+	{ "svc.=?x", NULL },
+};
+
+START_TEST(test_email_subject_encoded_word_lookalike)
+{
+	struct aq_notification n;
+	sample(&n);
+	free(n.check);
+	n.check = aq_strdup(subject_cases[_i].check);
+	struct aq_channel ch = channel(AQ_CHANNEL_EMAIL, "smtp://127.0.0.1:9");
+	ch.from = "alerts@example.org";
+	char *to[] = { "ops@example.org" };
+	ch.to = to;
+	ch.nto = 1;
+	size_t len = 0;
+	char *msg = aq_format_email(&ch, &n, &len);
+	ck_assert_ptr_nonnull(msg);
+	const char *subject = strstr(msg, "\r\nSubject: ");
+	ck_assert_ptr_nonnull(subject);
+	subject += 2;
+	if (subject_cases[_i].subject) {
+		ck_assert_int_eq(strncmp(subject, subject_cases[_i].subject, strlen(subject_cases[_i].subject)), 0);
+	} else {
+		/* one encoded word: the name base64-encoded, and never as it is */
+		const char *end = strstr(subject, "\r\n");
+		ck_assert_ptr_nonnull(end);
+		char line[256];
+		snprintf(line, sizeof(line), "%.*s", (int)(end - subject), subject);
+		unsigned char b64[128];
+		EVP_EncodeBlock(b64, (const unsigned char *)n.check, (int)strlen(n.check));
+		char expect[256];
+		snprintf(expect, sizeof(expect), "Subject: [CRITICAL] =?UTF-8?B?%s?=", (const char *)b64);
+		ck_assert_str_eq(line, expect);
+	}
+	free(msg);
+	aq_notification_release(&n);
+}
+END_TEST
+
 static Suite *notify_suite(void)
 {
 	Suite *s = suite_create("notify");
@@ -1401,6 +1486,9 @@ static Suite *notify_suite(void)
 	tcase_add_test(tc, test_json_resolved_null_value);
 	tcase_add_loop_test(tc, test_json_round_trip, 0, (int)(sizeof(value_cases) / sizeof(value_cases[0])));
 	tcase_add_test(tc, test_json_invalid_utf8_and_odd_values);
+	tcase_add_test(tc, test_json_label_keys_kept);
+	tcase_add_loop_test(tc, test_email_subject_encoded_word_lookalike, 0,
+			    (int)(sizeof(subject_cases) / sizeof(subject_cases[0])));
 	tcase_add_loop_test(tc, test_from_json_errors, 0,
 			    (int)(sizeof(bad_json_cases) / sizeof(bad_json_cases[0])));
 	tcase_add_test(tc, test_summary);
