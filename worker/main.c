@@ -71,6 +71,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	aq_log_init("alertq-worker");
+	struct aq_config cfg;
+	char err[8192];
+	memset(&cfg, 0, sizeof(cfg));
+	if (aq_config_load(&cfg, config_path, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s\n", err);
+		return 2;
+	}
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
@@ -80,5 +87,5 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_hangup;
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	return aq_worker_run(config_path, &signals_seen);
+	return aq_worker_run(&cfg, config_path, &signals_seen) == 0 ? 0 : 1;
 }

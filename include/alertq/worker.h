@@ -5,6 +5,8 @@
 
 #include <signal.h>
 
+#include "alertq/config.h"
+
 /* Flags the worker polls (about every 100 ms); set them from signal
  * handlers. */
 struct aq_worker_signals {
@@ -12,9 +14,10 @@ struct aq_worker_signals {
 	volatile sig_atomic_t reload; /* SIGHUP: reopen log files, reload the config */
 };
 
-/* Runs a worker with the configuration at config_path until sig->stop.
- * Returns 0 after a clean stop, 1 on a runtime failure, 2 when the
- * configuration is bad (its errors are printed on stderr). */
-int aq_worker_run(const char *config_path, struct aq_worker_signals *sig);
+/* Runs a worker with cfg, loaded from config_path (read again on
+ * sig->reload), until sig->stop. Takes cfg over: it is released here and
+ * left zeroed. Returns 0 after a clean stop, -1 on a runtime failure (said
+ * in the log). */
+int aq_worker_run(struct aq_config *cfg, const char *config_path, struct aq_worker_signals *sig);
 
 #endif

@@ -97,12 +97,12 @@ static void reload(struct worker *w, const char *path)
 	       w->cfg.nescalations, w->cfg.nchannels);
 }
 
-int aq_worker_run(const char *config_path, struct aq_worker_signals *sig)
+int aq_worker_run(struct aq_config *cfg, const char *config_path, struct aq_worker_signals *sig)
 {
 	struct worker w;
 	struct batch b;
 	char err[8192];
-	int rc = 1;
+	int rc = -1;
 	int applied = 0;
 
 	memset(&w, 0, sizeof(w));
@@ -113,11 +113,8 @@ int aq_worker_run(const char *config_path, struct aq_worker_signals *sig)
 	pthread_cond_init(&w.wake, NULL);
 	srand((unsigned)(getpid() ^ aq_now_ms()));
 
-	if (aq_config_load(&w.cfg, config_path, err, sizeof(err)) != 0) {
-		fprintf(stderr, "%s\n", err);
-		rc = 2;
-		goto out;
-	}
+	w.cfg = *cfg;
+	memset(cfg, 0, sizeof(*cfg));
 	w.codec = aq_codec_new(err, sizeof(err));
 	w.writes = aq_writes_new();
 	if (!w.codec || !w.writes || !b.items || !b.states || !b.names || !b.index.slots) {
@@ -183,7 +180,7 @@ int aq_worker_run(const char *config_path, struct aq_worker_signals *sig)
 		}
 		aq_batch_release_items(&b);
 	}
-	rc = w.fatal ? 1 : 0;
+	rc = w.fatal ? -1 : 0;
 	aq_log(AQ_LOG_INFO, "stopping%s: leaving the group", w.fatal ? " after a fatal Kafka error" : "");
 out:
 	aq_batch_release_items(&b);
