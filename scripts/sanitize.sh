@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # sanitize.sh - the memory checks: builds alertq with AddressSanitizer and
 # UndefinedBehaviorSanitizer into build-asan/ and runs the unit tests and the
-# pipeline end-to-end test under them (leaks included), then runs every unit
+# pipeline and hostile-input end-to-end tests under them (leaks included), then runs every unit
 # test binary of a plain build under valgrind memcheck, which must report no
 # error and no byte definitely lost.
 #
-#   scripts/sanitize.sh            # unit tests + e2e.test_pipeline under ASan
+#   scripts/sanitize.sh            # unit tests + e2e.test_pipeline and test_hostile under ASan
 #   scripts/sanitize.sh --all-e2e  # every end-to-end test under ASan (slow)
 #
 # The tests need PostgreSQL: ALERTQ_TEST_DSN from the environment (as
@@ -13,14 +13,15 @@
 # The plain build for valgrind is $ALERTQ_PLAIN_BUILD (default build/).
 # tests/lsan.supp silences leaks inside third-party libraries only.
 #
-# Only the pipeline test runs under ASan by default: the other end-to-end
-# tests drive the same binaries through longer scenarios, and under ASan on
-# two cores they would take most of CI's time.
+# Only the pipeline test and the hostile-input test (every kind of bad event
+# and receiver answer) run under ASan by default: the other end-to-end tests
+# drive the same binaries through longer scenarios, and under ASan on two
+# cores they would take most of CI's time.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 asan=$top/build-asan
 plain=${ALERTQ_PLAIN_BUILD:-$top/build}
-e2e_filter='^e2e\.test_pipeline$'
+e2e_filter='^e2e\.test_(pipeline|hostile)$'
 if [ "${1:-}" = "--all-e2e" ]; then
 	e2e_filter='^e2e\.'
 fi

@@ -1636,6 +1636,7 @@ START_TEST(test_message_bound)
 	static unsigned char buf[BUF_MAX];
 	struct aq_result out;
 	r.message = original;
+	w.n = 0;
 	put_header(&w, aq_codec_writer_fingerprint(codec));
 	put_result_body(&w, &r);
 	ck_assert_msg(aq_codec_decode(codec, w.b, w.n, &out, err, sizeof(err)) == 0, "decode: %s", err);
