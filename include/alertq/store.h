@@ -32,7 +32,7 @@ int aq_store_connection_lost(aq_store_t *s);
 /* 1 when the last failure since aq_store_begin was a refusal of what was
  * written, not a failure to work: a constraint, an encoding, a value out of
  * range, a row too large (SQLSTATE classes 22, 23, 54), or a row the batch's
- * writes could not hold. Writing the same again fails again, so the item
+ * writes could not hold for what it held (aq_writes_item_fault). Writing the same again fails again, so the item
  * behind it has to be set aside; 0 for everything else (connection lost,
  * deadlock, server errors), which is worth retrying. */
 int aq_store_refused_item(const aq_store_t *s);
@@ -138,6 +138,11 @@ int aq_writes_offset_in(aq_writes_t *w, const char *topic, int32_t partition, in
  * to 1000 bytes, never refused for its content). */
 int aq_writes_dead_letter(aq_writes_t *w, const char *topic, int32_t partition, int64_t offset,
 			  const char *reason);
+
+/* 1 when rows were lost and every one of them for what it held (text that
+ * is not UTF-8, a severity that does not exist...), not for memory or size:
+ * queueing the same again would lose them again. */
+int aq_writes_item_fault(const aq_writes_t *w);
 
 /* Why the first row the writes could not hold was lost ("" when none was);
  * valid until the writes are cleared or freed. */

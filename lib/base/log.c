@@ -4,7 +4,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+#include "base/utf8.h"
 
 static const char *log_program = "alertq";
 
@@ -20,11 +23,13 @@ void aq_log(enum aq_log_level level, const char *fmt, ...)
 		return;
 	char when[40];
 	aq_format_time(aq_now_ms(), when, sizeof(when));
-	char msg[2048];
+	char raw[2048], msg[2048];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* a message may quote a server or an event: one line, valid UTF-8 */
+	aq_text_clean_into(msg, sizeof(msg), raw, strlen(raw), AQ_TEXT_SPACES);
 	/* one write per line keeps lines of several threads apart */
 	char line[2200];
 	int n = snprintf(line, sizeof(line), "%s %s[%d] %s: %s\n", when, log_program, (int)getpid(),

@@ -47,7 +47,7 @@ static int key_starts(const char *text, size_t i)
  * NULL. */
 static const char *password_value(const char *s)
 {
-	static const char *const keys[] = { "password", "passwd", "pwd", NULL };
+	static const char *const keys[] = { "sslpassword", "password", "passwd", "pwd", NULL };
 	for (int k = 0; keys[k]; k++) {
 		size_t n = strlen(keys[k]);
 		if (strncasecmp(s, keys[k], n) != 0)

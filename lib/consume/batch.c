@@ -349,9 +349,10 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 		       w->cfg.dead_letter_topic);
 	return 0;
 lost_row:
-	/* a row the batch could not hold: what an item made, not the database */
+	/* a row the batch could not hold: for what it held (an item's fault) or
+	 * for memory (worth retrying) */
 	snprintf(err, errlen, "%s", aq_writes_error(w->writes));
-	*refused = 1;
+	*refused = aq_writes_item_fault(w->writes);
 rollback:
 	aq_store_rollback(w->store);
 release:
@@ -361,38 +362,42 @@ release:
 	return -1;
 }
 
-/* Applies the items of b one at a time, each in its own transaction, so
- * that an item the database refuses is found and set aside (to the
- * dead-letter topic, with the database's reason) while the ones around it
- * are applied. Items applied before are dropped by their stored offsets as
- * usual. Returns 0 when every item is applied or set aside, or -1 with err
- * on a failure that is not an item's (the caller waits and retries). */
-static int apply_one_by_one(struct worker *w, struct batch *b, char *err, size_t errlen)
+/* Applies the items [from, to) of b through view (b's copy): the whole range
+ * in one transaction, and when the database refuses what one of them made,
+ * each half in turn, until the item behind the refusal stands alone; it is
+ * then set aside (to the dead-letter topic, with the database's reason) and
+ * the items around it are applied. k refused items out of n cost about
+ * k * 2 * log2(n) transactions. Items applied before are dropped by their
+ * stored offsets as usual, so order and exactly-once hold. Returns 0 when
+ * every item is applied or set aside, or -1 with err on a failure that is not
+ * an item's (the caller waits and retries). */
+static int apply_range(struct worker *w, struct batch *b, struct batch *view, size_t from, size_t to,
+		       char *err, size_t errlen)
 {
-	struct batch one = *b;
-	int rc = 0;
-	for (size_t i = 0; i < b->nitems && rc == 0; i++) {
-		one.items = &b->items[i];
-		one.nitems = 1;
-		int refused;
-		if (apply_batch(w, &one, &refused, err, errlen) == 0)
-			continue;
-		if (!refused || !b->items[i].ok) {
-			rc = -1;
-			break;
-		}
-		char reason[AQ_DEAD_LETTER_REASON_MAX + 1];
-		snprintf(reason, sizeof(reason), "the state database refused what it made: %s", err);
-		aq_log(AQ_LOG_WARN, "partition %d offset %lld set aside: %s", (int)b->items[i].msg->partition,
-		       (long long)b->items[i].msg->offset, reason);
-		set_aside(&b->items[i], reason);
-		/* now a dead letter: that cannot be refused (its reason is clean) */
-		if (apply_batch(w, &one, &refused, err, errlen) != 0)
-			rc = -1;
+	int refused;
+	view->items = &b->items[from];
+	view->nitems = to - from;
+	if (apply_batch(w, view, &refused, err, errlen) == 0)
+		return 0;
+	if (!refused)
+		return -1;
+	if (to - from > 1) {
+		size_t mid = from + (to - from) / 2;
+		if (apply_range(w, b, view, from, mid, err, errlen) != 0)
+			return -1;
+		return apply_range(w, b, view, mid, to, err, errlen);
 	}
-	/* the table may have grown while applying one item at a time */
-	b->index = one.index;
-	return rc;
+	struct item *it = &b->items[from];
+	if (!it->ok)
+		return -1; /* its dead letter was refused: not the item's doing */
+	char reason[AQ_DEAD_LETTER_REASON_MAX + 1];
+	aq_dead_letter_reason(reason, "the state database refused what it made: %s", err);
+	aq_log(AQ_LOG_WARN, "partition %d offset %lld set aside: %s", (int)it->msg->partition,
+	       (long long)it->msg->offset, reason);
+	set_aside(it, reason);
+	view->items = it;
+	view->nitems = 1;
+	return apply_batch(w, view, &refused, err, errlen);
 }
 
 int aq_batch_apply_until_done(struct worker *w, struct batch *b)
@@ -403,9 +408,11 @@ int aq_batch_apply_until_done(struct worker *w, struct batch *b)
 		int refused;
 		int rc = apply_batch(w, b, &refused, err, sizeof(err));
 		if (rc != 0 && refused) {
-			aq_log(AQ_LOG_WARN, "a batch was refused (%s); applying its results one at a time",
-			       err);
-			rc = apply_one_by_one(w, b, err, sizeof(err));
+			aq_log(AQ_LOG_WARN, "a batch was refused (%s); finding the result behind it", err);
+			struct batch view = *b;
+			rc = apply_range(w, b, &view, 0, b->nitems, err, sizeof(err));
+			/* the name table lives in the view; it may have grown there */
+			b->index = view.index;
 		}
 		if (rc == 0) {
 			if (w->store_down)

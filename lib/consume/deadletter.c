@@ -83,8 +83,11 @@ int aq_dead_letter_send(struct worker *w, const rd_kafka_message_t *m, const cha
 	rd_kafka_header_add(headers, "alertq-source-partition", -1, partition, -1);
 	rd_kafka_header_add(headers, "alertq-source-offset", -1, offset, -1);
 	if (key_len + len > w->dlq_max) {
+		/* the key keeps at most half the room, so the value always has some */
 		if (key_len > 1024)
 			key_len = 1024;
+		if (key_len > w->dlq_max / 2)
+			key_len = w->dlq_max / 2;
 		if (len > w->dlq_max - key_len)
 			len = w->dlq_max - key_len;
 		snprintf(truncated, sizeof(truncated), "key %zu of %zu bytes, value %zu of %zu bytes",

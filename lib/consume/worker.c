@@ -106,7 +106,7 @@ int aq_worker_run(struct aq_config *cfg, const char *config_path, struct aq_work
 	int applied = 0;
 
 	memset(&w, 0, sizeof(w));
-	aq_batch_init(&b);
+	int batch_ready = aq_batch_init(&b) == 0;
 	w.sig = sig;
 	pthread_rwlock_init(&w.cfg_lock, NULL);
 	pthread_mutex_init(&w.wake_lock, NULL);
@@ -117,7 +117,7 @@ int aq_worker_run(struct aq_config *cfg, const char *config_path, struct aq_work
 	memset(cfg, 0, sizeof(*cfg));
 	w.codec = aq_codec_new(err, sizeof(err));
 	w.writes = aq_writes_new();
-	if (!w.codec || !w.writes || !b.items || !b.states || !b.names || !b.index.slots) {
+	if (!w.codec || !w.writes || !batch_ready) {
 		aq_log(AQ_LOG_ERROR, "cannot start: %s", w.codec ? "out of memory" : err);
 		goto out;
 	}

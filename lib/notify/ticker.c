@@ -130,11 +130,15 @@ void *aq_ticker_main(void *arg)
 		pthread_rwlock_rdlock(&w->cfg_lock);
 		int rc = tick(w, store, err, sizeof(err));
 		if (rc == 0 && aq_monotonic_ms() - pruned_ms >= PRUNE_EVERY_MS) {
-			rc = prune(w, store, err, sizeof(err));
+			/* a failed prune waits for the next minute; ticks go on */
+			if (prune(w, store, err, sizeof(err)) != 0 && !aq_store_connection_lost(store))
+				aq_log(AQ_LOG_ERROR, "pruning past state.retention: %s", err);
 			pruned_ms = aq_monotonic_ms();
 		}
 		pthread_rwlock_unlock(&w->cfg_lock);
-		if (rc != 0) {
+		if (rc == 0)
+			attempt = 0;
+		if (rc != 0 || aq_store_connection_lost(store)) {
 			if (aq_store_connection_lost(store)) {
 				aq_store_free(store);
 				store = NULL;

@@ -62,8 +62,9 @@ int aq_store_reconnect(aq_store_t *s, char *err, size_t errlen)
 	char shown[512];
 	if (s->conn)
 		PQfinish(s->conn);
-	const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
-	const char *values[] = { s->dsn, "10", "alertq", NULL };
+	/* everything alertq writes is UTF-8; the server converts if it must */
+	const char *keys[] = { "dbname", "connect_timeout", "application_name", "client_encoding", NULL };
+	const char *values[] = { s->dsn, "10", "alertq", "UTF8", NULL };
 	s->conn = PQconnectdbParams(keys, values, 1);
 	if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
 		aq_redact_url(s->dsn, shown, sizeof(shown));

@@ -94,6 +94,10 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (topic, partition, \"offset\"));",
 	/* 2: the Kafka cluster a stored offset counts in; '' when not known */
 	"ALTER TABLE alertq_offsets ADD COLUMN cluster_id text NOT NULL DEFAULT '';",
+	/* 3: pruning past state.retention finds old rows without a full scan */
+	"CREATE INDEX alertq_transitions_recorded ON alertq_transitions (recorded_at);"
+	"CREATE INDEX alertq_notifications_delivered ON alertq_notifications (created_at)"
+	"  WHERE state <> 'pending';",
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

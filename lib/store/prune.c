@@ -38,7 +38,7 @@ int aq_store_prune(aq_store_t *s, int64_t older_than_ms, int max_rows, int *dele
 			" AND NOT EXISTS (SELECT 1 FROM alertq_checks c WHERE c.check_name = t.check_name"
 			"  AND c.severity <> 'OK' AND t.id = (SELECT max(l.id) FROM alertq_transitions l"
 			"  WHERE l.check_name = t.check_name))"
-			" ORDER BY t.id LIMIT $2::int)",
+			" ORDER BY t.recorded_at LIMIT $2::int)",
 			older_than_ms, max_rows, deleted, "pruning transitions", err, errlen) != 0)
 		return -1;
 	if (*deleted >= max_rows)
@@ -47,7 +47,7 @@ int aq_store_prune(aq_store_t *s, int64_t older_than_ms, int max_rows, int *dele
 	return delete_some(
 		s,
 		"DELETE FROM alertq_notifications WHERE id IN (SELECT id FROM alertq_notifications"
-		" WHERE state IN ('sent', 'undeliverable')"
+		" WHERE state IN ('sent', 'undeliverable') AND state <> 'pending'"
 		" AND created_at < now() - $1::bigint * interval '1 millisecond'"
 		" AND coalesce(sent_at, created_at) < now() - $1::bigint * interval '1 millisecond'"
 		" LIMIT $2::int)",

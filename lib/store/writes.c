@@ -14,6 +14,9 @@
 /* A dead letter's reason is kept cleaned and cut to this many bytes. */
 #define DEAD_LETTER_REASON_MAX 1000
 
+#define OUT_OF_MEMORY "out of memory"
+#define OVER_SIZE "the batch is over its size or memory ran out"
+
 struct aq_writes {
 	struct aq_buf states; /* COPY text, one line a state; failed: the write fails */
 	size_t nstates;
@@ -21,8 +24,9 @@ struct aq_writes {
 	json_t *notifications;
 	json_t *offsets;
 	json_t *dead_letters;
-	size_t lost;          /* rows that could not be queued: the batch never writes */
-	char first_loss[200]; /* why the first of them was lost */
+	size_t lost;           /* rows that could not be queued: the batch never writes */
+	int lost_to_resources; /* one of them for memory or size, not for what it held */
+	char first_loss[200];  /* why the first of them was lost */
 };
 
 aq_writes_t *aq_writes_new(void)
@@ -63,6 +67,7 @@ void aq_writes_clear(aq_writes_t *w)
 	json_array_clear(w->offsets);
 	json_array_clear(w->dead_letters);
 	w->lost = 0;
+	w->lost_to_resources = 0;
 	w->first_loss[0] = '\0';
 }
 
@@ -73,9 +78,13 @@ int aq_writes_empty(const aq_writes_t *w)
 		json_array_size(w->dead_letters) == 0;
 }
 
-/* Counts a row that could not be queued; returns -1. */
+/* Counts a row that could not be queued; returns -1. why says what was
+ * wrong: out of memory and over the batch's size are the resources' fault,
+ * everything else the row's own. */
 static int lose(aq_writes_t *w, const char *what, const char *name, const char *why)
 {
+	if (strcmp(why, OUT_OF_MEMORY) == 0 || strcmp(why, OVER_SIZE) == 0)
+		w->lost_to_resources = 1;
 	if (w->lost++ == 0) {
 		char shown[80];
 		aq_text_clean_into(shown, sizeof(shown), name, name ? strlen(name) : 0, AQ_TEXT_SPACES);
@@ -117,7 +126,7 @@ static int queue_row(aq_writes_t *w, json_t *list, json_t *row, int failed, cons
 	if (!row || failed || json_array_append_new(list, row) != 0) {
 		if (failed)
 			json_decref(row);
-		return lose(w, what, name, "out of memory");
+		return lose(w, what, name, OUT_OF_MEMORY);
 	}
 	return 0;
 }
@@ -228,7 +237,7 @@ int aq_writes_state(aq_writes_t *w, const struct aq_state *st)
 	if (why)
 		return lose(w, "state of", st->check, why);
 	if (b->failed)
-		return lose(w, "state of", st->check, "the batch is over its size or memory ran out");
+		return lose(w, "state of", st->check, OVER_SIZE);
 	copy_text(b, st->check);
 	copy_sep(b);
 	copy_severity(b, st->severity);
@@ -298,7 +307,7 @@ int aq_writes_state(aq_writes_t *w, const struct aq_state *st)
 	aq_buf_add(b, "\n", 1);
 	w->nstates++;
 	if (b->failed)
-		return lose(w, "state of", st->check, "the batch is over its size or memory ran out");
+		return lose(w, "state of", st->check, OVER_SIZE);
 	return 0;
 }
 
@@ -314,7 +323,7 @@ int aq_writes_transition(aq_writes_t *w, const char *check, const struct aq_tran
 	int failed = 0;
 	json_t *row = json_object();
 	if (!row)
-		return lose(w, "transition of", check, "out of memory");
+		return lose(w, "transition of", check, OUT_OF_MEMORY);
 	put(row, "ref", json_string(ref), &failed);
 	put(row, "check_name", json_string(check), &failed);
 	put(row, "from_severity", json_string(from), &failed);
@@ -337,7 +346,7 @@ int aq_writes_notification(aq_writes_t *w, const char *id, const char *transitio
 	int failed = 0;
 	json_t *row = json_object();
 	if (!row)
-		return lose(w, "notification of", check, "out of memory");
+		return lose(w, "notification of", check, OUT_OF_MEMORY);
 	put(row, "id", json_string(id), &failed);
 	put(row, "transition_ref",
 	    transition_ref && *transition_ref ? json_string(transition_ref) : json_null(), &failed);
@@ -363,7 +372,7 @@ int aq_writes_offset_in(aq_writes_t *w, const char *topic, int32_t partition, in
 	int failed = 0;
 	json_t *row = json_object();
 	if (!row)
-		return lose(w, "offset of topic", topic, "out of memory");
+		return lose(w, "offset of topic", topic, OUT_OF_MEMORY);
 	put(row, "topic", json_string(topic), &failed);
 	put(row, "partition", json_integer(partition), &failed);
 	put(row, "next_offset", json_integer(next_offset), &failed);
@@ -382,7 +391,7 @@ int aq_writes_dead_letter(aq_writes_t *w, const char *topic, int32_t partition, 
 	json_t *row = clean ? json_object() : NULL;
 	if (!row) {
 		free(clean);
-		return lose(w, "dead letter of topic", topic, "out of memory");
+		return lose(w, "dead letter of topic", topic, OUT_OF_MEMORY);
 	}
 	put(row, "topic", json_string(topic), &failed);
 	put(row, "partition", json_integer(partition), &failed);
@@ -499,6 +508,11 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		"saving check state", err, errlen);
 }
 
+int aq_writes_item_fault(const aq_writes_t *w)
+{
+	return w->lost > 0 && !w->lost_to_resources;
+}
+
 const char *aq_writes_error(const aq_writes_t *w)
 {
 	return w->lost ? w->first_loss : "";
@@ -509,7 +523,7 @@ int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 	if (w->lost > 0) {
 		snprintf(err, errlen, "refusing to write a batch that lost %zu row(s); the first: %s",
 			 w->lost, w->first_loss);
-		s->item_refused = 1;
+		s->item_refused = aq_writes_item_fault(w);
 		return -1;
 	}
 	if (write_states(s, w, err, errlen) != 0)
