@@ -511,10 +511,12 @@ static void print_totals(FILE *out, int json, const aq_replay_eval_t *ev, const 
 
 static void report_unusable(const struct reading *rg)
 {
+	char shown[4 * sizeof(rg->first_unusable)];
 	if (rg->unusable > 0)
 		fprintf(stderr,
 			"alertq: replay: %llu message(s) could not be used and were skipped; the first: %s\n",
-			(unsigned long long)rg->unusable, rg->first_unusable);
+			(unsigned long long)rg->unusable,
+			aq_terminal_text(shown, sizeof(shown), rg->first_unusable));
 }
 
 /* --- the rebuild --- */
