@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "alertq/util.h"
+#include "base/failpoint.h"
 #include "alertq/version.h"
 #include "alertq/worker.h"
 
@@ -71,6 +72,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	aq_log_init("alertq-worker");
+	if (aq_failpoints_init() != 0)
+		return 2;
 	struct aq_config cfg;
 	char err[8192];
 	memset(&cfg, 0, sizeof(cfg));

@@ -16,6 +16,7 @@
 
 #include "alertq/rules.h"
 #include "alertq/util.h"
+#include "base/failpoint.h"
 #include "base/utf8.h"
 #include "consume/consumer.h"
 #include "consume/deadletter.h"
@@ -215,11 +216,19 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 		}
 	}
 
+	if (AQ_FAILPOINT("batch.before_begin") != 0) {
+		snprintf(err, errlen, "failpoint batch.before_begin");
+		return -1;
+	}
 	if (aq_store_begin(w->store, err, errlen) != 0)
 		return -1;
 	if (aq_store_offsets(w->store, w->cfg.topic, partitions, nparts, 1, next_offsets, stored_clusters,
 			     err, errlen) != 0)
 		goto rollback;
+	if (AQ_FAILPOINT("batch.after_offsets_locked") != 0) {
+		snprintf(err, errlen, "failpoint batch.after_offsets_locked");
+		goto rollback;
+	}
 	aq_consumer_cluster(w->consumer, 0, cluster, sizeof(cluster));
 	for (size_t k = 0; k < nparts; k++)
 		if (next_offsets[k] >= 0 &&
@@ -335,6 +344,10 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 		goto rollback;
 	if (aq_store_write(w->store, w->writes, err, errlen) != 0) {
 		*refused = aq_store_refused_item(w->store);
+		goto rollback;
+	}
+	if (AQ_FAILPOINT("batch.before_commit") != 0) {
+		snprintf(err, errlen, "failpoint batch.before_commit");
 		goto rollback;
 	}
 	if (aq_store_commit(w->store, err, errlen) != 0) {

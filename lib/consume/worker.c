@@ -15,6 +15,7 @@
 #include "alertq/notify.h"
 #include "alertq/store.h"
 #include "alertq/util.h"
+#include "base/failpoint.h"
 #include "consume/batch.h"
 #include "consume/consumer.h"
 #include "consume/deadletter.h"
@@ -175,6 +176,9 @@ int aq_worker_run(struct aq_config *cfg, const char *config_path, struct aq_work
 		if (aq_batch_collect(&w, &b) == 0)
 			continue;
 		if (aq_batch_apply_until_done(&w, &b) == 0) {
+			/* committed in PostgreSQL, not yet in Kafka: the window a
+			 * redelivery comes from */
+			(void)AQ_FAILPOINT("batch.after_commit");
 			aq_consumer_commit(&w, &b);
 			aq_dispatchers_wake(&w);
 		}

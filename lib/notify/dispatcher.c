@@ -9,6 +9,7 @@
 
 #include "alertq/notify.h"
 #include "alertq/util.h"
+#include "base/failpoint.h"
 #include "base/utf8.h"
 #include "consume/pace.h"
 
@@ -58,8 +59,16 @@ static int deliver_claim(struct dispatcher *d, aq_store_t *store, aq_sender_t *s
 		items[nitems].notification = &notes[i];
 		row_of[nitems++] = i;
 	}
+	if (AQ_FAILPOINT("dispatch.after_claim") != 0) {
+		snprintf(err, errlen, "failpoint dispatch.after_claim");
+		goto out;
+	}
 	if (nitems > 0)
 		aq_sender_deliver(sender, items, nitems);
+	if (AQ_FAILPOINT("dispatch.after_deliver") != 0) {
+		snprintf(err, errlen, "failpoint dispatch.after_deliver");
+		goto out;
+	}
 	for (size_t k = 0; k < nitems; k++) {
 		size_t i = row_of[k];
 		struct aq_mark *m = &marks[i];
