@@ -92,6 +92,7 @@ int aq_failpoints_init(void)
 				"alertq: ALERTQ_FAILPOINTS: cannot read '%.*s' "
 				"(NAME=[N*]crash|abort|stop|sleep(MS)|error)\n",
 				(int)len, p);
+			aq_failpoints_reset(); /* nothing half-read stays armed */
 			return -1;
 		}
 		p += len;
@@ -100,6 +101,13 @@ int aq_failpoints_init(void)
 	}
 	aq_failpoints_armed = npoints > 0;
 	return 0;
+}
+
+void aq_failpoints_reset(void)
+{
+	aq_failpoints_armed = 0;
+	npoints = 0;
+	memset(points, 0, sizeof(points));
 }
 
 int aq_failpoint_hit(const char *name)

@@ -29,6 +29,10 @@ extern int aq_failpoints_armed;
  * read (the program should then refuse to start). */
 int aq_failpoints_init(void);
 
+/* Forgets every failpoint read, as if the variable were unset, so that
+ * aq_failpoints_init may read it again (for tests of the parser). */
+void aq_failpoints_reset(void);
+
 /* Runs the action of the failpoint name if it is due. Returns -1 when the
  * action is "error", else 0. */
 int aq_failpoint_hit(const char *name);

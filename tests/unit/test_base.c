@@ -4,8 +4,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/buf.h"
+#include "base/failpoint.h"
 #include "base/strmap.h"
 #include "base/terminal.h"
 #include "base/utf8.h"
@@ -191,6 +193,116 @@ START_TEST(terminal_text_cannot_drive_the_terminal)
 }
 END_TEST
 
+/* Reads spec as ALERTQ_FAILPOINTS from a clean slate; returns what
+ * aq_failpoints_init returned. */
+static int failpoints_read(const char *spec)
+{
+	aq_failpoints_reset();
+	setenv("ALERTQ_FAILPOINTS", spec, 1);
+	int rc = aq_failpoints_init();
+	unsetenv("ALERTQ_FAILPOINTS");
+	return rc;
+}
+
+START_TEST(failpoints_refuse_a_bad_spec)
+{
+	static const char *const bad[] = {
+		"batch.before_commit", /* no action */
+		"=crash",              /* no name */
+		"a=",                  /* empty action */
+		"a=explode",           /* unknown action */
+		"a=error;b=explode",   /* one bad entry of two */
+		"a=0*crash",           /* the 0th time never comes */
+		"a=-2*crash",          /* nor the -2nd */
+		"a=x*crash",           /* not a count */
+		"a=2x*crash",          /* a count with trailing text */
+		"a=*crash",            /* a star without a count */
+		"a=sleep(",            /* unfinished */
+		"a=sleep(5",           /* unclosed */
+		"a=sleep()",           /* no milliseconds */
+		"a=sleep(-1)",         /* negative */
+		"a=sleep(5)x",         /* trailing text */
+		"a=sleep(five)",       /* not a number */
+		"a=CRASH",             /* actions are lower case */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(failpoints_read(bad[i]) == -1, "'%s' was accepted", bad[i]);
+		ck_assert_msg(!aq_failpoints_armed, "'%s' left failpoints armed", bad[i]);
+		ck_assert_int_eq(aq_failpoint_hit("a"), 0);
+	}
+
+	/* a name as long as the limit, and one too long */
+	char spec[256];
+	memset(spec, 'n', 63);
+	snprintf(spec + 63, sizeof(spec) - 63, "=error");
+	ck_assert_int_eq(failpoints_read(spec), 0);
+	memset(spec, 'n', 64);
+	snprintf(spec + 64, sizeof(spec) - 64, "=error");
+	ck_assert_int_eq(failpoints_read(spec), -1);
+
+	/* sixteen entries, and seventeen */
+	size_t len = 0;
+	for (int i = 0; i < 16; i++)
+		len += (size_t)snprintf(spec + len, sizeof(spec) - len, "p%d=error;", i);
+	ck_assert_int_eq(failpoints_read(spec), 0);
+	ck_assert_int_eq(aq_failpoint_hit("p15"), -1);
+	snprintf(spec + len, sizeof(spec) - len, "p16=error");
+	ck_assert_int_eq(failpoints_read(spec), -1);
+	ck_assert_int_eq(aq_failpoint_hit("p0"), 0);
+	aq_failpoints_reset();
+}
+END_TEST
+
+START_TEST(failpoints_fire_once_on_the_nth_hit)
+{
+	/* unset or empty: nothing armed, nothing fires */
+	aq_failpoints_reset();
+	unsetenv("ALERTQ_FAILPOINTS");
+	ck_assert_int_eq(aq_failpoints_init(), 0);
+	ck_assert(!aq_failpoints_armed);
+	ck_assert_int_eq(failpoints_read(""), 0);
+	ck_assert(!aq_failpoints_armed);
+	ck_assert_int_eq(AQ_FAILPOINT("a"), 0);
+
+	/* error: -1 once, on the first hit */
+	ck_assert_int_eq(failpoints_read("a=error"), 0);
+	ck_assert(aq_failpoints_armed);
+	ck_assert_int_eq(AQ_FAILPOINT("b"), 0);
+	ck_assert_int_eq(AQ_FAILPOINT("a"), -1);
+	ck_assert_int_eq(AQ_FAILPOINT("a"), 0);
+	ck_assert_int_eq(AQ_FAILPOINT("a"), 0);
+
+	/* N*: on the N-th hit of that point, each point counted alone; empty
+	 * entries are allowed */
+	ck_assert_int_eq(failpoints_read(";a=3*error;;b=error;c=1*error;"), 0);
+	ck_assert_int_eq(AQ_FAILPOINT("a"), 0);
+	ck_assert_int_eq(AQ_FAILPOINT("b"), -1);
+	ck_assert_int_eq(AQ_FAILPOINT("a"), 0);
+	ck_assert_int_eq(AQ_FAILPOINT("c"), -1);
+	ck_assert_int_eq(AQ_FAILPOINT("a"), -1);
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(AQ_FAILPOINT("a"), 0);
+		ck_assert_int_eq(AQ_FAILPOINT("b"), 0);
+	}
+
+	/* sleep(MS): the caller waits, and the step does not fail */
+	ck_assert_int_eq(failpoints_read("a=2*sleep(60)"), 0);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(AQ_FAILPOINT("a"), 0);
+	ck_assert_int_eq(AQ_FAILPOINT("a"), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	ck_assert_msg(ms >= 60, "slept %ld ms", ms);
+
+	/* a reset forgets everything */
+	ck_assert_int_eq(failpoints_read("a=error"), 0);
+	aq_failpoints_reset();
+	ck_assert(!aq_failpoints_armed);
+	ck_assert_int_eq(aq_failpoint_hit("a"), 0);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("base");
@@ -201,6 +313,8 @@ int main(void)
 	tcase_add_test(tc, buf_grows_to_its_cap_and_no_further);
 	tcase_add_test(tc, strmap_maps_many_names);
 	tcase_add_test(tc, terminal_text_cannot_drive_the_terminal);
+	tcase_add_test(tc, failpoints_refuse_a_bad_spec);
+	tcase_add_test(tc, failpoints_fire_once_on_the_nth_hit);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }
