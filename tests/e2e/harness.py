@@ -121,8 +121,19 @@ class Env:
             f.write(text)
         return self.config_path
 
-    def worker(self, name="worker"):
-        return self.spawn(name, [os.path.join(BUILD, "alertq-worker"), "-c", self.config_path])
+    def worker(self, name="worker", failpoints=None):
+        """Starts alertq-worker; failpoints, when given, is its ALERTQ_FAILPOINTS
+        (see lib/base/failpoint.h), e.g. "batch.before_commit=crash"."""
+        env = None
+        if failpoints:
+            env = dict(self.env)
+            env["ALERTQ_FAILPOINTS"] = failpoints
+        return self.spawn(name, [os.path.join(BUILD, "alertq-worker"), "-c", self.config_path], env=env)
+
+    def wait_fired(self, proc, point, timeout=60):
+        """Waits until proc says failpoint point fired."""
+        wait_for("failpoint %s to fire in %s" % (point, proc.name),
+                 lambda: "failpoint %s fires" % point in self.log_of(proc), timeout=timeout)
 
     def wait_joined(self, proc, timeout=60):
         wait_for("%s to be assigned partitions" % proc.name,
