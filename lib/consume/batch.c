@@ -163,6 +163,22 @@ static void set_aside(struct item *it, const char *reason)
 	aq_dead_letter_reason(it->error, "%s", reason);
 }
 
+/* Sends an item that is set aside to the dead-letter topic and records it in
+ * the batch's writes, so its offset counts as done only with it. Returns 0
+ * or -1 with err. */
+static int dead_letter(struct worker *w, struct item *it, char *err, size_t errlen)
+{
+	it->state = SIZE_MAX;
+	if (aq_dead_letter_send(w, it->msg, it->error, err, errlen) != 0)
+		return -1;
+	if (aq_writes_dead_letter(w->writes, w->cfg.topic, it->msg->partition, it->msg->offset, it->error) !=
+	    0) {
+		snprintf(err, errlen, "queueing a dead letter: out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 /* Whether a check the state does not hold yet may be added: the state holds
  * fewer than state.max_checks. Counts the checks stored now and then, and
  * adds the ones this worker made since. Returns 1 or 0, or -1 with err. */
@@ -255,14 +271,8 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 			       (long long)it->msg->offset);
 		last[k] = it->msg->offset;
 		if (!it->ok) {
-			it->state = SIZE_MAX;
-			if (aq_dead_letter_send(w, it->msg, it->error, err, errlen) != 0)
+			if (dead_letter(w, it, err, errlen) != 0)
 				goto rollback;
-			if (aq_writes_dead_letter(w->writes, w->cfg.topic, it->msg->partition,
-						  it->msg->offset, it->error) != 0) {
-				snprintf(err, errlen, "queueing a dead letter: out of memory");
-				goto rollback;
-			}
 			dead++;
 			continue;
 		}
@@ -298,14 +308,8 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 				 ": the state holds %lld checks, state.max_checks is %d",
 				 (long long)(w->checks_stored + (int64_t)made), w->cfg.state_max_checks);
 			set_aside(it, reason);
-			it->state = SIZE_MAX;
-			if (aq_dead_letter_send(w, it->msg, it->error, err, errlen) != 0)
+			if (dead_letter(w, it, err, errlen) != 0)
 				goto rollback;
-			if (aq_writes_dead_letter(w->writes, w->cfg.topic, it->msg->partition,
-						  it->msg->offset, it->error) != 0) {
-				snprintf(err, errlen, "queueing a dead letter: out of memory");
-				goto rollback;
-			}
 			dead++;
 		}
 		b->refused[i] = 1;

@@ -9,6 +9,25 @@
 #include "alertq/notify.h"
 #include "alertq/util.h"
 
+void aq_notification_for(struct aq_notification *n, const struct aq_state *st, const struct aq_transition *tr,
+			 const struct aq_planned *p)
+{
+	memset(n, 0, sizeof(*n));
+	n->check = st->check;
+	n->resolved = p->resolved;
+	n->severity = st->severity;
+	n->previous_severity = tr ? tr->from : st->previous_severity;
+	n->has_value = st->has_value;
+	n->value = st->value;
+	n->message = st->message;
+	n->labels = st->labels;
+	n->nlabels = st->nlabels;
+	n->observed_at_ms = tr ? tr->observed_at_ms : st->last_seen_ms;
+	n->since_ms = st->since_ms;
+	n->escalation_level = p->level;
+	snprintf(n->event_id, sizeof(n->event_id), "%s", tr ? tr->event_id : st->last_event_id);
+}
+
 /* Builds a notification for st as planned, queues it in the outbox.
  * Returns 0, or -1 when it could not be built or queued (the writes then
  * refuse to be written: nothing is lost silently). */
@@ -18,21 +37,8 @@ static int queue_notification(const struct aq_config *cfg, aq_writes_t *writes, 
 {
 	const struct aq_channel *ch = aq_config_channel(cfg, p->channel);
 	struct aq_notification n;
-	memset(&n, 0, sizeof(n));
+	aq_notification_for(&n, st, tr, p);
 	aq_uuid4(n.notification_id);
-	n.check = st->check;
-	n.resolved = p->resolved;
-	n.severity = st->severity;
-	n.previous_severity = tr ? tr->from : st->previous_severity;
-	n.has_value = st->has_value;
-	n.value = st->value;
-	n.message = st->message;
-	n.labels = st->labels;
-	n.nlabels = st->nlabels;
-	n.observed_at_ms = tr ? tr->observed_at_ms : st->last_seen_ms;
-	n.since_ms = st->since_ms;
-	n.escalation_level = p->level;
-	snprintf(n.event_id, sizeof(n.event_id), "%s", tr ? tr->event_id : st->last_event_id);
 	char *payload = aq_notification_to_json(&n);
 	if (!payload)
 		return -1;

@@ -4,8 +4,16 @@
 #define ALERTQ_CONSUME_PLAN_H
 
 #include "alertq/config.h"
+#include "alertq/notify.h"
 #include "alertq/rules.h"
 #include "alertq/store.h"
+
+/* Fills n with what a notification planned as p says about st (tr: the
+ * transition that caused it, or NULL for a repeat or an escalation): every
+ * field but notification_id. Strings and labels are borrowed from st and tr;
+ * n must not outlive them. */
+void aq_notification_for(struct aq_notification *n, const struct aq_state *st, const struct aq_transition *tr,
+			 const struct aq_planned *p);
 
 /* Queues in writes one outbox row per planned notification of st. tr is the
  * transition that caused them (NULL for a tick's repeats and escalations)

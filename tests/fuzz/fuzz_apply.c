@@ -22,6 +22,7 @@
 #include "alertq/event.h"
 #include "alertq/notify.h"
 #include "alertq/rules.h"
+#include "consume/plan.h"
 #include "notify/format.h"
 
 #define V2_SCHEMA ALERTQ_SOURCE_DIR "/tests/data/check_result_v2.avsc"
@@ -479,23 +480,10 @@ static void render_plan(const struct aq_state *st, const struct aq_transition *t
 		fail_if(p->resolved != (st->severity == AQ_OK), "plan",
 			p->resolved ? "resolved while it fires" : "firing while it is OK");
 		struct aq_notification n;
-		memset(&n, 0, sizeof(n));
+		aq_notification_for(&n, st, tr, p);
 		/* a fixed id rather than aq_uuid4, so that a run can be repeated */
 		snprintf(n.notification_id, sizeof(n.notification_id), "00000000-0000-4000-8000-%012x",
 			 counter++);
-		n.check = st->check;
-		n.resolved = p->resolved;
-		n.severity = st->severity;
-		n.previous_severity = tr ? tr->from : st->previous_severity;
-		n.has_value = st->has_value;
-		n.value = st->value;
-		n.message = st->message;
-		n.labels = st->labels;
-		n.nlabels = st->nlabels;
-		n.observed_at_ms = tr ? tr->observed_at_ms : st->last_seen_ms;
-		n.since_ms = st->since_ms;
-		n.escalation_level = p->level;
-		snprintf(n.event_id, sizeof(n.event_id), "%s", tr ? tr->event_id : st->last_event_id);
 		if (!seen_before(st, &n))
 			check_notification(&n);
 	}
