@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "alertq/event.h"
+#include "fuzz_utf8.h"
 
 #define V2_SCHEMA ALERTQ_SOURCE_DIR "/tests/data/check_result_v2.avsc"
 
@@ -82,44 +83,6 @@ static void check_round_trip(aq_codec_t *codec, const struct aq_result *r)
 		abort();
 	}
 	aq_result_release(&back);
-}
-
-/* Whether n bytes at s are UTF-8 by RFC 3629 with no NUL byte: written
- * here apart from the library's, so that one does not vouch for itself. */
-static int utf8_ok(const char *s, size_t n)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0;
-	while (i < n) {
-		uint32_t c = p[i], min;
-		size_t more;
-		if (c == 0)
-			return 0;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0) {
-			more = 1, min = 0x80, c &= 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			more = 2, min = 0x800, c &= 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			more = 3, min = 0x10000, c &= 0x07;
-		} else {
-			return 0;
-		}
-		if (n - i <= more)
-			return 0;
-		for (size_t k = 1; k <= more; k++) {
-			if ((p[i + k] & 0xc0) != 0x80)
-				return 0;
-			c = (c << 6) | (p[i + k] & 0x3f);
-		}
-		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-			return 0;
-		i += more + 1;
-	}
-	return 1;
 }
 
 static void fail_if(int bad, const char *what, const char *detail)
