@@ -51,6 +51,9 @@ struct aq_check {
 	char *query;  /* sql */
 	char **argv;  /* command: NULL-terminated */
 	size_t argc;
+	char **env; /* command: names of variables the plugin gets besides the
+	               * minimal environment (PATH, HOME, LANG, LC_*, TZ...) */
+	size_t nenv;
 	struct aq_label *labels;
 	size_t nlabels;
 	int line;

@@ -8,39 +8,6 @@
 
 #include "alertq/event.h"
 
-static void load_string_list(struct loader *ld, yaml_node_t *n, const char *what, const char *each,
-			     char ***out, size_t *nout)
-{
-	if (cfg_is_null(n)) {
-		cfg_problem(ld, cfg_node_line(n), "%s needs a value", what);
-		return;
-	}
-	if (n->type == YAML_SCALAR_NODE && !cfg_is_null(n)) {
-		const char *v = cfg_want_text(ld, n, what);
-		if (!v)
-			return;
-		*out = cfg_xcalloc(2, sizeof(**out));
-		(*out)[0] = aq_strdup(v);
-		*nout = 1;
-		return;
-	}
-	if (cfg_want_list(ld, n, what) != 0)
-		return;
-	size_t count = cfg_node_count(n);
-	*out = cfg_xcalloc(count + 1, sizeof(**out));
-	if (count == 0)
-		return;
-	for (yaml_node_item_t *item = n->data.sequence.items.start; item < n->data.sequence.items.top;
-	     item++) {
-		yaml_node_t *in = cfg_get_node(ld, *item);
-		if (!in)
-			continue;
-		const char *v = cfg_want_text(ld, in, each);
-		if (v)
-			(*out)[(*nout)++] = aq_strdup(v);
-	}
-}
-
 static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *n)
 {
 	static const char *const keys[] = {
@@ -117,7 +84,7 @@ static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *
 	if (v[FROM])
 		cfg_set_text(ld, v[FROM], "'from'", &ch->from);
 	if (v[TO])
-		load_string_list(ld, v[TO], "'to'", "each address in 'to'", &ch->to, &ch->nto);
+		cfg_load_string_list(ld, v[TO], "'to'", "each address in 'to'", &ch->to, &ch->nto);
 	if (v[STARTTLS]) {
 		const char *t = cfg_want_text(ld, v[STARTTLS], "'starttls'");
 		size_t i;
@@ -274,8 +241,8 @@ static void load_levels(struct loader *ld, struct aq_severity_policy *policy, ya
 			cfg_problem(ld, cfg_node_line(in), "missing 'notify' in %s", level_where);
 			continue;
 		}
-		load_string_list(ld, v[1], "'notify'", "each channel in 'notify'", &level->notify,
-				 &level->nnotify);
+		cfg_load_string_list(ld, v[1], "'notify'", "each channel in 'notify'", &level->notify,
+				     &level->nnotify);
 		if (level->nnotify == 0 && cfg_node_count(v[1]) == 0 && v[1]->type != YAML_SCALAR_NODE)
 			cfg_problem(ld, cfg_node_line(v[1]), "'notify' in %s is empty", level_where);
 		check_channels(ld, v[1], where);

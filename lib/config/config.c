@@ -286,6 +286,7 @@ void aq_config_release(struct aq_config *cfg)
 		free(c->source);
 		free(c->query);
 		free_strings(c->argv, c->argc);
+		free_strings(c->env, c->nenv);
 		aq_labels_free(c->labels, c->nlabels);
 	}
 	free(cfg->checks);

@@ -2,6 +2,7 @@
  * rules, and the root that reads every section in the order references need */
 #include "config/yaml_internal.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,10 +188,22 @@ static void load_labels(struct loader *ld, struct aq_check *check, yaml_node_t *
 	free(names);
 }
 
+/* Whether name can name an environment variable: a letter or '_', then
+ * letters, digits and '_'. */
+static int env_name_ok(const char *name)
+{
+	if (!(isalpha((unsigned char)name[0]) || name[0] == '_'))
+		return 0;
+	for (const char *p = name + 1; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '_'))
+			return 0;
+	return 1;
+}
+
 static void load_check(struct loader *ld, struct aq_check *check, yaml_node_t *n, struct named *names,
 		       size_t *nnames)
 {
-	static const char *const keys[] = { "name", "every", "timeout", "sql", "command", "labels" };
+	static const char *const keys[] = { "name", "every", "timeout", "sql", "command", "labels", "env" };
 	static const char *const sql_keys[] = { "source", "query" };
 	enum {
 		NAME,
@@ -198,7 +211,8 @@ static void load_check(struct loader *ld, struct aq_check *check, yaml_node_t *n
 		TIMEOUT,
 		SQL,
 		COMMAND,
-		LABELS
+		LABELS,
+		ENV
 	};
 	struct subject s;
 	char where[SUBJECT_MAX_BYTES + 32] = "check";
@@ -285,6 +299,19 @@ static void load_check(struct loader *ld, struct aq_check *check, yaml_node_t *n
 					cfg_problem(ld, cfg_node_line(list),
 						    "'command' in %s starts with an empty program", where);
 			}
+		}
+	}
+	if (v[ENV]) {
+		if (check->kind != AQ_CHECK_COMMAND) {
+			cfg_problem(ld, cfg_node_line(v[ENV]), "'env' in %s goes with 'command' only", where);
+		} else {
+			cfg_load_string_list(ld, v[ENV], "'env'", "each name in 'env'", &check->env,
+					     &check->nenv);
+			for (size_t i = 0; i < check->nenv; i++)
+				if (!env_name_ok(check->env[i]))
+					cfg_problem(ld, cfg_node_line(v[ENV]),
+						    "'%s' in 'env' of %s is not a variable name",
+						    cfg_subj(&s, check->env[i]), where);
 		}
 	}
 	if (v[LABELS])

@@ -489,3 +489,36 @@ int cfg_screen_events(struct loader *ld, const char *text, size_t len)
 	yaml_parser_delete(&parser);
 	return rc;
 }
+
+void cfg_load_string_list(struct loader *ld, yaml_node_t *n, const char *what, const char *each, char ***out,
+			  size_t *nout)
+{
+	if (cfg_is_null(n)) {
+		cfg_problem(ld, cfg_node_line(n), "%s needs a value", what);
+		return;
+	}
+	if (n->type == YAML_SCALAR_NODE && !cfg_is_null(n)) {
+		const char *v = cfg_want_text(ld, n, what);
+		if (!v)
+			return;
+		*out = cfg_xcalloc(2, sizeof(**out));
+		(*out)[0] = aq_strdup(v);
+		*nout = 1;
+		return;
+	}
+	if (cfg_want_list(ld, n, what) != 0)
+		return;
+	size_t count = cfg_node_count(n);
+	*out = cfg_xcalloc(count + 1, sizeof(**out));
+	if (count == 0)
+		return;
+	for (yaml_node_item_t *item = n->data.sequence.items.start; item < n->data.sequence.items.top;
+	     item++) {
+		yaml_node_t *in = cfg_get_node(ld, *item);
+		if (!in)
+			continue;
+		const char *v = cfg_want_text(ld, in, each);
+		if (v)
+			(*out)[(*nout)++] = aq_strdup(v);
+	}
+}

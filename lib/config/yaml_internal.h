@@ -122,4 +122,9 @@ void cfg_load_escalations(struct loader *ld, yaml_node_t *n);
 void cfg_index_channels(struct loader *ld, const struct aq_config *from);
 void cfg_index_escalations(struct loader *ld, const struct aq_config *from);
 
+/* Reads a list of strings (or one string) into a new NULL-terminated array
+ * *out of *nout strings; a problem is reported for what is not text. */
+void cfg_load_string_list(struct loader *ld, yaml_node_t *n, const char *what, const char *each, char ***out,
+			  size_t *nout);
+
 #endif

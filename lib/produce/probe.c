@@ -426,8 +426,9 @@ static int reap_until(pid_t pid, int64_t deadline, int *status)
 	}
 }
 
-/* Whether the environment entry "NAME=value" is one a plugin gets. */
-static int plugin_env_keeps(const char *entry)
+/* Whether the environment entry "NAME=value" is one a plugin of check
+ * gets: the minimal environment, and the names the check lists in env. */
+static int plugin_env_keeps(const struct aq_check *check, const char *entry)
 {
 	size_t len = strcspn(entry, "=");
 	if (entry[len] != '=')
@@ -437,14 +438,17 @@ static int plugin_env_keeps(const char *entry)
 	for (int i = 0; plugin_env_names[i]; i++)
 		if (strlen(plugin_env_names[i]) == len && strncmp(entry, plugin_env_names[i], len) == 0)
 			return 1;
+	for (size_t i = 0; i < check->nenv; i++)
+		if (strlen(check->env[i]) == len && strncmp(entry, check->env[i], len) == 0)
+			return 1;
 	return 0;
 }
 
 /* Returns the environment a plugin runs with: the entries of ours that
- * plugin_env_keeps, and PATH=DEFAULT_PATH when we have no PATH. The array
+ * plugin_env_keeps for check, and PATH=DEFAULT_PATH when we have no PATH. The array
  * is the caller's (free() it); its strings are borrowed from environ or
  * static. Built before fork, as the child may not allocate. */
-static char **plugin_env(void)
+static char **plugin_env(const struct aq_check *check)
 {
 	size_t n = 0;
 	int has_path = 0;
@@ -453,7 +457,7 @@ static char **plugin_env(void)
 	char **env = aq_xcalloc(n + 2, sizeof(*env));
 	size_t k = 0;
 	for (char **e = environ; e && *e; e++) {
-		if (!plugin_env_keeps(*e))
+		if (!plugin_env_keeps(check, *e))
 			continue;
 		has_path |= strncmp(*e, "PATH=", 5) == 0;
 		env[k++] = *e;
@@ -592,7 +596,7 @@ static void run_command(const struct aq_check *check, int64_t started, struct aq
 		set_unknown(out, "cannot set up the pipe: %s", strerror_r(errno, ebuf, sizeof(ebuf)));
 		goto done;
 	}
-	envp = plugin_env();
+	envp = plugin_env(check);
 	pid = spawn_plugin(check->argv, envp, fds[1]);
 	free(envp);
 	if (pid < 0) {

@@ -382,6 +382,10 @@ static const struct {
 				       "t.yaml:2: missing 'dsn' or 'dsn_env' in source 'a'" },
 	/* checks */
 	{ "checks:\n  - {command: [x]}\n", "t.yaml:2: missing 'name' in check" },
+	{ "checks:\n  - {name: a, command: [x], env: [OK_NAME, 'BAD-NAME']}\n",
+	  "t.yaml:2: 'BAD-NAME' in 'env' of check 'a' is not a variable name" },
+	{ "sources: {s: {dsn: x}}\nchecks:\n  - {name: a, sql: {source: s, query: q}, env: [X]}\n",
+	  "t.yaml:3: 'env' in check 'a' goes with 'command' only" },
 	{ "checks:\n  - {name: '', command: [x]}\n", "t.yaml:2: check name is empty" },
 	{ "checks:\n  - {name: 'a b', command: [x]}\n",
 	  "t.yaml:2: check name 'a b' contains whitespace or control characters" },
@@ -501,6 +505,18 @@ static const struct {
 	  "t.yaml:5: check name 'bad name' contains whitespace or control characters\n"
 	  "t.yaml:5: 'command' in check 'bad name' is empty" },
 };
+
+/* a command check lists the variables its plugin may see */
+START_TEST(command_env_list)
+{
+	struct aq_config cfg = { 0 };
+	parse_ok(&cfg, "checks:\n  - {name: a, command: [x], env: [IACT_DSN, _X1]}\n");
+	ck_assert_uint_eq(cfg.checks[0].nenv, 2);
+	ck_assert_str_eq(cfg.checks[0].env[0], "IACT_DSN");
+	ck_assert_str_eq(cfg.checks[0].env[1], "_X1");
+	aq_config_release(&cfg);
+}
+END_TEST
 
 START_TEST(bad_snippets)
 {
@@ -964,6 +980,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, environment_overrides);
 	tcase_add_test(tc, env_keys_read_at_load);
 	tcase_add_loop_test(tc, bad_snippets, 0, (int)(sizeof(bad) / sizeof(bad[0])));
+	tcase_add_test(tc, command_env_list);
 	tcase_add_test(tc, names_are_capped);
 	tcase_add_test(tc, error_text_is_cut_safely);
 	tcase_add_test(tc, hostile_input);

@@ -456,6 +456,15 @@ START_TEST(test_plugin_environment)
 	free(names);
 	aq_result_release(&r);
 
+	/* a variable the check lists in env reaches it, the others still do not */
+	static char *listed[] = { "IACT_DSN", NULL };
+	command_check_init(&cc, 10000, "sh", "-c", "echo \"${IACT_DSN-} ${SMTP_PASSWORD-none}\"", NULL);
+	cc.check.env = listed;
+	cc.check.nenv = 1;
+	run_once(&cc.check, &r);
+	ck_assert_str_eq(r.message, "postgresql://u:dsn-secret@h/db none");
+	aq_result_release(&r);
+
 	/* no PATH of our own: a safe default */
 	char *path = strdup(getenv("PATH"));
 	unsetenv("PATH");
