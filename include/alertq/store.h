@@ -303,4 +303,37 @@ int aq_store_silences(aq_store_t *s, json_t **silences, char *err, size_t errlen
 /* Ends silence id now. *changed is 1, or 0 when no silence id is in force. */
 int aq_store_unsilence(aq_store_t *s, int64_t id, int *changed, char *err, size_t errlen);
 
+/* What GET /metrics reads from the state database (lib/store/metrics.c). */
+struct aq_store_channel_metrics {
+	char *channel;            /* owned by the metrics */
+	int64_t pending;          /* notifications waiting to be sent */
+	int64_t oldest_pending_s; /* whole seconds the oldest pending one has waited; 0 when none */
+	int64_t sent;             /* delivered, still in the outbox (not yet pruned) */
+	int64_t undeliverable;    /* given up, still in the outbox */
+};
+
+struct aq_store_partition_offset {
+	int32_t partition;
+	int64_t next_offset; /* the next offset the workers will apply */
+};
+
+struct aq_store_metrics {
+	int64_t checks[4]; /* checks by current severity, indexed by enum aq_status (AQ_OK..AQ_UNKNOWN) */
+	struct aq_store_channel_metrics *channels; /* every channel the outbox names, by name (bytewise) */
+	size_t nchannels;
+	int64_t dead_letters;
+	struct aq_store_partition_offset
+		*offsets; /* the stored offsets of the topic asked for, by partition */
+	size_t noffsets;
+};
+
+/* Fills the caller's *m (zeroed first) with the counts of the state, the
+ * outbox and the dead letters, and the stored offsets of topic (none when
+ * topic is NULL). The caller releases *m with aq_store_metrics_release,
+ * also after a failure. */
+int aq_store_metrics(aq_store_t *s, const char *topic, struct aq_store_metrics *m, char *err, size_t errlen);
+
+/* Frees what m owns and zeroes it. */
+void aq_store_metrics_release(struct aq_store_metrics *m);
+
 #endif
