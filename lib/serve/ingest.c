@@ -179,13 +179,11 @@ static const char *string_at(json_t *obj, const char *key)
 	return json_is_string(v) && json_string_length(v) > 0 ? json_string_value(v) : NULL;
 }
 
-/* critical: CRITICAL; warning and info: WARNING (an informational alert
- * must not page as a critical one); anything else or none: CRITICAL. */
+/* As the contract says: warning is WARNING; critical, anything else or no
+ * severity label is CRITICAL (an alert nobody graded is taken seriously). */
 static const char *severity_status(const char *severity)
 {
 	if (severity && strcasecmp(severity, "warning") == 0)
-		return "WARNING";
-	if (severity && strcasecmp(severity, "info") == 0)
 		return "WARNING";
 	return "CRITICAL";
 }

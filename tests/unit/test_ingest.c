@@ -302,7 +302,7 @@ START_TEST(alertmanager_severity)
 		{ "CRITICAL", AQ_CRITICAL },
 		{ "warning", AQ_WARNING },
 		{ "Warning", AQ_WARNING },
-		{ "info", AQ_WARNING },
+		{ "info", AQ_CRITICAL },
 		{ "page", AQ_CRITICAL },
 		{ "", AQ_CRITICAL },
 		{ NULL, AQ_CRITICAL },
