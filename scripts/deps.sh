@@ -7,11 +7,13 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config git
 	librdkafka-dev libpq-dev libavro-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev
+	libmicrohttpd-dev
 	check valgrind
 	postgresql postgresql-client
 	python3 python3-aiosmtpd
 	clang libclang-rt-14-dev clang-format
 	docker-compose
+	wrk
 )
 
 missing=()

@@ -48,16 +48,25 @@ pass "docker-compose config -q exits 0 without warnings"
 compose config >"$WORK/config.yaml" 2>"$WORK/config.err" || fail "docker-compose config"
 compose SLACK_WEBHOOK_URL=https://hooks.example/T0/B0/x POSTGRES_PASSWORD=s3cret \
 	ALERTQ_STATE_DSN=postgresql://alertq:s3cret@db.example/alertq \
+	ALERTQ_TOKEN_OPS=tok-ops-1 ALERTQ_TOKEN_GRAFANA=tok-grafana-2 ALERTQ_TOKEN_PROM=tok-prom-3 ALERTQ_WEB_PORT=19094 \
 	config >"$WORK/config-env.yaml" 2>"$WORK/config-env.err" || fail "docker-compose config with settings"
+# .env.example copied as it is: every variable empty, the defaults in force
+compose --env-file "$SOURCE_DIR/docker/.env.example" config >"$WORK/config-example.yaml" 2>"$WORK/config-example.err" ||
+	fail "docker-compose config with docker/.env.example as .env"
 
 # --- what the rendered configuration says ----------------------------------------------
 
-"$PY" - "$WORK/config.yaml" "$WORK/config-env.yaml" "$DOCKERFILE" <<'EOF' || fail "the rendered compose configuration"
+"$PY" - "$WORK/config.yaml" "$WORK/config-env.yaml" "$DOCKERFILE" "$WORK/config-example.yaml" \
+	"$COMPOSE_FILE" "$SOURCE_DIR/docker/alertq.yaml" "$SOURCE_DIR/docker/.env.example" <<'EOF' || fail "the rendered compose configuration"
 import os, re, sys, yaml
 
 config = yaml.safe_load(open(sys.argv[1]))
 with_env = yaml.safe_load(open(sys.argv[2]))
 dockerfile = open(sys.argv[3]).read()
+from_example = yaml.safe_load(open(sys.argv[4]))
+compose_text = open(sys.argv[5]).read()
+alertq_yaml = yaml.safe_load(open(sys.argv[6]))
+env_example = open(sys.argv[7]).read()
 services = config["services"]
 problems = []
 
@@ -76,13 +85,13 @@ def depends(svc, name):
     d = svc.get("depends_on") or {}
     return d.get(name, {}).get("condition") if isinstance(d, dict) else None
 
-for name in ("kafka", "kafka-init", "postgres", "mailpit", "producer", "worker"):
+for name in ("kafka", "kafka-init", "postgres", "mailpit", "producer", "worker", "web"):
     check(name in services, "no service '%s'" % name)
 if problems:
     print("\n".join(problems), file=sys.stderr)
     sys.exit(1)
 kafka, init, pg, mail = services["kafka"], services["kafka-init"], services["postgres"], services["mailpit"]
-producer, worker = services["producer"], services["worker"]
+producer, worker, web = services["producer"], services["worker"], services["web"]
 
 # Kafka: a single KRaft node advertised on the compose network
 env = kafka.get("environment", {})
@@ -153,6 +162,78 @@ check(ew.get("SLACK_WEBHOOK_URL") == "https://hooks.example/T0/B0/x", "SLACK_WEB
 check(ew.get("ALERTQ_STATE_DSN") == "postgresql://alertq:s3cret@db.example/alertq", "ALERTQ_STATE_DSN from the environment is not used")
 check(with_env["services"]["postgres"]["environment"].get("POSTGRES_PASSWORD") == "s3cret", "POSTGRES_PASSWORD from the environment is not used")
 
+# alertq serve: one published port, on the host's loopback only
+def published(svc):
+    """(host_ip, host_port, container_port) of each published port, short or long syntax"""
+    out = []
+    for p in svc.get("ports") or []:
+        if isinstance(p, dict):
+            out.append((p.get("host_ip", ""), str(p.get("published", "")), str(p.get("target", ""))))
+        else:
+            parts = str(p).split("/")[0].split(":")
+            parts = [""] * (3 - len(parts)) + parts
+            out.append(tuple(parts))
+    return out
+
+text = command_text(web)
+check(re.search(r"(^|\s)alertq\s.*\sserve(\s|$)", text) is not None, "web does not run alertq serve: %r" % text)
+m = re.search(r"--listen\s+(\S+)", text)
+check(m is not None and m.group(1) == "0.0.0.0:9094", "web does not listen on 0.0.0.0:9094 in its container: %r" % text)
+for cfg, label in ((config, "by default"), (with_env, "with ALERTQ_WEB_PORT"), (from_example, "with .env.example")):
+    ports = published(cfg["services"]["web"])
+    check(len(ports) == 1, "web publishes %d ports %s, expected one" % (len(ports), label))
+    for host_ip, host_port, target in ports:
+        check(host_ip == "127.0.0.1", "web's port %s is published on %r %s, not 127.0.0.1 only" % (target, host_ip or "every address", label))
+        check(target == "9094", "web publishes container port %r, not 9094" % target)
+check(published(with_env["services"]["web"])[:1] == [("127.0.0.1", "19094", "9094")], "ALERTQ_WEB_PORT does not move web's host port")
+check(published(web)[:1] == [("127.0.0.1", "9094", "9094")], "web's host port is not 9094 by default")
+for name, svc in services.items():
+    if name != "web":
+        for host_ip, _, target in published(svc):
+            check(host_ip == "127.0.0.1", "%s publishes %s on %r, not 127.0.0.1" % (name, target, host_ip or "every address"))
+# the published port is one container's: no replicas beyond one
+check((web.get("deploy") or {}).get("replicas", 1) == 1, "web has replicas but publishes one host port")
+hc = web.get("healthcheck") or {}
+t = hc.get("test") or ""
+t = t if isinstance(t, str) else " ".join(t)
+check(not hc.get("disable") and "/-/healthy" in t and "9094" in t, "web's health check does not ask /-/healthy on 9094: %r" % t)
+check(web.get("restart") == worker.get("restart") == "unless-stopped", "web's restart policy is %r" % web.get("restart"))
+check(depends(web, "postgres") == "service_healthy", "web does not wait for a healthy postgres")
+check(depends(web, "kafka") == "service_healthy" or depends(web, "kafka-init") == "service_completed_successfully",
+      "web does not wait for kafka")
+check(any(v.endswith(":/etc/alertq/alertq.yaml:ro") and v.split(":")[0].endswith("/docker/alertq.yaml")
+          for v in web.get("volumes", [])), "web does not mount docker/alertq.yaml")
+wenv = web.get("environment", {})
+check(wenv.get("ALERTQ_KAFKA_BROKERS") == "kafka:9092", "web's ALERTQ_KAFKA_BROKERS is %r" % wenv.get("ALERTQ_KAFKA_BROKERS"))
+check("@postgres:5432/" in str(wenv.get("ALERTQ_STATE_DSN", "")), "web's ALERTQ_STATE_DSN does not point at postgres")
+
+# the tokens: named in docker/alertq.yaml by variable, valued only by the environment
+tokens = ((alertq_yaml.get("http") or {}).get("tokens")) or []
+want = {"ops": ("operate", "ALERTQ_TOKEN_OPS"), "grafana": ("read", "ALERTQ_TOKEN_GRAFANA"),
+        "prom": ("ingest", "ALERTQ_TOKEN_PROM")}
+got = {t.get("name"): (t.get("role"), t.get("token_env")) for t in tokens}
+check(got == want, "docker/alertq.yaml's http.tokens are %r, expected %r" % (got, want))
+for t in tokens:
+    check(set(t) == {"name", "role", "token_env"}, "docker/alertq.yaml's token %r has keys %r (a literal token?)" % (t.get("name"), sorted(t)))
+for _, var in want.values():
+    check(wenv.get(var) == "", "web's %s is %r without an environment (a literal default?)" % (var, wenv.get(var)))
+    check(from_example["services"]["web"]["environment"].get(var) == "", "web's %s is set by .env.example" % var)
+    check(re.search(r"^%s=[ \t]*$" % var, env_example, re.M) is not None, ".env.example does not leave %s empty" % var)
+    # the compose file names the variable only as ${VAR:-} or ${VAR}
+    for m in re.finditer(r"\$\{%s([^}]*)\}" % var, compose_text):
+        check(m.group(1) in ("", ":-", "-"), "docker-compose.yml gives %s the default %r" % (var, m.group(1)))
+    check(re.search(r"^\s*%s:\s*\$\{%s(:-)?\}\s*$" % (var, var), compose_text, re.M) is not None,
+          "docker-compose.yml does not pass %s from the environment" % var)
+    for name, svc in services.items():
+        if name != "web":
+            check(var not in (svc.get("environment") or {}), "%s gets %s, which only web uses" % (name, var))
+ewe = with_env["services"]["web"]["environment"]
+check((ewe.get("ALERTQ_TOKEN_OPS"), ewe.get("ALERTQ_TOKEN_GRAFANA"), ewe.get("ALERTQ_TOKEN_PROM")) ==
+      ("tok-ops-1", "tok-grafana-2", "tok-prom-3"), "the tokens from the environment are not passed to web")
+# every variable the compose file reads is in .env.example
+for var in sorted(set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", compose_text))):
+    check(re.search(r"^%s=" % var, env_example, re.M) is not None, ".env.example lacks %s" % var)
+
 # workers scale: replicas, and nothing that ties a service to one container
 replicas = (worker.get("deploy") or {}).get("replicas")
 check(isinstance(replicas, int) and replicas >= 2, "worker has deploy.replicas %r, expected 2 or more" % replicas)
@@ -167,7 +248,7 @@ for line in dockerfile.splitlines():
         last_user = None if m.group(1).upper() == "FROM" else m.group(2).split(":")[0]
 check(last_user not in (None, "root", "0"), "the image's last stage runs as %s" % (last_user or "root"))
 built = [n for n, s in services.items() if "build" in s]
-check(set(built) >= {"producer", "worker"}, "producer and worker are not built from the Dockerfile")
+check(set(built) >= {"producer", "worker", "web"}, "producer, worker and web are not built from the Dockerfile")
 for name in built:
     svc = services[name]
     check(svc["build"].get("dockerfile") == "docker/Dockerfile", "%s is built from %r" % (name, svc["build"].get("dockerfile")))
@@ -178,10 +259,23 @@ if problems:
     sys.exit(1)
 EOF
 pass "services, KRaft settings, 12-partition topics, health checks, dependencies, replicas, non-root image"
+pass "web: alertq serve on 127.0.0.1 only, one replica, /-/healthy checked, tokens only from the environment"
 
 # --- the mounted configuration loads with the compose environment -------------------
 
-"$BUILD_DIR/alertq" -c "$SOURCE_DIR/docker/alertq.yaml" check-config >"$WORK/check-config.out" 2>"$WORK/check-config.err" ||
+# The tokens set as .env would set them. An alertq without `serve` does not
+# know the http: section yet: then the rest of the file is checked without it.
+config_to_check=$SOURCE_DIR/docker/alertq.yaml
+if ! "$BUILD_DIR/alertq" --help 2>&1 | grep -Eq '^[[:space:]]+serve([[:space:]]|$)'; then
+	# the lines from `http:` to the next top-level key (text, not YAML: a dump would turn `off` into false)
+	awk '/^[^[:space:]#]/ { skip = ($0 ~ /^http:/) } !skip' "$config_to_check" >"$WORK/alertq-no-http.yaml"
+	grep -q '^http:' "$config_to_check" && ! grep -q '^http:\|token_env' "$WORK/alertq-no-http.yaml" ||
+		fail "docker/alertq.yaml has no http section, or it could not be cut out"
+	config_to_check=$WORK/alertq-no-http.yaml
+	echo "skip: this alertq has no serve command; docker/alertq.yaml checked without its http section"
+fi
+ALERTQ_TOKEN_OPS=tok-ops-1 ALERTQ_TOKEN_GRAFANA=tok-grafana-2 ALERTQ_TOKEN_PROM=tok-prom-3 \
+	"$BUILD_DIR/alertq" -c "$config_to_check" check-config >"$WORK/check-config.out" 2>"$WORK/check-config.err" ||
 	fail "alertq check-config docker/alertq.yaml"
 grep -q "email" "$SOURCE_DIR/docker/alertq.yaml" || fail "docker/alertq.yaml has no email channel"
 grep -Eq 'starttls:[[:space:]]*off' "$SOURCE_DIR/docker/alertq.yaml" || fail "docker/alertq.yaml's email does not turn STARTTLS off for mailpit"
