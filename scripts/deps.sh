@@ -6,10 +6,11 @@ set -euo pipefail
 
 packages=(
 	build-essential cmake pkg-config git
-	librdkafka-dev libpq-dev libavro-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev
+	librdkafka-dev libpq-dev libavro-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libssl-dev libmicrohttpd-dev
 	check valgrind
 	postgresql postgresql-client
 	python3 python3-aiosmtpd
+	chromium chromium-driver python3-selenium
 	clang libclang-rt-14-dev clang-format
 	docker-compose
 )
