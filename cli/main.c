@@ -1,5 +1,5 @@
 /* main.c - alertq: status, history, acknowledgement, silences, replay,
- * configuration checks and schema migration */
+ * the HTTP server, configuration checks and schema migration */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include "alertq/admin.h"
 #include "alertq/config.h"
 #include "alertq/replay.h"
+#include "alertq/serve.h"
 #include "alertq/store.h"
 #include "alertq/version.h"
 
@@ -40,6 +41,7 @@ struct args {
 	const char *from;
 	const char *to;
 	const char *rules;
+	const char *listen;
 	int dry_run;
 	int rebuild;
 	const char *positional[4];
@@ -50,11 +52,17 @@ struct args {
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },          { "by", required_argument, NULL, 'b' },
-		{ "comment", required_argument, NULL, 'm' }, { "for", required_argument, NULL, 'f' },
-		{ "from", required_argument, NULL, 'F' },    { "to", required_argument, NULL, 'T' },
-		{ "rules", required_argument, NULL, 'r' },   { "dry-run", no_argument, NULL, 'd' },
-		{ "rebuild", no_argument, NULL, 'R' },       { NULL, 0, NULL, 0 },
+		{ "json", no_argument, NULL, 'j' },
+		{ "by", required_argument, NULL, 'b' },
+		{ "comment", required_argument, NULL, 'm' },
+		{ "for", required_argument, NULL, 'f' },
+		{ "from", required_argument, NULL, 'F' },
+		{ "to", required_argument, NULL, 'T' },
+		{ "rules", required_argument, NULL, 'r' },
+		{ "dry-run", no_argument, NULL, 'd' },
+		{ "rebuild", no_argument, NULL, 'R' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ NULL, 0, NULL, 0 },
 	};
 	memset(a, 0, sizeof(*a));
 	optind = 0; /* 0: glibc starts over, permuting again */
@@ -89,6 +97,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'R':
 			a->rebuild = 1;
+			break;
+		case 'l':
+			a->listen = optarg;
 			break;
 		default:
 			return 2;
@@ -176,6 +187,26 @@ static int check_replay(struct context *ctx)
 		return 2;
 	}
 	return 0;
+}
+
+static int check_serve(struct context *ctx)
+{
+	if (need(ctx->a, 0, "serve takes no arguments, only --listen ADDR:PORT") != 0)
+		return 2;
+	struct aq_serve_options opt = { ctx->a->listen, NULL };
+	if (aq_serve_check(ctx->cfg, &opt, ctx->err, ctx->errlen) != 0) {
+		fprintf(stderr, "alertq: %s\n", ctx->err);
+		ctx->err[0] = '\0';
+		return 2;
+	}
+	return 0;
+}
+
+static int run_serve(struct context *ctx)
+{
+	struct aq_serve_options opt = { ctx->a->listen, &stop_requested };
+	catch_stop_signals();
+	return aq_serve_run(ctx->cfg, &opt, ctx->err, ctx->errlen) == 0 ? 0 : 1;
 }
 
 static int run_check_config(struct context *ctx)
@@ -288,6 +319,9 @@ static const struct command commands[] = {
 	  "                                           what the rules (or FILE's) would have done,\n"
 	  "                                           --rebuild replaces the alert state with it, no\n"
 	  "                                           notifications (workers must be stopped)\n" },
+	{ "serve", check_serve, run_serve, 1,
+	  "  serve [--listen ADDR:PORT]               the state over HTTP: JSON API, health (http: in\n"
+	  "                                           the configuration; default 127.0.0.1:9094)\n" },
 	{ "check-config", NULL, run_check_config, 0,
 	  "  check-config                             validate the configuration and exit\n" },
 	{ "migrate", no_arguments, run_migrate, 1,

@@ -11,6 +11,7 @@ packages=(
 	check valgrind
 	postgresql postgresql-client
 	python3 python3-aiosmtpd
+	chromium chromium-driver python3-selenium
 	clang libclang-rt-14-dev clang-format
 	docker-compose
 	wrk

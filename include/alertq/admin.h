@@ -3,6 +3,7 @@
 #ifndef ALERTQ_ADMIN_H
 #define ALERTQ_ADMIN_H
 
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -19,10 +20,20 @@
  * undeliverable...). */
 int aq_admin_status(aq_store_t *s, FILE *out, int json, char *err, size_t errlen);
 
+/* The array `status --json` prints: a new reference the caller releases
+ * with json_decref, or NULL with the reason in err. */
+json_t *aq_admin_status_json(aq_store_t *s, char *err, size_t errlen);
+
 /* The transitions of check, oldest first, each with the notifications it
  * caused per channel (attempts, delivery state, last error), and the
  * escalations and repeats. Fails with "no such check" when unknown. */
 int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char *err, size_t errlen);
+
+/* The object `history CHECK --json` prints ({check, transitions,
+ * escalations}): a new reference the caller releases with json_decref, or
+ * NULL with the reason in err; *found is 0 when that reason is that the
+ * check is not known, 1 otherwise. */
+json_t *aq_admin_history_json(aq_store_t *s, const char *check, int *found, char *err, size_t errlen);
 
 /* Acknowledges the current episode of check (by and comment may be NULL).
  * Fails when the check is unknown or OK. */

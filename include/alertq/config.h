@@ -146,6 +146,28 @@ struct aq_kafka_property {
 	char *value;
 };
 
+/* What a token of `http.tokens` may do: read < operate (operate reads
+ * too); ingest only posts results and alerts. */
+enum aq_http_role {
+	AQ_ROLE_READ,
+	AQ_ROLE_OPERATE,
+	AQ_ROLE_INGEST
+};
+
+/* An HTTP token of `alertq serve`. The secret is only ever read from the
+ * environment (token_env); token is NULL when that variable is not set, and
+ * then no request can use the token. */
+struct aq_http_token {
+	char *name;
+	enum aq_http_role role;
+	char *token;     /* NULL: token_env is not set */
+	char *token_env; /* name of the variable */
+	int line;
+};
+
+#define AQ_HTTP_LISTEN_DEFAULT "127.0.0.1:9094"
+#define AQ_HTTP_TOKENS_MAX 256
+
 struct aq_config {
 	char *path;
 	/* kafka */
@@ -176,6 +198,10 @@ struct aq_config {
 	size_t nescalations;
 	struct aq_channel *channels;
 	size_t nchannels;
+	/* http (alertq serve) */
+	char *http_listen; /* ADDR:PORT, default AQ_HTTP_LISTEN_DEFAULT */
+	struct aq_http_token *http_tokens;
+	size_t nhttp_tokens;
 };
 
 /* Loads and checks the file at path into cfg (which must be zeroed). Every

@@ -56,43 +56,55 @@ static void copy_key(json_t *to, json_t *from, const char *key)
 	json_object_set(to, key, json_object_get(from, key));
 }
 
+json_t *aq_admin_status_json(aq_store_t *s, char *err, size_t errlen)
+{
+	json_t *checks;
+	if (aq_store_status(s, &checks, err, errlen) != 0)
+		return NULL;
+	json_t *list = json_array();
+	size_t i;
+	json_t *c;
+	json_array_foreach(checks, i, c)
+	{
+		json_t *o = json_object();
+		int64_t level = int_of(c, "escalation_level");
+		copy_key(o, c, "check");
+		copy_key(o, c, "severity");
+		copy_key(o, c, "previous_severity");
+		json_object_set_new(o, "since", time_json(int_of(c, "since_ms")));
+		copy_key(o, c, "value");
+		json_object_set_new(o, "last_seen", time_json(int_of(c, "last_seen_ms")));
+		copy_key(o, c, "acked");
+		copy_key(o, c, "acked_by");
+		copy_key(o, c, "silenced");
+		json_object_set_new(o, "escalation_level", level >= 0 ? json_integer(level) : json_null());
+		copy_key(o, c, "message");
+		copy_key(o, c, "labels");
+		copy_key(o, c, "stale");
+		copy_key(o, c, "undeliverable");
+		copy_key(o, c, "pending_notifications");
+		json_array_append_new(list, o);
+	}
+	json_decref(checks);
+	return list;
+}
+
 int aq_admin_status(aq_store_t *s, FILE *out, int json, char *err, size_t errlen)
 {
+	if (json) {
+		json_t *list = aq_admin_status_json(s, err, errlen);
+		if (!list)
+			return -1;
+		json_dumpf(list, out, JSON_INDENT(2));
+		fputc('\n', out);
+		json_decref(list);
+		return 0;
+	}
 	json_t *checks;
 	if (aq_store_status(s, &checks, err, errlen) != 0)
 		return -1;
 	size_t i;
 	json_t *c;
-	if (json) {
-		json_t *list = json_array();
-		json_array_foreach(checks, i, c)
-		{
-			json_t *o = json_object();
-			int64_t level = int_of(c, "escalation_level");
-			copy_key(o, c, "check");
-			copy_key(o, c, "severity");
-			copy_key(o, c, "previous_severity");
-			json_object_set_new(o, "since", time_json(int_of(c, "since_ms")));
-			copy_key(o, c, "value");
-			json_object_set_new(o, "last_seen", time_json(int_of(c, "last_seen_ms")));
-			copy_key(o, c, "acked");
-			copy_key(o, c, "acked_by");
-			copy_key(o, c, "silenced");
-			json_object_set_new(o, "escalation_level",
-					    level >= 0 ? json_integer(level) : json_null());
-			copy_key(o, c, "message");
-			copy_key(o, c, "labels");
-			copy_key(o, c, "stale");
-			copy_key(o, c, "undeliverable");
-			copy_key(o, c, "pending_notifications");
-			json_array_append_new(list, o);
-		}
-		json_dumpf(list, out, JSON_INDENT(2));
-		fputc('\n', out);
-		json_decref(list);
-		json_decref(checks);
-		return 0;
-	}
 	fprintf(out, "%-36s %-9s %-24s %-14s %-24s %-4s %-8s %s\n", "CHECK", "SEVERITY", "SINCE", "VALUE",
 		"LAST SEEN", "ACK", "SILENCED", "LEVEL");
 	json_array_foreach(checks, i, c)
@@ -166,17 +178,19 @@ static void print_notification(FILE *out, json_t *n, const char *when)
 		json_is_string(last_error) ? "  last error: " : "", json_is_string(last_error) ? error : "");
 }
 
-int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char *err, size_t errlen)
+json_t *aq_admin_history_json(aq_store_t *s, const char *check, int *found, char *err, size_t errlen)
 {
 	json_t *rows_tr, *rows_nt;
-	int found = aq_store_history(s, check, &rows_tr, &rows_nt, err, errlen);
-	if (found < 0)
-		return -1;
-	if (found == 1) {
+	*found = 0;
+	int rc = aq_store_history(s, check, &rows_tr, &rows_nt, err, errlen);
+	if (rc < 0)
+		return NULL;
+	if (rc == 1) {
 		char name[SHOWN_NAME_MAX];
 		snprintf(err, errlen, "no such check '%s'", aq_terminal_text(name, sizeof(name), check));
-		return -1;
+		return NULL;
 	}
+	*found = 1;
 	json_t *doc = json_object();
 	json_t *transitions = json_array();
 	json_t *escalations = json_array();
@@ -227,7 +241,17 @@ int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char
 	json_object_set_new(doc, "escalations", escalations);
 	json_decref(rows_tr);
 	json_decref(rows_nt);
+	return doc;
+}
 
+int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char *err, size_t errlen)
+{
+	int found;
+	json_t *doc = aq_admin_history_json(s, check, &found, err, errlen);
+	if (!doc)
+		return -1;
+	json_t *transitions = json_object_get(doc, "transitions");
+	json_t *escalations = json_object_get(doc, "escalations");
 	if (json) {
 		json_dumpf(doc, out, JSON_INDENT(2));
 		fputc('\n', out);

@@ -50,6 +50,8 @@ static void apply_defaults(struct aq_config *cfg)
 		cfg->state_dsn = aq_strdup(DEFAULT_STATE_DSN);
 	if (!cfg->log_dir)
 		cfg->log_dir = aq_strdup(DEFAULT_LOG_DIR);
+	if (!cfg->http_listen)
+		cfg->http_listen = aq_strdup(AQ_HTTP_LISTEN_DEFAULT);
 }
 
 static char **copy_strings(char *const *v, size_t n)
@@ -321,6 +323,13 @@ void aq_config_release(struct aq_config *cfg)
 		free(c->password_env);
 	}
 	free(cfg->channels);
+	free(cfg->http_listen);
+	for (size_t i = 0; i < cfg->nhttp_tokens; i++) {
+		free(cfg->http_tokens[i].name);
+		free(cfg->http_tokens[i].token);
+		free(cfg->http_tokens[i].token_env);
+	}
+	free(cfg->http_tokens);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -430,8 +430,8 @@ static void load_rules(struct loader *ld, yaml_node_t *n)
 
 void cfg_load_root(struct loader *ld, yaml_node_t *root)
 {
-	static const char *const keys[] = { "kafka",  "state",       "log_dir",  "sources",
-					    "checks", "escalations", "channels", "rules" };
+	static const char *const keys[] = { "kafka",       "state",    "log_dir", "sources", "checks",
+					    "escalations", "channels", "rules",   "http" };
 	enum {
 		KAFKA,
 		STATE,
@@ -440,7 +440,8 @@ void cfg_load_root(struct loader *ld, yaml_node_t *root)
 		CHECKS,
 		ESCALATIONS,
 		CHANNELS,
-		RULES
+		RULES,
+		HTTP
 	};
 	if (cfg_is_null(root)) {
 		cfg_problem(ld, cfg_node_line(root), "the configuration is empty");
@@ -473,4 +474,6 @@ void cfg_load_root(struct loader *ld, yaml_node_t *root)
 		load_checks(ld, v[CHECKS]);
 	if (v[RULES])
 		load_rules(ld, v[RULES]);
+	if (v[HTTP])
+		cfg_load_http(ld, v[HTTP]);
 }

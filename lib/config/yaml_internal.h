@@ -116,6 +116,7 @@ int cfg_has_name(const struct named *names, size_t n, const char *name);
 void cfg_load_root(struct loader *ld, yaml_node_t *root);
 void cfg_load_channels(struct loader *ld, yaml_node_t *n);
 void cfg_load_escalations(struct loader *ld, yaml_node_t *n);
+void cfg_load_http(struct loader *ld, yaml_node_t *n);
 
 /* The names of from's channels (escalations) as the ones references are
  * checked against, in place of a section the file does not have. */

@@ -971,6 +971,68 @@ START_TEST(threshold_met)
 }
 END_TEST
 
+START_TEST(http_section)
+{
+	struct aq_config cfg = { 0 };
+	char err[4096];
+	unsetenv("ALERTQ_TEST_TOKEN_UNSET");
+	setenv("ALERTQ_TEST_TOKEN_OPS", "t0ps", 1);
+	parse_ok(&cfg, "kafka: {}\n");
+	ck_assert_str_eq(cfg.http_listen, "127.0.0.1:9094");
+	ck_assert_uint_eq(cfg.nhttp_tokens, 0);
+	aq_config_release(&cfg);
+	parse_ok(&cfg, "http:\n  listen: 0.0.0.0:8080\n  tokens:\n"
+		       "    - { name: grafana, role: read, token_env: ALERTQ_TEST_TOKEN_UNSET }\n"
+		       "    - { name: ops, role: operate, token_env: ALERTQ_TEST_TOKEN_OPS }\n"
+		       "    - { name: prom, role: ingest, token_env: ALERTQ_TEST_TOKEN_UNSET }\n");
+	ck_assert_str_eq(cfg.http_listen, "0.0.0.0:8080");
+	ck_assert_uint_eq(cfg.nhttp_tokens, 3);
+	ck_assert_str_eq(cfg.http_tokens[0].name, "grafana");
+	ck_assert_int_eq(cfg.http_tokens[0].role, AQ_ROLE_READ);
+	ck_assert_ptr_null(cfg.http_tokens[0].token);
+	ck_assert_str_eq(cfg.http_tokens[0].token_env, "ALERTQ_TEST_TOKEN_UNSET");
+	ck_assert_int_eq(cfg.http_tokens[1].role, AQ_ROLE_OPERATE);
+	ck_assert_str_eq(cfg.http_tokens[1].token, "t0ps");
+	ck_assert_int_eq(cfg.http_tokens[2].role, AQ_ROLE_INGEST);
+	ck_assert_int_eq(cfg.http_tokens[2].line, 6);
+	aq_config_release(&cfg);
+	parse_ok(&cfg, "http: {listen: \"[::1]:9094\"}\n");
+	aq_config_release(&cfg);
+
+	static const struct {
+		const char *text;
+		const char *want;
+	} bad_http[] = {
+		{ "http: {listen: 127.0.0.1}\n", "t.yaml:1: 'listen' '127.0.0.1' is not ADDR:PORT (port 1..65535)" },
+		{ "http: {listen: \"a:70000\"}\n", "t.yaml:1: 'listen' 'a:70000' is not ADDR:PORT (port 1..65535)" },
+		{ "http: {listen: \"::1:80\"}\n", "t.yaml:1: 'listen' '::1:80' is not ADDR:PORT (port 1..65535)" },
+		{ "http: {port: 1}\n", "t.yaml:1: unknown key 'port' in http" },
+		{ "http:\n  tokens: {a: 1}\n", "t.yaml:2: 'tokens' must be a list, not a mapping" },
+		{ "http:\n  tokens:\n    - { name: a, role: admin, token_env: X }\n",
+		  "t.yaml:3: unknown role 'admin' (read, ingest or operate)" },
+		{ "http:\n  tokens:\n    - { name: a, role: read }\n", "t.yaml:3: missing 'token_env' in an http token" },
+		{ "http:\n  tokens:\n    - { name: \"a:b\", role: read, token_env: X }\n",
+		  "t.yaml:3: http token name 'a:b' may hold only letters, digits, '.', '_' and '-'" },
+		{ "http:\n  tokens:\n    - { name: a, role: read, token_env: 1X }\n",
+		  "t.yaml:3: 'token_env' '1X' is not an environment variable name" },
+		{ "http:\n  tokens:\n    - { name: a, role: read, token_env: X }\n"
+		  "    - { name: a, role: ingest, token_env: Y }\n",
+		  "t.yaml:4: duplicate http token 'a' (first at line 3)" },
+		{ "http:\n  tokens:\n    - { name: a, role: read, token_env: X, token: s }\n",
+		  "t.yaml:3: unknown key 'token' in an http token (name, role, token_env)" },
+	};
+	for (size_t i = 0; i < sizeof(bad_http) / sizeof(bad_http[0]); i++) {
+		int rc = aq_config_parse(&cfg, "t.yaml", bad_http[i].text, strlen(bad_http[i].text), err,
+					 sizeof(err));
+		ck_assert_msg(rc == -1, "accepted:\n%s", bad_http[i].text);
+		ck_assert_msg(strcmp(err, bad_http[i].want) == 0, "%s\nwant: %s\ngot:  %s", bad_http[i].text,
+			      bad_http[i].want, err);
+		ck_assert_ptr_null(cfg.http_listen);
+	}
+	unsetenv("ALERTQ_TEST_TOKEN_OPS");
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -991,6 +1053,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, state_section);
 	tcase_add_test(tc, durations_in_config);
 	tcase_add_test(tc, booleans);
+	tcase_add_test(tc, http_section);
 	suite_add_tcase(s, tc);
 	TCase *th = tcase_create("threshold");
 	tcase_add_loop_test(th, threshold_parse_good, 0,
