@@ -42,7 +42,7 @@ static const char STYLE[] =
 	":root{--crit:#c62828;--warn:#b26a00;--unk:#6a4c93;--ok:#2e7d32;--line:#ddd;--mute:#666}"
 	"*{box-sizing:border-box}"
 	"body{font:15px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#222;"
-	"background:#f6f6f6;overflow-wrap:anywhere}"
+	"background:#f6f6f6;overflow-wrap:break-word}"
 	"header{background:#222;color:#fff;padding:.6em 1em}"
 	"header h1{font-size:1.2em;margin:0;display:inline;margin-right:.6em}"
 	"header a{color:#fff}"
@@ -56,7 +56,7 @@ static const char STYLE[] =
 	".alert.sev-critical{border-color:var(--crit)}.alert.sev-warning{border-color:var(--warn)}"
 	".alert.sev-unknown{border-color:var(--unk)}.alert.sev-ok{border-color:var(--ok)}"
 	".sev{display:inline-block;color:#fff;border-radius:3px;padding:0 .4em;font-size:.8em;"
-	"font-weight:700;vertical-align:middle;background:var(--unk)}"
+	"font-weight:700;vertical-align:middle;background:var(--unk);white-space:nowrap}"
 	".sev-critical .sev,.sev.sev-critical{background:var(--crit)}"
 	".sev-warning .sev,.sev.sev-warning{background:var(--warn)}"
 	".sev-unknown .sev,.sev.sev-unknown{background:var(--unk)}"
@@ -80,7 +80,9 @@ static const char STYLE[] =
 	".wrap{overflow-x:auto}"
 	"table{border-collapse:collapse;width:100%;background:#fff}"
 	"th,td{text-align:left;padding:.3em .5em;border-bottom:1px solid var(--line);vertical-align:top}"
-	"th{background:#eee;font-size:.9em}"
+	"th{background:#eee;font-size:.9em;white-space:nowrap}"
+	"td.num,td.time,.mark{white-space:nowrap}"
+	"td:first-child{overflow-wrap:anywhere;min-width:9em}"
 	"tr.sev-critical td:first-child{border-left:4px solid var(--crit)}"
 	"tr.sev-warning td:first-child{border-left:4px solid var(--warn)}"
 	"tr.sev-unknown td:first-child{border-left:4px solid var(--unk)}"
@@ -89,9 +91,9 @@ static const char STYLE[] =
 	"ul.notes{margin:.2em 0;padding-left:1.2em;font-size:.9em}"
 	"[hidden]{display:none!important}"
 	"@media (max-width:640px){header .who{float:none;display:block}"
-	"table.stack thead{display:none}"
+	"table.stack,table.stack tbody{display:block}table.stack thead{display:none}"
 	"table.stack tr{display:block;border-bottom:1px solid var(--line);padding:.3em 0}"
-	"table.stack td{display:block;border:0;padding:.1em .5em}"
+	"table.stack td{display:block;border:0;padding:.1em .5em}table.stack td:empty{display:none}"
 	"table.stack td[data-label]::before{content:attr(data-label) ': "
 	"';color:var(--mute);font-size:.85em}}";
 
@@ -684,11 +686,11 @@ static void put_table(struct aq_buf *b, json_t *checks, const char *filter)
 			put_check_link(b, name);
 		aq_buf_puts(b, "</td><td data-label=\"severity\">");
 		put_severity(b, severity);
-		aq_buf_puts(b, "</td><td data-label=\"since\">");
+		aq_buf_puts(b, "</td><td class=\"time\" data-label=\"since\">");
 		put_field(b, c, "since", SHORT_TEXT_MAX);
-		aq_buf_puts(b, "</td><td data-label=\"value\">");
+		aq_buf_puts(b, "</td><td class=\"num\" data-label=\"value\">");
 		put_value(b, json_object_get(c, "value"));
-		aq_buf_puts(b, "</td><td data-label=\"last seen\">");
+		aq_buf_puts(b, "</td><td class=\"time\" data-label=\"last seen\">");
 		put_field(b, c, "last_seen", SHORT_TEXT_MAX);
 		aq_buf_puts(b, "</td><td data-label=\"marks\">");
 		put_marks(b, c);
@@ -855,13 +857,14 @@ static void put_history(struct aq_buf *b, json_t *history)
 		if (i == AQ_PAGE_MAX_ROWS || b->len > TABLE_BUDGET)
 			break;
 		const char *to = str_of(t, "to");
-		aq_buf_printf(b, "<tr class=\"%s\"><td data-label=\"observed\">", severity_class(to));
+		aq_buf_printf(b, "<tr class=\"%s\"><td class=\"time\" data-label=\"observed\">",
+			      severity_class(to));
 		put_field(b, t, "observed_at", SHORT_TEXT_MAX);
 		aq_buf_puts(b, "</td><td data-label=\"change\">");
 		put_field(b, t, "from", SHORT_TEXT_MAX);
 		aq_buf_puts(b, " &rarr; ");
 		put_severity(b, to);
-		aq_buf_puts(b, "</td><td data-label=\"value\">");
+		aq_buf_puts(b, "</td><td class=\"num\" data-label=\"value\">");
 		put_value(b, json_object_get(t, "value"));
 		aq_buf_puts(b, "</td><td data-label=\"cause\">");
 		put_field(b, t, "cause", SHORT_TEXT_MAX);
