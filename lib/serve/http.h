@@ -34,6 +34,8 @@ struct aq_http_request {
 	const char *body;   /* NUL-terminated; "" when there is none */
 	size_t body_len;
 	const char *who;    /* the token's name, or "loopback" */
+	const char *csrf;   /* the token this caller's forms carry (hex); "" when none */
+	int can_operate;    /* the caller may ack, unack and silence */
 	rd_kafka_t *rk;     /* the server's Kafka producer (thread-safe) */
 	int64_t started_ms; /* when the server started */
 	aq_store_t *store;  /* the server's: use aq_http_store */
@@ -43,12 +45,22 @@ struct aq_http_response {
 	int status;
 	char *body;               /* owned; freed by the server */
 	const char *content_type; /* static text */
+	char location[1024];      /* a Location header when not "" (redirects after a form) */
 };
 
 /* The value of query argument key, percent-decoded into buf (len bytes);
  * NULL when absent. Returns -1 in *bad when it is not valid UTF-8 or too
  * long. */
 const char *aq_http_query(struct aq_http_request *req, const char *key, char *buf, size_t len, int *bad);
+
+/* The value of field key of a form body (application/x-www-form-urlencoded),
+ * decoded into buf (len bytes); NULL when absent; -1 in *bad when it is not
+ * valid UTF-8 or too long. */
+const char *aq_http_form(const struct aq_http_request *req, const char *key, char *buf, size_t len, int *bad);
+
+/* 1 when the request comes from a page of this server (its Origin header,
+ * when a browser sent one, names the Host it was sent to), else 0. */
+int aq_http_same_origin(const struct aq_http_request *req);
 
 /* A state database connection for this request (from the server's pool);
  * NULL with a 500 already set in resp when none can be had. The server
@@ -78,5 +90,19 @@ int aq_api_healthy(struct aq_http_request *req, struct aq_http_response *resp);
 int aq_api_ready(struct aq_http_request *req, struct aq_http_response *resp);
 int aq_api_am_status(struct aq_http_request *req, struct aq_http_response *resp);
 int aq_api_not_yet(struct aq_http_request *req, struct aq_http_response *resp);
+
+/* The status page and its forms (web.c). */
+int aq_web_index(struct aq_http_request *req, struct aq_http_response *resp);
+int aq_web_check(struct aq_http_request *req, struct aq_http_response *resp);
+int aq_web_ack(struct aq_http_request *req, struct aq_http_response *resp);
+int aq_web_unack(struct aq_http_request *req, struct aq_http_response *resp);
+int aq_web_silence(struct aq_http_request *req, struct aq_http_response *resp);
+
+/* Ingest and metrics (intake.c). */
+int aq_intake_results(struct aq_http_request *req, struct aq_http_response *resp);
+int aq_intake_alerts(struct aq_http_request *req, struct aq_http_response *resp);
+int aq_intake_metrics(struct aq_http_request *req, struct aq_http_response *resp);
+/* Frees what intake keeps between requests (its publishers); at shutdown. */
+void aq_intake_close(void);
 
 #endif

@@ -7,6 +7,8 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
@@ -49,12 +51,15 @@ static const struct route routes[] = {
 	{ "GET", "/api/v1/silences", AQ_NEED_READ, aq_api_silences },
 	{ "POST", "/api/v1/silences", AQ_NEED_OPERATE, aq_api_silence_add },
 	{ "DELETE", "/api/v1/silences/{}", AQ_NEED_OPERATE, aq_api_unsilence },
-	{ "POST", "/api/v1/results", AQ_NEED_INGEST, aq_api_not_yet },
-	{ "POST", "/api/v2/alerts", AQ_NEED_INGEST, aq_api_not_yet },
+	{ "POST", "/api/v1/results", AQ_NEED_INGEST, aq_intake_results },
+	{ "POST", "/api/v2/alerts", AQ_NEED_INGEST, aq_intake_alerts },
 	{ "GET", "/api/v2/status", AQ_NEED_READ, aq_api_am_status },
-	{ "GET", "/metrics", AQ_NEED_METRICS, aq_api_not_yet },
-	{ "GET", "/", AQ_NEED_READ, aq_api_not_yet },
-	{ "GET", "/checks/{}", AQ_NEED_READ, aq_api_not_yet },
+	{ "GET", "/metrics", AQ_NEED_METRICS, aq_intake_metrics },
+	{ "GET", "/", AQ_NEED_READ, aq_web_index },
+	{ "POST", "/checks/{}/ack", AQ_NEED_OPERATE, aq_web_ack },
+	{ "POST", "/checks/{}/unack", AQ_NEED_OPERATE, aq_web_unack },
+	{ "GET", "/checks/{}", AQ_NEED_READ, aq_web_check },
+	{ "POST", "/silences", AQ_NEED_OPERATE, aq_web_silence },
 };
 
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -71,7 +76,8 @@ struct aq_http_server {
 	const struct aq_config *cfg;
 	struct token *tokens;
 	size_t ntokens;
-	int open_loopback; /* no tokens: loopback requests may do everything */
+	int open_loopback;          /* no tokens: loopback requests may do everything */
+	unsigned char csrf_key[32]; /* open loopback's form key: random per process */
 	rd_kafka_t *rk;
 	int64_t started_ms;
 	pthread_mutex_t pool_lock;
@@ -94,6 +100,9 @@ struct caller {
 	int all;      /* open loopback: every role */
 	enum aq_http_role role;
 	const char *who;
+	const unsigned char
+		*key; /* what its form token is made with: its token's digest, or the process's key */
+	size_t keylen;
 };
 
 /* --- responses --- */
@@ -190,6 +199,37 @@ const char *aq_http_query(struct aq_http_request *req, const char *key, char *bu
 		return NULL;
 	}
 	return buf;
+}
+
+const char *aq_http_form(const struct aq_http_request *req, const char *key, char *buf, size_t len, int *bad)
+{
+	size_t keylen = strlen(key);
+	*bad = 0;
+	for (const char *p = req->body; *p;) {
+		size_t n = strcspn(p, "&");
+		const char *eq = memchr(p, '=', n);
+		if (eq && (size_t)(eq - p) == keylen && strncmp(p, key, keylen) == 0) {
+			if (percent_decode(eq + 1, n - keylen - 1, 1, buf, len) != 0) {
+				*bad = 1;
+				return NULL;
+			}
+			return buf;
+		}
+		p += n;
+		if (*p == '&')
+			p++;
+	}
+	return NULL;
+}
+
+int aq_http_same_origin(const struct aq_http_request *req)
+{
+	const char *origin = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Origin");
+	const char *host = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+	if (!origin || strcmp(origin, "null") == 0)
+		return origin == NULL; /* no Origin: not a browser's cross-site form */
+	const char *after = strstr(origin, "://");
+	return host && after && strcmp(after + 3, host) == 0;
 }
 
 /* --- the state database pool --- */
@@ -290,6 +330,8 @@ static void authenticate(const struct aq_http_server *srv, struct MHD_Connection
 		c->all = 1;
 		c->role = AQ_ROLE_OPERATE;
 		c->who = "loopback";
+		c->key = srv->csrf_key;
+		c->keylen = sizeof(srv->csrf_key);
 		return;
 	}
 	const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
@@ -324,6 +366,24 @@ static void authenticate(const struct aq_http_server *srv, struct MHD_Connection
 	c->known = 1;
 	c->role = t->role;
 	c->who = t->name;
+	c->key = t->digest;
+	c->keylen = sizeof(t->digest);
+}
+
+/* The token a caller's forms carry: HMAC-SHA256 over its name with a key
+ * only the caller's credentials give, so another site cannot make one and
+ * every replica computes the same. Hex into out[65]. */
+static void csrf_token(const struct caller *c, char out[65])
+{
+	unsigned char mac[32];
+	unsigned int maclen = 0;
+	out[0] = '\0';
+	if (!c->key ||
+	    !HMAC(EVP_sha256(), c->key, (int)c->keylen, (const unsigned char *)c->who, strlen(c->who), mac,
+		  &maclen))
+		return;
+	for (unsigned int i = 0; i < maclen && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
 }
 
 /* 0 when c may use a route that needs need, else the HTTP status to answer. */
@@ -382,6 +442,8 @@ static enum MHD_Result send_response(struct MHD_Connection *conn, struct aq_http
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if (resp->status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"alertq\"");
+	if (resp->location[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, resp->location);
 	enum MHD_Result rc = MHD_queue_response(conn, (unsigned)resp->status, r);
 	MHD_destroy_response(r);
 	return rc;
@@ -434,6 +496,8 @@ static void dispatch(struct aq_http_server *srv, struct MHD_Connection *conn, co
 		return;
 	}
 	aq_buf_add(&p->body, "", 1); /* NUL-terminated for the JSON parser */
+	char csrf[65];
+	csrf_token(&c, csrf);
 	struct aq_http_request req = {
 		.server = srv,
 		.cfg = srv->cfg,
@@ -443,6 +507,8 @@ static void dispatch(struct aq_http_server *srv, struct MHD_Connection *conn, co
 		.body = p->body.data ? p->body.data : "",
 		.body_len = p->body.len ? p->body.len - 1 : 0,
 		.who = c.who ? c.who : "anonymous",
+		.csrf = csrf,
+		.can_operate = c.known && (c.all || c.role == AQ_ROLE_OPERATE),
 		.rk = srv->rk,
 		.started_ms = srv->started_ms,
 		.store = p->store,
@@ -571,6 +637,7 @@ int aq_serve_check(const struct aq_config *cfg, const struct aq_serve_options *o
 
 static void server_release(struct aq_http_server *srv)
 {
+	aq_intake_close();
 	for (size_t i = 0; i < srv->npool; i++)
 		aq_store_free(srv->pool[i]);
 	if (srv->rk)
@@ -586,6 +653,10 @@ static int server_init(struct aq_http_server *srv, const struct aq_config *cfg, 
 	srv->cfg = cfg;
 	srv->started_ms = aq_now_ms();
 	srv->open_loopback = cfg->nhttp_tokens == 0;
+	if (RAND_bytes(srv->csrf_key, sizeof(srv->csrf_key)) != 1) {
+		snprintf(err, errlen, "no random bytes for the form key");
+		return -1;
+	}
 	srv->tokens = calloc(cfg->nhttp_tokens + 1, sizeof(*srv->tokens));
 	if (!srv->tokens) {
 		snprintf(err, errlen, "out of memory");
