@@ -44,6 +44,16 @@ static const char *text_of(json_t *o, const char *key)
 	return text ? text : "";
 }
 
+/* " (stale)" or " (expired)" after a transition the clock made. */
+static const char *cause_note(const char *cause)
+{
+	if (strcmp(cause, "stale") == 0)
+		return " (stale)";
+	if (strcmp(cause, "expired") == 0)
+		return " (expired)";
+	return "";
+}
+
 /* The string at key, escaped for a terminal into buf. */
 static const char *shown(char *buf, size_t len, json_t *o, const char *key)
 {
@@ -276,8 +286,7 @@ int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char
 			json_string_value(json_object_get(t, "from")),
 			json_string_value(json_object_get(t, "to")), value_text,
 			shown(message, sizeof(message), t, "message"),
-			strcmp(json_string_value(json_object_get(t, "cause")), "stale") == 0 ? " (stale)"
-											     : "");
+			strcmp(text_of(t, "cause"), "result") != 0 ? cause_note(text_of(t, "cause")) : "");
 		size_t j;
 		json_t *n;
 		json_array_foreach(json_object_get(t, "notifications"), j, n)

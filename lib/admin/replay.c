@@ -447,8 +447,8 @@ static int print_transition(void *opaque, const struct aq_state *st, const struc
 		json_object_set_new(o, "to", json_string(aq_status_name(tr->to)));
 		json_object_set_new(o, "value", tr->has_value ? json_real(tr->value) : json_null());
 		json_object_set_new(o, "observed_at", json_string(when));
-		if (tr->stale)
-			json_object_set_new(o, "cause", json_string("stale"));
+		if (tr->stale || tr->expired)
+			json_object_set_new(o, "cause", json_string(aq_transition_cause(tr)));
 		char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 		json_decref(o);
 		if (!text)
@@ -462,7 +462,10 @@ static int print_transition(void *opaque, const struct aq_state *st, const struc
 		char name[4 * AQ_CHECK_NAME_MAX + 1];
 		fprintf(dr->out, "%s  %s  %s -> %s  value %s%s", when,
 			aq_terminal_text(name, sizeof(name), st->check), aq_status_name(tr->from),
-			aq_status_name(tr->to), value, tr->stale ? "  (stale)" : "");
+			aq_status_name(tr->to), value,
+			tr->stale             ? "  (stale)"
+				: tr->expired ? "  (expired)"
+					      : "");
 		for (size_t i = 0; i < plan->n; i++)
 			fprintf(dr->out, "%s%s%s", i ? ", " : "  notify ", plan->items[i].channel,
 				plan->items[i].resolved ? " (resolved)" : "");

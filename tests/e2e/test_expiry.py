@@ -6,6 +6,7 @@ it resolved; a second check re-sent every second with a moving expires_at (4 s a
 stays firing until the re-sends stop, then expires the same way."""
 
 import datetime
+import json
 import sys
 import threading
 import time
@@ -32,7 +33,12 @@ def rfc3339(seconds_ahead):
 
 
 def transitions(env, name):
-    return [(t["from"], t["to"], t["cause"]) for t in env.history(name)["transitions"]]
+    """The check's (from, to, cause) transitions; [] while it is not known yet."""
+    out = env.alertq("history", name, "--json", check_rc=False)
+    if out.returncode != 0:
+        check("no such check" in out.stderr, "history %s failed: %s" % (name, out.stderr))
+        return []
+    return [(t["from"], t["to"], t["cause"]) for t in json.loads(out.stdout)["transitions"]]
 
 
 def told(env, name):
