@@ -70,6 +70,12 @@ for _ in $(seq 300); do
 done
 grep -h "partitions assigned" "$demo"/worker*.log
 
+# the status page (no tokens in the example: loopback only, and it may do everything)
+web_port=$(free_port)
+"$build/alertq" -c "$config" serve --listen "127.0.0.1:$web_port" >"$demo/serve.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do curl -fs "http://127.0.0.1:$web_port/-/healthy" >/dev/null 2>&1 && break; sleep 0.1; done
+
 wait_for_alerts() {
 	local want=$1
 	for _ in $(seq 300); do
@@ -88,6 +94,7 @@ sleep 1
 
 say "alertq status"
 "$build/alertq" -c "$config" status
+echo "the status page: http://127.0.0.1:$web_port/ (while the demo runs)"
 
 say "$demo/log/alerts.log (one JSON line per notification)"
 cat "$demo/log/alerts.log"
