@@ -33,6 +33,7 @@ static void usage(FILE *out)
 	      "       alertq-producer [-c FILE] submit --check NAME [--value X] [--status S] [--message "
 	      "TEXT]\n"
 	      "                              [--label K=V]... [--interval DURATION]\n"
+	      "                              [--expires-at TIME]\n"
 	      "       alertq-producer [-c FILE] submit --file PATH   (JSON lines; - for stdin)\n"
 	      "\n"
 	      "Runs every configured check on its own schedule and publishes each result to\n"

@@ -42,6 +42,8 @@ int aq_status_parse(const char *name);
 #define AQ_OBSERVED_AT_MIN_MS 946684800000LL    /* 2000-01-01T00:00:00Z */
 #define AQ_OBSERVED_AT_MAX_MS 253402300799999LL /* 9999-12-31T23:59:59.999Z */
 #define AQ_FUTURE_SLACK_MS (24LL * 3600 * 1000) /* how far ahead of now observed_at may be */
+/* expires_at from observed_at to this much after it (a leap year) */
+#define AQ_EXPIRES_AFTER_MAX_MS (366LL * 24 * 3600 * 1000)
 /* now_ms for aq_result_validate() when no clock is to judge observed_at */
 #define AQ_NOW_UNKNOWN INT64_MAX
 
@@ -59,6 +61,7 @@ struct aq_result {
 	struct aq_label *labels;
 	size_t nlabels;
 	int64_t interval_ms;
+	int64_t expires_at_ms; /* when the result stops holding (a check not OK then resolves); 0: never */
 };
 
 /* Frees what r owns and zeroes it. */
@@ -72,7 +75,9 @@ void aq_result_release(struct aq_result *r);
  * AQ_LABELS_MAX labels, each with a key and a value, no key twice;
  * observed_at from AQ_OBSERVED_AT_MIN_MS to AQ_OBSERVED_AT_MAX_MS and not
  * more than AQ_FUTURE_SLACK_MS after now_ms (not checked when now_ms is
- * AQ_NOW_UNKNOWN); interval_ms from 0 to AQ_INTERVAL_MAX_MS.
+ * AQ_NOW_UNKNOWN); interval_ms from 0 to AQ_INTERVAL_MAX_MS; expires_at 0
+ * (none), or within the bounds of observed_at, not before it and at most
+ * AQ_EXPIRES_AFTER_MAX_MS after it.
  * Returns 0, or -1 with the first thing wrong in err: a reason that is
  * itself valid UTF-8 and short, quoting no more of the result than a few
  * cleaned characters of a label key. */
@@ -148,7 +153,9 @@ int aq_codec_decode(aq_codec_t *codec, const void *buf, size_t len, struct aq_re
 
 /* Returns a codec like aq_codec_new() whose reader schema is reader_json (a
  * version of the record alertq.CheckResult with at least the fields of struct
- * aq_result, of the same types) instead of schemas/check_result.avsc. It
+ * aq_result, of the same types, expires_at excepted: a reader without it
+ * decodes every result with expires_at_ms 0 and refuses to encode one with
+ * expires_at_ms set) instead of schemas/check_result.avsc. It
  * accepts the reader schema and every shipped schema as writer schemas, and
  * encode writes with the reader schema, giving fields aq_result lacks their
  * defaults. Returns NULL with a message in err. */

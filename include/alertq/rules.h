@@ -33,8 +33,9 @@ struct aq_state {
 	int64_t last_seen_ms; /* observed_at */
 	int64_t interval_ms;
 	char last_event_id[37];
-	int64_t stale_at_ms; /* 0: never stale */
-	int stale;           /* 1: the current severity came from staleness */
+	int64_t stale_at_ms;   /* 0: never stale */
+	int stale;             /* 1: the current severity came from staleness */
+	int64_t expires_at_ms; /* the last result's expires_at: not OK past it, the check resolves; 0: never */
 	/* the current episode (a stretch away from OK) */
 	int64_t episode;
 	int escalation_level; /* highest level told in this severity, -1 none */
@@ -59,8 +60,13 @@ struct aq_transition {
 	int64_t observed_at_ms;
 	const char *message; /* borrowed from the result or state */
 	const char *event_id;
-	int stale; /* caused by missing results, not by a result */
+	int stale;   /* caused by missing results, not by a result */
+	int expired; /* caused by the last result's expires_at passing */
 };
+
+/* Why a transition happened, as history records it: "result", "stale" or
+ * "expired". Never NULL. */
+const char *aq_transition_cause(const struct aq_transition *tr);
 
 /* The severity a result has under rule (NULL: no rule matched, the result's
  * own status). With thresholds: a result without a value, or with status
@@ -86,6 +92,29 @@ int64_t aq_stale_deadline(const struct aq_rule *rule, int64_t last_seen_ms, int6
  * severity (to the rule's stale_severity), 0 when it was already there. */
 int aq_state_go_stale(struct aq_state *st, const struct aq_rule *rule, int64_t now_ms,
 		      struct aq_transition *tr);
+
+/* Expires st at now_ms, whatever its expires_at (callers test it, or use
+ * aq_state_time_step): the last result no longer holds, so a check not OK
+ * goes OK (tr->expired set), any streak of worse results is dropped, and no
+ * staleness is due until the next result. Returns 1 and fills tr when that
+ * changes its severity, 0 when it was OK already. */
+int aq_state_expire(struct aq_state *st, int64_t now_ms, struct aq_transition *tr);
+
+/* How many times to call aq_state_time_step at one instant: each call
+ * consumes at most one deadline, and there are two kinds. */
+#define AQ_STATE_TIME_STEPS 2
+
+/* The next time-driven change of severity due by now_ms, for the ticker and
+ * replay alike: staleness (stale_at_ms) or expiry (expires_at_ms), the
+ * earlier deadline first (expiry when they are equal). The deadline is
+ * consumed whether or not the severity changes. Returns 1 and fills tr when
+ * it changed, else 0 (nothing due, or nothing changed). */
+int aq_state_time_step(struct aq_state *st, const struct aq_rule *rule, int64_t now_ms,
+		       struct aq_transition *tr);
+
+/* The earliest time-driven deadline of st: staleness, expiry, the next
+ * escalation or repeat; 0 when none. */
+int64_t aq_state_next_deadline(const struct aq_state *st);
 
 /* One notification to make: channel `channel` told about the state. */
 struct aq_planned {

@@ -186,20 +186,28 @@ static void start_at_stored(struct worker *w, rd_kafka_t *rk, rd_kafka_topic_par
 	}
 }
 
-/* Whether the group rebalances with the cooperative protocol. */
-static int cooperative(rd_kafka_t *rk)
+/* Whether the consumer's assignors rebalance with the cooperative protocol,
+ * read from its configuration once at setup. rd_kafka_rebalance_protocol()
+ * is not asked: called from a rebalance callback run by
+ * rd_kafka_consumer_close() it can wait forever for the group thread that is
+ * closing (a worker told to stop then never exits). librdkafka refuses
+ * assignors of mixed protocols, so one name says it. */
+static int conf_is_cooperative(const rd_kafka_conf_t *conf)
 {
-	const char *protocol = rd_kafka_rebalance_protocol(rk);
-	return protocol && strcmp(protocol, "COOPERATIVE") == 0;
+	char value[256];
+	size_t size = sizeof(value);
+	if (rd_kafka_conf_get(conf, "partition.assignment.strategy", value, &size) != RD_KAFKA_CONF_OK)
+		return 0;
+	return strstr(value, "cooperative") != NULL;
 }
 
 /* Adds (assign 1) or removes (0) parts: the whole assignment under the
  * eager protocol, only the partitions of parts under the cooperative one.
  * Returns 0, or -1 with the reason in err. */
-static int change_assignment(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, int assign, char *err,
-			     size_t errlen)
+static int change_assignment(rd_kafka_t *rk, int cooperative, rd_kafka_topic_partition_list_t *parts,
+			     int assign, char *err, size_t errlen)
 {
-	if (cooperative(rk)) {
+	if (cooperative) {
 		rd_kafka_error_t *error = assign ? rd_kafka_incremental_assign(rk, parts)
 						 : rd_kafka_incremental_unassign(rk, parts);
 		if (!error)
@@ -239,7 +247,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 	}
 	if (assign)
 		start_at_stored(w, rk, parts);
-	if (change_assignment(rk, parts, assign, why, sizeof(why)) != 0) {
+	if (change_assignment(rk, w->cooperative, parts, assign, why, sizeof(why)) != 0) {
 		aq_log(AQ_LOG_ERROR, "cannot %s partitions [%s]: %s; stopping", assign ? "take" : "give up",
 		       listed, why);
 		consumer_failed(w);
@@ -252,7 +260,7 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 	if (now)
 		rd_kafka_topic_partition_list_destroy(now);
 	aq_log(AQ_LOG_INFO, "partitions %s: [%s]; holding [%s] (%s)", assign ? "assigned" : "revoked", listed,
-	       holding, cooperative(rk) ? "cooperative" : "eager");
+	       holding, w->cooperative ? "cooperative" : "eager");
 	if (assign && w->paused)
 		aq_consumer_set_paused(w, 1);
 }
@@ -265,6 +273,7 @@ int aq_consumer_setup(struct worker *w, char *err, size_t errlen)
 		return -1;
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance);
 	rd_kafka_conf_set_opaque(conf, w);
+	w->cooperative = conf_is_cooperative(conf);
 	w->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
 	if (!w->consumer) {
 		rd_kafka_conf_destroy(conf);

@@ -37,6 +37,7 @@ struct worker {
 	int store_down;            /* said once in the log, until it is back */
 	int paused;                /* consumption paused while a batch cannot be applied */
 	int fatal;                 /* the consumer hit a fatal error: stop, exit status 1 */
+	int cooperative;           /* the group rebalances incrementally (cooperative-sticky) */
 	int64_t checks_stored;     /* how many checks the state held when last counted, plus new ones since */
 	int64_t checks_counted_ms; /* monotonic time of that count; 0: never */
 

@@ -141,7 +141,7 @@ static int emit(aq_replay_eval_t *ev, const struct aq_state *st, const struct aq
 }
 
 /* Time-driven work due up to until_ms (inclusive when inclusive, else
- * before it): staleness and levels and repeats, each at its own time, as
+ * before it): staleness, expiry, and levels and repeats, each at its own time, as
  * the worker's ticker would do it. count: the notifications count. */
 static int run_clock(aq_replay_eval_t *ev, struct aq_state *st, int64_t until_ms, int inclusive, int count,
 		     char *err, size_t errlen)
@@ -149,18 +149,14 @@ static int run_clock(aq_replay_eval_t *ev, struct aq_state *st, int64_t until_ms
 	const struct aq_rule *rule = aq_config_rule_for(ev->cfg, st->check);
 	const struct aq_escalation *policy = aq_rule_policy(ev->cfg, rule);
 	for (int step = 0; step < GAP_STEPS_MAX; step++) {
-		int64_t at = 0;
-		if (st->stale_at_ms > 0)
-			at = st->stale_at_ms;
-		if (st->next_action_ms > 0 && (at == 0 || st->next_action_ms < at))
-			at = st->next_action_ms;
+		int64_t at = aq_state_next_deadline(st);
 		if (at == 0 || at > until_ms || (!inclusive && at == until_ms))
 			return 0;
 		struct aq_plan plan;
 		plan.n = 0;
-		if (st->stale_at_ms > 0 && st->stale_at_ms == at) {
+		for (int k = 0; k < AQ_STATE_TIME_STEPS; k++) {
 			struct aq_transition tr;
-			if (aq_state_go_stale(st, rule, at, &tr)) {
+			if (aq_state_time_step(st, rule, at, &tr)) {
 				aq_plan_transition(st, policy, &tr, at, 0, &plan);
 				if (count)
 					count_plan(ev, &plan);

@@ -98,6 +98,14 @@ static void fill_transition(struct aq_transition *tr, const struct aq_state *st,
 	tr->message = st->message;
 	tr->event_id = st->last_event_id;
 	tr->stale = st->stale;
+	tr->expired = 0;
+}
+
+const char *aq_transition_cause(const struct aq_transition *tr)
+{
+	if (tr->expired)
+		return "expired";
+	return tr->stale ? "stale" : "result";
 }
 
 static void record_result(struct aq_state *st, const struct aq_rule *rule, const struct aq_result *r)
@@ -117,6 +125,8 @@ static void record_result(struct aq_state *st, const struct aq_rule *rule, const
 	memcpy(st->last_event_id, r->event_id, sizeof(st->last_event_id));
 	st->last_event_id[sizeof(st->last_event_id) - 1] = '\0';
 	st->stale_at_ms = aq_stale_deadline(rule, r->observed_at_ms, r->interval_ms);
+	/* a result without one clears it: only the last result's counts */
+	st->expires_at_ms = r->expires_at_ms;
 	st->dirty = 1;
 }
 
@@ -182,6 +192,58 @@ int aq_state_go_stale(struct aq_state *st, const struct aq_rule *rule, int64_t n
 	tr->observed_at_ms = now_ms;
 	tr->event_id = "";
 	return 1;
+}
+
+int aq_state_expire(struct aq_state *st, int64_t now_ms, struct aq_transition *tr)
+{
+	int from = st->severity;
+	char expired[40], last[40];
+	char message[160];
+
+	st->expires_at_ms = 0;
+	st->stale_at_ms = 0;
+	st->stale = 0;
+	st->pending_severity = AQ_STATUS_NONE;
+	st->pending_count = 0;
+	st->dirty = 1;
+	if (from == AQ_OK)
+		return 0;
+	aq_format_time(now_ms, expired, sizeof(expired));
+	aq_format_time(st->last_seen_ms, last, sizeof(last));
+	snprintf(message, sizeof(message), "expired at %s, no result since %s", expired, last);
+	free(st->message);
+	st->message = aq_strdup(message);
+	st->previous_severity = from;
+	st->severity = AQ_OK;
+	st->since_ms = now_ms;
+	fill_transition(tr, st, from, AQ_OK);
+	tr->observed_at_ms = now_ms;
+	tr->event_id = "";
+	tr->expired = 1;
+	return 1;
+}
+
+int aq_state_time_step(struct aq_state *st, const struct aq_rule *rule, int64_t now_ms,
+		       struct aq_transition *tr)
+{
+	int stale_due = st->stale_at_ms > 0 && st->stale_at_ms <= now_ms;
+	int expiry_due = st->expires_at_ms > 0 && st->expires_at_ms <= now_ms;
+
+	if (expiry_due && (!stale_due || st->expires_at_ms <= st->stale_at_ms))
+		return aq_state_expire(st, now_ms, tr);
+	if (stale_due)
+		return aq_state_go_stale(st, rule, now_ms, tr);
+	return 0;
+}
+
+int64_t aq_state_next_deadline(const struct aq_state *st)
+{
+	const int64_t deadlines[] = { st->stale_at_ms, st->expires_at_ms, st->next_action_ms };
+	int64_t at = 0;
+	for (size_t i = 0; i < sizeof(deadlines) / sizeof(deadlines[0]); i++)
+		if (deadlines[i] > 0 && (at == 0 || deadlines[i] < at))
+			at = deadlines[i];
+	return at;
 }
 
 static void remember_told(struct aq_state *st, const char *channel)

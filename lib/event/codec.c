@@ -17,7 +17,8 @@
 #define READER_NAME "CheckResult"
 
 static const char *const field_names[NFIELDS] = {
-	"event_id", "check", "source", "observed_at", "value", "status", "message", "labels", "interval_ms",
+	"event_id", "check",   "source", "observed_at", "value",
+	"status",   "message", "labels", "interval_ms", "expires_at",
 };
 
 /* The fields whose encoded length the body scan holds to a limit, so that
@@ -45,9 +46,11 @@ static int reader_check(aq_codec_t *codec, char *err, size_t errlen)
 			    READER_NAME);
 	for (int f = 0; f < NFIELDS; f++) {
 		int idx = avro_schema_record_field_get_index(rs, field_names[f]);
+		codec->field_index[f] = idx;
+		if (idx < 0 && f == F_EXPIRES_AT)
+			continue; /* a reader of before version 2 */
 		if (idx < 0)
 			return fail(err, errlen, "reader schema lacks field '%s'", field_names[f]);
-		codec->field_index[f] = idx;
 		avro_schema_t s = aq_schema_deref(avro_schema_record_field_get_by_index(rs, idx));
 		avro_type_t want;
 		switch (f) {
@@ -57,6 +60,7 @@ static int reader_check(aq_codec_t *codec, char *err, size_t errlen)
 			break;
 		case F_VALUE:
 		case F_STATUS:
+		case F_EXPIRES_AT:
 			want = AVRO_UNION;
 			break;
 		case F_LABELS:
@@ -72,9 +76,13 @@ static int reader_check(aq_codec_t *codec, char *err, size_t errlen)
 			return fail(err, errlen, "reader schema field 'labels' is not a map of strings");
 		if (want != AVRO_UNION)
 			continue;
-		int *null_branch = f == F_VALUE ? &codec->value_null_branch : &codec->status_null_branch;
-		int *some_branch = f == F_VALUE ? &codec->value_double_branch : &codec->status_enum_branch;
-		avro_type_t some = f == F_VALUE ? AVRO_DOUBLE : AVRO_ENUM;
+		int *null_branch = f == F_VALUE ? &codec->value_null_branch
+			: f == F_STATUS         ? &codec->status_null_branch
+						: &codec->expires_null_branch;
+		int *some_branch = f == F_VALUE ? &codec->value_double_branch
+			: f == F_STATUS         ? &codec->status_enum_branch
+						: &codec->expires_long_branch;
+		avro_type_t some = f == F_VALUE ? AVRO_DOUBLE : f == F_STATUS ? AVRO_ENUM : AVRO_INT64;
 		*null_branch = *some_branch = -1;
 		for (size_t b = 0; b < avro_schema_union_size(s); b++) {
 			avro_type_t bt = avro_typeof(aq_schema_deref(avro_schema_union_branch(s, (int)b)));
@@ -85,7 +93,10 @@ static int reader_check(aq_codec_t *codec, char *err, size_t errlen)
 		}
 		if (avro_schema_union_size(s) != 2 || *null_branch < 0 || *some_branch < 0)
 			return fail(err, errlen, "reader schema field '%s' is not a union of null and %s",
-				    field_names[f], f == F_VALUE ? "double" : "an enum");
+				    field_names[f],
+				    f == F_VALUE            ? "double"
+					    : f == F_STATUS ? "an enum"
+							    : "long");
 	}
 
 	avro_schema_t status = aq_schema_deref(avro_schema_union_branch(
@@ -357,6 +368,18 @@ static int fill_record(aq_codec_t *codec, const struct aq_result *r, char *err, 
 		lend_string(&f, r->message);
 	rc |= avro_value_get_by_index(rec, codec->field_index[F_INTERVAL_MS], &f, NULL) ||
 		avro_value_set_long(&f, r->interval_ms);
+	if (codec->field_index[F_EXPIRES_AT] < 0) {
+		if (r->expires_at_ms != 0)
+			return fail(err, errlen, "the reader schema has no expires_at to write");
+	} else {
+		rc |= avro_value_get_by_index(rec, codec->field_index[F_EXPIRES_AT], &f, NULL);
+		if (r->expires_at_ms != 0)
+			rc |= avro_value_set_branch(&f, codec->expires_long_branch, &branch) ||
+				avro_value_set_long(&branch, r->expires_at_ms);
+		else
+			rc |= avro_value_set_branch(&f, codec->expires_null_branch, &branch) ||
+				avro_value_set_null(&branch);
+	}
 	if (rc)
 		return fail(err, errlen, "cannot build record: %s", avro_strerror());
 
@@ -509,6 +532,20 @@ static int result_from_record(aq_codec_t *codec, const avro_value_t *rec, struct
 	if (avro_value_get_by_index(rec, codec->field_index[F_INTERVAL_MS], &v, NULL) ||
 	    avro_value_get_long(&v, &out->interval_ms))
 		goto broken;
+
+	if (codec->field_index[F_EXPIRES_AT] >= 0) {
+		if (avro_value_get_by_index(rec, codec->field_index[F_EXPIRES_AT], &v, NULL) ||
+		    avro_value_get_discriminant(&v, &disc))
+			goto broken;
+		if (disc == codec->expires_long_branch) {
+			if (avro_value_get_current_branch(&v, &branch) ||
+			    avro_value_get_long(&branch, &out->expires_at_ms))
+				goto broken;
+			/* a written 0 would mean "none": it is no time of the years allowed */
+			if (out->expires_at_ms == 0)
+				return fail(err, errlen, "expires_at is before the year 2000");
+		}
+	}
 
 	if (avro_value_get_by_index(rec, codec->field_index[F_VALUE], &v, NULL) ||
 	    avro_value_get_discriminant(&v, &disc))

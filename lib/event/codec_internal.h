@@ -120,6 +120,7 @@ enum field {
 	F_MESSAGE,
 	F_LABELS,
 	F_INTERVAL_MS,
+	F_EXPIRES_AT, /* the only one a reader may lack (field_index -1) */
 	NFIELDS
 };
 
@@ -152,6 +153,7 @@ struct aq_codec {
 	int field_index[NFIELDS];
 	int value_double_branch, value_null_branch;
 	int status_enum_branch, status_null_branch;
+	int expires_long_branch, expires_null_branch;
 	int symbol_of_status[AQ_UNKNOWN + 1];
 	int *status_of_symbol;
 	size_t nsymbols;

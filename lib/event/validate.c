@@ -131,6 +131,24 @@ static int labels_valid(const struct aq_label *labels, size_t n, char *err, size
 	return 0;
 }
 
+/* expires_at: 0 (none), or a time of the years observed_at may have, from
+ * observed_at to AQ_EXPIRES_AFTER_MAX_MS after it (observed_at is already
+ * known to be within its bounds, so the sum cannot overflow). */
+static int expires_at_valid(const struct aq_result *r, char *err, size_t errlen)
+{
+	if (r->expires_at_ms == 0)
+		return 0;
+	if (r->expires_at_ms < AQ_OBSERVED_AT_MIN_MS)
+		return fail(err, errlen, "expires_at is before the year 2000");
+	if (r->expires_at_ms > AQ_OBSERVED_AT_MAX_MS)
+		return fail(err, errlen, "expires_at is after the year 9999");
+	if (r->expires_at_ms < r->observed_at_ms)
+		return fail(err, errlen, "expires_at is before observed_at");
+	if (r->expires_at_ms - r->observed_at_ms > AQ_EXPIRES_AFTER_MAX_MS)
+		return fail(err, errlen, "expires_at is more than 366 days after observed_at");
+	return 0;
+}
+
 int aq_result_validate(const struct aq_result *r, int64_t now_ms, char *err, size_t errlen)
 {
 	if (!aq_event_id_valid(r->event_id, strnlen(r->event_id, sizeof(r->event_id))))
@@ -157,6 +175,8 @@ int aq_result_validate(const struct aq_result *r, int64_t now_ms, char *err, siz
 	if (r->interval_ms > AQ_INTERVAL_MAX_MS)
 		return fail(err, errlen, "interval_ms is %lld, more than %lld (366 days)",
 			    (long long)r->interval_ms, (long long)AQ_INTERVAL_MAX_MS);
+	if (expires_at_valid(r, err, errlen) < 0)
+		return -1;
 	return labels_valid(r->labels, r->nlabels, err, errlen);
 }
 

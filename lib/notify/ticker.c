@@ -1,5 +1,5 @@
 /* ticker.c - the worker's ticker thread: escalation by time, repeats,
- * staleness, ends of silences */
+ * staleness, expiry, ends of silences */
 #include "notify/ticker.h"
 
 #include <stdlib.h>
@@ -17,7 +17,7 @@
 #define PRUNE_ROWS 1000
 #define PRUNE_STATEMENTS 20
 
-/* One pass over the checks that are due: staleness, then the escalations
+/* One pass over the checks that are due: staleness and expiry, then the escalations
  * and repeats their plans call for, in one transaction. Returns 0, or -1
  * with the reason (nothing is written then). */
 static int tick(struct worker *w, aq_store_t *store, char *err, size_t errlen)
@@ -49,9 +49,8 @@ static int tick(struct worker *w, aq_store_t *store, char *err, size_t errlen)
 		int silenced = aq_store_silenced(store, st->check, now_ms);
 		struct aq_plan plan;
 		struct aq_transition tr;
-		if (st->stale_at_ms > 0 && st->stale_at_ms <= now_ms) {
-			int changed = aq_state_go_stale(st, rule, now_ms, &tr);
-			if (changed) {
+		for (int step = 0; step < AQ_STATE_TIME_STEPS; step++) {
+			if (aq_state_time_step(st, rule, now_ms, &tr)) {
 				char ref[37];
 				aq_writes_transition(writes, st->check, &tr, ref);
 				aq_plan_transition(st, policy, &tr, now_ms, silenced, &plan);

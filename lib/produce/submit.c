@@ -50,6 +50,7 @@ int aq_submit_args(int argc, char **argv, struct aq_submit_request *req, char *e
 		{ "message", required_argument, NULL, 'm' },
 		{ "label", required_argument, NULL, 'l' },
 		{ "interval", required_argument, NULL, 'i' },
+		{ "expires-at", required_argument, NULL, 'e' },
 		{ "file", required_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -99,6 +100,14 @@ int aq_submit_args(int argc, char **argv, struct aq_submit_request *req, char *e
 		case 'i':
 			if (aq_duration_parse(optarg, &r->interval_ms, derr, sizeof(derr)) != 0) {
 				snprintf(err, errlen, "--interval: %s", derr);
+				return -1;
+			}
+			break;
+		case 'e':
+			if (aq_parse_time(optarg, &r->expires_at_ms, derr, sizeof(derr)) != 0) {
+				snprintf(
+					err, errlen,
+					"--expires-at must be an RFC 3339 time such as 2026-11-27T17:05:00Z");
 				return -1;
 			}
 			break;
@@ -243,8 +252,8 @@ int aq_submit_file(aq_publisher_t *pub, const char *path, const volatile sig_ato
 	return 0;
 }
 
-static const char *const submit_keys[] = { "check",    "value",       "status",      "message", "labels",
-					   "interval", "interval_ms", "observed_at", NULL };
+static const char *const submit_keys[] = { "check",    "value",       "status",      "message",    "labels",
+					   "interval", "interval_ms", "observed_at", "expires_at", NULL };
 
 int aq_submit_parse(const char *text, size_t len, struct aq_result *r, char *err, size_t errlen)
 {
@@ -351,6 +360,16 @@ int aq_submit_parse(const char *text, size_t len, struct aq_result *r, char *err
 		    aq_parse_time(json_string_value(value), &r->observed_at_ms, terr, sizeof(terr)) != 0) {
 			snprintf(err, errlen,
 				 "'observed_at' must be an RFC 3339 time such as 2026-11-27T17:00:00Z");
+			goto err;
+		}
+	}
+	value = json_object_get(obj, "expires_at");
+	if (value && !json_is_null(value)) {
+		char terr[256];
+		if (!json_is_string(value) ||
+		    aq_parse_time(json_string_value(value), &r->expires_at_ms, terr, sizeof(terr)) != 0) {
+			snprintf(err, errlen,
+				 "'expires_at' must be an RFC 3339 time such as 2026-11-27T17:05:00Z");
 			goto err;
 		}
 	}

@@ -98,6 +98,10 @@ static const char *const migrations[] = {
 	"CREATE INDEX alertq_transitions_recorded ON alertq_transitions (recorded_at);"
 	"CREATE INDEX alertq_notifications_delivered ON alertq_notifications (created_at)"
 	"  WHERE state <> 'pending';",
+	/* 4: when the last result stops holding (0: never); the ticker finds expiries by it */
+	"ALTER TABLE alertq_checks ADD COLUMN expires_at_ms bigint NOT NULL DEFAULT 0;"
+	"CREATE INDEX alertq_checks_expires_at ON alertq_checks (expires_at_ms)"
+	"  WHERE expires_at_ms > 0;",
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -304,6 +304,8 @@ int aq_writes_state(aq_writes_t *w, const struct aq_state *st)
 	copy_bool(b, st->acked);
 	copy_sep(b);
 	copy_bool(b, st->suppressed);
+	copy_sep(b);
+	copy_int(b, st->expires_at_ms);
 	aq_buf_add(b, "\n", 1);
 	w->nstates++;
 	if (b->failed)
@@ -332,7 +334,7 @@ int aq_writes_transition(aq_writes_t *w, const char *check, const struct aq_tran
 	put(row, "message", json_string(tr->message ? tr->message : ""), &failed);
 	put(row, "observed_at_ms", json_integer(tr->observed_at_ms), &failed);
 	put(row, "event_id", json_string(tr->event_id ? tr->event_id : ""), &failed);
-	put(row, "cause", json_string(tr->stale ? "stale" : "result"), &failed);
+	put(row, "cause", json_string(aq_transition_cause(tr)), &failed);
 	return queue_row(w, w->transitions, row, failed, "transition of", check);
 }
 
@@ -426,7 +428,7 @@ static int write_rows(aq_store_t *s, const char *sql, json_t *rows, const char *
 	"check_name, severity, since_ms, previous_severity, pending_severity, pending_count, has_value, "  \
 	"value,"                                                                                           \
 	" status, message, labels, last_seen_ms, interval_ms, last_event_id, stale_at_ms, stale, episode," \
-	" escalation_level, last_notified_ms, next_action_ms, told, acked, suppressed"
+	" escalation_level, last_notified_ms, next_action_ms, told, acked, suppressed, expires_at_ms"
 
 /* Sends the batch's states with COPY into a temporary table, then updates
  * the rows that exist and inserts the new ones: no JSON to build or parse,
@@ -446,7 +448,8 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		       " has_value boolean, value double precision, status text, message text, labels jsonb,"
 		       " last_seen_ms bigint, interval_ms bigint, last_event_id text, stale_at_ms bigint,"
 		       " stale boolean, episode bigint, escalation_level int, last_notified_ms bigint,"
-		       " next_action_ms bigint, told text[], acked boolean, suppressed boolean)"
+		       " next_action_ms bigint, told text[], acked boolean, suppressed boolean,"
+		       " expires_at_ms bigint)"
 		       " ON COMMIT DELETE ROWS",
 		       "saving check state", err, errlen) != 0)
 		return -1;
@@ -481,7 +484,8 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		       " acked = b.acked, acked_by = CASE WHEN b.acked THEN c.acked_by END,"
 		       " acked_at = CASE WHEN b.acked THEN c.acked_at END,"
 		       " ack_comment = CASE WHEN b.acked THEN c.ack_comment END, suppressed = b.suppressed,"
-		       " previous_severity = b.previous_severity, updated_at = now()"
+		       " previous_severity = b.previous_severity, expires_at_ms = b.expires_at_ms,"
+		       " updated_at = now()"
 		       " FROM alertq_batch_states b WHERE c.check_name = b.check_name",
 		       "saving check state", err, errlen) != 0)
 		return -1;
@@ -504,7 +508,7 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		" acked_at = CASE WHEN EXCLUDED.acked THEN alertq_checks.acked_at END,"
 		" ack_comment = CASE WHEN EXCLUDED.acked THEN alertq_checks.ack_comment END,"
 		" suppressed = EXCLUDED.suppressed, previous_severity = EXCLUDED.previous_severity,"
-		" updated_at = now()",
+		" expires_at_ms = EXCLUDED.expires_at_ms, updated_at = now()",
 		"saving check state", err, errlen);
 }
 

@@ -128,6 +128,7 @@ def encode_body(check_name, value=None, observed_at_ms=None, message=b"hostile",
             body += avro_string(k) + avro_string(v)
     body += zigzag(0)
     body += zigzag(interval_ms)
+    body += zigzag(0)  # expires_at: null (version 2)
     return body
 
 

@@ -41,6 +41,7 @@ def encode_body(check_name, value, observed_at_ms, message="poison"):
     body += avro_string(message)
     body += zigzag(0)  # labels: empty map
     body += zigzag(60000)
+    body += zigzag(0)  # expires_at: null (version 2)
     return body
 
 

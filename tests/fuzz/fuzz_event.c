@@ -74,7 +74,8 @@ static void check_round_trip(aq_codec_t *codec, const struct aq_result *r)
 		same_string(r->source, back.source) && same_string(r->message, back.message) &&
 		r->observed_at_ms == back.observed_at_ms && r->has_value == back.has_value &&
 		(!r->has_value || r->value == back.value) && r->status == back.status &&
-		r->interval_ms == back.interval_ms && r->nlabels == back.nlabels;
+		r->interval_ms == back.interval_ms && r->expires_at_ms == back.expires_at_ms &&
+		r->nlabels == back.nlabels;
 	for (size_t i = 0; same && i < r->nlabels; i++)
 		same = same_string(r->labels[i].key, back.labels[i].key) &&
 			same_string(r->labels[i].value, back.labels[i].value);

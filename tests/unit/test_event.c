@@ -28,15 +28,32 @@ static const char shipped_canonical[] =
 	"\"symbols\":[\"OK\",\"WARNING\",\"CRITICAL\",\"UNKNOWN\"]}]},"
 	"{\"name\":\"message\",\"type\":\"string\"},"
 	"{\"name\":\"labels\",\"type\":{\"type\":\"map\",\"values\":\"string\"}},"
-	"{\"name\":\"interval_ms\",\"type\":\"long\"}]}";
+	"{\"name\":\"interval_ms\",\"type\":\"long\"},"
+	"{\"name\":\"expires_at\",\"type\":[\"null\",\"long\"]}]}";
 
-static const char *shipped_json(void)
+static const char *shipped_named(const char *name)
 {
 	for (const struct aq_shipped_schema *s = aq_shipped_schemas; s->name; s++) {
-		if (strcmp(s->name, "check_result.avsc") == 0)
+		if (strcmp(s->name, name) == 0)
 			return s->json;
 	}
 	return NULL;
+}
+
+static const char *shipped_json(void)
+{
+	return shipped_named("check_result.avsc");
+}
+
+static uint64_t fingerprint_of(const char *json);
+
+/* The fingerprint of version 1 (schemas/check_result_v1.avsc), which the
+ * hand-written v1 bodies below go behind. */
+static uint64_t v1_fp(void)
+{
+	const char *json = shipped_named("check_result_v1.avsc");
+	ck_assert_ptr_nonnull(json);
+	return fingerprint_of(json);
 }
 
 /* Reads tests/data/NAME into a new string. */
@@ -122,6 +139,7 @@ static void assert_same_result(const struct aq_result *want, const struct aq_res
 		ck_assert_str_eq(got->labels[i].value, want->labels[i].value);
 	}
 	ck_assert_int_eq(got->interval_ms, want->interval_ms);
+	ck_assert_int_eq(got->expires_at_ms, want->expires_at_ms);
 }
 
 /* ---- a hand-written Avro binary writer, independent of the codec ---- */
@@ -367,7 +385,7 @@ START_TEST(test_shipped_fingerprint)
 	uint64_t fp = fingerprint_of(json);
 	ck_assert_uint_eq(fp, aq_crc64_avro(shipped_canonical, strlen(shipped_canonical)));
 	/* a change to this number is a change to the event's schema */
-	ck_assert_uint_eq(fp, 0x12e160e38f54f6cfULL);
+	ck_assert_uint_eq(fp, 0x6ff55b4f5f495e51ULL);
 
 	aq_codec_t *codec = new_codec();
 	ck_assert_uint_eq(aq_codec_writer_fingerprint(codec), fp);
@@ -669,7 +687,7 @@ static const struct {
 START_TEST(test_decode_errors)
 {
 	aq_codec_t *codec = new_codec();
-	uint64_t fp = aq_codec_writer_fingerprint(codec);
+	uint64_t fp = v1_fp();
 	struct raw w = { .n = 0 };
 	struct v1 v = v1_default();
 	char err[256] = "";
@@ -800,7 +818,7 @@ START_TEST(test_decode_hand_written)
 
 	v.status_symbol = 2;
 	v.nlabels = 3;
-	put_header(&w, aq_codec_writer_fingerprint(codec));
+	put_header(&w, v1_fp());
 	put_v1_body(&w, &v);
 	ck_assert_msg(aq_codec_decode(codec, w.b, w.n, &out, err, sizeof(err)) == 0, "decode: %s", err);
 	ck_assert_str_eq(out.event_id, UUID);
@@ -818,7 +836,7 @@ START_TEST(test_decode_hand_written)
 
 	/* a map written in a block with a byte size, as some writers do */
 	w.n = 0;
-	put_header(&w, aq_codec_writer_fingerprint(codec));
+	put_header(&w, v1_fp());
 	put_string(&w, UUID);
 	put_string(&w, "c");
 	put_string(&w, "s");
@@ -922,7 +940,8 @@ START_TEST(test_v1_reader_reads_v2)
 	/* and what the version 2 codec itself writes */
 	struct aq_result r = sample();
 	size_t len = encode_ok(v2codec, &r, buf);
-	ck_assert_uint_eq(len, encode_ok(codec, &r, (unsigned char[BUF_MAX]){ 0 }) + 5);
+	/* version 2 of the tests writes "none" (5 bytes) where the shipped one writes a null expires_at (1) */
+	ck_assert_uint_eq(len, encode_ok(codec, &r, (unsigned char[BUF_MAX]){ 0 }) + 4);
 	ck_assert_int_eq(aq_codec_decode(codec, buf, len, &out, err, sizeof(err)), 0);
 	assert_same_result(&r, &out);
 	aq_result_release(&out);
@@ -980,6 +999,73 @@ START_TEST(test_v2_reader_reads_v1)
 
 	aq_codec_free(codec);
 	aq_codec_free(v2codec);
+	free(v2);
+}
+END_TEST
+
+static void put_result_body(struct raw *w, const struct aq_result *r);
+
+/* expires_at across the versions: the shipped writer and reader carry it;
+ * a version 1 event reads as none; a reader of before it skips it and will
+ * not drop it silently when encoding. */
+START_TEST(test_expires_at_versions)
+{
+	char *v2 = read_data("check_result_v2.avsc");
+	aq_codec_t *codec = new_codec();
+	aq_codec_t *old = new_reader_codec(v2); /* a reader without expires_at */
+	unsigned char buf[BUF_MAX];
+	char err[256] = "";
+	struct aq_result r = sample();
+	struct aq_result out;
+	struct raw w = { .n = 0 };
+
+	/* the newest shipped version, written by the codec, reads back */
+	r.expires_at_ms = r.observed_at_ms + 180000;
+	size_t len = encode_ok(codec, &r, buf);
+	ck_assert_msg(aq_codec_decode(codec, buf, len, &out, err, sizeof(err)) == 0, "decode: %s", err);
+	assert_same_result(&r, &out);
+	aq_result_release(&out);
+	assert_field_json(codec, "expires_at", "{\"long\":1795885380123}");
+
+	/* written by hand, too */
+	put_header(&w, aq_codec_writer_fingerprint(codec));
+	put_result_body(&w, &r);
+	ck_assert_uint_eq(w.n, len);
+	ck_assert_int_eq(memcmp(w.b, buf, len), 0);
+
+	/* an old reader reads it without the field */
+	ck_assert_msg(aq_codec_decode(old, buf, len, &out, err, sizeof(err)) == 0, "decode: %s", err);
+	ck_assert_int_eq(out.expires_at_ms, 0);
+	ck_assert_str_eq(out.check, r.check);
+	aq_result_release(&out);
+	len = BUF_MAX;
+	ck_assert_int_eq(aq_codec_encode(old, &r, buf, &len, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "the reader schema has no expires_at to write");
+
+	/* a version 1 event reads as "none" */
+	struct v1 v = v1_default();
+	w.n = 0;
+	put_header(&w, v1_fp());
+	put_v1_body(&w, &v);
+	ck_assert_uint_ne(v1_fp(), aq_codec_writer_fingerprint(codec));
+	ck_assert_msg(aq_codec_decode(codec, w.b, w.n, &out, err, sizeof(err)) == 0, "decode: %s", err);
+	ck_assert_int_eq(out.expires_at_ms, 0);
+	ck_assert_int_eq(out.interval_ms, 60000);
+	aq_result_release(&out);
+	assert_field_json(codec, "expires_at", "null");
+
+	/* the long branch holding 0 is not "none" in disguise */
+	r.expires_at_ms = 0;
+	w.n = 0;
+	put_header(&w, aq_codec_writer_fingerprint(codec));
+	put_result_body(&w, &r);
+	w.b[w.n - 1] = 2; /* the null branch becomes the long branch (zigzag 1) ... */
+	put_long(&w, 0);  /* ... holding 0 */
+	ck_assert_int_eq(aq_codec_decode(codec, w.b, w.n, &out, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "expires_at is before the year 2000");
+
+	aq_codec_free(codec);
+	aq_codec_free(old);
 	free(v2);
 }
 END_TEST
@@ -1268,6 +1354,9 @@ static void put_result_body(struct raw *w, const struct aq_result *r)
 	}
 	put_long(w, 0);
 	put_long(w, r->interval_ms);
+	put_long(w, r->expires_at_ms ? 1 : 0);
+	if (r->expires_at_ms)
+		put_long(w, r->expires_at_ms);
 }
 
 /* n copies of unit, then tail, into out. */
@@ -1315,6 +1404,14 @@ enum hostile {
 	H_MESSAGE_4096,
 	H_MESSAGE_4097,
 	H_MESSAGE_BAD_UTF8,
+	H_EXPIRES_AT_OBSERVED,
+	H_EXPIRES_IN_5_MINUTES,
+	H_EXPIRES_IN_366_DAYS,
+	H_EXPIRES_IN_367_DAYS,
+	H_EXPIRES_BEFORE_OBSERVED,
+	H_EXPIRES_1999,
+	H_EXPIRES_NEGATIVE,
+	H_EXPIRES_YEAR_10000,
 };
 
 static const struct {
@@ -1376,6 +1473,19 @@ static const struct {
 	/* cut by the decoder, refused by validate until aq_result_bound cut it */
 	{ H_MESSAGE_4097, "message of 4097 bytes", "message is 4097 bytes long, more than 4096", NULL },
 	{ H_MESSAGE_BAD_UTF8, "message not utf-8", "message is not valid utf-8", "string not clean utf-8" },
+	{ H_EXPIRES_AT_OBSERVED, "expires_at = observed_at", NULL, NULL },
+	{ H_EXPIRES_IN_5_MINUTES, "expires_at 5 minutes after observed_at", NULL, NULL },
+	{ H_EXPIRES_IN_366_DAYS, "expires_at 366 days after observed_at", NULL, NULL },
+	{ H_EXPIRES_IN_367_DAYS, "expires_at 366 days and 1 ms after observed_at",
+	  "expires_at is more than 366 days after observed_at", "expires_at is more than 366 days after observed_at" },
+	{ H_EXPIRES_BEFORE_OBSERVED, "expires_at 1 ms before observed_at", "expires_at is before observed_at",
+	  "expires_at is before observed_at" },
+	{ H_EXPIRES_1999, "expires_at in 1999", "expires_at is before the year 2000",
+	  "expires_at is before the year 2000" },
+	{ H_EXPIRES_NEGATIVE, "expires_at negative", "expires_at is before the year 2000",
+	  "expires_at is before the year 2000" },
+	{ H_EXPIRES_YEAR_10000, "expires_at in the year 10000", "expires_at is after the year 9999",
+	  "expires_at is after the year 9999" },
 };
 
 /* Strings for the hostile results; each test runs in its own process. */
@@ -1502,6 +1612,30 @@ static struct aq_result hostile_result(enum hostile what)
 		break;
 	case H_MESSAGE_BAD_UTF8:
 		r.message = "disk \xe2\x82 full";
+		break;
+	case H_EXPIRES_AT_OBSERVED:
+		r.expires_at_ms = r.observed_at_ms;
+		break;
+	case H_EXPIRES_IN_5_MINUTES:
+		r.expires_at_ms = r.observed_at_ms + 300000;
+		break;
+	case H_EXPIRES_IN_366_DAYS:
+		r.expires_at_ms = r.observed_at_ms + AQ_EXPIRES_AFTER_MAX_MS;
+		break;
+	case H_EXPIRES_IN_367_DAYS:
+		r.expires_at_ms = r.observed_at_ms + AQ_EXPIRES_AFTER_MAX_MS + 1;
+		break;
+	case H_EXPIRES_BEFORE_OBSERVED:
+		r.expires_at_ms = r.observed_at_ms - 1;
+		break;
+	case H_EXPIRES_1999:
+		r.expires_at_ms = AQ_OBSERVED_AT_MIN_MS - 1;
+		break;
+	case H_EXPIRES_NEGATIVE:
+		r.expires_at_ms = -5;
+		break;
+	case H_EXPIRES_YEAR_10000:
+		r.expires_at_ms = AQ_OBSERVED_AT_MAX_MS + 1;
 		break;
 	}
 	return r;
@@ -1702,6 +1836,7 @@ static Suite *event_suite(void)
 	tc = tcase_create("evolution");
 	tcase_add_test(tc, test_v1_reader_reads_v2);
 	tcase_add_test(tc, test_v2_reader_reads_v1);
+	tcase_add_test(tc, test_expires_at_versions);
 	tcase_add_test(tc, test_defaults_of_every_kind);
 	tcase_add_test(tc, test_resolution_rules);
 	tcase_add_loop_test(tc, test_unreadable_writers, 0, N(unreadable_writers));

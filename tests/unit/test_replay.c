@@ -48,8 +48,8 @@ static int collect(void *opaque, const struct aq_state *st, const struct aq_tran
 	struct seen *s = opaque;
 	(void)plan;
 	if (s->n < 64)
-		snprintf(s->text[s->n++], sizeof(s->text[0]), "%s %s>%s%s", st->check, aq_status_name(tr->from),
-			 aq_status_name(tr->to), tr->stale ? " stale" : "");
+		snprintf(s->text[s->n++], sizeof(s->text[0]), "%s %s>%s%s%s", st->check, aq_status_name(tr->from),
+			 aq_status_name(tr->to), tr->stale ? " stale" : "", tr->expired ? " expired" : "");
 	return 0;
 }
 
@@ -197,6 +197,56 @@ START_TEST(a_gap_longer_than_stale_after_goes_stale_once)
 }
 END_TEST
 
+static void apply_expiring(aq_replay_eval_t *ev, const char *check, double value, int64_t at, int64_t expires_at)
+{
+	struct aq_result r;
+	char err[256];
+	memset(&r, 0, sizeof(r));
+	r.check = (char *)check;
+	r.has_value = 1;
+	r.value = value;
+	r.status = AQ_STATUS_NONE;
+	r.message = (char *)"m";
+	r.observed_at_ms = at;
+	r.expires_at_ms = expires_at;
+	strcpy(r.event_id, "00000000-0000-4000-8000-000000000000");
+	ck_assert_msg(aq_replay_eval_apply(ev, &r, err, sizeof(err)) == 0, "%s", err);
+}
+
+/* Expiry at its own time between results, as the worker's ticker does it:
+ * re-sent results move it, a silence longer than it resolves the check at
+ * expires_at exactly, and what was told hears it resolved. */
+START_TEST(expiries_fall_due_between_results)
+{
+	struct replay_run run;
+	char err[256];
+	replay_open(&run);
+	aq_replay_eval_t *ev = run.ev;
+	/* re-sent every minute, each good for 3: it fires on */
+	for (int i = 0; i < 5; i++)
+		apply_expiring(ev, "svc.a", 95, T0 + i * MIN, T0 + (i + 3) * MIN);
+	ck_assert_uint_eq(run.seen.n, 1);
+	ck_assert_str_eq(run.seen.text[0], "svc.a OK>CRITICAL");
+	/* then nothing until 20 minutes on: it resolved at 7m, before the 15m level */
+	apply_expiring(ev, "svc.a", 95, T0 + 20 * MIN, T0 + 23 * MIN);
+	ck_assert_uint_eq(run.seen.n, 3);
+	ck_assert_str_eq(run.seen.text[1], "svc.a CRITICAL>OK expired");
+	ck_assert_str_eq(run.seen.text[2], "svc.a OK>CRITICAL");
+	ck_assert_int_eq(count(ev, "mail"), 0);
+	ck_assert_int_eq(count(ev, "log"), 3); /* fired, resolved, fired */
+	const struct aq_state *st = aq_replay_eval_find(ev, "svc.a");
+	ck_assert_int_eq(st->episode, 2);
+	ck_assert_int_eq(st->expires_at_ms, T0 + 23 * MIN);
+	/* settling to a time past it expires it too, at its time */
+	ck_assert_int_eq(aq_replay_eval_settle(ev, T0 + 23 * MIN, err, sizeof(err)), 0);
+	ck_assert_uint_eq(run.seen.n, 4);
+	ck_assert_str_eq(run.seen.text[3], "svc.a CRITICAL>OK expired");
+	ck_assert_int_eq(st->since_ms, T0 + 23 * MIN);
+	ck_assert_int_eq(st->expires_at_ms, 0);
+	replay_close(&run);
+}
+END_TEST
+
 START_TEST(settle_brings_state_to_now_without_counting)
 {
 	struct replay_run run;
@@ -252,6 +302,7 @@ int main(void)
 	tcase_add_test(tc, levels_and_repeats_fall_due_between_results);
 	tcase_add_test(tc, a_gap_longer_than_stale_after_goes_stale_once);
 	tcase_add_test(tc, settle_brings_state_to_now_without_counting);
+	tcase_add_test(tc, expiries_fall_due_between_results);
 	tcase_add_test(tc, many_checks_each_found_again);
 	suite_add_tcase(s, tc);
 	return unit_run(s);

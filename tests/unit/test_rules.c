@@ -412,6 +412,201 @@ START_TEST(extreme_result_times)
 }
 END_TEST
 
+/* ---- expiry: a result's expires_at passing ---- */
+
+enum expiry_op {
+	X_END,
+	X_RESULT,
+	X_TICK
+};
+
+struct expiry_step {
+	enum expiry_op op;
+	int64_t at;         /* observed_at, or the tick's now */
+	double value;       /* X_RESULT: 200000 CRITICAL, 60000 WARNING, 10 OK */
+	int64_t expires_at; /* X_RESULT */
+	int64_t interval;   /* X_RESULT */
+	const char *want;   /* transitions "FROM>TO(cause)[plan]" and a tick's plan "tick[plan]"; "" for none */
+	int severity;       /* after the step */
+	int64_t expires;    /* the state's expires_at after the step */
+};
+
+#define XR(at, value, expires, interval, want, sev, exp)               \
+	{                                                              \
+		X_RESULT, at, value, expires, interval, want, sev, exp \
+	}
+#define XT(at, want, sev, exp)                      \
+	{                                           \
+		X_TICK, at, 0, 0, 0, want, sev, exp \
+	}
+
+static const struct {
+	const char *name;
+	int for_count;
+	struct expiry_step steps[8];
+} expiries[] = {
+	{ "a firing check expires and resolves, told like any resolve",
+	  1,
+	  { XR(T0, 200000, T0 + 3 * MIN, 0, "OK>CRITICAL(result)[logfile:0,ops-webhook:0]", AQ_CRITICAL, T0 + 3 * MIN),
+	    XT(T0 + 3 * MIN - 1, "", AQ_CRITICAL, T0 + 3 * MIN),
+	    XT(T0 + 3 * MIN, "CRITICAL>OK(expired)[logfile:0r,ops-webhook:0r]", AQ_OK, 0),
+	    XT(T0 + 10 * MIN, "", AQ_OK, 0) } },
+	{ "re-sent before expiry: the deadline moves",
+	  1,
+	  { XR(T0, 200000, T0 + 3 * MIN, 0, "OK>CRITICAL(result)[logfile:0,ops-webhook:0]", AQ_CRITICAL, T0 + 3 * MIN),
+	    XR(T0 + 1 * MIN, 200000, T0 + 4 * MIN, 0, "", AQ_CRITICAL, T0 + 4 * MIN),
+	    XT(T0 + 3 * MIN, "", AQ_CRITICAL, T0 + 4 * MIN),
+	    XR(T0 + 3 * MIN + 1, 60000, T0 + 6 * MIN, 0, "CRITICAL>WARNING(result)[logfile:0]", AQ_WARNING,
+	       T0 + 6 * MIN),
+	    XT(T0 + 4 * MIN, "", AQ_WARNING, T0 + 6 * MIN),
+	    XT(T0 + 6 * MIN, "WARNING>OK(expired)[logfile:0r,ops-webhook:0r]", AQ_OK, 0) } },
+	{ "expired, then fires again: a new episode that expires too",
+	  1,
+	  { XR(T0, 200000, T0 + 3 * MIN, 0, "OK>CRITICAL(result)[logfile:0,ops-webhook:0]", AQ_CRITICAL, T0 + 3 * MIN),
+	    XT(T0 + 3 * MIN, "CRITICAL>OK(expired)[logfile:0r,ops-webhook:0r]", AQ_OK, 0),
+	    XR(T0 + 5 * MIN, 200000, T0 + 8 * MIN, 0, "OK>CRITICAL(result)[logfile:0,ops-webhook:0]", AQ_CRITICAL,
+	       T0 + 8 * MIN),
+	    XT(T0 + 8 * MIN, "CRITICAL>OK(expired)[logfile:0r,ops-webhook:0r]", AQ_OK, 0) } },
+	{ "an OK result resolves and clears it",
+	  1,
+	  { XR(T0, 200000, T0 + 3 * MIN, 0, "OK>CRITICAL(result)[logfile:0,ops-webhook:0]", AQ_CRITICAL, T0 + 3 * MIN),
+	    XR(T0 + 1 * MIN, 10, 0, 0, "CRITICAL>OK(result)[logfile:0r,ops-webhook:0r]", AQ_OK, 0),
+	    XT(T0 + 3 * MIN, "", AQ_OK, 0) } },
+	{ "a result without expires_at clears it: the check fires on",
+	  1,
+	  { XR(T0, 200000, T0 + 3 * MIN, 0, "OK>CRITICAL(result)[logfile:0,ops-webhook:0]", AQ_CRITICAL, T0 + 3 * MIN),
+	    XR(T0 + 1 * MIN, 200000, 0, 0, "", AQ_CRITICAL, 0),
+	    XT(T0 + 3 * MIN, "", AQ_CRITICAL, 0),
+	    XT(T0 + 15 * MIN, "tick[oncall-email:1]", AQ_CRITICAL, 0) } },
+	{ "stale first, then expired, in one tick, in deadline order",
+	  1,
+	  { XR(T0, 200000, T0 + 3 * MIN, MIN, "OK>CRITICAL(result)[logfile:0,ops-webhook:0]", AQ_CRITICAL,
+	       T0 + 3 * MIN),
+	    XT(T0 + 5 * MIN, "CRITICAL>UNKNOWN(stale)[]UNKNOWN>OK(expired)[logfile:0r,ops-webhook:0r]", AQ_OK, 0),
+	    XT(T0 + 60 * MIN, "", AQ_OK, 0) } },
+	{ "expired before its staleness was due: no staleness after it",
+	  1,
+	  { XR(T0, 200000, T0 + 1 * MIN, MIN, "OK>CRITICAL(result)[logfile:0,ops-webhook:0]", AQ_CRITICAL,
+	       T0 + 1 * MIN),
+	    XT(T0 + 5 * MIN, "CRITICAL>OK(expired)[logfile:0r,ops-webhook:0r]", AQ_OK, 0),
+	    XT(T0 + 60 * MIN, "", AQ_OK, 0) } },
+	{ "equal deadlines: expiry wins",
+	  1,
+	  { XR(T0, 200000, T0 + 2 * MIN, MIN, "OK>CRITICAL(result)[logfile:0,ops-webhook:0]", AQ_CRITICAL,
+	       T0 + 2 * MIN),
+	    XT(T0 + 2 * MIN, "CRITICAL>OK(expired)[logfile:0r,ops-webhook:0r]", AQ_OK, 0) } },
+	{ "an OK check's expiry passes quietly",
+	  1,
+	  { XR(T0, 10, T0 + 1 * MIN, 0, "", AQ_OK, T0 + 1 * MIN), XT(T0 + 1 * MIN, "", AQ_OK, 0) } },
+	{ "a streak toward `for` expires with its result",
+	  2,
+	  { XR(T0, 200000, T0 + 1 * MIN, 0, "", AQ_OK, T0 + 1 * MIN), XT(T0 + 1 * MIN, "", AQ_OK, 0),
+	    XR(T0 + 2 * MIN, 200000, 0, 0, "", AQ_OK, 0),
+	    XR(T0 + 3 * MIN, 200000, 0, 0, "OK>CRITICAL(result)[logfile:0,ops-webhook:0]", AQ_CRITICAL, 0) } },
+};
+
+/* What the ticker does at now: time-driven transitions, then the plan's tick. */
+static void expiry_tick(struct aq_state *st, const struct aq_rule *rule, const struct aq_escalation *e, int64_t now,
+			char *got, size_t gotlen)
+{
+	struct aq_transition tr;
+	struct aq_plan plan = { .n = 0 };
+	char text[512];
+	size_t used = strlen(got);
+	for (int k = 0; k < AQ_STATE_TIME_STEPS; k++) {
+		if (!aq_state_time_step(st, rule, now, &tr))
+			continue;
+		aq_plan_transition(st, e, &tr, now, 0, &plan);
+		plan_text(&plan, text, sizeof(text));
+		used += (size_t)snprintf(got + used, gotlen - used, "%s>%s(%s)[%s]", aq_status_name(tr.from),
+					 aq_status_name(tr.to), aq_transition_cause(&tr), text);
+		if (tr.expired)
+			ck_assert_ptr_nonnull(strstr(st->message, "expired at"));
+	}
+	aq_plan_tick(st, e, now, 0, &plan);
+	if (plan.n) {
+		plan_text(&plan, text, sizeof(text));
+		snprintf(got + used, gotlen - used, "tick[%s]", text);
+	}
+}
+
+START_TEST(expiry_scenarios)
+{
+	struct aq_escalation e = policy();
+	struct aq_rule rule = session_rule(expiries[_i].for_count);
+	struct aq_state st;
+	aq_state_init(&st, "system.session_rows");
+	for (size_t k = 0; k < sizeof(expiries[_i].steps) / sizeof(expiries[_i].steps[0]); k++) {
+		const struct expiry_step *x = &expiries[_i].steps[k];
+		char got[1024] = "";
+		if (x->op == X_END)
+			break;
+		if (x->op == X_RESULT) {
+			struct aq_result r = result(1, x->value, AQ_STATUS_NONE, x->at);
+			struct aq_transition tr;
+			struct aq_plan plan = { .n = 0 };
+			char text[512];
+			r.expires_at_ms = x->expires_at;
+			r.interval_ms = x->interval;
+			if (aq_state_apply(&st, &rule, &r, &tr)) {
+				aq_plan_transition(&st, &e, &tr, x->at, 0, &plan);
+				plan_text(&plan, text, sizeof(text));
+				snprintf(got, sizeof(got), "%s>%s(%s)[%s]", aq_status_name(tr.from), aq_status_name(tr.to),
+					 aq_transition_cause(&tr), text);
+			}
+		} else {
+			expiry_tick(&st, &rule, &e, x->at, got, sizeof(got));
+		}
+		ck_assert_msg(strcmp(got, x->want) == 0, "%s, step %zu: got '%s', want '%s'", expiries[_i].name, k, got,
+			      x->want);
+		ck_assert_msg(st.severity == x->severity, "%s, step %zu: severity %s", expiries[_i].name, k,
+			      aq_status_name(st.severity));
+		ck_assert_msg(st.expires_at_ms == x->expires, "%s, step %zu: expires_at %lld", expiries[_i].name, k,
+			      (long long)st.expires_at_ms);
+	}
+	aq_state_release(&st);
+}
+END_TEST
+
+/* Deadlines near the end of time: nothing overflows, the earliest wins. */
+START_TEST(expiry_near_the_end)
+{
+	struct aq_escalation e = policy();
+	struct aq_rule rule = session_rule(1);
+	struct aq_state st;
+	char got[1024] = "";
+	aq_state_init(&st, "x");
+	struct aq_result r = result(1, 200000, AQ_STATUS_NONE, AQ_OBSERVED_AT_MAX_MS - MIN);
+	r.interval_ms = INT64_C(1) << 62; /* stale: saturates */
+	r.expires_at_ms = AQ_OBSERVED_AT_MAX_MS;
+	struct aq_transition tr;
+	struct aq_plan plan = { .n = 0 };
+	ck_assert_int_eq(aq_state_apply(&st, &rule, &r, &tr), 1);
+	aq_plan_transition(&st, &e, &tr, r.observed_at_ms, 0, &plan);
+	ck_assert_int_eq(st.stale_at_ms, INT64_MAX);
+	ck_assert_int_eq(aq_state_next_deadline(&st), AQ_OBSERVED_AT_MAX_MS);
+	expiry_tick(&st, &rule, &e, AQ_OBSERVED_AT_MAX_MS - 1, got, sizeof(got));
+	ck_assert_str_eq(got, "");
+	expiry_tick(&st, &rule, &e, AQ_OBSERVED_AT_MAX_MS, got, sizeof(got));
+	ck_assert_str_eq(got, "CRITICAL>OK(expired)[logfile:0r,ops-webhook:0r]");
+	ck_assert_int_eq(st.stale_at_ms, 0);
+	ck_assert_int_eq(aq_state_next_deadline(&st), 0);
+
+	/* a stored state whose deadlines sit at the very end */
+	st.severity = AQ_CRITICAL;
+	st.expires_at_ms = INT64_MAX;
+	st.stale_at_ms = INT64_MAX;
+	got[0] = '\0';
+	ck_assert_int_eq(aq_state_time_step(&st, &rule, INT64_MAX - 1, &tr), 0);
+	ck_assert_int_eq(st.expires_at_ms, INT64_MAX);
+	ck_assert_int_eq(aq_state_time_step(&st, &rule, INT64_MAX, &tr), 1);
+	ck_assert_int_eq(tr.expired, 1);
+	ck_assert_int_eq(st.severity, AQ_OK);
+	ck_assert_int_eq(aq_state_time_step(&st, &rule, INT64_MAX, &tr), 0);
+	aq_state_release(&st);
+}
+END_TEST
+
 START_TEST(rule_policy_by_name)
 {
 	struct aq_escalation escalations[2];
@@ -443,6 +638,8 @@ int main(void)
 	tcase_add_test(tc, rule_policy_by_name);
 	tcase_add_loop_test(tc, stale_deadline_saturates, 0, (int)(sizeof(deadlines) / sizeof(deadlines[0])));
 	tcase_add_test(tc, extreme_result_times);
+	tcase_add_loop_test(tc, expiry_scenarios, 0, (int)(sizeof(expiries) / sizeof(expiries[0])));
+	tcase_add_test(tc, expiry_near_the_end);
 	suite_add_tcase(s, tc);
 	return unit_run(s);
 }

@@ -79,6 +79,7 @@ static void nasty_state(struct aq_state *st, const char *check)
 	st->interval_ms = 60000;
 	snprintf(st->last_event_id, sizeof(st->last_event_id), "%s", "0b8f9d1e-5c2a-4e7b-9a3d-2f6c8e1b4a70");
 	st->stale_at_ms = 1764262980000LL;
+	st->expires_at_ms = INT64_MAX - 1; /* the whole range of the column */
 	st->stale = 1;
 	st->episode = 7;
 	st->escalation_level = 1;
@@ -124,6 +125,7 @@ static void assert_same(const struct aq_state *want, const struct aq_state *got)
 	ck_assert_int_eq(got->interval_ms, want->interval_ms);
 	ck_assert_str_eq(got->last_event_id, want->last_event_id);
 	ck_assert_int_eq(got->stale_at_ms, want->stale_at_ms);
+	ck_assert_int_eq(got->expires_at_ms, want->expires_at_ms);
 	ck_assert_int_eq(got->stale, want->stale);
 	ck_assert_int_eq(got->episode, want->episode);
 	ck_assert_int_eq(got->escalation_level, want->escalation_level);
@@ -178,12 +180,44 @@ START_TEST(test_states_round_trip)
 	states[2].has_value = 1;
 	states[2].value = -1e300;
 	states[2].severity = AQ_WARNING;
+	states[0].expires_at_ms = 0;               /* the UPDATE clears it */
+	states[2].expires_at_ms = 1764263100000LL; /* and sets it */
 	write_and_load(s, states, 3, got);
 	for (int i = 0; i < 3; i++) {
 		assert_same(&states[i], &got[i]);
 		aq_state_release(&got[i]);
 		aq_state_release(&states[i]);
 	}
+	aq_store_free(s);
+}
+END_TEST
+
+/* An expiry makes a check due at its time, like staleness. */
+START_TEST(test_expiry_due)
+{
+	char err[1024];
+	aq_store_t *s = aq_store_connect(dsn, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	struct aq_state states[1];
+	struct aq_state got[1];
+	aq_state_init(&states[0], "expiry.due");
+	states[0].severity = AQ_CRITICAL;
+	states[0].expires_at_ms = 1764263100000LL;
+	write_and_load(s, states, 1, got);
+	aq_state_release(&got[0]);
+	for (int later = 0; later <= 1; later++) {
+		char **names = NULL;
+		size_t n = 0;
+		int found = 0;
+		ck_assert_msg(aq_store_due_checks(s, 1764263100000LL - 1 + later, 500, &names, &n, err, sizeof(err)) ==
+				      0,
+			      "%s", err);
+		for (size_t i = 0; i < n; i++)
+			found |= strcmp(names[i], "expiry.due") == 0;
+		aq_names_free(names, n);
+		ck_assert_int_eq(found, later);
+	}
+	aq_state_release(&states[0]);
 	aq_store_free(s);
 }
 END_TEST
@@ -830,6 +864,7 @@ int main(void)
 	TCase *tc = tcase_create("states");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_states_round_trip);
+	tcase_add_test(tc, test_expiry_due);
 	tcase_add_loop_test(tc, test_writes_refused, 0, sizeof(refused_cases) / sizeof(refused_cases[0]));
 	tcase_add_test(tc, test_writes_kept);
 	suite_add_tcase(suite, tc);

@@ -42,6 +42,9 @@ static const struct args_case args_cases[] = {
 	{ { "submit", "--check", "caf\xc3", "--value", "1" }, -1, "check name is not valid utf-8" },
 	{ { "submit", "--check", "a", "--label", "k=\xe2\x82" }, -1, "value is not valid utf-8" },
 	{ { "submit", "--check", "a", "--interval", "5 minutes" }, -1, "--interval" },
+	{ { "submit", "--check", "a", "--expires-at", "in 5 minutes" }, -1, "--expires-at must be an RFC 3339 time" },
+	{ { "submit", "--check", "a", "--expires-at", "2020-01-01T00:00:00Z" }, -1, "expires_at is before observed_at" },
+	{ { "submit", "--check", "a", "--expires-at", "2999-01-01T00:00:00Z" }, -1, "more than 366 days" },
 };
 
 START_TEST(test_args_table)
@@ -94,6 +97,15 @@ static const struct json_case json_cases[] = {
 	{ "{\"check\": \"a\", \"labels\": {\"" LONG_KEY "\": \"v\"}}", -1, "more than 128" },
 	{ "{\"check\": \"a\", \"labels\": {\"k\": 1}}", -1, "must be a string" },
 	{ "{\"check\": \"a\", \"extra\": 1}", -1, "unknown field" },
+	{ "{\"check\": \"a.one\", \"observed_at\": \"2026-11-27T17:00:00Z\", \"expires_at\": \"2026-11-27T17:03:00Z\"}", 0,
+	  NULL },
+	{ "{\"check\": \"a.one\", \"expires_at\": null}", 0, NULL },
+	{ "{\"check\": \"a\", \"expires_at\": 1795885380000}", -1, "'expires_at' must be an RFC 3339 time" },
+	{ "{\"check\": \"a\", \"expires_at\": \"soon\"}", -1, "'expires_at' must be an RFC 3339 time" },
+	{ "{\"check\": \"a\", \"observed_at\": \"2026-11-27T17:00:00Z\", \"expires_at\": \"2026-11-27T16:59:59Z\"}", -1,
+	  "expires_at is before observed_at" },
+	{ "{\"check\": \"a\", \"observed_at\": \"2026-11-27T17:00:00Z\", \"expires_at\": \"2027-11-29T17:00:00Z\"}", -1,
+	  "more than 366 days" },
 };
 
 START_TEST(test_json_table)
@@ -111,6 +123,27 @@ START_TEST(test_json_table)
 		ck_assert(r.event_id[0] != '\0');
 		aq_result_release(&r);
 	}
+}
+END_TEST
+
+/* expires_at reaches the result, from a file line and from argv */
+START_TEST(test_expires_at)
+{
+	const char *json = "{\"check\": \"a\", \"observed_at\": \"2026-11-27T17:00:00Z\","
+			   " \"expires_at\": \"2026-11-27T17:03:00.5Z\"}";
+	struct aq_result r;
+	char err[512] = "";
+	ck_assert_msg(aq_submit_parse(json, strlen(json), &r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(r.expires_at_ms, r.observed_at_ms + 180500);
+	aq_result_release(&r);
+
+	char when[40];
+	aq_format_time(aq_now_ms() + 60000, when, sizeof(when));
+	char *argv[] = { "submit", "--check", "a", "--status", "CRITICAL", "--expires-at", when, NULL };
+	struct aq_submit_request req;
+	ck_assert_msg(aq_submit_args(7, argv, &req, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_gt(req.result.expires_at_ms, req.result.observed_at_ms);
+	aq_submit_request_release(&req);
 }
 END_TEST
 
@@ -139,6 +172,7 @@ static Suite *submit_suite(void)
 	tcase_add_test(tc, test_args_long_message);
 	tcase_add_loop_test(tc, test_json_table, 0, (int)(sizeof(json_cases) / sizeof(json_cases[0])));
 	tcase_add_test(tc, test_json_long_message);
+	tcase_add_test(tc, test_expires_at);
 	suite_add_tcase(s, tc);
 	return s;
 }
