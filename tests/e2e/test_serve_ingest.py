@@ -221,6 +221,19 @@ def test(make):
     wait_for("the logfile told HighLatency resolved", lambda: any(
         a["check"] == name and a["status"] == "resolved" for a in env.alert_lines()))
 
+    # a firing alert not sent again resolves by itself at its endsAt, as in
+    # Alertmanager, and the logfile is told
+    now = int(time.time() * 1000)
+    short = [prometheus_alert("Flaky", "web-3:9090", "critical", now - 1000, now + 4000)]
+    expect(call(port, "POST", "/api/v2/alerts", P, short), 200, "prometheus short-lived")
+    wait_for("Flaky firing", lambda: env.status().get("Flaky/web-3:9090", {}).get("severity") == "CRITICAL")
+    fired = time.time()
+    wait_for("Flaky expired", lambda: env.status()["Flaky/web-3:9090"]["severity"] == "OK", timeout=20)
+    check(time.time() * 1000 >= now + 4000, "Flaky resolved before its endsAt")
+    check(time.time() - fired < 15, "Flaky resolved %.1fs after firing" % (time.time() - fired))
+    wait_for("the logfile told Flaky resolved", lambda: any(
+        a["check"] == "Flaky/web-3:9090" and a["status"] == "resolved" for a in env.alert_lines()))
+
     # a bad alert among good ones: nothing of it published
     count = len(topic_rows(env))
     got = expect(call(port, "POST", "/api/v2/alerts", P,
