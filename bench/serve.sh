@@ -8,7 +8,8 @@
 #
 # Environment: BENCH_CHECKS checks in the state (50000), BENCH_WRK_S seconds
 # per wrk run (10), BENCH_WRK_THREADS (2) and BENCH_WRK_CONNS (16) for wrk,
-# BENCH_CEILING events for the raw produce (200000), BENCH_ALERTS_PATH the
+# BENCH_ALERTS_CONNS (2) connections for the alert list, whose requests each
+# read the whole state (16 of them at once answer none within a run), BENCH_CEILING events for the raw produce (200000), BENCH_ALERTS_PATH the
 # alert list's path (/api/v1/alerts?limit=500); BENCH_KEEP=1 keeps the work
 # directory; BENCH_NO_BUILD=1 uses $ALERTQ_BENCH_BUILD as it is (built with
 # -DALERTQ_BENCH=ON). Needs wrk (scripts/deps.sh installs it) and curl.
@@ -21,6 +22,7 @@ checks=${BENCH_CHECKS:-50000}
 wrk_s=${BENCH_WRK_S:-10}
 wrk_threads=${BENCH_WRK_THREADS:-2}
 wrk_conns=${BENCH_WRK_CONNS:-16}
+alerts_conns=${BENCH_ALERTS_CONNS:-2}
 ceiling_n=${BENCH_CEILING:-200000}
 alerts_path=${BENCH_ALERTS_PATH:-/api/v1/alerts?limit=500}
 batch=100 # results in one POST /api/v1/results
@@ -135,7 +137,8 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 curl -fsS -o /dev/null "$base/-/ready" || die "alertq serve is not ready (see $work/serve.log)"
-curl -fsS -o "$work/alerts.json" "$base$alerts_path" || die "GET $alerts_path failed"
+alerts_s=$(curl -fsS -o "$work/alerts.json" -w '%{time_total}' "$base$alerts_path") || die "GET $alerts_path failed"
+say "one GET $alerts_path alone: ${alerts_s}s"
 n_alerts=$(/usr/bin/python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$work/alerts.json") ||
 	die "GET $alerts_path did not give a JSON array"
 
@@ -153,19 +156,22 @@ f:close()
 wrk.headers["Content-Type"] = "application/json"
 EOF
 
-# run_wrk NAME URL [SCRIPT]: requests/s; fails on socket errors or non-2xx answers
+# run_wrk NAME URL [SCRIPT [CONNECTIONS]]: requests/s; fails on socket errors or non-2xx answers
 run_wrk() {
-	local log=$work/wrk-$1.log
-	wrk -t"$wrk_threads" -c"$wrk_conns" -d"${wrk_s}s" ${3:+-s "$3"} "$2" >"$log" 2>&1 ||
+	local log=$work/wrk-$1.log conns=${4:-$wrk_conns}
+	# --timeout: wrk's default of 2 s drops slow answers without a word, and
+	# a run where none came back in time reads as 0 requests/s
+	wrk -t"$wrk_threads" -c"$conns" -d"${wrk_s}s" --timeout 60s ${3:+-s "$3"} "$2" >"$log" 2>&1 ||
 		die "wrk $1 failed (see $log)"
 	! grep -q 'Non-2xx or 3xx responses\|Socket errors' "$log" || die "wrk $1: errors: $(grep -h 'Non-2xx\|Socket' "$log")"
-	awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$log"
+	grep -Eq '^ +[1-9][0-9]* requests in' "$log" || die "wrk $1: no request answered within ${wrk_s}s (see $log)"
+	awk '/^Requests\/sec:/ { printf "%.1f", $2 }' "$log"
 }
 
 say "3. GET /-/healthy for ${wrk_s}s, $wrk_conns connections"
 healthy_rps=$(run_wrk healthy "$base/-/healthy")
-say "4. GET $alerts_path ($n_alerts alerts of $checks checks)"
-alerts_rps=$(run_wrk alerts "$base$alerts_path")
+say "4. GET $alerts_path ($n_alerts alerts of $checks checks), $alerts_conns connections"
+alerts_rps=$(run_wrk alerts "$base$alerts_path" "" "$alerts_conns")
 say "5. POST /api/v1/results, $batch results a request"
 before=$(field high "$("$tools/bench_ceiling" marks "$brokers" alertq.checks)")
 post_rps=$(run_wrk ingest "$base/api/v1/results" "$work/post.lua")
@@ -175,12 +181,12 @@ done_requests=$(awk '/requests in/ { print $1 }' "$work/wrk-ingest.log")
 # every answered request's results are in the topic (requests cut off at the end may add more)
 [ $((after - before)) -ge $((done_requests * batch)) ] ||
 	die "ingest: $done_requests requests answered, but the topic grew by $((after - before)), not $((done_requests * batch))"
-ingest_rate=$((post_rps * batch))
+ingest_rate=$(awk -v r="$post_rps" -v b="$batch" 'BEGIN { printf "%.0f", r * b }')
 kill "$serve_pid"
 wait "$serve_pid" 2>/dev/null || true
 
 row "GET /-/healthy (the HTTP layer's ceiling)" "$healthy_rps req/s" "-" "-"
-row "GET $alerts_path ($n_alerts alerts, $checks checks)" "$alerts_rps req/s" "$healthy_rps req/s (/-/healthy)" \
+row "GET $alerts_path ($n_alerts alerts, $checks checks, $alerts_conns connections; one request alone ${alerts_s}s)" "$alerts_rps req/s" "$healthy_rps req/s (/-/healthy)" \
 	"$(ratio "$alerts_rps" "$healthy_rps")"
 row "POST /api/v1/results ($batch a request, $post_rps req/s)" "$ingest_rate results/s" \
 	"$produce_rate/s (raw produce)" "$(ratio "$ingest_rate" "$produce_rate")"
@@ -192,7 +198,7 @@ row "the same beside alertq's publisher alone (bench_gen)" "$ingest_rate results
 	echo
 	echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'),"
 	echo "kernel $(uname -r), commit ${BENCH_COMMIT:-$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)}."
-	echo "wrk -t$wrk_threads -c$wrk_conns -d${wrk_s}s on the same machine as alertq serve (no tokens, loopback),"
+	echo "wrk -t$wrk_threads -c$wrk_conns (-c$alerts_conns for the alert list) -d${wrk_s}s on the same machine as alertq serve (no tokens, loopback),"
 	echo "the dev broker ($partitions partitions) and PostgreSQL (fsync on); no worker runs while wrk does."
 	echo "Ratio = value / ceiling measured in the same run."
 	echo

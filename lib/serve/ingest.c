@@ -23,18 +23,6 @@ static void add_error(json_t *errors, long index, const char *reason)
 	json_array_append_new(errors, json_pack("{s:I,s:s}", "index", (json_int_t)index, "error", clean));
 }
 
-/* The expiry time lands in struct aq_result with the expiry of firing
- * alerts; until the build has the field the time is worked out and dropped. */
-static void set_expiry(struct aq_result *r, int64_t expires_at_ms)
-{
-#ifdef AQ_RESULT_HAS_EXPIRES_AT
-	r->expires_at_ms = expires_at_ms;
-#else
-	(void)r;
-	(void)expires_at_ms;
-#endif
-}
-
 /* Hands one submit object to the parser `submit --file` uses. */
 static int parse_submit_object(json_t *obj, struct aq_result *r, char *err, size_t errlen)
 {
@@ -200,9 +188,8 @@ static int set_cut_label(json_t *labels, const char *key, const char *value)
 }
 
 /* The submit object an Alertmanager alert stands for (see ingest.h), or NULL
- * with err; *expires_at_ms is set with it. */
-static json_t *alert_submit_object(json_t *alert, int64_t now_ms, int64_t *expires_at_ms, char *err,
-				   size_t errlen)
+ * with err. */
+static json_t *alert_submit_object(json_t *alert, int64_t now_ms, char *err, size_t errlen)
 {
 	json_t *labels, *annotations;
 	int64_t starts_ms = 0, ends_ms = 0;
@@ -245,16 +232,27 @@ static json_t *alert_submit_object(json_t *alert, int64_t now_ms, int64_t *expir
 		observed_ms = ends_ms;
 	else if (has_starts && starts_ms <= now_ms)
 		observed_ms = starts_ms;
-	*expires_at_ms = has_ends && ends_ms > now_ms ? ends_ms : now_ms + AQ_INGEST_ALERT_TTL_MS;
+	int64_t expires_ms = has_ends && ends_ms > now_ms ? ends_ms : now_ms + AQ_INGEST_ALERT_TTL_MS;
+	/* an alert firing for longer than an expiry may reach (Prometheus'
+	 * always-firing Watchdog) is observed now, not refused; a resolved one
+	 * that old needs no expiry */
+	if (expires_ms - observed_ms > AQ_EXPIRES_AFTER_MAX_MS) {
+		if (resolved)
+			expires_ms = 0;
+		else
+			observed_ms = now_ms;
+	}
 
 	const char *message = string_at(annotations, "summary");
 	if (!message)
 		message = string_at(annotations, "description");
-	char observed[64];
+	char observed[64], expires[64];
 	aq_format_time(observed_ms, observed, sizeof(observed));
-	json_t *out = json_pack("{s:s,s:s,s:s,s:s,s:{}}", "check", check, "status",
+	aq_format_time(expires_ms, expires, sizeof(expires));
+	json_t *out = json_pack("{s:s,s:s,s:s,s:s,s:s*,s:{}}", "check", check, "status",
 				resolved ? "OK" : severity_status(string_at(labels, "severity")), "message",
-				message ? message : "", "observed_at", observed, "labels");
+				message ? message : "", "observed_at", observed, "expires_at",
+				expires_ms ? expires : NULL, "labels");
 	if (!out) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -286,15 +284,12 @@ static json_t *alert_submit_object(json_t *alert, int64_t now_ms, int64_t *expir
 
 static int parse_alert_item(json_t *item, int64_t now_ms, struct aq_result *r, char *err, size_t errlen)
 {
-	int64_t expires_at_ms = 0;
 	memset(r, 0, sizeof(*r));
-	json_t *obj = alert_submit_object(item, now_ms, &expires_at_ms, err, errlen);
+	json_t *obj = alert_submit_object(item, now_ms, err, errlen);
 	if (!obj)
 		return -1;
 	int rc = parse_submit_object(obj, r, err, errlen);
 	json_decref(obj);
-	if (rc == 0)
-		set_expiry(r, expires_at_ms);
 	return rc;
 }
 

@@ -28,14 +28,16 @@ int aq_ingest_results(const char *body, size_t len, struct aq_result **results, 
 /* Alertmanager API v2 POST /api/v2/alerts body (array of {labels, annotations, startsAt, endsAt, generatorURL}).
  * Returns and fails as aq_ingest_results. Each alert becomes one result:
  * check = alertname, then "/" and instance when that label is set; status
- * from the severity label (critical: CRITICAL, warning and info: WARNING,
- * anything else or none: CRITICAL) and OK once endsAt <= now_ms; message =
+ * from the severity label (warning: WARNING, anything else or none:
+ * CRITICAL) and OK once endsAt <= now_ms; message =
  * annotations.summary, else annotations.description, else ""; labels = every
  * label but alertname, each annotation as "annotation_KEY" (cleaned, cut to
  * AQ_LABEL_VALUE_MAX) and generatorURL as "generator_url"; observed_at =
  * endsAt for a resolved alert, else startsAt when it is not after now_ms,
- * else now_ms; expires_at = endsAt when it is after now_ms, else now_ms +
- * AQ_INGEST_ALERT_TTL_MS. Times are RFC 3339 with any number of fractional
+ * else now_ms (now_ms too when startsAt is more than AQ_EXPIRES_AFTER_MAX_MS
+ * before expires_at); expires_at = endsAt when it is after now_ms, else
+ * now_ms + AQ_INGEST_ALERT_TTL_MS (an endsAt further than
+ * AQ_EXPIRES_AFTER_MAX_MS ahead makes the item bad). Times are RFC 3339 with any number of fractional
  * digits; "0001-01-01T00:00:00Z" (Go's zero time) counts as unset. */
 int aq_ingest_alertmanager(const char *body, size_t len, int64_t now_ms, struct aq_result **results,
 			   size_t *n, json_t **errors);

@@ -241,9 +241,7 @@ START_TEST(alertmanager_prometheus_firing_then_resolved)
 			 "node01:9100 of job node has been down for more than 1 minute.");
 	ck_assert_str_eq(label(&rs[0], "generator_url"), "http://prometheus:9090/graph?g0.expr=up+%3D%3D+0&g0.tab=1");
 	ck_assert_uint_eq(rs[0].nlabels, 6);
-#ifdef AQ_RESULT_HAS_EXPIRES_AT
 	ck_assert_int_eq(rs[0].expires_at_ms, at("2026-11-27T17:09:00.123Z"));
-#endif
 	free_results(rs, n);
 
 	ck_assert_int_eq(aq_ingest_alertmanager(prometheus_resolved, strlen(prometheus_resolved), NOW_MS, &rs, &n,
@@ -253,9 +251,7 @@ START_TEST(alertmanager_prometheus_firing_then_resolved)
 	ck_assert_str_eq(rs[0].check, "InstanceDown/node01:9100");
 	ck_assert_int_eq(rs[0].status, AQ_OK);
 	ck_assert_int_eq(rs[0].observed_at_ms, at("2026-11-27T17:04:30.500Z"));
-#ifdef AQ_RESULT_HAS_EXPIRES_AT
 	ck_assert_int_eq(rs[0].expires_at_ms, NOW_MS + AQ_INGEST_ALERT_TTL_MS);
-#endif
 	free_results(rs, n);
 }
 END_TEST
@@ -283,9 +279,7 @@ START_TEST(alertmanager_grafana)
 	ck_assert_int_eq(rs[0].observed_at_ms, at("2026-11-27T16:06:00Z"));
 	ck_assert_str_eq(label(&rs[0], "grafana_folder"), "Prod");
 	ck_assert_str_eq(label(&rs[0], "annotation___panelId__"), "2");
-#ifdef AQ_RESULT_HAS_EXPIRES_AT
 	ck_assert_int_eq(rs[0].expires_at_ms, NOW_MS + AQ_INGEST_ALERT_TTL_MS);
-#endif
 	free_results(rs, n);
 }
 END_TEST
@@ -338,10 +332,43 @@ START_TEST(alertmanager_future_start)
 	ck_assert_int_eq(aq_ingest_alertmanager(body, strlen(body), NOW_MS, &rs, &n, &errors), 0);
 	ck_assert_int_eq(rs[0].observed_at_ms, NOW_MS);
 	ck_assert_int_eq(rs[0].status, AQ_CRITICAL);
-#ifdef AQ_RESULT_HAS_EXPIRES_AT
 	ck_assert_int_eq(rs[0].expires_at_ms, at("2026-11-27T18:30:00Z"));
-#endif
 	free_results(rs, n);
+}
+END_TEST
+
+/* An alert firing for years (Prometheus' Watchdog) is observed now, so that
+ * its expiry stays within a year of it; one resolved that long ago carries
+ * no expiry; an endsAt more than a year ahead is refused as an expiry no
+ * result may carry. */
+START_TEST(alertmanager_long_firing)
+{
+	const char *old = "[{\"labels\":{\"alertname\":\"Watchdog\"},\"startsAt\":\"2024-01-01T00:00:00.5Z\","
+			  "\"endsAt\":\"2026-11-27T17:09:00Z\"}]";
+	struct aq_result *rs = NULL;
+	size_t n = 0;
+	json_t *errors = NULL;
+	ck_assert_int_eq(aq_ingest_alertmanager(old, strlen(old), NOW_MS, &rs, &n, &errors), 0);
+	ck_assert_int_eq(rs[0].observed_at_ms, NOW_MS);
+	ck_assert_int_eq(rs[0].expires_at_ms, at("2026-11-27T17:09:00Z"));
+	free_results(rs, n);
+
+	const char *gone = "[{\"labels\":{\"alertname\":\"A\"},\"startsAt\":\"2024-01-01T00:00:00Z\","
+			   "\"endsAt\":\"2024-01-02T00:00:00Z\"}]";
+	ck_assert_int_eq(aq_ingest_alertmanager(gone, strlen(gone), NOW_MS, &rs, &n, &errors), 0);
+	ck_assert_int_eq(rs[0].status, AQ_OK);
+	ck_assert_int_eq(rs[0].observed_at_ms, at("2024-01-02T00:00:00Z"));
+	ck_assert_int_eq(rs[0].expires_at_ms, 0);
+	free_results(rs, n);
+
+	const char *far = "[{\"labels\":{\"alertname\":\"A\"},\"endsAt\":\"2028-01-01T00:00:00Z\"}]";
+	ck_assert_int_eq(aq_ingest_alertmanager(far, strlen(far), NOW_MS, &rs, &n, &errors), -1);
+	ck_assert_ptr_null(rs);
+	ck_assert_uint_eq(json_array_size(errors), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(errors, 0), "index")), 0);
+	ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(json_array_get(errors, 0), "error")),
+				     "expires_at"));
+	json_decref(errors);
 }
 END_TEST
 
@@ -454,6 +481,7 @@ static Suite *ingest_suite(void)
 	tcase_add_test(tc, alertmanager_refused_whole);
 	tcase_add_test(tc, alertmanager_long_check_name);
 	tcase_add_test(tc, alertmanager_bad_bodies);
+	tcase_add_test(tc, alertmanager_long_firing);
 	suite_add_tcase(s, tc);
 	return s;
 }
