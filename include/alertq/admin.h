@@ -24,6 +24,10 @@ int aq_admin_status(aq_store_t *s, FILE *out, int json, char *err, size_t errlen
  * with json_decref, or NULL with the reason in err. */
 json_t *aq_admin_status_json(aq_store_t *s, char *err, size_t errlen);
 
+/* The same objects for the checks of scope only (see aq_store_status_of). */
+json_t *aq_admin_status_json_of(aq_store_t *s, enum aq_status_scope scope, const char *check, char *err,
+				size_t errlen);
+
 /* The transitions of check, oldest first, each with the notifications it
  * caused per channel (attempts, delivery state, last error), and the
  * escalations and repeats. Fails with "no such check" when unknown. */

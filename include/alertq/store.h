@@ -244,6 +244,18 @@ int aq_store_count_checks(aq_store_t *s, int64_t *count, char *err, size_t errle
  * (object), stale, undeliverable, pending_notifications (counts)}. */
 int aq_store_status(aq_store_t *s, json_t **checks, char *err, size_t errlen);
 
+/* Which checks aq_store_status_of reads. */
+enum aq_status_scope {
+	AQ_STATUS_ALL,    /* every check */
+	AQ_STATUS_NOT_OK, /* the ones that fire (what an alert list shows) */
+	AQ_STATUS_ONE,    /* the check named (an empty array when unknown) */
+};
+
+/* aq_store_status for scope: the database reads only the rows asked for,
+ * so an alert list or one check costs the same with 100 checks or 100,000. */
+int aq_store_status_of(aq_store_t *s, enum aq_status_scope scope, const char *check, json_t **checks,
+		       char *err, size_t errlen);
+
 /* The newest max undeliverable notifications, newest first: *rows is an
  * array of {check, channel, attempts, last_error ("" for none),
  * created_at}. */

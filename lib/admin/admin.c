@@ -68,8 +68,14 @@ static void copy_key(json_t *to, json_t *from, const char *key)
 
 json_t *aq_admin_status_json(aq_store_t *s, char *err, size_t errlen)
 {
+	return aq_admin_status_json_of(s, AQ_STATUS_ALL, NULL, err, errlen);
+}
+
+json_t *aq_admin_status_json_of(aq_store_t *s, enum aq_status_scope scope, const char *check, char *err,
+				size_t errlen)
+{
 	json_t *checks;
-	if (aq_store_status(s, &checks, err, errlen) != 0)
+	if (aq_store_status_of(s, scope, check, &checks, err, errlen) != 0)
 		return NULL;
 	json_t *list = json_array();
 	size_t i;

@@ -67,7 +67,10 @@ int aq_api_alerts(struct aq_http_request *req, struct aq_http_response *resp)
 	if (!s)
 		return 0;
 	char err[512];
-	json_t *checks = aq_admin_status_json(s, err, sizeof(err));
+	/* only the firing rows are read, unless OK ones are asked for */
+	enum aq_status_scope scope = severity && strcmp(severity, "OK") == 0 ? AQ_STATUS_ALL
+									     : AQ_STATUS_NOT_OK;
+	json_t *checks = aq_admin_status_json_of(s, scope, NULL, err, sizeof(err));
 	if (!checks)
 		return store_failed(resp, err);
 	json_t *out = json_array();
@@ -106,7 +109,7 @@ int aq_api_check(struct aq_http_request *req, struct aq_http_response *resp)
 		return aq_http_error(resp, 404, "%s", err);
 	if (!history)
 		return store_failed(resp, err);
-	json_t *checks = aq_admin_status_json(s, err, sizeof(err));
+	json_t *checks = aq_admin_status_json_of(s, AQ_STATUS_ONE, req->param, err, sizeof(err));
 	if (!checks) {
 		json_decref(history);
 		return store_failed(resp, err);

@@ -54,12 +54,21 @@ static aq_publisher_t *take_publisher(const struct aq_config *cfg, int *slot, ch
 	}
 }
 
-static void give_publisher(int slot)
+/* Puts a publisher back; one that still has results in flight (Kafka did
+ * not answer in time) is retired instead, so that a late acknowledgement is
+ * never counted for the next request. */
+static void give_publisher(int slot, int in_flight)
 {
+	aq_publisher_t *retired = NULL;
 	pthread_mutex_lock(&pool_lock);
+	if (in_flight) {
+		retired = pool[slot];
+		pool[slot] = NULL;
+	}
 	busy[slot] = 0;
 	pthread_cond_signal(&pool_free);
 	pthread_mutex_unlock(&pool_lock);
+	aq_publisher_free(retired);
 }
 
 void aq_intake_close(void)
@@ -102,9 +111,9 @@ static int publish(struct aq_http_request *req, struct aq_http_response *resp, s
 		else
 			sent++;
 	}
-	aq_publisher_flush(pub, PUBLISH_WAIT_MS);
+	size_t in_flight = aq_publisher_flush(pub, PUBLISH_WAIT_MS);
 	size_t delivered = aq_publisher_delivered(pub) - delivered_before;
-	give_publisher(slot);
+	give_publisher(slot, in_flight > 0);
 	release_results(results, n);
 	if (rc != 0)
 		return aq_http_error(resp, 503, "Kafka did not take result %zu: %s", sent, err);

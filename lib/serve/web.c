@@ -103,7 +103,7 @@ int aq_web_check(struct aq_http_request *req, struct aq_http_response *resp)
 		return error_page(resp, 404, "no such check");
 	if (!history)
 		return store_failed(resp, err);
-	json_t *checks = aq_admin_status_json(s, err, sizeof(err));
+	json_t *checks = aq_admin_status_json_of(s, AQ_STATUS_ONE, req->param, err, sizeof(err));
 	if (!checks) {
 		json_decref(history);
 		return store_failed(resp, err);

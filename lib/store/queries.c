@@ -147,23 +147,38 @@ static int matches_any(json_t *globs, const char *check)
 	return 0;
 }
 
+/* The columns `status` shows of each check, and their order: worst first. */
+#define STATUS_SELECT                                                                                 \
+	"SELECT c.check_name, c.severity, c.since_ms, c.has_value, c.value, c.last_seen_ms, c.acked," \
+	" c.escalation_level, c.message, c.labels::text, coalesce(c.acked_by, ''), c.stale,"          \
+	" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"             \
+	"  AND n.state = 'undeliverable'),"                                                           \
+	" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"             \
+	"  AND n.state = 'pending'), c.previous_severity FROM alertq_checks c"
+#define STATUS_ORDER                                                             \
+	" ORDER BY CASE c.severity WHEN 'CRITICAL' THEN 0 WHEN 'UNKNOWN' THEN 1" \
+	" WHEN 'WARNING' THEN 2 ELSE 3 END, c.check_name"
+
 int aq_store_status(aq_store_t *s, json_t **checks, char *err, size_t errlen)
+{
+	return aq_store_status_of(s, AQ_STATUS_ALL, NULL, checks, err, errlen);
+}
+
+int aq_store_status_of(aq_store_t *s, enum aq_status_scope scope, const char *check, json_t **checks,
+		       char *err, size_t errlen)
 {
 	*checks = NULL;
 	json_t *globs = active_silences(s, err, errlen);
 	if (!globs)
 		return -1;
-	PGresult *res = query(
-		s,
-		"SELECT c.check_name, c.severity, c.since_ms, c.has_value, c.value, c.last_seen_ms, c.acked,"
-		" c.escalation_level, c.message, c.labels::text, coalesce(c.acked_by, ''), c.stale,"
-		" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"
-		"  AND n.state = 'undeliverable'),"
-		" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"
-		"  AND n.state = 'pending'), c.previous_severity"
-		" FROM alertq_checks c ORDER BY CASE c.severity WHEN 'CRITICAL' THEN 0 WHEN 'UNKNOWN' THEN 1"
-		" WHEN 'WARNING' THEN 2 ELSE 3 END, c.check_name",
-		0, NULL, "reading check states", err, errlen);
+	const char *params[] = { check };
+	PGresult *res = query(s,
+			      scope == AQ_STATUS_ONE              ? STATUS_SELECT " WHERE c.check_name = $1"
+				      : scope == AQ_STATUS_NOT_OK ? STATUS_SELECT
+				      " WHERE c.severity <> 'OK'" STATUS_ORDER
+								  : STATUS_SELECT STATUS_ORDER,
+			      scope == AQ_STATUS_ONE ? 1 : 0, scope == AQ_STATUS_ONE ? params : NULL,
+			      "reading check states", err, errlen);
 	if (!res) {
 		json_decref(globs);
 		return -1;
