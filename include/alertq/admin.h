@@ -28,6 +28,10 @@ json_t *aq_admin_status_json(aq_store_t *s, char *err, size_t errlen);
 json_t *aq_admin_status_json_of(aq_store_t *s, enum aq_status_scope scope, const char *check, char *err,
 				size_t errlen);
 
+/* The status object of one check into *object (the caller's reference), or
+ * *object NULL when the check is not known. Returns 0, or -1 with err. */
+int aq_admin_check_json(aq_store_t *s, const char *check, json_t **object, char *err, size_t errlen);
+
 /* The transitions of check, oldest first, each with the notifications it
  * caused per channel (attempts, delivery state, last error), and the
  * escalations and repeats. Fails with "no such check" when unknown. */

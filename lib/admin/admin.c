@@ -105,6 +105,18 @@ json_t *aq_admin_status_json_of(aq_store_t *s, enum aq_status_scope scope, const
 	return list;
 }
 
+int aq_admin_check_json(aq_store_t *s, const char *check, json_t **object, char *err, size_t errlen)
+{
+	*object = NULL;
+	json_t *checks = aq_admin_status_json_of(s, AQ_STATUS_ONE, check, err, errlen);
+	if (!checks)
+		return -1;
+	json_t *found = json_array_get(checks, 0);
+	*object = found ? json_incref(found) : NULL;
+	json_decref(checks);
+	return 0;
+}
+
 int aq_admin_status(aq_store_t *s, FILE *out, int json, char *err, size_t errlen)
 {
 	if (json) {

@@ -109,21 +109,11 @@ int aq_api_check(struct aq_http_request *req, struct aq_http_response *resp)
 		return aq_http_error(resp, 404, "%s", err);
 	if (!history)
 		return store_failed(resp, err);
-	json_t *checks = aq_admin_status_json_of(s, AQ_STATUS_ONE, req->param, err, sizeof(err));
-	if (!checks) {
+	json_t *object;
+	if (aq_admin_check_json(s, req->param, &object, err, sizeof(err)) != 0) {
 		json_decref(history);
 		return store_failed(resp, err);
 	}
-	json_t *object = NULL;
-	size_t i;
-	json_t *c;
-	json_array_foreach(checks, i, c)
-	{
-		const char *name = json_string_value(json_object_get(c, "check"));
-		if (name && strcmp(name, req->param) == 0)
-			object = json_incref(c);
-	}
-	json_decref(checks);
 	if (!object)
 		object = json_pack("{s:s}", "check", req->param);
 	json_object_set_new(object, "history", history);

@@ -103,23 +103,11 @@ int aq_web_check(struct aq_http_request *req, struct aq_http_response *resp)
 		return error_page(resp, 404, "no such check");
 	if (!history)
 		return store_failed(resp, err);
-	json_t *checks = aq_admin_status_json_of(s, AQ_STATUS_ONE, req->param, err, sizeof(err));
-	if (!checks) {
+	json_t *check;
+	if (aq_admin_check_json(s, req->param, &check, err, sizeof(err)) != 0) {
 		json_decref(history);
 		return store_failed(resp, err);
 	}
-	json_t *check = NULL;
-	size_t i;
-	json_t *c;
-	json_array_foreach(checks, i, c)
-	{
-		const char *name = json_string_value(json_object_get(c, "check"));
-		if (name && strcmp(name, req->param) == 0) {
-			check = json_incref(c);
-			break;
-		}
-	}
-	json_decref(checks);
 	if (!check) {
 		json_decref(history);
 		return error_page(resp, 404, "no such check");

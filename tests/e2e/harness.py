@@ -315,6 +315,40 @@ def reference(results, rules):
     return {k: (v[0], v[2]) for k, v in state.items()}
 
 
+def check_applied_once(env, checks, results, rules):
+    """Every result applied exactly once, as the contract evaluates them:
+    each check's severity and transitions equal reference(results, rules),
+    the stored offsets add up to the results sent, and alerts.log (the
+    LOGFILE_ESCALATION channel) has one line per transition, no id twice.
+    Returns the number of transitions."""
+    import collections
+    expected = reference(results, rules)
+    status = env.status()
+    transitions = 0
+    for c in checks:
+        want_severity, want = expected[c]
+        check(status[c]["severity"] == want_severity, "%s: severity %s, expected %s" %
+              (c, status[c]["severity"], want_severity))
+        got = [(t["from"], t["to"], t["value"]) for t in env.history(c)["transitions"]]
+        want = [(a, b, float(v) if v is not None else None) for a, b, v in want]
+        check(got == want, "%s: transitions %s, expected %s" % (c, got, want))
+        transitions += len(got)
+    rows = env.sql("SELECT sum(next_offset) FROM alertq_offsets")
+    check(int(rows[0][0]) == len(results), "stored offsets add up to %s, %d results were sent" %
+          (rows[0][0], len(results)))
+
+    lines = wait_for("every notification in alerts.log",
+                     lambda: (lambda l: l if len(l) >= transitions else None)(env.alert_lines()), timeout=60)
+    ids = [line["notification_id"] for line in lines]
+    check(len(ids) == len(set(ids)), "a notification_id appears twice in alerts.log")
+    check(len(lines) == transitions, "alerts.log has %d lines for %d transitions" % (len(lines), transitions))
+    per_check = collections.Counter(line["check"] for line in lines)
+    for c in checks:
+        check(per_check[c] == len(expected[c][1]), "%s: %d log lines for %d transitions" %
+              (c, per_check[c], len(expected[c][1])))
+    return transitions
+
+
 def main(test):
     """Runs test(env_factory) and reports; exit status 0 or 1."""
     envs = []

@@ -5,7 +5,6 @@ partitions from the other without stopping it, a member leaving hands its
 partitions over incrementally, each partition starts at the offset stored
 with the state, and every result is applied exactly once."""
 
-import collections
 import re
 import sys
 import threading
@@ -106,30 +105,7 @@ def test(make):
              lambda: (lambda s: len(s) == len(checks) and all(c["message"] == last for c in s.values()))(env.status()),
              timeout=180)
 
-    expected = harness.reference(results, REFERENCE_RULES)
-    status = env.status()
-    transitions = 0
-    for c in checks:
-        want_severity, want = expected[c]
-        check(status[c]["severity"] == want_severity, "%s: severity %s, expected %s" %
-              (c, status[c]["severity"], want_severity))
-        got = [(t["from"], t["to"], t["value"]) for t in env.history(c)["transitions"]]
-        want = [(a, b, float(v) if v is not None else None) for a, b, v in want]
-        check(got == want, "%s: transitions %s, expected %s" % (c, got, want))
-        transitions += len(got)
-    rows = env.sql("SELECT sum(next_offset) FROM alertq_offsets")
-    check(int(rows[0][0]) == len(results), "stored offsets add up to %s, %d results were sent" %
-          (rows[0][0], len(results)))
-
-    lines = wait_for("every notification in alerts.log",
-                     lambda: (lambda l: l if len(l) >= transitions else None)(env.alert_lines()), timeout=60)
-    ids = [line["notification_id"] for line in lines]
-    check(len(ids) == len(set(ids)), "a notification_id appears twice in alerts.log")
-    check(len(lines) == transitions, "alerts.log has %d lines for %d transitions" % (len(lines), transitions))
-    per_check = collections.Counter(line["check"] for line in lines)
-    for c in checks:
-        check(per_check[c] == len(expected[c][1]), "%s: %d log lines for %d transitions" %
-              (c, per_check[c], len(expected[c][1])))
+    transitions = harness.check_applied_once(env, checks, results, REFERENCE_RULES)
     check(env.stop(w2) == 0, "worker2 did not stop cleanly")
     print("checks %d, results %d, transitions %d" % (len(checks), len(results), transitions))
 

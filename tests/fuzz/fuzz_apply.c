@@ -24,7 +24,7 @@
 #include "alertq/rules.h"
 #include "consume/plan.h"
 #include "notify/format.h"
-#include "fuzz_utf8.h"
+#include "fuzz_common.h"
 
 #define V2_SCHEMA ALERTQ_SOURCE_DIR "/tests/data/check_result_v2.avsc"
 
@@ -131,20 +131,6 @@ static void fail_if(int bad, const char *what, const char *detail)
 		fprintf(stderr, "fuzz_apply: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
 		abort();
 	}
-}
-
-/* Reads the whole file at path into a new string; NULL when it cannot. */
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *text = calloc(1, 1 << 16);
-	size_t n = text ? fread(text, 1, (1 << 16) - 1, f) : 0;
-	fclose(f);
-	if (text)
-		text[n] = '\0';
-	return text;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)

@@ -7,27 +7,13 @@
 #include <string.h>
 
 #include "alertq/event.h"
-#include "fuzz_utf8.h"
+#include "fuzz_common.h"
 
 #define V2_SCHEMA ALERTQ_SOURCE_DIR "/tests/data/check_result_v2.avsc"
 
 static aq_codec_t *v1_reader; /* shipped reader; v2 added as a writer */
 static aq_codec_t *v2_reader; /* version 2 as the reader, v1 resolved into it */
 static uint64_t fp_v1, fp_v2;
-
-/* Reads the whole file at path into a new string; NULL when it cannot. */
-static char *read_text(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *text = calloc(1, 1 << 16);
-	size_t n = text ? fread(text, 1, (1 << 16) - 1, f) : 0;
-	fclose(f);
-	if (text)
-		text[n] = '\0';
-	return text;
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

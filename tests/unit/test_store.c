@@ -14,42 +14,19 @@
 #include "alertq/rules.h"
 #include "alertq/store.h"
 #include "alertq/util.h"
+#include "unit_db.h"
 
 static char database[64];
 static char dsn[1024];
 
-/* Creates a database of this test's own on the server of ALERTQ_TEST_DSN. */
 static void setup(void)
 {
-	const char *server = getenv("ALERTQ_TEST_DSN");
-	char err[1024];
-	ck_assert_msg(server && *server, "ALERTQ_TEST_DSN is not set");
-	snprintf(database, sizeof(database), "alertq_unit_store_%d", (int)getpid());
-	PGconn *conn = PQconnectdb(server);
-	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "%s", PQerrorMessage(conn));
-	char sql[256];
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", database);
-	PGresult *res = PQexec(conn, sql);
-	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s", PQerrorMessage(conn));
-	PQclear(res);
-	PQfinish(conn);
-	const char *slash = strrchr(server, '/');
-	ck_assert_ptr_nonnull(slash);
-	snprintf(dsn, sizeof(dsn), "%.*s/%s", (int)(slash - server), server, database);
-	aq_store_t *s = aq_store_connect(dsn, err, sizeof(err));
-	ck_assert_msg(s != NULL, "%s", err);
-	int applied = 0;
-	ck_assert_msg(aq_store_migrate(s, &applied, err, sizeof(err)) == 0, "%s", err);
-	aq_store_free(s);
+	unit_db_create("store", database, sizeof(database), dsn, sizeof(dsn));
 }
 
 static void teardown(void)
 {
-	PGconn *conn = PQconnectdb(getenv("ALERTQ_TEST_DSN"));
-	char sql[256];
-	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s", database);
-	PQclear(PQexec(conn, sql));
-	PQfinish(conn);
+	unit_db_drop(database);
 }
 
 /* A state whose every string needs some escaping on the way. */

@@ -1,10 +1,13 @@
-/* fuzz_utf8.h - the fuzz targets' own UTF-8 check, written apart from the
- * library's so that the library never vouches for itself */
-#ifndef ALERTQ_FUZZ_UTF8_H
-#define ALERTQ_FUZZ_UTF8_H
+/* fuzz_common.h - what the fuzz targets share: their own UTF-8 check,
+ * written apart from the library's so that the library never vouches for
+ * itself, and reading a schema file */
+#ifndef ALERTQ_FUZZ_COMMON_H
+#define ALERTQ_FUZZ_COMMON_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 /* Whether n bytes at s are UTF-8 by RFC 3629 with no NUL byte: written
  * here apart from the library's, so that one does not vouch for itself. */
@@ -42,6 +45,20 @@ static inline int utf8_ok(const char *s, size_t n)
 		i += more + 1;
 	}
 	return 1;
+}
+
+/* Reads the whole file at path into a new string; NULL when it cannot. */
+static inline char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return NULL;
+	char *text = calloc(1, 1 << 16);
+	size_t n = text ? fread(text, 1, (1 << 16) - 1, f) : 0;
+	fclose(f);
+	if (text)
+		text[n] = '\0';
+	return text;
 }
 
 #endif
