@@ -44,6 +44,7 @@ struct args {
 	const char *listen;
 	int dry_run;
 	int rebuild;
+	int show_templates;
 	const char *positional[4];
 	int npositional;
 };
@@ -52,17 +53,12 @@ struct args {
 static int parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option options[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "by", required_argument, NULL, 'b' },
-		{ "comment", required_argument, NULL, 'm' },
-		{ "for", required_argument, NULL, 'f' },
-		{ "from", required_argument, NULL, 'F' },
-		{ "to", required_argument, NULL, 'T' },
-		{ "rules", required_argument, NULL, 'r' },
-		{ "dry-run", no_argument, NULL, 'd' },
-		{ "rebuild", no_argument, NULL, 'R' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ NULL, 0, NULL, 0 },
+		{ "json", no_argument, NULL, 'j' },           { "by", required_argument, NULL, 'b' },
+		{ "comment", required_argument, NULL, 'm' },  { "for", required_argument, NULL, 'f' },
+		{ "from", required_argument, NULL, 'F' },     { "to", required_argument, NULL, 'T' },
+		{ "rules", required_argument, NULL, 'r' },    { "dry-run", no_argument, NULL, 'd' },
+		{ "rebuild", no_argument, NULL, 'R' },        { "listen", required_argument, NULL, 'l' },
+		{ "show-templates", no_argument, NULL, 'S' }, { NULL, 0, NULL, 0 },
 	};
 	memset(a, 0, sizeof(*a));
 	optind = 0; /* 0: glibc starts over, permuting again */
@@ -100,6 +96,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 			break;
 		case 'l':
 			a->listen = optarg;
+			break;
+		case 'S':
+			a->show_templates = 1;
 			break;
 		default:
 			return 2;
@@ -214,6 +213,8 @@ static int run_check_config(struct context *ctx)
 	const struct aq_config *cfg = ctx->cfg;
 	printf("%s: ok (%zu checks, %zu rules, %zu escalations, %zu channels)\n", ctx->config_path,
 	       cfg->nchecks, cfg->nrules, cfg->nescalations, cfg->nchannels);
+	if (ctx->a->show_templates && aq_admin_show_templates(cfg, stdout, ctx->err, ctx->errlen) != 0)
+		return 2;
 	return 0;
 }
 
@@ -323,7 +324,9 @@ static const struct command commands[] = {
 	  "  serve [--listen ADDR:PORT]               the state over HTTP: JSON API, health (http: in\n"
 	  "                                           the configuration; default 127.0.0.1:9094)\n" },
 	{ "check-config", NULL, run_check_config, 0,
-	  "  check-config                             validate the configuration and exit\n" },
+	  "  check-config [--show-templates]          validate the configuration and exit; with\n"
+	  "                                           --show-templates, print every template and\n"
+	  "                                           annotation rendered for a sample alert\n" },
 	{ "migrate", no_arguments, run_migrate, 1,
 	  "  migrate                                  bring the state database's schema up to date\n" },
 };

@@ -55,4 +55,10 @@ int aq_admin_silence(aq_store_t *s, const char *glob, int64_t duration_ms, const
 int aq_admin_silences(aq_store_t *s, FILE *out, int json, char *err, size_t errlen);
 int aq_admin_unsilence(aq_store_t *s, const char *id, char *err, size_t errlen);
 
+/* `check-config --show-templates`: every rule's annotations and every
+ * channel's templates rendered against the sample alert, printed to out
+ * (terminal-safe). Returns 0, or -1 with the reason in err when a template
+ * does not render (too long, not JSON). */
+int aq_admin_show_templates(const struct aq_config *cfg, FILE *out, char *err, size_t errlen);
+
 #endif

@@ -59,6 +59,15 @@ struct aq_check {
 	int line;
 };
 
+/* An annotation of a rule: its key and its parsed template (see
+ * lib/notify/template.h), rendered at each transition. */
+struct aq_template;
+struct aq_annotation {
+	char *key;
+	struct aq_template *tpl;
+	int line;
+};
+
 struct aq_rule {
 	char *match; /* glob over check names */
 	struct aq_threshold warning;
@@ -68,6 +77,9 @@ struct aq_rule {
 	int64_t stale_after_ms; /* 0: twice the result's interval (none if unknown) */
 	int stale_severity;     /* enum aq_status; default AQ_UNKNOWN */
 	int line;
+	/* annotations: key -> template, at most 32 */
+	struct aq_annotation *annotations;
+	size_t nannotations;
 };
 
 struct aq_level {
@@ -132,6 +144,11 @@ struct aq_channel {
 	int64_t retry_initial_ms; /* default 1s */
 	int64_t retry_max_ms;     /* default 10m */
 	int line;
+	/* message templates (lib/notify/template.h); NULL: the built-in format */
+	struct aq_template *template_text;    /* webhook slack: template.text */
+	struct aq_template *template_subject; /* email: template.subject */
+	struct aq_template *template_body;    /* email, webhook json: template.body */
+	int template_line;
 };
 
 #define AQ_STATE_MAX_CHECKS_DEFAULT 100000

@@ -26,9 +26,16 @@ struct aq_notification {
 	int64_t since_ms;
 	int escalation_level;
 	char event_id[37]; /* "" when the notification has no event (stale, end of silence) */
+	/* the rule's annotations as rendered at the check's last transition */
+	struct aq_label *annotations;
+	size_t nannotations;
 };
 
 void aq_notification_release(struct aq_notification *n);
+
+/* The notification's status as the contract spells it ("firing",
+ * "resolved"). Never NULL. */
+const char *aq_notification_status(const struct aq_notification *n);
 
 /* The notification object as compact JSON (keys as in the contract), in a new
  * string the caller frees. NULL only when memory runs out. */

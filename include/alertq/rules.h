@@ -46,6 +46,10 @@ struct aq_state {
 	int acked;
 	int suppressed; /* a notification was held back by a silence */
 	int dirty;      /* changed since loaded */
+	/* the rule's annotations rendered at the last transition (the current
+	 * episode's), owned */
+	struct aq_label *annotations;
+	size_t nannotations;
 };
 
 void aq_state_init(struct aq_state *st, const char *check);
@@ -62,11 +66,19 @@ struct aq_transition {
 	const char *event_id;
 	int stale;   /* caused by missing results, not by a result */
 	int expired; /* caused by the last result's expires_at passing */
+	/* the annotations rendered for it, borrowed from the state */
+	const struct aq_label *annotations;
+	size_t nannotations;
 };
 
 /* Why a transition happened, as history records it: "result", "stale" or
  * "expired". Never NULL. */
 const char *aq_transition_cause(const struct aq_transition *tr);
+
+/* Renders rule's annotations (none when rule is NULL or has none) against
+ * st as the transition tr left it, replacing st's, and points tr at them.
+ * The transitions below call it; replay and tests may too. */
+void aq_state_annotate(struct aq_state *st, const struct aq_rule *rule, struct aq_transition *tr);
 
 /* The severity a result has under rule (NULL: no rule matched, the result's
  * own status). With thresholds: a result without a value, or with status

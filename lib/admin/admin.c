@@ -99,6 +99,7 @@ json_t *aq_admin_status_json_of(aq_store_t *s, enum aq_status_scope scope, const
 		copy_key(o, c, "stale");
 		copy_key(o, c, "undeliverable");
 		copy_key(o, c, "pending_notifications");
+		copy_key(o, c, "annotations");
 		json_array_append_new(list, o);
 	}
 	json_decref(checks);
@@ -206,6 +207,19 @@ static void print_notification(FILE *out, json_t *n, const char *when)
 		json_is_string(last_error) ? "  last error: " : "", json_is_string(last_error) ? error : "");
 }
 
+/* The annotations of a transition, one "    key: value" line each. */
+static void print_annotations(FILE *out, json_t *annotations)
+{
+	const char *key;
+	json_t *value;
+	json_object_foreach(annotations, key, value)
+	{
+		char k[SHOWN_NAME_MAX], v[SHOWN_TEXT_MAX];
+		fprintf(out, "    %s: %s\n", aq_terminal_text(k, sizeof(k), key),
+			aq_terminal_text(v, sizeof(v), json_string_value(value)));
+	}
+}
+
 json_t *aq_admin_history_json(aq_store_t *s, const char *check, int *found, char *err, size_t errlen)
 {
 	json_t *rows_tr, *rows_nt;
@@ -236,6 +250,7 @@ json_t *aq_admin_history_json(aq_store_t *s, const char *check, int *found, char
 		copy_key(t, row, "event_id");
 		copy_key(t, row, "cause");
 		copy_key(t, row, "recorded_at");
+		copy_key(t, row, "annotations");
 		json_object_set_new(t, "notifications", json_array());
 		copy_key(t, row, "ref");
 		json_array_append_new(transitions, t);
@@ -305,6 +320,7 @@ int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char
 			json_string_value(json_object_get(t, "to")), value_text,
 			shown(message, sizeof(message), t, "message"),
 			strcmp(text_of(t, "cause"), "result") != 0 ? cause_note(text_of(t, "cause")) : "");
+		print_annotations(out, json_object_get(t, "annotations"));
 		size_t j;
 		json_t *n;
 		json_array_foreach(json_object_get(t, "notifications"), j, n)

@@ -7,13 +7,95 @@
 #include <string.h>
 
 #include "alertq/event.h"
+#include "notify/template.h"
+
+/* --- template: the channel's own message (lib/notify/template.h) --- */
+
+/* Parses the template at n into *out; what names it ("template.text").
+ * A json body must render to JSON: checked with the sample alert and with
+ * one whose values are all empty. */
+static void load_one_template(struct loader *ld, yaml_node_t *n, const char *what, const char *where,
+			      enum aq_template_target target, struct aq_template **out)
+{
+	const char *text = cfg_want_string(ld, n, what);
+	if (!text)
+		return;
+	char err[PROBLEM_MAX_BYTES];
+	struct aq_template *t = aq_template_parse(text, n->data.scalar.length, AQ_TEMPLATE_CHANNEL, err,
+						  sizeof(err));
+	if (!t) {
+		cfg_problem(ld, cfg_node_line(n), "%s of %s: %s", what, where, err);
+		return;
+	}
+	if (target == AQ_TEMPLATE_JSON) {
+		struct aq_template_values sample, empty;
+		aq_template_values_sample(&sample, NULL, 0, NULL, 0);
+		memset(&empty, 0, sizeof(empty));
+		for (int i = 0; i < 2; i++) {
+			char *body = aq_template_render(t, i ? &empty : &sample, target,
+							AQ_TEMPLATE_OUTPUT_MAX, 0, err, sizeof(err));
+			if (!body) {
+				cfg_problem(ld, cfg_node_line(n), "%s of %s, rendered for %s: %s", what,
+					    where, i ? "an alert with every value empty" : "the sample alert",
+					    err);
+				aq_template_unref(t);
+				return;
+			}
+			free(body);
+		}
+	}
+	*out = t;
+}
+
+/* Reads `template:` of ch: text for a slack webhook, body for a json one,
+ * subject and body for email; any other key is refused. */
+static void load_template(struct loader *ld, struct aq_channel *ch, yaml_node_t *n, const char *where)
+{
+	static const char *const keys[] = { "text", "subject", "body" };
+	enum {
+		TEXT,
+		SUBJECT,
+		BODY
+	};
+	yaml_node_t *v[NELEM(keys)];
+	ch->template_line = cfg_node_line(n);
+	if (ch->type != AQ_CHANNEL_WEBHOOK && ch->type != AQ_CHANNEL_EMAIL) {
+		cfg_problem(ld, cfg_node_line(n),
+			    "'template' in %s goes with webhook and email channels only", where);
+		return;
+	}
+	if (cfg_take_keys(ld, n, "'template'", where, keys, NELEM(keys), v, NULL) != 0)
+		return;
+	int slack = ch->type == AQ_CHANNEL_WEBHOOK && ch->format == AQ_FORMAT_SLACK;
+	int json = ch->type == AQ_CHANNEL_WEBHOOK && ch->format == AQ_FORMAT_JSON;
+	const char *fits = slack ? "text" : json ? "body" : "subject and body";
+	const char *kind = slack ? "a slack webhook" : json ? "a json webhook" : "an email channel";
+	for (size_t i = 0; i < NELEM(keys); i++) {
+		int ok = slack ? i == TEXT : json ? i == BODY : i != TEXT;
+		if (v[i] && !ok) {
+			cfg_problem(ld, cfg_node_line(v[i]),
+				    "'template.%s' in %s does not fit %s (it takes template.%s)", keys[i],
+				    where, kind, fits);
+			v[i] = NULL;
+		}
+	}
+	if (v[TEXT])
+		load_one_template(ld, v[TEXT], "template.text", where, AQ_TEMPLATE_SLACK, &ch->template_text);
+	if (v[SUBJECT])
+		load_one_template(ld, v[SUBJECT], "template.subject", where, AQ_TEMPLATE_EMAIL_HEADER,
+				  &ch->template_subject);
+	if (v[BODY])
+		load_one_template(ld, v[BODY], "template.body", where,
+				  json ? AQ_TEMPLATE_JSON : AQ_TEMPLATE_EMAIL_BODY, &ch->template_body);
+}
 
 static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *n)
 {
 	static const char *const keys[] = {
-		"type",    "url",         "url_env",       "format",        "secret_env",
-		"from",    "to",          "starttls",      "username_env",  "password_env",
-		"timeout", "concurrency", "give_up_after", "retry_initial", "retry_max",
+		"type",          "url",           "url_env",   "format",
+		"secret_env",    "from",          "to",        "starttls",
+		"username_env",  "password_env",  "timeout",   "concurrency",
+		"give_up_after", "retry_initial", "retry_max", "template",
 	};
 	enum {
 		TYPE,
@@ -30,7 +112,8 @@ static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *
 		CONC,
 		GIVE_UP,
 		RETRY_INITIAL,
-		RETRY_MAX
+		RETRY_MAX,
+		TEMPLATE
 	};
 	static const char *const types[] = { "logfile", "syslog", "webhook", "email" };
 	static const char *const formats[] = { "json", "slack" };
@@ -119,6 +202,8 @@ static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *
 
 	if (!type_ok)
 		return;
+	if (v[TEMPLATE])
+		load_template(ld, ch, v[TEMPLATE], where);
 	int wants_url = ch->type == AQ_CHANNEL_WEBHOOK || ch->type == AQ_CHANNEL_EMAIL;
 	if (wants_url && !v[URL] && !v[URL_ENV])
 		cfg_problem(ld, cfg_node_line(n), "missing 'url' or 'url_env' in %s", where);

@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "config/yaml_internal.h"
+#include "notify/template.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)
 
@@ -96,6 +97,9 @@ static void copy_channel(struct aq_channel *to, const struct aq_channel *from)
 	to->username_env = copy_text(from->username_env);
 	to->password = copy_text(from->password);
 	to->password_env = copy_text(from->password_env);
+	to->template_text = aq_template_ref(from->template_text);
+	to->template_subject = aq_template_ref(from->template_subject);
+	to->template_body = aq_template_ref(from->template_body);
 }
 
 /* Gives cfg a copy of fallback's channels and escalations where the file
@@ -295,6 +299,11 @@ void aq_config_release(struct aq_config *cfg)
 	for (size_t i = 0; i < cfg->nrules; i++) {
 		free(cfg->rules[i].match);
 		free(cfg->rules[i].escalation);
+		for (size_t a = 0; a < cfg->rules[i].nannotations; a++) {
+			free(cfg->rules[i].annotations[a].key);
+			aq_template_unref(cfg->rules[i].annotations[a].tpl);
+		}
+		free(cfg->rules[i].annotations);
 	}
 	free(cfg->rules);
 	for (size_t i = 0; i < cfg->nescalations; i++) {
@@ -321,6 +330,9 @@ void aq_config_release(struct aq_config *cfg)
 		free(c->username_env);
 		free(c->password);
 		free(c->password_env);
+		aq_template_unref(c->template_text);
+		aq_template_unref(c->template_subject);
+		aq_template_unref(c->template_body);
 	}
 	free(cfg->channels);
 	free(cfg->http_listen);

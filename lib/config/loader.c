@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "alertq/event.h"
+#include "notify/template.h"
 
 static void load_kafka(struct loader *ld, yaml_node_t *n)
 {
@@ -354,10 +355,77 @@ static void set_threshold(struct loader *ld, yaml_node_t *n, const char *what, s
 		cfg_problem(ld, cfg_node_line(n), "%s", err);
 }
 
+/* --- annotations of a rule: key -> template, rendered at each transition --- */
+
+static int annotation_key_ok(const char *key)
+{
+	size_t len = strlen(key);
+	if (len == 0 || len > AQ_ANNOTATION_KEY_MAX)
+		return 0;
+	for (const char *p = key; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_')
+			return 0;
+	return 1;
+}
+
+static void load_annotations(struct loader *ld, struct aq_rule *rule, yaml_node_t *n)
+{
+	if (cfg_want_mapping(ld, n, "'annotations'") != 0)
+		return;
+	size_t count = cfg_node_count(n);
+	if (count == 0)
+		return;
+	if (count > AQ_ANNOTATIONS_MAX) {
+		cfg_problem(ld, cfg_node_line(n), "a rule has %zu annotations, at most %d are allowed", count,
+			    AQ_ANNOTATIONS_MAX);
+		return;
+	}
+	rule->annotations = cfg_xcalloc(count, sizeof(*rule->annotations));
+	struct named *names = cfg_xcalloc(count, sizeof(*names));
+	size_t nnames = 0;
+	for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+		yaml_node_t *key = cfg_get_node(ld, pair->key);
+		yaml_node_t *value = cfg_get_node(ld, pair->value);
+		if (!key || !value)
+			continue;
+		const char *k = cfg_want_text(ld, key, "an annotation name");
+		struct subject s;
+		if (!k)
+			continue;
+		if (!annotation_key_ok(k)) {
+			cfg_problem(ld, cfg_node_line(key),
+				    "annotation name '%s' must be 1 to %d letters, digits or '_'",
+				    cfg_subj(&s, k), AQ_ANNOTATION_KEY_MAX);
+			continue;
+		}
+		char what[SUBJECT_MAX_BYTES + 32];
+		snprintf(what, sizeof(what), "annotation '%s'", k);
+		const char *text = cfg_want_string(ld, value, what);
+		if (!text)
+			continue;
+		char err[PROBLEM_MAX_BYTES];
+		struct aq_template *t = aq_template_parse(text, value->data.scalar.length,
+							  AQ_TEMPLATE_ANNOTATION, err, sizeof(err));
+		if (!t) {
+			cfg_problem(ld, cfg_node_line(value), "%s of rule: %s", what, err);
+			continue;
+		}
+		struct aq_annotation *a = &rule->annotations[rule->nannotations++];
+		a->key = aq_strdup(k);
+		a->tpl = t;
+		a->line = cfg_node_line(key);
+		names[nnames].name = a->key;
+		names[nnames].line = a->line;
+		nnames++;
+	}
+	cfg_sort_names(ld, names, nnames, "annotation");
+	free(names);
+}
+
 static void load_rule(struct loader *ld, struct aq_rule *rule, yaml_node_t *n)
 {
-	static const char *const keys[] = { "match",      "warning",     "critical",      "for",
-					    "escalation", "stale_after", "stale_severity" };
+	static const char *const keys[] = { "match",      "warning",     "critical",       "for",
+					    "escalation", "stale_after", "stale_severity", "annotations" };
 	enum {
 		MATCH,
 		WARNING,
@@ -365,7 +433,8 @@ static void load_rule(struct loader *ld, struct aq_rule *rule, yaml_node_t *n)
 		FOR,
 		ESCALATION,
 		STALE_AFTER,
-		STALE_SEVERITY
+		STALE_SEVERITY,
+		ANNOTATIONS
 	};
 	yaml_node_t *v[NELEM(keys)];
 	struct subject s;
@@ -404,6 +473,8 @@ static void load_rule(struct loader *ld, struct aq_rule *rule, yaml_node_t *n)
 				    "unknown stale_severity '%s' in rule (use WARNING, CRITICAL or UNKNOWN)",
 				    cfg_subj(&s, t));
 	}
+	if (v[ANNOTATIONS])
+		load_annotations(ld, rule, v[ANNOTATIONS]);
 }
 
 static void load_rules(struct loader *ld, yaml_node_t *n)

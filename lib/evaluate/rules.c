@@ -50,6 +50,7 @@ void aq_state_release(struct aq_state *st)
 	free(st->check);
 	free(st->message);
 	aq_labels_free(st->labels, st->nlabels);
+	aq_labels_free(st->annotations, st->nannotations);
 	told_clear(st);
 	memset(st, 0, sizeof(*st));
 }
@@ -99,6 +100,8 @@ static void fill_transition(struct aq_transition *tr, const struct aq_state *st,
 	tr->event_id = st->last_event_id;
 	tr->stale = st->stale;
 	tr->expired = 0;
+	tr->annotations = NULL;
+	tr->nannotations = 0;
 }
 
 const char *aq_transition_cause(const struct aq_transition *tr)
@@ -162,6 +165,7 @@ int aq_state_apply(struct aq_state *st, const struct aq_rule *rule, const struct
 	st->pending_severity = AQ_STATUS_NONE;
 	st->pending_count = 0;
 	fill_transition(tr, st, from, severity);
+	aq_state_annotate(st, rule, tr);
 	return 1;
 }
 
@@ -191,6 +195,7 @@ int aq_state_go_stale(struct aq_state *st, const struct aq_rule *rule, int64_t n
 	fill_transition(tr, st, from, severity);
 	tr->observed_at_ms = now_ms;
 	tr->event_id = "";
+	aq_state_annotate(st, rule, tr);
 	return 1;
 }
 
@@ -229,8 +234,12 @@ int aq_state_time_step(struct aq_state *st, const struct aq_rule *rule, int64_t 
 	int stale_due = st->stale_at_ms > 0 && st->stale_at_ms <= now_ms;
 	int expiry_due = st->expires_at_ms > 0 && st->expires_at_ms <= now_ms;
 
-	if (expiry_due && (!stale_due || st->expires_at_ms <= st->stale_at_ms))
-		return aq_state_expire(st, now_ms, tr);
+	if (expiry_due && (!stale_due || st->expires_at_ms <= st->stale_at_ms)) {
+		if (!aq_state_expire(st, now_ms, tr))
+			return 0;
+		aq_state_annotate(st, rule, tr);
+		return 1;
+	}
 	if (stale_due)
 		return aq_state_go_stale(st, rule, now_ms, tr);
 	return 0;

@@ -1,5 +1,6 @@
 /* format.c - a notification written for each sink that is not plain JSON:
- * the Slack request body and the email message (headers and body) */
+ * the Slack request body and the email message (headers and body), built
+ * in or from the channel's templates */
 #include "notify/format.h"
 
 #include <jansson.h>
@@ -12,9 +13,15 @@
 
 #include "base/buf.h"
 #include "base/utf8.h"
+#include "notify/template.h"
 
-/* The summary escaped for Slack: each byte grows to at most five. */
-#define SLACK_TEXT_MAX (5 * 4096)
+/* The Slack text escaped: each byte grows to at most five, and the
+ * annotations add at most 32 values of ANNOTATION_TEXT_MAX. */
+#define SLACK_TEXT_MAX (5 * 64 * 1024)
+/* Most of an annotation's value the built-in Slack text shows. */
+#define ANNOTATION_TEXT_MAX 1024
+/* The line that says a template failed. */
+#define TEMPLATE_NOTE_MAX 512
 /* The whole mail message, headers included, is never longer than this;
  * the largest event alertq accepts (a 255-byte check name, a 4 KiB message,
  * 64 labels of 128-byte keys and 1 KiB values) fits with room to spare. */
@@ -59,8 +66,8 @@ static void add_line(struct message *m, const char *indent, const char *s, size_
 
 /* Appends text (clean, may hold LF) as body lines: each of its lines on its
  * own, long ones broken on a character boundary. The first line starts with
- * first (e.g. "name: "), the others with two spaces. */
-static void add_lines(struct message *m, const char *first, const char *text)
+ * first (e.g. "name: "), the others with rest. */
+static void add_lines_indented(struct message *m, const char *first, const char *rest, const char *text)
 {
 	const char *indent = first;
 	do {
@@ -68,13 +75,19 @@ static void add_lines(struct message *m, const char *first, const char *text)
 		do {
 			size_t piece = aq_utf8_cut(text, len, BODY_LINE_MAX);
 			add_line(m, indent, text, piece);
-			indent = "  ";
+			indent = rest;
 			text += piece;
 			len -= piece;
 		} while (len > 0);
 		if (*text == '\n')
 			text++;
 	} while (*text);
+}
+
+/* add_lines_indented with the lines after the first indented by two spaces. */
+static void add_lines(struct message *m, const char *first, const char *text)
+{
+	add_lines_indented(m, first, "  ", text);
 }
 
 /* Appends "name: value" lines, value cleaned and shown up to cap bytes; a
@@ -200,8 +213,10 @@ static void mail_date(char *buf, size_t buflen)
 		 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* Appends the header block of the message for n. */
-static void add_headers(struct message *m, const struct aq_channel *ch, const struct aq_notification *n)
+/* Appends the header block of the message for n; subject: the rendered
+ * template's (clean, one line), or NULL for the built-in one. */
+static void add_headers(struct message *m, const struct aq_channel *ch, const struct aq_notification *n,
+			const char *subject)
 {
 	char date[64], tag[32];
 	char *from = aq_text_clean(ch->from, HEADER_TEXT_MAX, AQ_TEXT_SPACES);
@@ -221,9 +236,14 @@ static void add_headers(struct message *m, const struct aq_channel *ch, const st
 		aq_buf_printf(&m->buf, "%s%s", i ? ",\r\n " : "", to);
 		free(to);
 	}
-	snprintf(tag, sizeof(tag), "[%s] ", n->resolved ? "RESOLVED" : aq_severity_name(n->severity));
-	aq_buf_printf(&m->buf, "\r\nSubject: %s", tag);
-	add_header_text(m, strlen("Subject: ") + strlen(tag), check);
+	if (subject) {
+		aq_buf_puts(&m->buf, "\r\nSubject: ");
+		add_header_text(m, strlen("Subject: "), subject);
+	} else {
+		snprintf(tag, sizeof(tag), "[%s] ", n->resolved ? "RESOLVED" : aq_severity_name(n->severity));
+		aq_buf_printf(&m->buf, "\r\nSubject: %s", tag);
+		add_header_text(m, strlen("Subject: ") + strlen(tag), check);
+	}
 	mail_date(date, sizeof(date));
 	aq_buf_printf(&m->buf, "\r\nDate: %s\r\n", date);
 	aq_buf_printf(&m->buf, "Message-ID: <%s@alertq>\r\n", n->notification_id);
@@ -238,12 +258,31 @@ done:
 	free(check);
 }
 
-/* Appends the body: the facts of the notification one per line, then its summary. */
+/* The value of annotation key of n, or NULL. */
+static const char *annotation(const struct aq_notification *n, const char *key)
+{
+	for (size_t i = 0; i < n->nannotations; i++)
+		if (n->annotations[i].key && strcmp(n->annotations[i].key, key) == 0)
+			return n->annotations[i].value;
+	return NULL;
+}
+
+/* Whether key is an annotation with a place of its own (first or last). */
+static int annotation_placed(const char *key)
+{
+	return strcmp(key, "summary") == 0 || strcmp(key, "runbook_url") == 0;
+}
+
+/* Appends the body: the annotation summary, the facts of the notification
+ * one per line, the other annotations, its one-line summary, the runbook. */
 static void add_body(struct message *m, const struct aq_notification *n)
 {
 	char buf[64];
+	const char *summary_note = annotation(n, "summary");
+	if (summary_note)
+		add_field(m, "summary", summary_note, AQ_ANNOTATION_VALUE_MAX);
 	add_field(m, "check", n->check, HEADER_TEXT_MAX);
-	add_field(m, "status", n->resolved ? "resolved" : "firing", HEADER_TEXT_MAX);
+	add_field(m, "status", aq_notification_status(n), HEADER_TEXT_MAX);
 	add_field(m, "severity", aq_severity_name(n->severity), HEADER_TEXT_MAX);
 	add_field(m, "previous_severity", aq_severity_name(n->previous_severity), HEADER_TEXT_MAX);
 	if (n->has_value)
@@ -261,6 +300,9 @@ static void add_body(struct message *m, const struct aq_notification *n)
 	add_field(m, "escalation_level", buf, HEADER_TEXT_MAX);
 	add_field(m, "event_id", n->event_id[0] ? n->event_id : "none", HEADER_TEXT_MAX);
 	add_field(m, "notification_id", n->notification_id, HEADER_TEXT_MAX);
+	for (size_t i = 0; i < n->nannotations; i++)
+		if (n->annotations[i].key && !annotation_placed(n->annotations[i].key))
+			add_field(m, n->annotations[i].key, n->annotations[i].value, AQ_ANNOTATION_VALUE_MAX);
 	add_line(m, "", "", 0);
 	char *summary = aq_notification_summary(n);
 	if (!summary) {
@@ -269,15 +311,81 @@ static void add_body(struct message *m, const struct aq_notification *n)
 	}
 	add_lines(m, "", summary);
 	free(summary);
+	const char *runbook = annotation(n, "runbook_url");
+	if (runbook) {
+		add_line(m, "", "", 0);
+		add_field(m, "runbook_url", runbook, AQ_ANNOTATION_VALUE_MAX);
+	}
+}
+
+/* Counts and logs a template of ch that failed, and writes the line that
+ * says so into note. */
+static void template_failed(const struct aq_channel *ch, const char *part, const char *why, char *note,
+			    size_t notelen)
+{
+	unsigned long total = aq_template_count_failure();
+	char clean[TEMPLATE_NOTE_MAX / 2];
+	aq_text_clean_into(clean, sizeof(clean), why, strlen(why), AQ_TEXT_SPACES);
+	aq_log(AQ_LOG_WARN,
+	       "channel '%s': template.%s failed (%lu template failures in this process): %s; the built-in "
+	       "format was sent",
+	       ch->name, part, total, clean);
+	snprintf(note, notelen, "(template failed: %s; built-in format follows)", clean);
+}
+
+/* The subject and body of ch's templates for n (each NULL when ch has no
+ * such template); on a failure, both NULL and the note in note. */
+static void render_email(const struct aq_channel *ch, const struct aq_notification *n, char **subject,
+			 char **body, char *note, size_t notelen)
+{
+	struct aq_template_values v;
+	char err[256];
+	*subject = NULL;
+	*body = NULL;
+	note[0] = '\0';
+	aq_template_values_for(&v, n);
+	if (ch->template_subject) {
+		/* rendered long, cut short: a long subject ends in "..." */
+		char *raw = aq_template_render(ch->template_subject, &v, AQ_TEMPLATE_EMAIL_HEADER,
+					       AQ_TEMPLATE_OUTPUT_MAX, 1, err, sizeof(err));
+		if (raw) {
+			*subject = aq_text_clean(raw, AQ_TEMPLATE_SUBJECT_MAX, AQ_TEXT_SPACES);
+			snprintf(err, sizeof(err), "out of memory");
+		}
+		free(raw);
+		if (!*subject) {
+			template_failed(ch, "subject", err, note, notelen);
+			return;
+		}
+	}
+	if (ch->template_body) {
+		*body = aq_template_render(ch->template_body, &v, AQ_TEMPLATE_EMAIL_BODY,
+					   AQ_TEMPLATE_OUTPUT_MAX, 0, err, sizeof(err));
+		if (!*body) {
+			free(*subject);
+			*subject = NULL;
+			template_failed(ch, "body", err, note, notelen);
+		}
+	}
 }
 
 char *aq_format_email(const struct aq_channel *ch, const struct aq_notification *n, size_t *len)
 {
 	struct message m = { .cut = 0 };
+	char *subject, *body;
+	char note[TEMPLATE_NOTE_MAX];
+	render_email(ch, n, &subject, &body, note, sizeof(note));
 	/* the marker has room of its own past the lines */
 	aq_buf_init(&m.buf, MESSAGE_MAX);
-	add_headers(&m, ch, n);
-	add_body(&m, n);
+	add_headers(&m, ch, n, subject);
+	if (note[0])
+		add_lines(&m, "", note);
+	if (body)
+		add_lines_indented(&m, "", "", body);
+	else
+		add_body(&m, n);
+	free(subject);
+	free(body);
 	if (m.cut)
 		aq_buf_printf(&m.buf,
 			      "\r\n[cut: this notification is longer than the %d KiB an email carries]\r\n",
@@ -286,9 +394,7 @@ char *aq_format_email(const struct aq_channel *ch, const struct aq_notification 
 	return aq_buf_take(&m.buf);
 }
 
-/* Slack's text escapes, so event data can never mention @channel or @here
- * (<!channel>) or forge a link (<http://...|text>). */
-static void add_slack_escaped(struct aq_buf *b, const char *s)
+void aq_slack_escape(struct aq_buf *b, const char *s)
 {
 	for (; *s; s++) {
 		if (*s == '&')
@@ -302,23 +408,119 @@ static void add_slack_escaped(struct aq_buf *b, const char *s)
 	}
 }
 
-char *aq_format_slack(const struct aq_notification *n)
+/* Appends prefix (template text, not escaped) and value cleaned, cut at
+ * ANNOTATION_TEXT_MAX and escaped, as one more line of a Slack text. */
+static void add_slack_line(struct aq_buf *text, const char *prefix, const char *value)
 {
+	char *clean = aq_text_clean(value, ANNOTATION_TEXT_MAX, AQ_TEXT_NEWLINES);
+	if (!clean) {
+		text->failed = 1;
+		return;
+	}
+	if (text->len > 0)
+		aq_buf_puts(text, "\n");
+	aq_buf_puts(text, prefix);
+	aq_slack_escape(text, clean);
+	free(clean);
+}
+
+/* Appends the built-in Slack text of n (escaped) to text. */
+static void add_slack_text(struct aq_buf *text, const struct aq_notification *n)
+{
+	const char *summary_note = annotation(n, "summary");
+	if (summary_note)
+		add_slack_line(text, "", summary_note);
 	char *summary = aq_notification_summary(n);
-	if (!summary)
-		return NULL;
-	struct aq_buf text;
-	aq_buf_init(&text, SLACK_TEXT_MAX);
-	add_slack_escaped(&text, summary);
+	if (!summary) {
+		text->failed = 1;
+		return;
+	}
+	if (text->len > 0)
+		aq_buf_puts(text, "\n");
+	aq_slack_escape(text, summary);
 	free(summary);
-	char *escaped = aq_buf_take(&text);
-	if (!escaped)
-		return NULL;
+	for (size_t i = 0; i < n->nannotations; i++) {
+		const struct aq_label *a = &n->annotations[i];
+		if (!a->key || annotation_placed(a->key))
+			continue;
+		char prefix[AQ_ANNOTATION_KEY_MAX + 8];
+		snprintf(prefix, sizeof(prefix), "%s: ", a->key);
+		add_slack_line(text, prefix, a->value);
+	}
+	const char *runbook = annotation(n, "runbook_url");
+	if (runbook)
+		add_slack_line(text, "runbook: ", runbook);
+}
+
+/* {"text": text} in a new string; NULL when memory runs out. */
+static char *slack_body(const char *text)
+{
 	char *body = NULL;
-	json_t *root = json_pack("{s:s}", "text", escaped);
+	json_t *root = json_pack("{s:s}", "text", text);
 	if (root)
 		body = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
+	return body;
+}
+
+/* The built-in Slack body, after note as its first line when not NULL. */
+static char *slack_builtin(const struct aq_notification *n, const char *note)
+{
+	struct aq_buf text;
+	aq_buf_init(&text, SLACK_TEXT_MAX);
+	if (note)
+		aq_buf_puts(&text, note);
+	add_slack_text(&text, n);
+	char *escaped = aq_buf_take(&text);
+	if (!escaped)
+		return NULL;
+	char *body = slack_body(escaped);
 	free(escaped);
 	return body;
+}
+
+char *aq_format_slack(const struct aq_notification *n)
+{
+	return slack_builtin(n, NULL);
+}
+
+/* The built-in JSON object with a "template_failed" member holding note. */
+static char *json_builtin(const struct aq_notification *n, const char *note)
+{
+	char *plain = aq_notification_to_json(n);
+	if (!plain || !note)
+		return plain;
+	json_t *root = json_loads(plain, 0, NULL);
+	char *body = NULL;
+	if (root && json_object_set_new(root, "template_failed", json_string(note)) == 0)
+		body = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	if (!body)
+		return plain;
+	free(plain);
+	return body;
+}
+
+char *aq_format_webhook(const struct aq_channel *ch, const struct aq_notification *n)
+{
+	int slack = ch->format == AQ_FORMAT_SLACK;
+	const struct aq_template *t = slack ? ch->template_text : ch->template_body;
+	if (!t)
+		return slack ? aq_format_slack(n) : aq_notification_to_json(n);
+	struct aq_template_values v;
+	char err[256], note[TEMPLATE_NOTE_MAX];
+	aq_template_values_for(&v, n);
+	char *text = aq_template_render(t, &v, slack ? AQ_TEMPLATE_SLACK : AQ_TEMPLATE_JSON,
+					AQ_TEMPLATE_OUTPUT_MAX, 0, err, sizeof(err));
+	if (text && !slack)
+		return text;
+	int rendered = text != NULL;
+	char *body = rendered ? slack_body(text) : NULL;
+	free(text);
+	if (body)
+		return body;
+	if (rendered)
+		snprintf(err, sizeof(err), "out of memory");
+	template_failed(ch, slack ? "text" : "body", err, note, sizeof(note));
+	return slack ? slack_builtin(n, note) : json_builtin(n, note);
 }

@@ -34,7 +34,13 @@ void aq_notification_release(struct aq_notification *n)
 	free(n->check);
 	free(n->message);
 	aq_labels_free(n->labels, n->nlabels);
+	aq_labels_free(n->annotations, n->nannotations);
 	memset(n, 0, sizeof(*n));
+}
+
+const char *aq_notification_status(const struct aq_notification *n)
+{
+	return n->resolved ? "resolved" : "firing";
 }
 
 void aq_format_value(double v, char *buf, size_t buflen)
@@ -98,22 +104,29 @@ static int json_add_label(json_t *labels, const struct aq_label *label)
 	return rc;
 }
 
+/* A JSON object of labels (or annotations); NULL when memory runs out. */
+static json_t *json_labels(const struct aq_label *list, size_t n)
+{
+	json_t *labels = json_object();
+	for (size_t i = 0; labels && i < n; i++)
+		if (json_add_label(labels, &list[i]) < 0) {
+			json_decref(labels);
+			return NULL;
+		}
+	return labels;
+}
+
 char *aq_notification_to_json(const struct aq_notification *n)
 {
 	char observed[40], since[40];
 	int precision = 17;
 	char *out = NULL;
 	json_t *root = json_object();
-	json_t *labels = json_object();
+	json_t *labels = json_labels(n->labels, n->nlabels);
 	if (!root || !labels) {
 		json_decref(labels);
 		goto done;
 	}
-	for (size_t i = 0; i < n->nlabels; i++)
-		if (json_add_label(labels, &n->labels[i]) < 0) {
-			json_decref(labels);
-			goto done;
-		}
 
 	json_t *value;
 	if (!n->has_value || !isfinite(n->value)) {
@@ -131,7 +144,7 @@ char *aq_notification_to_json(const struct aq_notification *n)
 	int failed = 0;
 	failed |= json_object_set_new(root, "notification_id", json_text(n->notification_id));
 	failed |= json_object_set_new(root, "check", json_text(n->check));
-	failed |= json_object_set_new(root, "status", json_string(n->resolved ? "resolved" : "firing"));
+	failed |= json_object_set_new(root, "status", json_string(aq_notification_status(n)));
 	failed |= json_object_set_new(root, "severity", json_string(aq_severity_name(n->severity)));
 	failed |= json_object_set_new(root, "previous_severity",
 				      json_string(aq_severity_name(n->previous_severity)));
@@ -143,6 +156,7 @@ char *aq_notification_to_json(const struct aq_notification *n)
 	failed |= json_object_set_new(root, "escalation_level", json_integer(n->escalation_level));
 	failed |= json_object_set_new(root, "event_id",
 				      n->event_id[0] ? json_text(n->event_id) : json_null());
+	failed |= json_object_set_new(root, "annotations", json_labels(n->annotations, n->nannotations));
 	if (!failed)
 		out = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(precision));
 done:
@@ -215,21 +229,24 @@ static int member_time(json_t *obj, const char *key, int64_t *ms, char *err, siz
 	return 0;
 }
 
-/* Copies the labels object into n. Returns 0, or -1 with a message. */
-static int member_labels(json_t *obj, struct aq_notification *n, char *err, size_t errlen)
+/* Copies the object member name ("labels", "annotations": each value a
+ * string; missing or null is none) into *out. Returns 0, or -1 with a
+ * message. */
+static int member_labels(json_t *obj, const char *name, struct aq_label **out, size_t *nout, char *err,
+			 size_t errlen)
 {
-	json_t *labels = json_object_get(obj, "labels");
+	json_t *labels = json_object_get(obj, name);
 	if (!labels || json_is_null(labels))
 		return 0;
 	if (!json_is_object(labels)) {
-		snprintf(err, errlen, "'labels' must be an object");
+		snprintf(err, errlen, "'%s' must be an object", name);
 		return -1;
 	}
 	size_t count = json_object_size(labels);
 	if (count == 0)
 		return 0;
-	n->labels = calloc(count, sizeof(*n->labels));
-	if (!n->labels) {
+	*out = calloc(count, sizeof(**out));
+	if (!*out) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
@@ -238,12 +255,14 @@ static int member_labels(json_t *obj, struct aq_notification *n, char *err, size
 	json_object_foreach(labels, key, value)
 	{
 		if (!json_is_string(value)) {
-			snprintf(err, errlen, "label '%.60s' must be a string", key);
+			/* "label 'a' must be a string", "annotation 'a' ..." */
+			snprintf(err, errlen, "%.*s '%.60s' must be a string", (int)strlen(name) - 1, name,
+				 key);
 			return -1;
 		}
-		n->labels[n->nlabels].key = aq_strdup(key);
-		n->labels[n->nlabels].value = aq_strdup(json_string_value(value));
-		n->nlabels++;
+		(*out)[*nout].key = aq_strdup(key);
+		(*out)[*nout].value = aq_strdup(json_string_value(value));
+		(*nout)++;
 	}
 	return 0;
 }
@@ -310,7 +329,7 @@ int aq_notification_from_json(struct aq_notification *n, const char *json, char 
 	if (member_string(root, "message", &text, err, errlen) < 0)
 		goto fail;
 	parsed.message = aq_strdup(text);
-	if (member_labels(root, &parsed, err, errlen) < 0)
+	if (member_labels(root, "labels", &parsed.labels, &parsed.nlabels, err, errlen) < 0)
 		goto fail;
 	if (member_time(root, "observed_at", &parsed.observed_at_ms, err, errlen) < 0 ||
 	    member_time(root, "since", &parsed.since_ms, err, errlen) < 0)
@@ -322,6 +341,9 @@ int aq_notification_from_json(struct aq_notification *n, const char *json, char 
 	}
 	parsed.escalation_level = (int)json_integer_value(level);
 	if (member_id(root, "event_id", 1, parsed.event_id, err, errlen) < 0)
+		goto fail;
+	/* notifications queued before annotations existed have none */
+	if (member_labels(root, "annotations", &parsed.annotations, &parsed.nannotations, err, errlen) < 0)
 		goto fail;
 
 	json_decref(root);

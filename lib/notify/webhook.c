@@ -104,9 +104,7 @@ static int sign(const char *secret, const char *body, size_t body_len, char *out
  * memory runs out. */
 static char *request_body(const struct aq_channel *ch, const struct aq_notification *n)
 {
-	if (ch->format == AQ_FORMAT_SLACK)
-		return aq_format_slack(n);
-	return aq_notification_to_json(n);
+	return aq_format_webhook(ch, n);
 }
 
 /* Appends "name: value" to the request headers of t. Returns 0, or -1 when

@@ -69,6 +69,7 @@ enum column_kind {
 	COLUMN_INTEGER,
 	COLUMN_BOOL,
 	COLUMN_REAL_OR_NULL, /* SQL NULL: JSON null */
+	COLUMN_JSON_OBJECT,  /* a jsonb object as text; anything else: {} */
 };
 
 struct column {
@@ -92,6 +93,13 @@ static json_t *column_value(PGresult *res, int row, const struct column *c)
 		return PQgetisnull(res, row, c->field)
 			? json_null()
 			: json_real(strtod(PQgetvalue(res, row, c->field), NULL));
+	case COLUMN_JSON_OBJECT: {
+		json_t *o = json_loads(PQgetvalue(res, row, c->field), 0, NULL);
+		if (json_is_object(o))
+			return o;
+		json_decref(o);
+		return json_object();
+	}
 	}
 	return json_null();
 }
@@ -154,7 +162,8 @@ static int matches_any(json_t *globs, const char *check)
 	" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"             \
 	"  AND n.state = 'undeliverable'),"                                                           \
 	" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"             \
-	"  AND n.state = 'pending'), c.previous_severity FROM alertq_checks c"
+	"  AND n.state = 'pending'), c.previous_severity,"                                            \
+	" c.annotations::text FROM alertq_checks c"
 #define STATUS_ORDER                                                             \
 	" ORDER BY CASE c.severity WHEN 'CRITICAL' THEN 0 WHEN 'UNKNOWN' THEN 1" \
 	" WHEN 'WARNING' THEN 2 ELSE 3 END, c.check_name"
@@ -207,6 +216,9 @@ int aq_store_status_of(aq_store_t *s, enum aq_status_scope scope, const char *ch
 		json_object_set_new(o, "stale", bool_at(res, i, 11));
 		json_object_set_new(o, "undeliverable", integer_at(res, i, 12));
 		json_object_set_new(o, "pending_notifications", integer_at(res, i, 13));
+		/* annotations */
+		static const struct column annotations = { "annotations", 15, COLUMN_JSON_OBJECT };
+		json_object_set_new(o, "annotations", column_value(res, i, &annotations));
 		rc = append(list, o, err, errlen);
 	}
 	PQclear(res);
@@ -280,7 +292,8 @@ int aq_store_history(aq_store_t *s, const char *check, json_t **transitions, jso
 	PGresult *tr = query(
 		s,
 		"SELECT ref, from_severity, to_severity, value, message, observed_at_ms, event_id, cause,"
-		" recorded_at::timestamptz(3) FROM alertq_transitions WHERE check_name = $1 ORDER BY id",
+		" recorded_at::timestamptz(3), annotations::text"
+		" FROM alertq_transitions WHERE check_name = $1 ORDER BY id",
 		1, params, "reading transitions", err, errlen);
 	if (!tr)
 		return -1;
@@ -300,7 +313,7 @@ int aq_store_history(aq_store_t *s, const char *check, json_t **transitions, jso
 		{ "to", 2, COLUMN_TEXT },          { "value", 3, COLUMN_REAL_OR_NULL },
 		{ "message", 4, COLUMN_TEXT },     { "observed_at_ms", 5, COLUMN_INTEGER },
 		{ "event_id", 6, COLUMN_TEXT },    { "cause", 7, COLUMN_TEXT },
-		{ "recorded_at", 8, COLUMN_TEXT },
+		{ "recorded_at", 8, COLUMN_TEXT }, { "annotations", 9, COLUMN_JSON_OBJECT },
 	};
 	static const struct column ncols[] = {
 		{ "notification_id", 9, COLUMN_TEXT }, { "transition_ref", 0, COLUMN_TEXT_OR_NULL },

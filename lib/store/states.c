@@ -75,7 +75,8 @@ static int parse_severity(const char *text)
 	"message,"                                                                                           \
 	" labels::text, last_seen_ms, interval_ms, last_event_id, stale_at_ms, stale, episode,"              \
 	" escalation_level, last_notified_ms, next_action_ms, array_to_json(told)::text, acked, suppressed," \
-	" previous_severity, expires_at_ms"
+	" previous_severity, expires_at_ms,"                                                                 \
+	" annotations::text"
 
 static void state_from_row(struct aq_state *st, PGresult *res, int row)
 {
@@ -131,6 +132,22 @@ static void state_from_row(struct aq_state *st, PGresult *res, int row)
 	st->suppressed = PQgetvalue(res, row, 21)[0] == 't';
 	st->previous_severity = parse_severity(PQgetvalue(res, row, 22));
 	st->expires_at_ms = strtoll(PQgetvalue(res, row, 23), NULL, 10);
+	/* annotations */
+	json_t *annotations = json_loads(PQgetvalue(res, row, 24), 0, NULL);
+	if (json_is_object(annotations) && json_object_size(annotations) > 0) {
+		st->annotations = calloc(json_object_size(annotations), sizeof(*st->annotations));
+		const char *key;
+		json_t *value;
+		json_object_foreach(annotations, key, value)
+		{
+			if (st->annotations && json_is_string(value)) {
+				st->annotations[st->nannotations].key = aq_strdup(key);
+				st->annotations[st->nannotations].value = aq_strdup(json_string_value(value));
+				st->nannotations++;
+			}
+		}
+	}
+	json_decref(annotations);
 }
 
 /* Indexes every row of res by its first column (a check name), so that

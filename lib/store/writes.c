@@ -224,6 +224,10 @@ static const char *state_unstorable(const struct aq_state *st)
 	for (size_t i = 0; i < st->ntold; i++)
 		if (!st->told[i] || !text_ok(st->told[i]))
 			return "a channel name is not valid UTF-8";
+	for (size_t i = 0; i < st->nannotations; i++)
+		if (!st->annotations[i].key || !st->annotations[i].value ||
+		    !text_ok(st->annotations[i].key) || !text_ok(st->annotations[i].value))
+			return "an annotation is not valid UTF-8";
 	if (!aq_status_name(st->severity) || !aq_status_name(st->previous_severity))
 		return "no such severity";
 	return NULL;
@@ -306,6 +310,17 @@ int aq_writes_state(aq_writes_t *w, const struct aq_state *st)
 	copy_bool(b, st->suppressed);
 	copy_sep(b);
 	copy_int(b, st->expires_at_ms);
+	/* annotations */
+	copy_sep(b);
+	aq_buf_add(b, "{", 1);
+	for (size_t i = 0; i < st->nannotations; i++) {
+		aq_buf_add(b, i ? ",\"" : "\"", i ? 2 : 1);
+		copy_json_string(b, st->annotations[i].key);
+		aq_buf_add(b, "\":\"", 3);
+		copy_json_string(b, st->annotations[i].value);
+		aq_buf_add(b, "\"", 1);
+	}
+	aq_buf_add(b, "}", 1);
 	aq_buf_add(b, "\n", 1);
 	w->nstates++;
 	if (b->failed)
@@ -335,6 +350,17 @@ int aq_writes_transition(aq_writes_t *w, const char *check, const struct aq_tran
 	put(row, "observed_at_ms", json_integer(tr->observed_at_ms), &failed);
 	put(row, "event_id", json_string(tr->event_id ? tr->event_id : ""), &failed);
 	put(row, "cause", json_string(aq_transition_cause(tr)), &failed);
+	/* annotations */
+	json_t *annotations = json_object();
+	for (size_t i = 0; annotations && i < tr->nannotations; i++) {
+		if (!text_ok(tr->annotations[i].key) || !text_ok(tr->annotations[i].value)) {
+			json_decref(annotations);
+			json_decref(row);
+			return lose(w, "transition of", check, "an annotation is not valid UTF-8");
+		}
+		put(annotations, tr->annotations[i].key, json_string(tr->annotations[i].value), &failed);
+	}
+	put(row, "annotations", annotations, &failed);
 	return queue_row(w, w->transitions, row, failed, "transition of", check);
 }
 
@@ -428,7 +454,8 @@ static int write_rows(aq_store_t *s, const char *sql, json_t *rows, const char *
 	"check_name, severity, since_ms, previous_severity, pending_severity, pending_count, has_value, "  \
 	"value,"                                                                                           \
 	" status, message, labels, last_seen_ms, interval_ms, last_event_id, stale_at_ms, stale, episode," \
-	" escalation_level, last_notified_ms, next_action_ms, told, acked, suppressed, expires_at_ms"
+	" escalation_level, last_notified_ms, next_action_ms, told, acked, suppressed, expires_at_ms,"     \
+	" annotations"
 
 /* Sends the batch's states with COPY into a temporary table, then updates
  * the rows that exist and inserts the new ones: no JSON to build or parse,
@@ -449,7 +476,7 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		       " last_seen_ms bigint, interval_ms bigint, last_event_id text, stale_at_ms bigint,"
 		       " stale boolean, episode bigint, escalation_level int, last_notified_ms bigint,"
 		       " next_action_ms bigint, told text[], acked boolean, suppressed boolean,"
-		       " expires_at_ms bigint)"
+		       " expires_at_ms bigint, annotations jsonb)"
 		       " ON COMMIT DELETE ROWS",
 		       "saving check state", err, errlen) != 0)
 		return -1;
@@ -485,6 +512,7 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		       " acked_at = CASE WHEN b.acked THEN c.acked_at END,"
 		       " ack_comment = CASE WHEN b.acked THEN c.ack_comment END, suppressed = b.suppressed,"
 		       " previous_severity = b.previous_severity, expires_at_ms = b.expires_at_ms,"
+		       " annotations = b.annotations,"
 		       " updated_at = now()"
 		       " FROM alertq_batch_states b WHERE c.check_name = b.check_name",
 		       "saving check state", err, errlen) != 0)
@@ -508,7 +536,8 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		" acked_at = CASE WHEN EXCLUDED.acked THEN alertq_checks.acked_at END,"
 		" ack_comment = CASE WHEN EXCLUDED.acked THEN alertq_checks.ack_comment END,"
 		" suppressed = EXCLUDED.suppressed, previous_severity = EXCLUDED.previous_severity,"
-		" expires_at_ms = EXCLUDED.expires_at_ms, updated_at = now()",
+		" expires_at_ms = EXCLUDED.expires_at_ms, annotations = EXCLUDED.annotations,"
+		" updated_at = now()",
 		"saving check state", err, errlen);
 }
 
@@ -535,12 +564,13 @@ int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 	if (write_rows(s,
 		       "INSERT INTO alertq_transitions (ref, check_name, from_severity, to_severity, value, "
 		       "message,"
-		       " observed_at_ms, event_id, cause)"
+		       " observed_at_ms, event_id, cause, annotations)"
 		       " SELECT ref, check_name, from_severity, to_severity, value, message, observed_at_ms,"
-		       " event_id, cause FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, ord),"
+		       " event_id, cause, coalesce(annotations, '{}')"
+		       " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, ord),"
 		       " jsonb_to_record(e.doc) AS x(ref uuid, check_name text, from_severity text,"
 		       " to_severity text, value double precision, message text, observed_at_ms bigint,"
-		       " event_id text, cause text) ORDER BY e.ord",
+		       " event_id text, cause text, annotations jsonb) ORDER BY e.ord",
 		       w->transitions, "saving transitions", err, errlen) != 0)
 		return -1;
 	if (write_rows(s,

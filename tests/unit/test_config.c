@@ -495,6 +495,53 @@ static const struct {
 	  "t.yaml:11: 'timeout' must be at most 366d, not '367d'\n"
 	  "t.yaml:11: 'give_up_after' must be at most 366d, not '400d'" },
 	{ "channels:\n  a: logfile\n", "t.yaml:2: channel 'a' must be a mapping, not a string" },
+	/* annotations and templates */
+	{ "rules:\n  - match: x\n    annotations:\n      summary: \"{{chek}} is bad\"\n",
+	  "t.yaml:4: annotation 'summary' of rule: unknown placeholder '{{chek}}' at line 1, column 1 of the "
+	  "template" },
+	{ "rules:\n  - match: x\n    annotations: {a: \"{{annotations.b}}\"}\n",
+	  "t.yaml:3: annotation 'a' of rule: an annotation cannot name another: '{{annotations.b}}' at line 1, "
+	  "column 1 of the template" },
+	{ "rules:\n  - match: x\n    annotations: {a: \"{{#value}}x\"}\n",
+	  "t.yaml:3: annotation 'a' of rule: unclosed section 'value' at line 1, column 1 of the template" },
+	{ "rules:\n  - match: x\n    annotations: {run-book: x}\n",
+	  "t.yaml:3: annotation name 'run-book' must be 1 to 128 letters, digits or '_'" },
+	{ "rules:\n  - match: x\n    annotations: {a: x, a: y}\n",
+	  "t.yaml:3: duplicate annotation 'a' (first at line 3)" },
+	{ "rules:\n  - match: x\n    annotations: {a: [x]}\n",
+	  "t.yaml:3: annotation 'a' must be a string, not a list" },
+	{ "rules:\n  - match: x\n    annotations: {a0: x, a1: x, a2: x, a3: x, a4: x, a5: x, a6: x, a7: x, a8: x,"
+	  " a9: x, b0: x, b1: x, b2: x, b3: x, b4: x, b5: x, b6: x, b7: x, b8: x, b9: x, c0: x, c1: x, c2: x,"
+	  " c3: x, c4: x, c5: x, c6: x, c7: x, c8: x, c9: x, d0: x, d1: x, d2: x}\n",
+	  "t.yaml:3: a rule has 33 annotations, at most 32 are allowed" },
+	{ "channels:\n  s:\n    type: webhook\n    url: http://x\n    format: slack\n"
+	  "    template:\n      text: \"{{check}} {{/value}}\"\n",
+	  "t.yaml:7: template.text of channel 's': end of a section that is not open: '{{/value}}' at line 1, "
+	  "column 11 of the template" },
+	{ "channels:\n  s: {type: webhook, url: http://x, format: slack, template: {text: \"a\\n{{#check}}{{/value}}\"}}\n",
+	  "t.yaml:2: template.text of channel 's': end of a section that is not the open one: '{{/value}}' at "
+	  "line 2, column 11 of the template" },
+	{ "channels:\n  s: {type: webhook, url: http://x, format: slack, template: {body: x}}\n",
+	  "t.yaml:2: 'template.body' in channel 's' does not fit a slack webhook (it takes template.text)" },
+	{ "channels:\n  j: {type: webhook, url: http://x, template: {text: x}}\n",
+	  "t.yaml:2: 'template.text' in channel 'j' does not fit a json webhook (it takes template.body)" },
+	{ "channels:\n  m: {type: email, url: smtp://x, from: a, to: [b], template: {text: x}}\n",
+	  "t.yaml:2: 'template.text' in channel 'm' does not fit an email channel (it takes template.subject "
+	  "and body)" },
+	{ "channels:\n  l: {type: logfile, template: {text: x}}\n",
+	  "t.yaml:2: 'template' in channel 'l' goes with webhook and email channels only" },
+	{ "channels:\n  j: {type: webhook, url: http://x, template: {bdy: x}}\n",
+	  "t.yaml:2: unknown key 'bdy' in channel 'j'" },
+	{ "channels:\n  j: {type: webhook, url: http://x, template: {body: '{\"v\": \"{{value}}\"'}}\n",
+	  "t.yaml:2: template.body of channel 'j', rendered for the sample alert: the rendered body is not JSON: "
+	  "'}' expected near end of file at line 1, column 14" },
+	{ "channels:\n  j: {type: webhook, url: http://x, template: {body: '{\"v\": 1{{#message}}}{{/message}}'}}\n",
+	  "t.yaml:2: template.body of channel 'j', rendered for an alert with every value empty: the rendered "
+	  "body is not JSON: '}' expected near end of file at line 1, column 7" },
+	{ "channels:\n  m: {type: email, url: smtp://x, from: a, to: [b], template: {subject: \"{{labels.}}\"}}\n",
+	  "t.yaml:2: template.subject of channel 'm': unknown placeholder '{{labels.}}' at line 1, column 1 of "
+	  "the template" },
+
 	/* several problems at once, reported in line order */
 	{ "rules:\n  - {match: x, for: 0, escalation: none}\n"
 	  "kafak: {}\n"

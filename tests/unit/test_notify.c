@@ -260,7 +260,7 @@ START_TEST(test_json_exact)
 			       "\"value\":120000,\"message\":\"session rows above 100000\","
 			       "\"labels\":{\"team\":\"platform\"},\"observed_at\":\"2026-11-27T17:00:00Z\","
 			       "\"since\":\"2026-11-27T16:00:00Z\",\"escalation_level\":0,"
-			       "\"event_id\":\"" EVENT_ID "\"}");
+			       "\"event_id\":\"" EVENT_ID "\",\"annotations\":{}}");
 	free(json);
 	aq_notification_release(&n);
 }
@@ -281,7 +281,8 @@ START_TEST(test_json_resolved_null_value)
 	ck_assert_ptr_nonnull(root);
 	static const char *const keys[] = { "notification_id", "check", "status", "severity",
 					    "previous_severity", "value", "message", "labels",
-					    "observed_at", "since", "escalation_level", "event_id" };
+					    "observed_at", "since", "escalation_level", "event_id",
+					    "annotations" };
 	ck_assert_int_eq(json_object_size(root), sizeof(keys) / sizeof(keys[0]));
 	void *it = json_object_iter(root);
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++, it = json_object_iter_next(root, it))
