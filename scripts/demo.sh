@@ -52,7 +52,7 @@ sed -e "s|^log_dir: .*|log_dir: $demo/log|" -e "s|starttls: required|starttls: o
 	-e "s|{ after: 15m, notify: \[oncall-email\] }|{ after: 10s, notify: [oncall-email] }|" \
 	"$top/examples/alertq.yaml" >"$demo/alertq.yaml"
 config=$demo/alertq.yaml
-"$build/alertq" -c "$config" check-config
+"$build/alertq" -c "$config" check-config --show-templates
 
 say "starting the dev broker and two workers"
 port=$(free_port)
@@ -99,9 +99,13 @@ echo "the status page: http://127.0.0.1:$web_port/ (while the demo runs)"
 say "$demo/log/alerts.log (one JSON line per notification)"
 cat "$demo/log/alerts.log"
 
-say "the Slack-style webhook received"
-$py -c 'import json,sys
+slack_messages() {
+	$py -c 'import json,sys
 for l in open(sys.argv[1]): print(json.loads(json.loads(l)["body"])["text"])' "$demo/webhook.jsonl"
+}
+
+say "the Slack-style webhook received (the channel's template: summary, runbook link)"
+slack_messages
 
 say "the session table grows past 100,000 rows: WARNING becomes CRITICAL"
 psql -X -q "$IACT_DSN" -c "INSERT INTO django_session SELECT md5('more' || g), 'e30:1', now() FROM generate_series(1, 45000) g"
@@ -112,6 +116,10 @@ for _ in $(seq 100); do
 	sleep 0.2
 done
 "$build/alertq" -c "$config" status
+
+say "the Slack message for the CRITICAL session table, with its runbook"
+for _ in $(seq 100); do grep -q 'CRITICAL system.session_rows' "$demo/webhook.jsonl" && break; sleep 0.2; done
+slack_messages | grep 'system.session_rows'
 
 say "nobody acknowledged the CRITICAL alerts: after 10 s they escalate to email"
 for _ in $(seq 150); do [ "$(wc -l <"$demo/mail.jsonl" 2>/dev/null || echo 0)" -ge 2 ] && break; sleep 0.2; done

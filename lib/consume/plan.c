@@ -26,6 +26,9 @@ void aq_notification_for(struct aq_notification *n, const struct aq_state *st, c
 	n->since_ms = st->since_ms;
 	n->escalation_level = p->level;
 	snprintf(n->event_id, sizeof(n->event_id), "%s", tr ? tr->event_id : st->last_event_id);
+	/* annotations: the current episode's, for repeats and resolved too */
+	n->annotations = st->annotations;
+	n->nannotations = st->nannotations;
 }
 
 /* Builds a notification for st as planned, queues it in the outbox.

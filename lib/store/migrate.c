@@ -103,8 +103,10 @@ static const char *const migrations[] = {
 	"CREATE INDEX alertq_checks_expires_at ON alertq_checks (expires_at_ms)"
 	"  WHERE expires_at_ms > 0;",
 	/* 5: annotations of a rule as rendered at a transition, and the check's current ones */
-	"ALTER TABLE alertq_checks ADD COLUMN annotations jsonb NOT NULL DEFAULT '{}';"
-	"ALTER TABLE alertq_transitions ADD COLUMN annotations jsonb NOT NULL DEFAULT '{}';",
+	"ALTER TABLE alertq_checks ADD COLUMN annotations jsonb"
+	"  NOT NULL DEFAULT '{}';"
+	"ALTER TABLE alertq_transitions ADD COLUMN annotations jsonb"
+	"  NOT NULL DEFAULT '{}';",
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -18,7 +18,7 @@ TOOLS = os.path.join(harness.SOURCE, "tests", "tools")
 
 # the keys of a notification object, as the contract lists them
 NOTIFICATION_KEYS = {"notification_id", "check", "status", "severity", "previous_severity", "value", "message",
-                     "labels", "observed_at", "since", "escalation_level", "event_id"}
+                     "labels", "observed_at", "since", "escalation_level", "event_id", "annotations"}
 
 
 class Receiver:

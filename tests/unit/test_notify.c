@@ -339,6 +339,10 @@ START_TEST(test_json_round_trip)
 	n.labels[1].value = aq_strdup("prod");
 	n.observed_at_ms = T_OBSERVED + 123;
 	n.escalation_level = 1;
+	n.nannotations = 1;
+	n.annotations = calloc(1, sizeof(*n.annotations));
+	n.annotations[0].key = aq_strdup("runbook_url");
+	n.annotations[0].value = aq_strdup("https://wiki.iact.example/runbooks/x?a=\"1\"");
 	char *json = aq_notification_to_json(&n);
 	ck_assert_ptr_nonnull(json);
 	if (value_cases[_i].json) {
@@ -367,6 +371,9 @@ START_TEST(test_json_round_trip)
 	ck_assert_int_eq(back.since_ms, n.since_ms);
 	ck_assert_int_eq(back.escalation_level, 1);
 	ck_assert_str_eq(back.event_id, EVENT_ID);
+	ck_assert_uint_eq(back.nannotations, 1);
+	ck_assert_str_eq(back.annotations[0].key, "runbook_url");
+	ck_assert_str_eq(back.annotations[0].value, n.annotations[0].value);
 
 	/* what was read writes the same text again */
 	char *again = aq_notification_to_json(&back);
@@ -446,6 +453,16 @@ static const struct {
 	{ "{\"notification_id\":\"a\",\"check\":\"x\",\"status\":\"firing\",\"severity\":\"OK\","
 	  "\"previous_severity\":\"OK\",\"value\":1,\"message\":\"m\",\"labels\":{\"a\":1}}",
 	  "label 'a' must be a string" },
+	{ "{\"notification_id\":\"a\",\"check\":\"x\",\"status\":\"firing\",\"severity\":\"OK\","
+	  "\"previous_severity\":\"OK\",\"value\":1,\"message\":\"m\",\"labels\":{},"
+	  "\"observed_at\":\"2026-11-27T17:00:00Z\",\"since\":\"2026-11-27T17:00:00Z\",\"escalation_level\":0,"
+	  "\"event_id\":null,\"annotations\":{\"summary\":[1]}}",
+	  "annotation 'summary' must be a string" },
+	{ "{\"notification_id\":\"a\",\"check\":\"x\",\"status\":\"firing\",\"severity\":\"OK\","
+	  "\"previous_severity\":\"OK\",\"value\":1,\"message\":\"m\",\"labels\":{},"
+	  "\"observed_at\":\"2026-11-27T17:00:00Z\",\"since\":\"2026-11-27T17:00:00Z\",\"escalation_level\":0,"
+	  "\"event_id\":null,\"annotations\":\"x\"}",
+	  "'annotations' must be an object" },
 	{ "{\"notification_id\":\"a\",\"check\":\"x\",\"status\":\"firing\",\"severity\":\"OK\","
 	  "\"previous_severity\":\"OK\",\"value\":1,\"message\":\"m\",\"labels\":{},"
 	  "\"observed_at\":\"yesterday\"}",

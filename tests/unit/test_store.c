@@ -519,7 +519,7 @@ END_TEST
 /* A row that cannot be queued, and what the batch then does. */
 struct refused_case {
 	const char *name;
-	int kind; /* 0 state, 1 transition, 2 notification, 3 offset */
+	int kind; /* 0 state, 1 transition, 2 notification, 3 offset, 4 state annotation, 5 transition annotation */
 	const char *text;
 	int severity;
 };
@@ -533,6 +533,8 @@ static const struct refused_case refused_cases[] = {
 	{ "notification: no payload", 2, NULL, AQ_OK },
 	{ "notification: bad channel", 2, "\xff", AQ_OK },
 	{ "offset: bad topic", 3, "top\x80ic", AQ_OK },
+	{ "state: annotation not UTF-8", 4, "caf\xe9", AQ_CRITICAL },
+	{ "transition: annotation not UTF-8", 5, "caf\xe9", AQ_CRITICAL },
 };
 
 START_TEST(test_writes_refused)
@@ -567,8 +569,21 @@ START_TEST(test_writes_refused)
 		aq_uuid4(id);
 		rc = aq_writes_notification(w, id, NULL, "host.bad", c->text ? c->text : "hook", 0, 0,
 					    c->text ? "{}" : NULL, 60000);
-	} else {
+	} else if (c->kind == 3) {
 		rc = aq_writes_offset(w, c->text, 1, 5);
+	} else {
+		struct aq_label annotation = { "summary", (char *)c->text };
+		struct aq_state st;
+		aq_state_init(&st, "host.bad");
+		st.severity = c->severity;
+		st.annotations = &annotation;
+		st.nannotations = 1;
+		struct aq_transition tr = { .from = AQ_OK, .to = c->severity, .message = "m", .event_id = "e1", .annotations = &annotation, .nannotations = 1 };
+		char ref[37];
+		rc = c->kind == 4 ? aq_writes_state(w, &st) : aq_writes_transition(w, "host.bad", &tr, ref);
+		st.annotations = NULL;
+		st.nannotations = 0;
+		aq_state_release(&st);
 	}
 	ck_assert_msg(rc == -1, "%s: queued", c->name);
 	ck_assert_int_eq(aq_writes_empty(w), 0);

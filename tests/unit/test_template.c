@@ -565,6 +565,10 @@ START_TEST(test_email_templates)
 	memset(n.message, 'w', 4999);
 	n.message[4999] = '\0';
 	mail = aq_format_email(&ch, &n, &len);
+	char *subject = strstr(mail, "\r\nSubject: ");
+	ck_assert_ptr_nonnull(subject);
+	/* at most AQ_TEMPLATE_SUBJECT_MAX bytes, base64 in folded encoded words */
+	ck_assert_uint_lt((size_t)(strstr(subject, "\r\nDate: ") - subject), AQ_TEMPLATE_SUBJECT_MAX * 2);
 	for (char *line = mail; *line;) {
 		size_t line_len = strcspn(line, "\r");
 		ck_assert_uint_le(line_len, 998);
