@@ -148,7 +148,6 @@ struct aq_channel {
 	struct aq_template *template_text;    /* webhook slack: template.text */
 	struct aq_template *template_subject; /* email: template.subject */
 	struct aq_template *template_body;    /* email, webhook json: template.body */
-	int template_line;
 };
 
 #define AQ_STATE_MAX_CHECKS_DEFAULT 100000

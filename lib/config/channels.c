@@ -58,7 +58,6 @@ static void load_template(struct loader *ld, struct aq_channel *ch, yaml_node_t 
 		BODY
 	};
 	yaml_node_t *v[NELEM(keys)];
-	ch->template_line = cfg_node_line(n);
 	if (ch->type != AQ_CHANNEL_WEBHOOK && ch->type != AQ_CHANNEL_EMAIL) {
 		cfg_problem(ld, cfg_node_line(n),
 			    "'template' in %s goes with webhook and email channels only", where);
