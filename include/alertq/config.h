@@ -59,6 +59,14 @@ struct aq_check {
 	int line;
 };
 
+/* A rule's flapping thresholds, percentages of weighted state changes:
+ * 0 < low < high <= 100. */
+struct aq_flapping {
+	int set;     /* 0: no flapping detection */
+	double low;  /* it stops flapping below this */
+	double high; /* it starts flapping at or above this */
+};
+
 struct aq_rule {
 	char *match; /* glob over check names */
 	struct aq_threshold warning;
@@ -68,6 +76,8 @@ struct aq_rule {
 	int64_t stale_after_ms; /* 0: twice the result's interval (none if unknown) */
 	int stale_severity;     /* enum aq_status; default AQ_UNKNOWN */
 	int line;
+	/* flapping detection (`flapping: { low, high }`): set 0 leaves it off */
+	struct aq_flapping flapping;
 };
 
 struct aq_level {

@@ -26,7 +26,16 @@ struct aq_notification {
 	int64_t since_ms;
 	int escalation_level;
 	char event_id[37]; /* "" when the notification has no event (stale, end of silence) */
+	/* flapping: status "flapping" when flapping_started (resolved is 0 then);
+	 * "flapping": true on everything sent while the check flaps (the key is
+	 * left out otherwise) */
+	int flapping_started;
+	int flapping;
 };
+
+/* The notification's status as the contract spells it: "firing",
+ * "resolved" or "flapping". Never NULL. */
+const char *aq_notification_status(const struct aq_notification *n);
 
 void aq_notification_release(struct aq_notification *n);
 

@@ -26,6 +26,11 @@ void aq_notification_for(struct aq_notification *n, const struct aq_state *st, c
 	n->since_ms = st->since_ms;
 	n->escalation_level = p->level;
 	snprintf(n->event_id, sizeof(n->event_id), "%s", tr ? tr->event_id : st->last_event_id);
+	/* flapping: told at the severity it flaps at (see aq_plan_transition) */
+	n->flapping = p->flapping;
+	n->flapping_started = p->flapping_started;
+	if (p->flapping)
+		n->severity = p->flap_severity;
 }
 
 /* Builds a notification for st as planned, queues it in the outbox.

@@ -221,7 +221,10 @@ static void add_headers(struct message *m, const struct aq_channel *ch, const st
 		aq_buf_printf(&m->buf, "%s%s", i ? ",\r\n " : "", to);
 		free(to);
 	}
-	snprintf(tag, sizeof(tag), "[%s] ", n->resolved ? "RESOLVED" : aq_severity_name(n->severity));
+	snprintf(tag, sizeof(tag), "[%s] ",
+		 n->resolved                   ? "RESOLVED"
+			 : n->flapping_started ? "FLAPPING"
+					       : aq_severity_name(n->severity));
 	aq_buf_printf(&m->buf, "\r\nSubject: %s", tag);
 	add_header_text(m, strlen("Subject: ") + strlen(tag), check);
 	mail_date(date, sizeof(date));
@@ -243,7 +246,7 @@ static void add_body(struct message *m, const struct aq_notification *n)
 {
 	char buf[64];
 	add_field(m, "check", n->check, HEADER_TEXT_MAX);
-	add_field(m, "status", n->resolved ? "resolved" : "firing", HEADER_TEXT_MAX);
+	add_field(m, "status", aq_notification_status(n), HEADER_TEXT_MAX);
 	add_field(m, "severity", aq_severity_name(n->severity), HEADER_TEXT_MAX);
 	add_field(m, "previous_severity", aq_severity_name(n->previous_severity), HEADER_TEXT_MAX);
 	if (n->has_value)

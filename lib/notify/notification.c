@@ -98,6 +98,13 @@ static int json_add_label(json_t *labels, const struct aq_label *label)
 	return rc;
 }
 
+const char *aq_notification_status(const struct aq_notification *n)
+{
+	if (n->resolved)
+		return "resolved";
+	return n->flapping_started ? "flapping" : "firing";
+}
+
 char *aq_notification_to_json(const struct aq_notification *n)
 {
 	char observed[40], since[40];
@@ -131,7 +138,7 @@ char *aq_notification_to_json(const struct aq_notification *n)
 	int failed = 0;
 	failed |= json_object_set_new(root, "notification_id", json_text(n->notification_id));
 	failed |= json_object_set_new(root, "check", json_text(n->check));
-	failed |= json_object_set_new(root, "status", json_string(n->resolved ? "resolved" : "firing"));
+	failed |= json_object_set_new(root, "status", json_string(aq_notification_status(n)));
 	failed |= json_object_set_new(root, "severity", json_string(aq_severity_name(n->severity)));
 	failed |= json_object_set_new(root, "previous_severity",
 				      json_string(aq_severity_name(n->previous_severity)));
@@ -143,6 +150,9 @@ char *aq_notification_to_json(const struct aq_notification *n)
 	failed |= json_object_set_new(root, "escalation_level", json_integer(n->escalation_level));
 	failed |= json_object_set_new(root, "event_id",
 				      n->event_id[0] ? json_text(n->event_id) : json_null());
+	/* only when it flaps: every other notification keeps the contract's exact keys */
+	if (n->flapping || n->flapping_started)
+		failed |= json_object_set_new(root, "flapping", json_true());
 	if (!failed)
 		out = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(precision));
 done:
@@ -287,8 +297,12 @@ int aq_notification_from_json(struct aq_notification *n, const char *json, char 
 		parsed.resolved = 0;
 	} else if (strcmp(text, "resolved") == 0) {
 		parsed.resolved = 1;
+	} else if (strcmp(text, "flapping") == 0) {
+		parsed.flapping_started = 1;
+		parsed.flapping = 1;
 	} else {
-		snprintf(err, errlen, "'status' must be \"firing\" or \"resolved\", not '%.40s'", text);
+		snprintf(err, errlen,
+			 "'status' must be \"firing\", \"resolved\" or \"flapping\", not '%.40s'", text);
 		goto fail;
 	}
 	if (member_severity(root, "severity", &parsed.severity, err, errlen) < 0 ||
@@ -323,6 +337,14 @@ int aq_notification_from_json(struct aq_notification *n, const char *json, char 
 	parsed.escalation_level = (int)json_integer_value(level);
 	if (member_id(root, "event_id", 1, parsed.event_id, err, errlen) < 0)
 		goto fail;
+	/* absent from notifications queued before flapping existed */
+	json_t *flapping = json_object_get(root, "flapping");
+	if (flapping && !json_is_boolean(flapping)) {
+		snprintf(err, errlen, "'flapping' must be true or false");
+		goto fail;
+	}
+	if (flapping && json_is_true(flapping))
+		parsed.flapping = 1;
 
 	json_decref(root);
 	*n = parsed;
@@ -375,10 +397,13 @@ char *aq_notification_summary(const struct aq_notification *n)
 	if (n->escalation_level > 0)
 		snprintf(level, sizeof(level), "escalation level %d", n->escalation_level);
 	const char *tag = n->resolved ? "RESOLVED" : aq_severity_name(n->severity);
+	if (n->flapping && !n->flapping_started)
+		snprintf(level + strlen(level), sizeof(level) - strlen(level), "%sflapping",
+			 level[0] ? ", " : "");
 	int has_extra = labels[0] || level[0];
 	if (asprintf(&out, "[%s] %s %s: %s (was %s since %s): %s%s%s%s%s%s", tag, check,
-		     n->resolved ? "resolved" : "firing", value, aq_severity_name(n->previous_severity),
-		     since, message, has_extra ? " [" : "", labels, labels[0] && level[0] ? "; " : "", level,
+		     aq_notification_status(n), value, aq_severity_name(n->previous_severity), since, message,
+		     has_extra ? " [" : "", labels, labels[0] && level[0] ? "; " : "", level,
 		     has_extra ? "]" : "") < 0)
 		out = NULL;
 done:

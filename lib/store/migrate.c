@@ -102,6 +102,14 @@ static const char *const migrations[] = {
 	"ALTER TABLE alertq_checks ADD COLUMN expires_at_ms bigint NOT NULL DEFAULT 0;"
 	"CREATE INDEX alertq_checks_expires_at ON alertq_checks (expires_at_ms)"
 	"  WHERE expires_at_ms > 0;",
+	/* 5: flapping: the raw severities of the last 21 results (2 bits each,
+	 * the newest lowest), whether it flaps and since when; history marks
+	 * the transitions made while it flapped */
+	"ALTER TABLE alertq_checks ADD COLUMN flap_history bigint NOT NULL DEFAULT 0;"
+	"ALTER TABLE alertq_checks ADD COLUMN flap_count int NOT NULL DEFAULT 0;"
+	"ALTER TABLE alertq_checks ADD COLUMN flapping boolean NOT NULL DEFAULT false;"
+	"ALTER TABLE alertq_checks ADD COLUMN flapping_since_ms bigint NOT NULL DEFAULT 0;"
+	"ALTER TABLE alertq_transitions ADD COLUMN flapping text NOT NULL DEFAULT '';",
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

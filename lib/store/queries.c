@@ -154,7 +154,7 @@ static int matches_any(json_t *globs, const char *check)
 	" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"             \
 	"  AND n.state = 'undeliverable'),"                                                           \
 	" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"             \
-	"  AND n.state = 'pending'), c.previous_severity FROM alertq_checks c"
+	"  AND n.state = 'pending'), c.previous_severity, c.flapping FROM alertq_checks c"
 #define STATUS_ORDER                                                             \
 	" ORDER BY CASE c.severity WHEN 'CRITICAL' THEN 0 WHEN 'UNKNOWN' THEN 1" \
 	" WHEN 'WARNING' THEN 2 ELSE 3 END, c.check_name"
@@ -207,6 +207,7 @@ int aq_store_status_of(aq_store_t *s, enum aq_status_scope scope, const char *ch
 		json_object_set_new(o, "stale", bool_at(res, i, 11));
 		json_object_set_new(o, "undeliverable", integer_at(res, i, 12));
 		json_object_set_new(o, "pending_notifications", integer_at(res, i, 13));
+		json_object_set_new(o, "flapping", bool_at(res, i, 15));
 		rc = append(list, o, err, errlen);
 	}
 	PQclear(res);
@@ -280,7 +281,8 @@ int aq_store_history(aq_store_t *s, const char *check, json_t **transitions, jso
 	PGresult *tr = query(
 		s,
 		"SELECT ref, from_severity, to_severity, value, message, observed_at_ms, event_id, cause,"
-		" recorded_at::timestamptz(3) FROM alertq_transitions WHERE check_name = $1 ORDER BY id",
+		" recorded_at::timestamptz(3), flapping FROM alertq_transitions WHERE check_name = $1"
+		" ORDER BY id",
 		1, params, "reading transitions", err, errlen);
 	if (!tr)
 		return -1;
@@ -289,7 +291,12 @@ int aq_store_history(aq_store_t *s, const char *check, json_t **transitions, jso
 		"SELECT coalesce(transition_ref::text, ''), channel, level, resolved, state, attempts,"
 		" coalesce(last_error, ''), created_at::timestamptz(3), "
 		"coalesce(sent_at::timestamptz(3)::text, ''),"
-		" id FROM alertq_notifications WHERE check_name = $1 ORDER BY created_at, channel",
+		" id,"
+		/* quotes inside the payload's JSON strings are escaped: these
+		 * match its own members only, and never fail on any payload */
+		" position('\"status\":\"flapping\"' in payload) > 0,"
+		" position('\"flapping\":true' in payload) > 0"
+		" FROM alertq_notifications WHERE check_name = $1 ORDER BY created_at, channel",
 		1, params, "reading notifications", err, errlen);
 	if (!nt) {
 		PQclear(tr);
@@ -300,14 +307,15 @@ int aq_store_history(aq_store_t *s, const char *check, json_t **transitions, jso
 		{ "to", 2, COLUMN_TEXT },          { "value", 3, COLUMN_REAL_OR_NULL },
 		{ "message", 4, COLUMN_TEXT },     { "observed_at_ms", 5, COLUMN_INTEGER },
 		{ "event_id", 6, COLUMN_TEXT },    { "cause", 7, COLUMN_TEXT },
-		{ "recorded_at", 8, COLUMN_TEXT },
+		{ "recorded_at", 8, COLUMN_TEXT }, { "flapping", 9, COLUMN_TEXT },
 	};
 	static const struct column ncols[] = {
-		{ "notification_id", 9, COLUMN_TEXT }, { "transition_ref", 0, COLUMN_TEXT_OR_NULL },
-		{ "channel", 1, COLUMN_TEXT },         { "escalation_level", 2, COLUMN_INTEGER },
-		{ "resolved", 3, COLUMN_BOOL },        { "delivery", 4, COLUMN_TEXT },
-		{ "attempts", 5, COLUMN_INTEGER },     { "last_error", 6, COLUMN_TEXT_OR_NULL },
-		{ "created_at", 7, COLUMN_TEXT },      { "sent_at", 8, COLUMN_TEXT_OR_NULL },
+		{ "notification_id", 9, COLUMN_TEXT },   { "transition_ref", 0, COLUMN_TEXT_OR_NULL },
+		{ "channel", 1, COLUMN_TEXT },           { "escalation_level", 2, COLUMN_INTEGER },
+		{ "resolved", 3, COLUMN_BOOL },          { "delivery", 4, COLUMN_TEXT },
+		{ "attempts", 5, COLUMN_INTEGER },       { "last_error", 6, COLUMN_TEXT_OR_NULL },
+		{ "created_at", 7, COLUMN_TEXT },        { "sent_at", 8, COLUMN_TEXT_OR_NULL },
+		{ "flapping_started", 10, COLUMN_BOOL }, { "flapping", 11, COLUMN_BOOL },
 	};
 	int rc = rows_to_list(tr, tcols, sizeof(tcols) / sizeof(tcols[0]), transitions, err, errlen);
 	if (rc == 0 &&

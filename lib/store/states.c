@@ -75,7 +75,8 @@ static int parse_severity(const char *text)
 	"message,"                                                                                           \
 	" labels::text, last_seen_ms, interval_ms, last_event_id, stale_at_ms, stale, episode,"              \
 	" escalation_level, last_notified_ms, next_action_ms, array_to_json(told)::text, acked, suppressed," \
-	" previous_severity, expires_at_ms"
+	" previous_severity, expires_at_ms,"                                                                 \
+	" flap_history, flap_count, flapping, flapping_since_ms"
 
 static void state_from_row(struct aq_state *st, PGresult *res, int row)
 {
@@ -131,6 +132,11 @@ static void state_from_row(struct aq_state *st, PGresult *res, int row)
 	st->suppressed = PQgetvalue(res, row, 21)[0] == 't';
 	st->previous_severity = parse_severity(PQgetvalue(res, row, 22));
 	st->expires_at_ms = strtoll(PQgetvalue(res, row, 23), NULL, 10);
+	/* flapping */
+	st->flap_history = strtoull(PQgetvalue(res, row, 24), NULL, 10);
+	st->flap_count = atoi(PQgetvalue(res, row, 25));
+	st->flapping = PQgetvalue(res, row, 26)[0] == 't';
+	st->flapping_since_ms = strtoll(PQgetvalue(res, row, 27), NULL, 10);
 }
 
 /* Indexes every row of res by its first column (a check name), so that
