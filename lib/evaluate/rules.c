@@ -326,6 +326,8 @@ static void plan_add(struct aq_plan *plan, const char *channel, int level, int r
 			return;
 	if (plan->n >= AQ_PLAN_MAX)
 		return;
+	/* callers' plans are not zeroed: every field is set here */
+	memset(&plan->items[plan->n], 0, sizeof(plan->items[plan->n]));
 	snprintf(plan->items[plan->n].channel, sizeof(plan->items[plan->n].channel), "%s", channel);
 	plan->items[plan->n].level = level;
 	plan->items[plan->n].resolved = resolved;
@@ -467,19 +469,6 @@ void aq_plan_transition(struct aq_state *st, const struct aq_escalation *policy,
 	}
 	if (st->flapping)
 		return; /* while it flaps its transitions tell nobody; aq_plan_tick escalates */
-	if (tr->flap == AQ_FLAP_STOPPED && tr->to != AQ_OK) {
-		/* its real state, through the policy as if it had just come to it;
-		 * those told while it flapped stay told (they hear it resolve) */
-		st->escalation_level = -1;
-		if (!policy) {
-			st->next_action_ms = 0;
-			return;
-		}
-		const struct aq_severity_policy *sp = &policy->severity[tr->to];
-		reach_due_levels(st, sp, now_ms, silenced, plan);
-		schedule_next(st, sp);
-		return;
-	}
 	if (tr->to == AQ_OK) {
 		if (policy && policy->resolved && st->ntold > 0 && silenced) {
 			/* the channels told hear it resolved when the silence ends */
@@ -493,7 +482,9 @@ void aq_plan_transition(struct aq_state *st, const struct aq_escalation *policy,
 		end_episode(st);
 		return;
 	}
-	if (tr->from == AQ_OK) {
+	/* flapping stopped: its real state goes through the policy below, and
+	 * the episode it flapped in goes on (those told hear it resolve) */
+	if (tr->from == AQ_OK && tr->flap != AQ_FLAP_STOPPED) {
 		end_episode(st);
 		st->episode++;
 	}

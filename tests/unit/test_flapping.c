@@ -79,11 +79,18 @@ START_TEST(window_of_21)
 	ck_assert_int_eq(aq_flap_units(&w), 1900);
 	ck_assert_int_eq(aq_flap_worst(&w), AQ_CRITICAL);
 	/* a value that is no severity is kept as UNKNOWN, never spills into the next result */
+	aq_flap_push(&w, AQ_OK);
 	aq_flap_push(&w, 7);
 	ck_assert_int_eq(aq_flap_severity_at(&w, 0), AQ_UNKNOWN);
-	ck_assert_int_eq(aq_flap_severity_at(&w, 1), AQ_UNKNOWN);
+	ck_assert_int_eq(aq_flap_severity_at(&w, 1), AQ_OK);
 	struct aq_flap_window empty = { 0, 0 };
 	ck_assert_int_eq(aq_flap_worst(&empty), AQ_OK);
+	/* a count past the window (a damaged row) reads as a full window */
+	struct aq_flap_window damaged = window_of("WOWOWOWOWOWOWOWOWOWOW");
+	damaged.history |= UINT64_C(0xffff) << 42; /* UNKNOWN past the window */
+	damaged.count = 99;
+	ck_assert_int_eq(aq_flap_units(&damaged), 1900);
+	ck_assert_int_eq(aq_flap_worst(&damaged), AQ_WARNING);
 }
 END_TEST
 
@@ -216,7 +223,9 @@ static int apply(struct aq_state *st, const struct aq_rule *rule, const struct a
 	r.message = "m";
 	r.observed_at_ms = at;
 	strcpy(r.event_id, "00000000-0000-4000-8000-000000000000");
-	struct aq_plan plan = { .n = 0 };
+	struct aq_plan plan;
+	memset(&plan, 0xff, sizeof(plan)); /* as the worker's: never zeroed */
+	plan.n = 0;
 	int changed = aq_state_apply(st, rule, &r, tr);
 	if (changed)
 		aq_plan_transition(st, e, tr, at, 0, &plan);
@@ -226,7 +235,9 @@ static int apply(struct aq_state *st, const struct aq_rule *rule, const struct a
 
 static void tick(struct aq_state *st, const struct aq_escalation *e, int64_t at, char *got, size_t gotlen)
 {
-	struct aq_plan plan = { .n = 0 };
+	struct aq_plan plan;
+	memset(&plan, 0xff, sizeof(plan));
+	plan.n = 0;
 	aq_plan_tick(st, e, at, 0, &plan);
 	plan_text(&plan, got, gotlen);
 }
@@ -338,6 +349,62 @@ START_TEST(real_state_when_it_stops)
 }
 END_TEST
 
+/* Flapping starts as it goes OK while firing: everyone told in the episode
+ * (level 1 too) hears it flaps, no resolved; the episode stays open. */
+START_TEST(started_while_told)
+{
+	struct aq_rule rule = flapping_rule();
+	struct aq_escalation e = policy();
+	struct aq_state st;
+	struct aq_transition tr;
+	char got[512];
+	aq_state_init(&st, "x");
+	/* O C O C O C: the second result fires, the fourth resolves... */
+	for (int i = 0; i < 6; i++)
+		apply(&st, &rule, &e, i % 2 == 1, T0 + i * MIN, &tr, got, sizeof(got));
+	tick(&st, &e, T0 + 20 * MIN, got, sizeof(got));
+	ck_assert_str_eq(got, "oncall-email:1");
+	/* the seventh result, OK: six changes, 34.4 % */
+	ck_assert(apply(&st, &rule, &e, 0, T0 + 21 * MIN, &tr, got, sizeof(got)));
+	ck_assert_int_eq(tr.flap, AQ_FLAP_STARTED);
+	ck_assert_str_eq(got, "logfile:0F@C,ops-webhook:0F@C,oncall-email:0F@C");
+	ck_assert_int_eq((int)st.ntold, 3);
+	aq_state_release(&st);
+}
+END_TEST
+
+/* With `for: 2` flapping can stop on the very result that makes it fire
+ * (from OK): the episode it flapped in goes on, so those told while it
+ * flapped (level 1 here) hear it resolve. */
+START_TEST(stopped_as_it_fires)
+{
+	static const char sequence[] = "OCOOOOCOCCOOOOOOOOOOOCC"; /* starts at the 11th, stops at the 23rd */
+	struct aq_rule rule = flapping_rule();
+	rule.for_count = 2;
+	struct aq_escalation e = policy();
+	struct aq_state st;
+	struct aq_transition tr;
+	char got[512];
+	aq_state_init(&st, "x");
+	for (int i = 0; sequence[i]; i++) {
+		int64_t at = T0 + 2 * i * MIN;
+		int changed = apply(&st, &rule, &e, sequence[i] == 'C', at, &tr, got, sizeof(got));
+		if (i == 10)
+			ck_assert(changed && tr.flap == AQ_FLAP_STARTED);
+		tick(&st, &e, at, got, sizeof(got));
+		if (i == 18)
+			ck_assert_str_eq(got, "oncall-email:1f@C"); /* 15 min after it started */
+	}
+	ck_assert_int_eq(tr.flap, AQ_FLAP_STOPPED);
+	ck_assert_int_eq(tr.from, AQ_OK);
+	ck_assert_int_eq(tr.to, AQ_CRITICAL);
+	ck_assert_int_eq((int)st.ntold, 3);
+	apply(&st, &rule, &e, 0, T0 + 50 * MIN, &tr, got, sizeof(got));
+	ck_assert_str_eq(got, "logfile:0r,ops-webhook:0r,oncall-email:0r");
+	aq_state_release(&st);
+}
+END_TEST
+
 /* A rule without `flapping:` never flaps, and a rule that loses it (a
  * reload) stops a check flapping: its real state is told. */
 START_TEST(off_unless_set)
@@ -387,6 +454,36 @@ START_TEST(expiry_ends_flapping)
 	aq_plan_transition(&st, &e, &tr, T0 + 60 * MIN, 0, &plan);
 	plan_text(&plan, got, sizeof(got));
 	ck_assert_str_eq(got, "logfile:0r,ops-webhook:0r");
+	aq_state_release(&st);
+}
+END_TEST
+
+/* A flapping check whose results stop coming: staleness ends flapping too,
+ * and its real (stale) state is told through the policy. */
+START_TEST(staleness_ends_flapping)
+{
+	struct aq_rule rule = flapping_rule();
+	rule.stale_severity = AQ_CRITICAL;
+	struct aq_escalation e = policy();
+	struct aq_state st;
+	struct aq_transition tr;
+	char got[512];
+	aq_state_init(&st, "x");
+	for (int i = 0; i < 9; i++)
+		apply(&st, &rule, &e, i % 2 == 0, T0 + i * MIN, &tr, got, sizeof(got));
+	ck_assert_int_eq(st.flapping, 1);
+	ck_assert_int_eq(st.severity, AQ_CRITICAL);
+	/* already CRITICAL: only flapping changes */
+	ck_assert(aq_state_go_stale(&st, &rule, T0 + 60 * MIN, &tr));
+	ck_assert_int_eq(tr.flap, AQ_FLAP_STOPPED);
+	ck_assert_int_eq(tr.from, tr.to);
+	ck_assert_int_eq(st.flapping, 0);
+	ck_assert_int_eq(st.flap_count, 0);
+	struct aq_plan plan = { .n = 0 };
+	aq_plan_transition(&st, &e, &tr, T0 + 60 * MIN, 0, &plan);
+	plan_text(&plan, got, sizeof(got));
+	/* CRITICAL since result 9 (minute 8): both levels due at minute 60 */
+	ck_assert_str_eq(got, "logfile:0,ops-webhook:0,oncall-email:1");
 	aq_state_release(&st);
 }
 END_TEST
@@ -461,7 +558,10 @@ static Suite *flapping_suite(void)
 	tcase_add_test(tc, one_flapping_notification);
 	tcase_add_test(tc, real_state_when_it_stops);
 	tcase_add_test(tc, off_unless_set);
+	tcase_add_test(tc, started_while_told);
+	tcase_add_test(tc, stopped_as_it_fires);
 	tcase_add_test(tc, expiry_ends_flapping);
+	tcase_add_test(tc, staleness_ends_flapping);
 	tcase_add_test(tc, notification_status);
 	suite_add_tcase(s, tc);
 	return s;
