@@ -349,7 +349,8 @@ int aq_store_unack(aq_store_t *s, const char *check, int64_t now_ms, int *change
 	return update_rows(
 		s,
 		"UPDATE alertq_checks SET acked = false, acked_by = NULL, ack_comment = NULL,"
-		" acked_at = NULL, next_action_ms = CASE WHEN severity <> 'OK' THEN $2::bigint ELSE 0 END,"
+		" acked_at = NULL,"
+		" next_action_ms = CASE WHEN severity <> 'OK' OR flapping THEN $2::bigint ELSE 0 END,"
 		" updated_at = now() WHERE check_name = $1 AND acked",
 		2, params, "removing the acknowledgement", changed, err, errlen);
 }

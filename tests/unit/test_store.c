@@ -215,6 +215,41 @@ START_TEST(test_expiry_due)
 }
 END_TEST
 
+/* Unacknowledging a flapping check resumes its escalation even at a
+ * moment it is OK (it escalates at the worst severity it flaps at); a check
+ * that is OK and not flapping has nothing to resume. */
+START_TEST(test_unack_flapping)
+{
+	char err[1024];
+	aq_store_t *s = aq_store_connect(dsn, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	struct aq_state states[2];
+	struct aq_state got[2];
+	aq_state_init(&states[0], "flap.acked");
+	states[0].flapping = 1;
+	states[0].acked = 1;
+	aq_state_init(&states[1], "calm.acked");
+	states[1].acked = 1;
+	write_and_load(s, states, 2, got);
+	for (int i = 0; i < 2; i++) {
+		int changed = 0;
+		ck_assert_msg(aq_store_unack(s, states[i].check, 1764263100000LL, &changed, err, sizeof(err)) == 0, "%s",
+			      err);
+		ck_assert_int_eq(changed, 1);
+		aq_state_release(&got[i]);
+	}
+	const char *names[] = { "flap.acked", "calm.acked" };
+	ck_assert_msg(aq_store_load_states(s, names, 2, 0, got, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(got[0].next_action_ms, 1764263100000LL);
+	ck_assert_int_eq(got[1].next_action_ms, 0);
+	for (int i = 0; i < 2; i++) {
+		aq_state_release(&got[i]);
+		aq_state_release(&states[i]);
+	}
+	aq_store_free(s);
+}
+END_TEST
+
 static aq_store_t *connect_store(void)
 {
 	char err[1024];
@@ -864,6 +899,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_states_round_trip);
 	tcase_add_test(tc, test_expiry_due);
+	tcase_add_test(tc, test_unack_flapping);
 	tcase_add_loop_test(tc, test_writes_refused, 0, sizeof(refused_cases) / sizeof(refused_cases[0]));
 	tcase_add_test(tc, test_writes_kept);
 	suite_add_tcase(suite, tc);
