@@ -120,9 +120,6 @@ const char *aq_transition_flapping(const struct aq_transition *tr)
 	return tr->flapping ? "flapping" : "";
 }
 
-/* Adds a result's raw severity to st's flapping window and decides whether
- * it flaps now. A rule without `flapping:` keeps no window, and ends the
- * flapping a rule that had it left behind. Returns what changed. */
 /* Forgets st's flapping window. Returns 1 when st was flapping. */
 static int flap_reset(struct aq_state *st)
 {
@@ -134,6 +131,9 @@ static int flap_reset(struct aq_state *st)
 	return was;
 }
 
+/* Adds a result's raw severity to st's flapping window and decides whether
+ * it flaps now. A rule without `flapping:` keeps no window, and ends the
+ * flapping a rule that had it left behind. Returns what changed. */
 static enum aq_flap_change flap_note(struct aq_state *st, const struct aq_rule *rule, int severity,
 				     int64_t observed_at_ms)
 {
@@ -415,11 +415,11 @@ static int flap_severity(const struct aq_state *st)
 	return aq_flap_worst(&w);
 }
 
-/* Marks the plan's items from first on as sent while st flaps. */
-static void mark_flapping(const struct aq_state *st, struct aq_plan *plan, size_t first, int started)
+/* Marks the plan's items as sent while st flaps (started: status "flapping"). */
+static void mark_flapping(const struct aq_state *st, struct aq_plan *plan, int started)
 {
 	int severity = flap_severity(st);
-	for (size_t i = first; i < plan->n; i++) {
+	for (size_t i = 0; i < plan->n; i++) {
 		plan->items[i].flapping = 1;
 		plan->items[i].flapping_started = started;
 		plan->items[i].flap_severity = severity;
@@ -455,7 +455,7 @@ static void plan_flapping_started(struct aq_state *st, const struct aq_escalatio
 	}
 	st->last_notified_ms = now_ms;
 	schedule_next(st, sp);
-	mark_flapping(st, plan, 0, 1);
+	mark_flapping(st, plan, 1);
 }
 
 void aq_plan_transition(struct aq_state *st, const struct aq_escalation *policy,
@@ -539,7 +539,7 @@ void aq_plan_tick(struct aq_state *st, const struct aq_escalation *policy, int64
 	if (before != st->next_action_ms)
 		st->dirty = 1;
 	if (st->flapping)
-		mark_flapping(st, plan, 0, 0);
+		mark_flapping(st, plan, 0);
 }
 
 void aq_state_ack(struct aq_state *st)
