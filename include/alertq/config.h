@@ -68,6 +68,14 @@ struct aq_annotation {
 	int line;
 };
 
+/* A rule's flapping thresholds, percentages of weighted state changes:
+ * 0 < low < high <= 100. */
+struct aq_flapping {
+	int set;     /* 0: no flapping detection */
+	double low;  /* it stops flapping below this */
+	double high; /* it starts flapping at or above this */
+};
+
 struct aq_rule {
 	char *match; /* glob over check names */
 	struct aq_threshold warning;
@@ -80,6 +88,8 @@ struct aq_rule {
 	/* annotations: key -> template, at most 32 */
 	struct aq_annotation *annotations;
 	size_t nannotations;
+	/* flapping detection (`flapping: { low, high }`): set 0 leaves it off */
+	struct aq_flapping flapping;
 };
 
 struct aq_level {

@@ -29,13 +29,18 @@ struct aq_notification {
 	/* the rule's annotations as rendered at the check's last transition */
 	struct aq_label *annotations;
 	size_t nannotations;
+	/* flapping: status "flapping" when flapping_started (resolved is 0 then);
+	 * "flapping": true on everything sent while the check flaps (the key is
+	 * left out otherwise) */
+	int flapping_started;
+	int flapping;
 };
 
-void aq_notification_release(struct aq_notification *n);
-
-/* The notification's status as the contract spells it ("firing",
- * "resolved"). Never NULL. */
+/* The notification's status as the contract spells it: "firing",
+ * "resolved" or "flapping". Never NULL. */
 const char *aq_notification_status(const struct aq_notification *n);
+
+void aq_notification_release(struct aq_notification *n);
 
 /* The notification object as compact JSON (keys as in the contract), in a new
  * string the caller frees. NULL only when memory runs out. */

@@ -50,12 +50,25 @@ struct aq_state {
 	 * episode's), owned */
 	struct aq_label *annotations;
 	size_t nannotations;
+	/* flapping (rules with `flapping:`): the raw severities of the last
+	 * results, two bits each, the newest lowest (see evaluate/flapping.h) */
+	uint64_t flap_history;
+	int flap_count;            /* results in flap_history, 0..21 */
+	int flapping;              /* 1: flapping now */
+	int64_t flapping_since_ms; /* when it started to flap (observed_at); 0 when not flapping */
 };
 
 void aq_state_init(struct aq_state *st, const char *check);
 void aq_state_release(struct aq_state *st);
 
-/* A change of severity. */
+/* What a result did to flapping. */
+enum aq_flap_change {
+	AQ_FLAP_SAME = 0, /* started or stopped nothing */
+	AQ_FLAP_STARTED,
+	AQ_FLAP_STOPPED
+};
+
+/* A change of severity, or of flapping (then from == to). */
 struct aq_transition {
 	int from;
 	int to;
@@ -69,6 +82,9 @@ struct aq_transition {
 	/* the annotations rendered for it, borrowed from the state */
 	const struct aq_label *annotations;
 	size_t nannotations;
+	/* flapping */
+	enum aq_flap_change flap;
+	int flapping; /* 1: the check flaps after this transition */
 };
 
 /* Why a transition happened, as history records it: "result", "stale" or
@@ -79,6 +95,10 @@ const char *aq_transition_cause(const struct aq_transition *tr);
  * st as the transition tr left it, replacing st's, and points tr at them.
  * The transitions below call it; replay and tests may too. */
 void aq_state_annotate(struct aq_state *st, const struct aq_rule *rule, struct aq_transition *tr);
+/* What history says of flapping at a transition: "started", "stopped",
+ * "flapping" (it flaps and goes on flapping) or "" (it does not flap).
+ * Never NULL. */
+const char *aq_transition_flapping(const struct aq_transition *tr);
 
 /* The severity a result has under rule (NULL: no rule matched, the result's
  * own status). With thresholds: a result without a value, or with status
@@ -91,9 +111,12 @@ int aq_rule_severity(const struct aq_rule *rule, const struct aq_result *r);
 const struct aq_escalation *aq_rule_policy(const struct aq_config *cfg, const struct aq_rule *rule);
 
 /* Applies one result to st: the last-result fields, the streak that `for`
- * counts, staleness deadline, and the severity. Worse needs rule->for_count
- * consecutive worse results; better takes one. Returns 1 and fills tr when
- * the severity changed, 0 otherwise. st keeps pointers to nothing in r. */
+ * counts, staleness deadline, the severity, and (when the rule sets
+ * `flapping:`) the flapping window of raw severities. Worse needs
+ * rule->for_count consecutive worse results; better takes one. Returns 1
+ * and fills tr when the severity changed or flapping started or stopped
+ * (tr->flap; tr->from == tr->to when only flapping changed), 0 otherwise.
+ * st keeps pointers to nothing in r. */
 int aq_state_apply(struct aq_state *st, const struct aq_rule *rule, const struct aq_result *r,
 		   struct aq_transition *tr);
 
@@ -133,6 +156,10 @@ struct aq_planned {
 	char channel[256];
 	int level;
 	int resolved;
+	/* flapping: see aq_plan_transition */
+	int flapping;         /* 1: sent while the check flaps ("flapping": true) */
+	int flapping_started; /* 1: status "flapping": it has started to flap */
+	int flap_severity;    /* with flapping: the severity told (the worst it flaps at) */
 };
 
 #define AQ_PLAN_MAX 64
@@ -145,14 +172,23 @@ struct aq_plan {
  * and updates st's episode fields (new episode from OK, levels due now, the
  * next escalation time, channels told; resolved to every channel told when it
  * returns to OK and the policy says so). silenced: hold notifications back
- * and remember that some were (st->suppressed). */
+ * and remember that some were (st->suppressed).
+ * Flapping: when it starts (tr->flap), one notification with status
+ * "flapping" to every channel told in the episode and level 0 of the worst
+ * severity in the window, whose levels then run from the time it started;
+ * while it flaps, nothing (the episode stays open through OK); when it
+ * stops, the real state as a transition to it would (firing at its
+ * severity under the policy, timed from since_ms, or resolved). */
 void aq_plan_transition(struct aq_state *st, const struct aq_escalation *policy,
 			const struct aq_transition *tr, int64_t now_ms, int silenced, struct aq_plan *plan);
 
 /* Time-driven: levels whose `after` has passed and repeats that are due,
  * unless acknowledged; when a silence has ended (silenced 0) and
  * notifications were held back, tells the current level's channels now.
- * Updates st like aq_plan_transition. */
+ * Updates st like aq_plan_transition. While the check flaps, levels and
+ * repeats go on under the worst severity in the window, timed from when it
+ * started to flap, even at moments its severity is OK; they are "firing" at
+ * that severity, marked flapping. */
 void aq_plan_tick(struct aq_state *st, const struct aq_escalation *policy, int64_t now_ms, int silenced,
 		  struct aq_plan *plan);
 

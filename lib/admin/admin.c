@@ -54,6 +54,19 @@ static const char *cause_note(const char *cause)
 	return "";
 }
 
+/* " (flapping started)", " (flapping stopped)" or " (flapping)" after a
+ * transition by what history says of flapping at it. */
+static const char *flapping_note(const char *flapping)
+{
+	if (strcmp(flapping, "started") == 0)
+		return " (flapping started)";
+	if (strcmp(flapping, "stopped") == 0)
+		return " (flapping stopped)";
+	if (strcmp(flapping, "flapping") == 0)
+		return " (flapping)";
+	return "";
+}
+
 /* The string at key, escaped for a terminal into buf. */
 static const char *shown(char *buf, size_t len, json_t *o, const char *key)
 {
@@ -100,6 +113,7 @@ json_t *aq_admin_status_json_of(aq_store_t *s, enum aq_status_scope scope, const
 		copy_key(o, c, "undeliverable");
 		copy_key(o, c, "pending_notifications");
 		copy_key(o, c, "annotations");
+		copy_key(o, c, "flapping");
 		json_array_append_new(list, o);
 	}
 	json_decref(checks);
@@ -152,11 +166,12 @@ int aq_admin_status(aq_store_t *s, FILE *out, int json, char *err, size_t errlen
 		else
 			snprintf(level_text, sizeof(level_text), "-");
 		char name[SHOWN_NAME_MAX];
-		fprintf(out, "%-36s %-9s %-24s %-14s %-24s %-4s %-8s %s%s\n",
+		fprintf(out, "%-36s %-9s %-24s %-14s %-24s %-4s %-8s %s%s%s\n",
 			shown(name, sizeof(name), c, "check"), text_of(c, "severity"), since, value, seen,
 			json_is_true(json_object_get(c, "acked")) ? "yes" : "no",
 			json_is_true(json_object_get(c, "silenced")) ? "yes" : "no", level_text,
-			json_is_true(json_object_get(c, "stale")) ? " (stale)" : "");
+			json_is_true(json_object_get(c, "stale")) ? " (stale)" : "",
+			json_is_true(json_object_get(c, "flapping")) ? " (flapping)" : "");
 	}
 	if (json_array_size(checks) == 0)
 		fprintf(out, "(no checks reported yet)\n");
@@ -253,6 +268,7 @@ json_t *aq_admin_history_json(aq_store_t *s, const char *check, int *found, char
 		copy_key(t, row, "annotations");
 		json_object_set_new(t, "notifications", json_array());
 		copy_key(t, row, "ref");
+		copy_key(t, row, "flapping");
 		json_array_append_new(transitions, t);
 	}
 	json_array_foreach(rows_nt, i, row)
@@ -263,12 +279,16 @@ json_t *aq_admin_history_json(aq_store_t *s, const char *check, int *found, char
 		copy_key(n, row, "escalation_level");
 		json_object_set_new(
 			n, "status",
-			json_string(json_is_true(json_object_get(row, "resolved")) ? "resolved" : "firing"));
+			json_string(json_is_true(json_object_get(row, "resolved")) ? "resolved"
+					    : json_is_true(json_object_get(row, "flapping_started"))
+					    ? "flapping"
+					    : "firing"));
 		copy_key(n, row, "delivery");
 		copy_key(n, row, "attempts");
 		copy_key(n, row, "last_error");
 		copy_key(n, row, "created_at");
 		copy_key(n, row, "sent_at");
+		copy_key(n, row, "flapping");
 		const char *ref = text_of(row, "transition_ref");
 		json_t *owner = NULL;
 		size_t k;
@@ -312,14 +332,15 @@ int aq_admin_history(aq_store_t *s, const char *check, FILE *out, int json, char
 		char message[SHOWN_TEXT_MAX];
 		if (json_is_number(value))
 			snprintf(value_text, sizeof(value_text), "%g", json_number_value(value));
-		fprintf(out, "%s  %-8s -> %-8s value %-12s %s%s\n",
+		fprintf(out, "%s  %-8s -> %-8s value %-12s %s%s%s\n",
 			json_is_string(json_object_get(t, "observed_at"))
 				? json_string_value(json_object_get(t, "observed_at"))
 				: "-",
 			json_string_value(json_object_get(t, "from")),
 			json_string_value(json_object_get(t, "to")), value_text,
 			shown(message, sizeof(message), t, "message"),
-			strcmp(text_of(t, "cause"), "result") != 0 ? cause_note(text_of(t, "cause")) : "");
+			strcmp(text_of(t, "cause"), "result") != 0 ? cause_note(text_of(t, "cause")) : "",
+			flapping_note(text_of(t, "flapping")));
 		print_annotations(out, json_object_get(t, "annotations"));
 		size_t j;
 		json_t *n;

@@ -449,6 +449,8 @@ static int print_transition(void *opaque, const struct aq_state *st, const struc
 		json_object_set_new(o, "observed_at", json_string(when));
 		if (tr->stale || tr->expired)
 			json_object_set_new(o, "cause", json_string(aq_transition_cause(tr)));
+		if (tr->flap != AQ_FLAP_SAME || tr->flapping)
+			json_object_set_new(o, "flapping", json_string(aq_transition_flapping(tr)));
 		char *text = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
 		json_decref(o);
 		if (!text)

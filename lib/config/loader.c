@@ -3,6 +3,8 @@
 #include "config/yaml_internal.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -422,10 +424,58 @@ static void load_annotations(struct loader *ld, struct aq_rule *rule, yaml_node_
 	free(names);
 }
 
+/* --- flapping: { low, high } --- */
+
+/* Reads one flapping percentage: a number over 0 and at most 100. Returns 0,
+ * or -1 after a problem. */
+static int flapping_percent(struct loader *ld, yaml_node_t *n, const char *what, double *out)
+{
+	const char *text = cfg_want_text(ld, n, what);
+	if (!text)
+		return -1;
+	struct subject s;
+	char *end = NULL;
+	errno = 0;
+	double value = strtod(text, &end);
+	if (end == text || *end != '\0' || errno == ERANGE || !isfinite(value) || value <= 0 || value > 100) {
+		cfg_problem(ld, cfg_node_line(n),
+			    "flapping %s must be a percentage over 0 and at most 100, not '%s'", what,
+			    cfg_subj(&s, text));
+		return -1;
+	}
+	*out = value;
+	return 0;
+}
+
+static void load_flapping(struct loader *ld, yaml_node_t *n, struct aq_flapping *f)
+{
+	static const char *const keys[] = { "low", "high" };
+	yaml_node_t *v[NELEM(keys)];
+	if (cfg_take_keys(ld, n, "'flapping'", "flapping", keys, NELEM(keys), v, NULL) != 0)
+		return;
+	if (!v[0] || !v[1]) {
+		cfg_problem(ld, cfg_node_line(n), "'flapping' needs both 'low' and 'high'");
+		return;
+	}
+	double low, high;
+	if (flapping_percent(ld, v[0], "'low'", &low) != 0 ||
+	    flapping_percent(ld, v[1], "'high'", &high) != 0)
+		return;
+	if (low >= high) {
+		cfg_problem(ld, cfg_node_line(n), "flapping 'low' must be below 'high' (%g is not below %g)",
+			    low, high);
+		return;
+	}
+	f->set = 1;
+	f->low = low;
+	f->high = high;
+}
+
 static void load_rule(struct loader *ld, struct aq_rule *rule, yaml_node_t *n)
 {
 	static const char *const keys[] = { "match",      "warning",     "critical",       "for",
-					    "escalation", "stale_after", "stale_severity", "annotations" };
+					    "escalation", "stale_after", "stale_severity", "annotations",
+					    "flapping" };
 	enum {
 		MATCH,
 		WARNING,
@@ -434,7 +484,8 @@ static void load_rule(struct loader *ld, struct aq_rule *rule, yaml_node_t *n)
 		ESCALATION,
 		STALE_AFTER,
 		STALE_SEVERITY,
-		ANNOTATIONS
+		ANNOTATIONS,
+		FLAPPING
 	};
 	yaml_node_t *v[NELEM(keys)];
 	struct subject s;
@@ -475,6 +526,8 @@ static void load_rule(struct loader *ld, struct aq_rule *rule, yaml_node_t *n)
 	}
 	if (v[ANNOTATIONS])
 		load_annotations(ld, rule, v[ANNOTATIONS]);
+	if (v[FLAPPING])
+		load_flapping(ld, v[FLAPPING], &rule->flapping);
 }
 
 static void load_rules(struct loader *ld, yaml_node_t *n)

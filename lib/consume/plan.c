@@ -29,6 +29,11 @@ void aq_notification_for(struct aq_notification *n, const struct aq_state *st, c
 	/* annotations: the current episode's, for repeats and resolved too */
 	n->annotations = st->annotations;
 	n->nannotations = st->nannotations;
+	/* flapping: told at the severity it flaps at (see aq_plan_transition) */
+	n->flapping = p->flapping;
+	n->flapping_started = p->flapping_started;
+	if (p->flapping)
+		n->severity = p->flap_severity;
 }
 
 /* Builds a notification for st as planned, queues it in the outbox.

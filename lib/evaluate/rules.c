@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/saturate.h"
+#include "evaluate/flapping.h"
 
 int aq_severity_rank(int severity)
 {
@@ -102,6 +103,8 @@ static void fill_transition(struct aq_transition *tr, const struct aq_state *st,
 	tr->expired = 0;
 	tr->annotations = NULL;
 	tr->nannotations = 0;
+	tr->flap = AQ_FLAP_SAME;
+	tr->flapping = st->flapping;
 }
 
 const char *aq_transition_cause(const struct aq_transition *tr)
@@ -109,6 +112,46 @@ const char *aq_transition_cause(const struct aq_transition *tr)
 	if (tr->expired)
 		return "expired";
 	return tr->stale ? "stale" : "result";
+}
+
+const char *aq_transition_flapping(const struct aq_transition *tr)
+{
+	if (tr->flap == AQ_FLAP_STARTED)
+		return "started";
+	if (tr->flap == AQ_FLAP_STOPPED)
+		return "stopped";
+	return tr->flapping ? "flapping" : "";
+}
+
+/* Forgets st's flapping window. Returns 1 when st was flapping. */
+static int flap_reset(struct aq_state *st)
+{
+	int was = st->flapping;
+	st->flap_history = 0;
+	st->flap_count = 0;
+	st->flapping = 0;
+	st->flapping_since_ms = 0;
+	return was;
+}
+
+/* Adds a result's raw severity to st's flapping window and decides whether
+ * it flaps now. A rule without `flapping:` keeps no window, and ends the
+ * flapping a rule that had it left behind. Returns what changed. */
+static enum aq_flap_change flap_note(struct aq_state *st, const struct aq_rule *rule, int severity,
+				     int64_t observed_at_ms)
+{
+	int was = st->flapping;
+	if (!rule || !rule->flapping.set)
+		return flap_reset(st) ? AQ_FLAP_STOPPED : AQ_FLAP_SAME;
+	struct aq_flap_window w = { st->flap_history, st->flap_count };
+	aq_flap_push(&w, severity);
+	st->flap_history = w.history;
+	st->flap_count = w.count;
+	st->flapping = aq_flap_decide(was, &w, rule->flapping.low, rule->flapping.high);
+	if (st->flapping == was)
+		return AQ_FLAP_SAME;
+	st->flapping_since_ms = st->flapping ? observed_at_ms : 0;
+	return st->flapping ? AQ_FLAP_STARTED : AQ_FLAP_STOPPED;
 }
 
 static void record_result(struct aq_state *st, const struct aq_rule *rule, const struct aq_result *r)
@@ -144,6 +187,7 @@ int aq_state_apply(struct aq_state *st, const struct aq_rule *rule, const struct
 	record_result(st, rule, r);
 	st->stale = 0;
 
+	enum aq_flap_change flap = flap_note(st, rule, severity, r->observed_at_ms);
 	int fire = 0;
 	if (severity == from) {
 		st->pending_severity = AQ_STATUS_NONE;
@@ -156,8 +200,14 @@ int aq_state_apply(struct aq_state *st, const struct aq_rule *rule, const struct
 		st->pending_severity = severity;
 		fire = st->pending_count >= for_count;
 	}
-	if (!fire)
+	if (!fire && flap == AQ_FLAP_SAME)
 		return 0;
+	if (!fire) {
+		/* only flapping changed: history marks it as a transition to where it is */
+		fill_transition(tr, st, from, from);
+		tr->flap = flap;
+		return 1;
+	}
 
 	st->previous_severity = from;
 	st->severity = severity;
@@ -166,6 +216,7 @@ int aq_state_apply(struct aq_state *st, const struct aq_rule *rule, const struct
 	st->pending_count = 0;
 	fill_transition(tr, st, from, severity);
 	aq_state_annotate(st, rule, tr);
+	tr->flap = flap;
 	return 1;
 }
 
@@ -187,15 +238,20 @@ int aq_state_go_stale(struct aq_state *st, const struct aq_rule *rule, int64_t n
 	snprintf(message, sizeof(message), "no result since %s", last);
 	free(st->message);
 	st->message = aq_strdup(message);
-	if (severity == from)
+	/* without results nothing flaps: its real state is the stale one */
+	int was_flapping = flap_reset(st);
+	if (severity == from && !was_flapping)
 		return 0;
-	st->previous_severity = from;
-	st->severity = severity;
-	st->since_ms = now_ms;
+	if (severity != from) {
+		st->previous_severity = from;
+		st->severity = severity;
+		st->since_ms = now_ms;
+	}
 	fill_transition(tr, st, from, severity);
 	tr->observed_at_ms = now_ms;
 	tr->event_id = "";
 	aq_state_annotate(st, rule, tr);
+	tr->flap = was_flapping ? AQ_FLAP_STOPPED : AQ_FLAP_SAME;
 	return 1;
 }
 
@@ -211,20 +267,25 @@ int aq_state_expire(struct aq_state *st, int64_t now_ms, struct aq_transition *t
 	st->pending_severity = AQ_STATUS_NONE;
 	st->pending_count = 0;
 	st->dirty = 1;
-	if (from == AQ_OK)
+	/* the last result no longer holds, nor the flapping it was part of */
+	int was_flapping = flap_reset(st);
+	if (from == AQ_OK && !was_flapping)
 		return 0;
 	aq_format_time(now_ms, expired, sizeof(expired));
 	aq_format_time(st->last_seen_ms, last, sizeof(last));
 	snprintf(message, sizeof(message), "expired at %s, no result since %s", expired, last);
 	free(st->message);
 	st->message = aq_strdup(message);
-	st->previous_severity = from;
-	st->severity = AQ_OK;
-	st->since_ms = now_ms;
+	if (from != AQ_OK) {
+		st->previous_severity = from;
+		st->severity = AQ_OK;
+		st->since_ms = now_ms;
+	}
 	fill_transition(tr, st, from, AQ_OK);
 	tr->observed_at_ms = now_ms;
 	tr->event_id = "";
 	tr->expired = 1;
+	tr->flap = was_flapping ? AQ_FLAP_STOPPED : AQ_FLAP_SAME;
 	return 1;
 }
 
@@ -274,6 +335,8 @@ static void plan_add(struct aq_plan *plan, const char *channel, int level, int r
 			return;
 	if (plan->n >= AQ_PLAN_MAX)
 		return;
+	/* callers' plans are not zeroed: every field is set here */
+	memset(&plan->items[plan->n], 0, sizeof(plan->items[plan->n]));
 	snprintf(plan->items[plan->n].channel, sizeof(plan->items[plan->n].channel), "%s", channel);
 	plan->items[plan->n].level = level;
 	plan->items[plan->n].resolved = resolved;
@@ -298,6 +361,13 @@ static void tell_levels(struct aq_state *st, const struct aq_severity_policy *sp
 	st->last_notified_ms = now_ms;
 }
 
+/* When escalation levels count from: the start of the severity, or while
+ * the check flaps, the start of the flapping (its severity keeps changing). */
+static int64_t escalation_base(const struct aq_state *st)
+{
+	return st->flapping ? st->flapping_since_ms : st->since_ms;
+}
+
 /* Levels whose `after` has passed since the severity began: tells the ones
  * not told yet. Returns 1 when any level was reached. */
 static int reach_due_levels(struct aq_state *st, const struct aq_severity_policy *sp, int64_t now_ms,
@@ -305,7 +375,7 @@ static int reach_due_levels(struct aq_state *st, const struct aq_severity_policy
 {
 	int due = st->escalation_level;
 	while (due + 1 < (int)sp->nlevels &&
-	       aq_add_ms_sat(st->since_ms, sp->levels[due + 1].after_ms) <= now_ms)
+	       aq_add_ms_sat(escalation_base(st), sp->levels[due + 1].after_ms) <= now_ms)
 		due++;
 	if (due == st->escalation_level)
 		return 0;
@@ -320,7 +390,7 @@ static void schedule_next(struct aq_state *st, const struct aq_severity_policy *
 	if (!st->acked) {
 		int level = st->escalation_level + 1;
 		if (level < (int)sp->nlevels)
-			next = aq_add_ms_sat(st->since_ms, sp->levels[level].after_ms);
+			next = aq_add_ms_sat(escalation_base(st), sp->levels[level].after_ms);
 		if (sp->repeat_ms > 0 && st->escalation_level >= 0) {
 			int64_t repeat = aq_add_ms_sat(st->last_notified_ms, sp->repeat_ms);
 			if (next == 0 || repeat < next)
@@ -346,11 +416,68 @@ static void end_episode(struct aq_state *st)
 	st->suppressed = 0;
 }
 
+/* The worst severity of st's flapping window: what a flapping check is
+ * told as, and whose policy escalates it. */
+static int flap_severity(const struct aq_state *st)
+{
+	struct aq_flap_window w = { st->flap_history, st->flap_count };
+	return aq_flap_worst(&w);
+}
+
+/* Marks the plan's items as sent while st flaps (started: status "flapping"). */
+static void mark_flapping(const struct aq_state *st, struct aq_plan *plan, int started)
+{
+	int severity = flap_severity(st);
+	for (size_t i = 0; i < plan->n; i++) {
+		plan->items[i].flapping = 1;
+		plan->items[i].flapping_started = started;
+		plan->items[i].flap_severity = severity;
+	}
+}
+
+/* Flapping started: one "flapping" notification to every channel told in
+ * the episode and to level 0 of the worst severity in the window (whatever
+ * its `after`); later levels count from now. */
+static void plan_flapping_started(struct aq_state *st, const struct aq_escalation *policy, int64_t now_ms,
+				  int silenced, struct aq_plan *plan)
+{
+	if (st->ntold == 0 && st->escalation_level < 0) {
+		/* nobody has been told of anything: a new episode */
+		end_episode(st);
+		st->episode++;
+	}
+	if (!policy) {
+		st->next_action_ms = 0;
+		return;
+	}
+	const struct aq_severity_policy *sp = &policy->severity[flap_severity(st)];
+	for (size_t i = 0; i < st->ntold; i++) {
+		if (silenced)
+			st->suppressed = 1;
+		else
+			plan_add(plan, st->told[i], 0, 0);
+	}
+	st->escalation_level = -1;
+	if (sp->nlevels > 0) {
+		tell_levels(st, sp, 0, 0, now_ms, silenced, plan);
+		st->escalation_level = 0;
+	}
+	st->last_notified_ms = now_ms;
+	schedule_next(st, sp);
+	mark_flapping(st, plan, 1);
+}
+
 void aq_plan_transition(struct aq_state *st, const struct aq_escalation *policy,
 			const struct aq_transition *tr, int64_t now_ms, int silenced, struct aq_plan *plan)
 {
 	plan->n = 0;
 	st->dirty = 1;
+	if (tr->flap == AQ_FLAP_STARTED) {
+		plan_flapping_started(st, policy, now_ms, silenced, plan);
+		return;
+	}
+	if (st->flapping)
+		return; /* while it flaps its transitions tell nobody; aq_plan_tick escalates */
 	if (tr->to == AQ_OK) {
 		if (policy && policy->resolved && st->ntold > 0 && silenced) {
 			/* the channels told hear it resolved when the silence ends */
@@ -364,7 +491,9 @@ void aq_plan_transition(struct aq_state *st, const struct aq_escalation *policy,
 		end_episode(st);
 		return;
 	}
-	if (tr->from == AQ_OK) {
+	/* flapping stopped: its real state goes through the policy below, and
+	 * the episode it flapped in goes on (those told hear it resolve) */
+	if (tr->from == AQ_OK && tr->flap != AQ_FLAP_STOPPED) {
 		end_episode(st);
 		st->episode++;
 	}
@@ -382,7 +511,7 @@ void aq_plan_tick(struct aq_state *st, const struct aq_escalation *policy, int64
 		  struct aq_plan *plan)
 {
 	plan->n = 0;
-	if (st->severity == AQ_OK && st->suppressed && !silenced) {
+	if (!st->flapping && st->severity == AQ_OK && st->suppressed && !silenced) {
 		/* resolved during a silence that has now ended */
 		if (policy && policy->resolved)
 			tell_resolved(st, plan);
@@ -390,14 +519,17 @@ void aq_plan_tick(struct aq_state *st, const struct aq_escalation *policy, int64
 		st->dirty = 1;
 		return;
 	}
-	if (st->severity == AQ_OK || !policy) {
+	/* a flapping check escalates at the worst severity it flaps at, even
+	 * at moments it is OK */
+	int severity = st->flapping ? flap_severity(st) : st->severity;
+	if (severity == AQ_OK || !policy) {
 		if (st->next_action_ms) {
 			st->next_action_ms = 0;
 			st->dirty = 1;
 		}
 		return;
 	}
-	const struct aq_severity_policy *sp = &policy->severity[st->severity];
+	const struct aq_severity_policy *sp = &policy->severity[severity];
 	if (st->suppressed && !silenced) {
 		/* the silence is over and it still fires; acknowledged meanwhile: nobody is owed it */
 		st->suppressed = 0;
@@ -415,6 +547,8 @@ void aq_plan_tick(struct aq_state *st, const struct aq_escalation *policy, int64
 	schedule_next(st, sp);
 	if (before != st->next_action_ms)
 		st->dirty = 1;
+	if (st->flapping)
+		mark_flapping(st, plan, 0);
 }
 
 void aq_state_ack(struct aq_state *st)

@@ -240,7 +240,10 @@ static void add_headers(struct message *m, const struct aq_channel *ch, const st
 		aq_buf_puts(&m->buf, "\r\nSubject: ");
 		add_header_text(m, strlen("Subject: "), subject);
 	} else {
-		snprintf(tag, sizeof(tag), "[%s] ", n->resolved ? "RESOLVED" : aq_severity_name(n->severity));
+		snprintf(tag, sizeof(tag), "[%s] ",
+			 n->resolved                   ? "RESOLVED"
+				 : n->flapping_started ? "FLAPPING"
+						       : aq_severity_name(n->severity));
 		aq_buf_printf(&m->buf, "\r\nSubject: %s", tag);
 		add_header_text(m, strlen("Subject: ") + strlen(tag), check);
 	}

@@ -38,11 +38,6 @@ void aq_notification_release(struct aq_notification *n)
 	memset(n, 0, sizeof(*n));
 }
 
-const char *aq_notification_status(const struct aq_notification *n)
-{
-	return n->resolved ? "resolved" : "firing";
-}
-
 void aq_format_value(double v, char *buf, size_t buflen)
 {
 	if (!isfinite(v)) {
@@ -116,6 +111,13 @@ static json_t *json_labels(const struct aq_label *list, size_t n)
 	return labels;
 }
 
+const char *aq_notification_status(const struct aq_notification *n)
+{
+	if (n->resolved)
+		return "resolved";
+	return n->flapping_started ? "flapping" : "firing";
+}
+
 char *aq_notification_to_json(const struct aq_notification *n)
 {
 	char observed[40], since[40];
@@ -157,6 +159,9 @@ char *aq_notification_to_json(const struct aq_notification *n)
 	failed |= json_object_set_new(root, "event_id",
 				      n->event_id[0] ? json_text(n->event_id) : json_null());
 	failed |= json_object_set_new(root, "annotations", json_labels(n->annotations, n->nannotations));
+	/* only when it flaps: every other notification keeps the contract's exact keys */
+	if (n->flapping || n->flapping_started)
+		failed |= json_object_set_new(root, "flapping", json_true());
 	if (!failed)
 		out = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(precision));
 done:
@@ -306,8 +311,12 @@ int aq_notification_from_json(struct aq_notification *n, const char *json, char 
 		parsed.resolved = 0;
 	} else if (strcmp(text, "resolved") == 0) {
 		parsed.resolved = 1;
+	} else if (strcmp(text, "flapping") == 0) {
+		parsed.flapping_started = 1;
+		parsed.flapping = 1;
 	} else {
-		snprintf(err, errlen, "'status' must be \"firing\" or \"resolved\", not '%.40s'", text);
+		snprintf(err, errlen,
+			 "'status' must be \"firing\", \"resolved\" or \"flapping\", not '%.40s'", text);
 		goto fail;
 	}
 	if (member_severity(root, "severity", &parsed.severity, err, errlen) < 0 ||
@@ -345,6 +354,14 @@ int aq_notification_from_json(struct aq_notification *n, const char *json, char 
 	/* notifications queued before annotations existed have none */
 	if (member_labels(root, "annotations", &parsed.annotations, &parsed.nannotations, err, errlen) < 0)
 		goto fail;
+	/* absent from notifications queued before flapping existed */
+	json_t *flapping = json_object_get(root, "flapping");
+	if (flapping && !json_is_boolean(flapping)) {
+		snprintf(err, errlen, "'flapping' must be true or false");
+		goto fail;
+	}
+	if (flapping && json_is_true(flapping))
+		parsed.flapping = 1;
 
 	json_decref(root);
 	*n = parsed;
@@ -397,10 +414,13 @@ char *aq_notification_summary(const struct aq_notification *n)
 	if (n->escalation_level > 0)
 		snprintf(level, sizeof(level), "escalation level %d", n->escalation_level);
 	const char *tag = n->resolved ? "RESOLVED" : aq_severity_name(n->severity);
+	if (n->flapping && !n->flapping_started)
+		snprintf(level + strlen(level), sizeof(level) - strlen(level), "%sflapping",
+			 level[0] ? ", " : "");
 	int has_extra = labels[0] || level[0];
 	if (asprintf(&out, "[%s] %s %s: %s (was %s since %s): %s%s%s%s%s%s", tag, check,
-		     n->resolved ? "resolved" : "firing", value, aq_severity_name(n->previous_severity),
-		     since, message, has_extra ? " [" : "", labels, labels[0] && level[0] ? "; " : "", level,
+		     aq_notification_status(n), value, aq_severity_name(n->previous_severity), since, message,
+		     has_extra ? " [" : "", labels, labels[0] && level[0] ? "; " : "", level,
 		     has_extra ? "]" : "") < 0)
 		out = NULL;
 done:

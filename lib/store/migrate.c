@@ -107,6 +107,14 @@ static const char *const migrations[] = {
 	"  NOT NULL DEFAULT '{}';"
 	"ALTER TABLE alertq_transitions ADD COLUMN annotations jsonb"
 	"  NOT NULL DEFAULT '{}';",
+	/* 6: flapping: the raw severities of the last 21 results (2 bits each,
+	 * the newest lowest), whether it flaps and since when; history marks
+	 * the transitions made while it flapped */
+	"ALTER TABLE alertq_checks ADD COLUMN flap_history bigint NOT NULL DEFAULT 0;"
+	"ALTER TABLE alertq_checks ADD COLUMN flap_count int NOT NULL DEFAULT 0;"
+	"ALTER TABLE alertq_checks ADD COLUMN flapping boolean NOT NULL DEFAULT false;"
+	"ALTER TABLE alertq_checks ADD COLUMN flapping_since_ms bigint NOT NULL DEFAULT 0;"
+	"ALTER TABLE alertq_transitions ADD COLUMN flapping text NOT NULL DEFAULT '';",
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -163,7 +163,7 @@ static int matches_any(json_t *globs, const char *check)
 	"  AND n.state = 'undeliverable'),"                                                           \
 	" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"             \
 	"  AND n.state = 'pending'), c.previous_severity,"                                            \
-	" c.annotations::text FROM alertq_checks c"
+	" c.annotations::text, c.flapping FROM alertq_checks c"
 #define STATUS_ORDER                                                             \
 	" ORDER BY CASE c.severity WHEN 'CRITICAL' THEN 0 WHEN 'UNKNOWN' THEN 1" \
 	" WHEN 'WARNING' THEN 2 ELSE 3 END, c.check_name"
@@ -219,6 +219,7 @@ int aq_store_status_of(aq_store_t *s, enum aq_status_scope scope, const char *ch
 		/* annotations */
 		static const struct column annotations = { "annotations", 15, COLUMN_JSON_OBJECT };
 		json_object_set_new(o, "annotations", column_value(res, i, &annotations));
+		json_object_set_new(o, "flapping", bool_at(res, i, 16));
 		rc = append(list, o, err, errlen);
 	}
 	PQclear(res);
@@ -292,7 +293,7 @@ int aq_store_history(aq_store_t *s, const char *check, json_t **transitions, jso
 	PGresult *tr = query(
 		s,
 		"SELECT ref, from_severity, to_severity, value, message, observed_at_ms, event_id, cause,"
-		" recorded_at::timestamptz(3), annotations::text"
+		" recorded_at::timestamptz(3), annotations::text, flapping"
 		" FROM alertq_transitions WHERE check_name = $1 ORDER BY id",
 		1, params, "reading transitions", err, errlen);
 	if (!tr)
@@ -302,7 +303,12 @@ int aq_store_history(aq_store_t *s, const char *check, json_t **transitions, jso
 		"SELECT coalesce(transition_ref::text, ''), channel, level, resolved, state, attempts,"
 		" coalesce(last_error, ''), created_at::timestamptz(3), "
 		"coalesce(sent_at::timestamptz(3)::text, ''),"
-		" id FROM alertq_notifications WHERE check_name = $1 ORDER BY created_at, channel",
+		" id,"
+		/* quotes inside the payload's JSON strings are escaped: these
+		 * match its own members only, and never fail on any payload */
+		" position('\"status\":\"flapping\"' in payload) > 0,"
+		" position('\"flapping\":true' in payload) > 0"
+		" FROM alertq_notifications WHERE check_name = $1 ORDER BY created_at, channel",
 		1, params, "reading notifications", err, errlen);
 	if (!nt) {
 		PQclear(tr);
@@ -314,13 +320,15 @@ int aq_store_history(aq_store_t *s, const char *check, json_t **transitions, jso
 		{ "message", 4, COLUMN_TEXT },     { "observed_at_ms", 5, COLUMN_INTEGER },
 		{ "event_id", 6, COLUMN_TEXT },    { "cause", 7, COLUMN_TEXT },
 		{ "recorded_at", 8, COLUMN_TEXT }, { "annotations", 9, COLUMN_JSON_OBJECT },
+		{ "flapping", 10, COLUMN_TEXT },
 	};
 	static const struct column ncols[] = {
-		{ "notification_id", 9, COLUMN_TEXT }, { "transition_ref", 0, COLUMN_TEXT_OR_NULL },
-		{ "channel", 1, COLUMN_TEXT },         { "escalation_level", 2, COLUMN_INTEGER },
-		{ "resolved", 3, COLUMN_BOOL },        { "delivery", 4, COLUMN_TEXT },
-		{ "attempts", 5, COLUMN_INTEGER },     { "last_error", 6, COLUMN_TEXT_OR_NULL },
-		{ "created_at", 7, COLUMN_TEXT },      { "sent_at", 8, COLUMN_TEXT_OR_NULL },
+		{ "notification_id", 9, COLUMN_TEXT },   { "transition_ref", 0, COLUMN_TEXT_OR_NULL },
+		{ "channel", 1, COLUMN_TEXT },           { "escalation_level", 2, COLUMN_INTEGER },
+		{ "resolved", 3, COLUMN_BOOL },          { "delivery", 4, COLUMN_TEXT },
+		{ "attempts", 5, COLUMN_INTEGER },       { "last_error", 6, COLUMN_TEXT_OR_NULL },
+		{ "created_at", 7, COLUMN_TEXT },        { "sent_at", 8, COLUMN_TEXT_OR_NULL },
+		{ "flapping_started", 10, COLUMN_BOOL }, { "flapping", 11, COLUMN_BOOL },
 	};
 	int rc = rows_to_list(tr, tcols, sizeof(tcols) / sizeof(tcols[0]), transitions, err, errlen);
 	if (rc == 0 &&
@@ -354,7 +362,8 @@ int aq_store_unack(aq_store_t *s, const char *check, int64_t now_ms, int *change
 	return update_rows(
 		s,
 		"UPDATE alertq_checks SET acked = false, acked_by = NULL, ack_comment = NULL,"
-		" acked_at = NULL, next_action_ms = CASE WHEN severity <> 'OK' THEN $2::bigint ELSE 0 END,"
+		" acked_at = NULL,"
+		" next_action_ms = CASE WHEN severity <> 'OK' OR flapping THEN $2::bigint ELSE 0 END,"
 		" updated_at = now() WHERE check_name = $1 AND acked",
 		2, params, "removing the acknowledgement", changed, err, errlen);
 }

@@ -321,6 +321,15 @@ int aq_writes_state(aq_writes_t *w, const struct aq_state *st)
 		aq_buf_add(b, "\"", 1);
 	}
 	aq_buf_add(b, "}", 1);
+	/* flapping */
+	copy_sep(b);
+	copy_int(b, (int64_t)st->flap_history);
+	copy_sep(b);
+	copy_int(b, st->flap_count);
+	copy_sep(b);
+	copy_bool(b, st->flapping);
+	copy_sep(b);
+	copy_int(b, st->flapping_since_ms);
 	aq_buf_add(b, "\n", 1);
 	w->nstates++;
 	if (b->failed)
@@ -356,6 +365,7 @@ int aq_writes_transition(aq_writes_t *w, const char *check, const struct aq_tran
 	for (size_t i = 0; annotations && i < tr->nannotations; i++)
 		put(annotations, tr->annotations[i].key, json_string(tr->annotations[i].value), &failed);
 	put(row, "annotations", annotations, &failed);
+	put(row, "flapping", json_string(aq_transition_flapping(tr)), &failed);
 	return queue_row(w, w->transitions, row, failed, "transition of", check);
 }
 
@@ -450,7 +460,7 @@ static int write_rows(aq_store_t *s, const char *sql, json_t *rows, const char *
 	"value,"                                                                                           \
 	" status, message, labels, last_seen_ms, interval_ms, last_event_id, stale_at_ms, stale, episode," \
 	" escalation_level, last_notified_ms, next_action_ms, told, acked, suppressed, expires_at_ms,"     \
-	" annotations"
+	" annotations, flap_history, flap_count, flapping, flapping_since_ms"
 
 /* Sends the batch's states with COPY into a temporary table, then updates
  * the rows that exist and inserts the new ones: no JSON to build or parse,
@@ -471,7 +481,9 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		       " last_seen_ms bigint, interval_ms bigint, last_event_id text, stale_at_ms bigint,"
 		       " stale boolean, episode bigint, escalation_level int, last_notified_ms bigint,"
 		       " next_action_ms bigint, told text[], acked boolean, suppressed boolean,"
-		       " expires_at_ms bigint, annotations jsonb)"
+		       " expires_at_ms bigint, annotations jsonb, flap_history bigint, flap_count int, "
+		       "flapping boolean,"
+		       " flapping_since_ms bigint)"
 		       " ON COMMIT DELETE ROWS",
 		       "saving check state", err, errlen) != 0)
 		return -1;
@@ -508,6 +520,8 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		       " ack_comment = CASE WHEN b.acked THEN c.ack_comment END, suppressed = b.suppressed,"
 		       " previous_severity = b.previous_severity, expires_at_ms = b.expires_at_ms,"
 		       " annotations = b.annotations,"
+		       " flap_history = b.flap_history, flap_count = b.flap_count, flapping = b.flapping,"
+		       " flapping_since_ms = b.flapping_since_ms,"
 		       " updated_at = now()"
 		       " FROM alertq_batch_states b WHERE c.check_name = b.check_name",
 		       "saving check state", err, errlen) != 0)
@@ -531,8 +545,10 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		" acked_at = CASE WHEN EXCLUDED.acked THEN alertq_checks.acked_at END,"
 		" ack_comment = CASE WHEN EXCLUDED.acked THEN alertq_checks.ack_comment END,"
 		" suppressed = EXCLUDED.suppressed, previous_severity = EXCLUDED.previous_severity,"
-		" expires_at_ms = EXCLUDED.expires_at_ms, annotations = EXCLUDED.annotations,"
-		" updated_at = now()",
+		" annotations = EXCLUDED.annotations,"
+		" expires_at_ms = EXCLUDED.expires_at_ms, flap_history = EXCLUDED.flap_history,"
+		" flap_count = EXCLUDED.flap_count, flapping = EXCLUDED.flapping,"
+		" flapping_since_ms = EXCLUDED.flapping_since_ms, updated_at = now()",
 		"saving check state", err, errlen);
 }
 
@@ -559,13 +575,13 @@ int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 	if (write_rows(s,
 		       "INSERT INTO alertq_transitions (ref, check_name, from_severity, to_severity, value, "
 		       "message,"
-		       " observed_at_ms, event_id, cause, annotations)"
+		       " observed_at_ms, event_id, cause, annotations, flapping)"
 		       " SELECT ref, check_name, from_severity, to_severity, value, message, observed_at_ms,"
-		       " event_id, cause, coalesce(annotations, '{}')"
+		       " event_id, cause, coalesce(annotations, '{}'), flapping"
 		       " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, ord),"
 		       " jsonb_to_record(e.doc) AS x(ref uuid, check_name text, from_severity text,"
 		       " to_severity text, value double precision, message text, observed_at_ms bigint,"
-		       " event_id text, cause text, annotations jsonb) ORDER BY e.ord",
+		       " event_id text, cause text, annotations jsonb, flapping text) ORDER BY e.ord",
 		       w->transitions, "saving transitions", err, errlen) != 0)
 		return -1;
 	if (write_rows(s,

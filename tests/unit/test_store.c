@@ -68,6 +68,11 @@ static void nasty_state(struct aq_state *st, const char *check)
 		st->told[i] = strdup(channels[i]);
 	st->acked = 1;
 	st->suppressed = 1;
+	/* flapping: a full window of 21 results (42 bits, the top ones set) */
+	st->flap_history = (UINT64_C(1) << 42) - 1 - 0x6;
+	st->flap_count = 21;
+	st->flapping = 1;
+	st->flapping_since_ms = 1764262500000LL;
 }
 
 static const char *label_of(const struct aq_state *st, const char *key)
@@ -113,6 +118,11 @@ static void assert_same(const struct aq_state *want, const struct aq_state *got)
 		ck_assert_str_eq(got->told[i], want->told[i]);
 	ck_assert_int_eq(got->acked, want->acked);
 	ck_assert_int_eq(got->suppressed, want->suppressed);
+	ck_assert_msg(got->flap_history == want->flap_history, "flap_history %llx, want %llx",
+		      (unsigned long long)got->flap_history, (unsigned long long)want->flap_history);
+	ck_assert_int_eq(got->flap_count, want->flap_count);
+	ck_assert_int_eq(got->flapping, want->flapping);
+	ck_assert_int_eq(got->flapping_since_ms, want->flapping_since_ms);
 }
 
 /* Writes n states in one transaction, reads them back into got. */
@@ -159,6 +169,12 @@ START_TEST(test_states_round_trip)
 	states[2].severity = AQ_WARNING;
 	states[0].expires_at_ms = 0;               /* the UPDATE clears it */
 	states[2].expires_at_ms = 1764263100000LL; /* and sets it */
+	states[0].flapping = 0;                    /* flapping stopped: the UPDATE writes it */
+	states[0].flap_history = 0x15;
+	states[0].flap_count = 3;
+	states[0].flapping_since_ms = 0;
+	states[2].flapping = 1;
+	states[2].flapping_since_ms = 1764263000000LL;
 	write_and_load(s, states, 3, got);
 	for (int i = 0; i < 3; i++) {
 		assert_same(&states[i], &got[i]);
@@ -195,6 +211,41 @@ START_TEST(test_expiry_due)
 		ck_assert_int_eq(found, later);
 	}
 	aq_state_release(&states[0]);
+	aq_store_free(s);
+}
+END_TEST
+
+/* Unacknowledging a flapping check resumes its escalation even at a
+ * moment it is OK (it escalates at the worst severity it flaps at); a check
+ * that is OK and not flapping has nothing to resume. */
+START_TEST(test_unack_flapping)
+{
+	char err[1024];
+	aq_store_t *s = aq_store_connect(dsn, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	struct aq_state states[2];
+	struct aq_state got[2];
+	aq_state_init(&states[0], "flap.acked");
+	states[0].flapping = 1;
+	states[0].acked = 1;
+	aq_state_init(&states[1], "calm.acked");
+	states[1].acked = 1;
+	write_and_load(s, states, 2, got);
+	for (int i = 0; i < 2; i++) {
+		int changed = 0;
+		ck_assert_msg(aq_store_unack(s, states[i].check, 1764263100000LL, &changed, err, sizeof(err)) == 0, "%s",
+			      err);
+		ck_assert_int_eq(changed, 1);
+		aq_state_release(&got[i]);
+	}
+	const char *names[] = { "flap.acked", "calm.acked" };
+	ck_assert_msg(aq_store_load_states(s, names, 2, 0, got, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(got[0].next_action_ms, 1764263100000LL);
+	ck_assert_int_eq(got[1].next_action_ms, 0);
+	for (int i = 0; i < 2; i++) {
+		aq_state_release(&got[i]);
+		aq_state_release(&states[i]);
+	}
 	aq_store_free(s);
 }
 END_TEST
@@ -616,6 +667,8 @@ START_TEST(test_writes_kept)
 	char ref[37];
 	ck_assert_int_eq(aq_writes_transition(w, "host.nan", &tr, ref), 0);
 	tr.value = -INFINITY;
+	tr.flap = AQ_FLAP_STARTED; /* history marks where it started to flap */
+	tr.flapping = 1;
 	ck_assert_int_eq(aq_writes_transition(w, "host.nan", &tr, ref), 0);
 	ck_assert_int_eq(aq_writes_dead_letter(w, "alerts", 0, 7, "bad byte \xe9 and\nnewline"), 0);
 	struct aq_state st[2], got[2];
@@ -630,6 +683,10 @@ START_TEST(test_writes_kept)
 	write_batch(s, w);
 	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_transitions WHERE value = 'NaN'"), 1);
 	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_transitions WHERE value = '-Infinity'"), 1);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_transitions WHERE flapping = 'started'"
+				 " AND value = '-Infinity'"),
+			 1);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_transitions WHERE flapping = ''"), 1);
 	char *reason = sql_value("SELECT reason FROM alertq_dead_letters");
 	ck_assert_str_eq(reason, "bad byte \xef\xbf\xbd and newline");
 	free(reason);
@@ -857,6 +914,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_states_round_trip);
 	tcase_add_test(tc, test_expiry_due);
+	tcase_add_test(tc, test_unack_flapping);
 	tcase_add_loop_test(tc, test_writes_refused, 0, sizeof(refused_cases) / sizeof(refused_cases[0]));
 	tcase_add_test(tc, test_writes_kept);
 	suite_add_tcase(suite, tc);
