@@ -26,6 +26,10 @@ struct aq_notification {
 	int64_t since_ms;
 	int escalation_level;
 	char event_id[37]; /* "" when the notification has no event (stale, end of silence) */
+	/* grouped delivery: when this outbox row is a grouped message, its JSON
+	 * (borrowed from the row, valid while the row is; NULL otherwise); only
+	 * notification_id and check (the group's title) are set then */
+	const char *group_payload;
 };
 
 void aq_notification_release(struct aq_notification *n);

@@ -96,6 +96,7 @@ static void copy_channel(struct aq_channel *to, const struct aq_channel *from)
 	to->username_env = copy_text(from->username_env);
 	to->password = copy_text(from->password);
 	to->password_env = copy_text(from->password_env);
+	to->group_by = from->group_by ? copy_strings(from->group_by, from->ngroup_by) : NULL;
 }
 
 /* Gives cfg a copy of fallback's channels and escalations where the file
@@ -321,6 +322,7 @@ void aq_config_release(struct aq_config *cfg)
 		free(c->username_env);
 		free(c->password);
 		free(c->password_env);
+		free_strings(c->group_by, c->ngroup_by);
 	}
 	free(cfg->channels);
 	free(cfg->http_listen);

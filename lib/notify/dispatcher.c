@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alertq/group.h"
 #include "alertq/notify.h"
 #include "alertq/util.h"
 #include "base/failpoint.h"
@@ -15,6 +16,8 @@
 
 /* Longest reason recorded for a row whose payload cannot be read, in bytes. */
 #define UNREADABLE_REASON_MAX 255
+/* Due groups a grouped channel's thread flushes in one transaction. */
+#define GROUPS_PER_FLUSH 64
 
 void aq_dispatchers_wake(struct worker *w)
 {
@@ -47,7 +50,10 @@ static int deliver_claim(struct dispatcher *d, aq_store_t *store, aq_sender_t *s
 	for (size_t i = 0; i < n; i++) {
 		char perr[200];
 		marks[i].id = rows[i].id;
-		if (aq_notification_from_json(&notes[i], rows[i].payload, perr, sizeof(perr)) != 0) {
+		int grouped = aq_group_note_read(&notes[i], rows[i].payload, perr, sizeof(perr));
+		if (grouped < 0 ||
+		    (grouped == 0 &&
+		     aq_notification_from_json(&notes[i], rows[i].payload, perr, sizeof(perr)) != 0)) {
 			char reason[sizeof(perr) + 32];
 			snprintf(reason, sizeof(reason), "unreadable payload: %s", perr);
 			aq_text_clean_into(unreadable[i], sizeof(unreadable[i]), reason, strlen(reason),
@@ -133,6 +139,10 @@ void *aq_dispatcher_main(void *arg)
 		unsigned long seq = w->wake_seq;
 		pthread_mutex_unlock(&w->wake_lock);
 
+		size_t flushed = 0;
+		if (d->channel->grouped &&
+		    aq_grouper_flush(store, d->channel, GROUPS_PER_FLUSH, &flushed, err, sizeof(err)) != 0)
+			goto failed;
 		struct aq_outbox_row *rows = NULL;
 		size_t n = 0;
 		if (aq_store_begin(store, err, sizeof(err)) != 0 ||

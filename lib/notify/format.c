@@ -322,3 +322,58 @@ char *aq_format_slack(const struct aq_notification *n)
 	free(escaped);
 	return body;
 }
+
+/* --- grouped messages (their text is written in group_format.c) --- */
+
+void aq_format_slack_escape(struct aq_buf *b, const char *s)
+{
+	add_slack_escaped(b, s);
+}
+
+char *aq_format_email_text(const struct aq_channel *ch, const char *message_id, const char *tag,
+			   const char *title, const char *body, size_t *len)
+{
+	struct message m = { .cut = 0 };
+	char date[64];
+	aq_buf_init(&m.buf, MESSAGE_MAX);
+	char *from = aq_text_clean(ch->from, HEADER_TEXT_MAX, AQ_TEXT_SPACES);
+	char *subject = aq_text_clean(title, HEADER_TEXT_MAX, AQ_TEXT_SPACES);
+	char *text = aq_text_clean(body, MESSAGE_MAX, AQ_TEXT_NEWLINES);
+	if (!from || !subject || !text) {
+		m.buf.failed = 1;
+		goto done;
+	}
+	aq_buf_printf(&m.buf, "From: %s\r\nTo: ", from);
+	for (size_t i = 0; i < ch->nto; i++) {
+		char *to = aq_text_clean(ch->to[i], HEADER_TEXT_MAX, AQ_TEXT_SPACES);
+		if (!to) {
+			m.buf.failed = 1;
+			goto done;
+		}
+		aq_buf_printf(&m.buf, "%s%s", i ? ",\r\n " : "", to);
+		free(to);
+	}
+	aq_buf_printf(&m.buf, "\r\nSubject: %s ", tag);
+	add_header_text(&m, strlen("Subject: ") + strlen(tag) + 1, subject);
+	mail_date(date, sizeof(date));
+	aq_buf_printf(&m.buf, "\r\nDate: %s\r\n", date);
+	aq_buf_printf(&m.buf, "Message-ID: <%s@alertq>\r\n", message_id);
+	aq_buf_puts(&m.buf,
+		    "MIME-Version: 1.0\r\n"
+		    "Content-Type: text/plain; charset=utf-8\r\n"
+		    "Content-Transfer-Encoding: 8bit\r\n"
+		    "Auto-Submitted: auto-generated\r\n"
+		    "\r\n");
+	if (*text)
+		add_lines(&m, "", text);
+	if (m.cut)
+		aq_buf_printf(&m.buf,
+			      "\r\n[cut: this notification is longer than the %d KiB an email carries]\r\n",
+			      MESSAGE_MAX / 1024);
+done:
+	free(from);
+	free(subject);
+	free(text);
+	*len = m.buf.len;
+	return aq_buf_take(&m.buf);
+}

@@ -21,4 +21,15 @@ char *aq_format_slack(const struct aq_notification *n);
  * be written (memory). */
 char *aq_format_email(const struct aq_channel *ch, const struct aq_notification *n, size_t *len);
 
+/* For grouped messages (group_format.c): appends s with Slack's text
+ * escapes (&, <, >) to b; and writes a whole mail message for ch with the
+ * subject "tag title" (title cleaned, encoded as RFC 2047 words when it must
+ * be) and body (cleaned, LF-separated lines broken at the line limit, cut at
+ * the message cap), in a new string (length in *len); NULL when memory runs
+ * out. */
+struct aq_buf;
+void aq_format_slack_escape(struct aq_buf *b, const char *s);
+char *aq_format_email_text(const struct aq_channel *ch, const char *message_id, const char *tag,
+			   const char *title, const char *body, size_t *len);
+
 #endif
