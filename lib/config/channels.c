@@ -29,9 +29,6 @@ static void load_grouping(struct loader *ld, struct aq_channel *ch, yaml_node_t 
 						    "label '%s' twice in 'group_by' of %s",
 						    cfg_subj(&s, ch->group_by[i]), where);
 				}
-			if (ch->group_by[i][0] == '\0')
-				cfg_problem(ld, cfg_node_line(by), "an empty label in 'group_by' of %s",
-					    where);
 		}
 	}
 	if (wait)

@@ -364,8 +364,18 @@ char *aq_format_email_text(const struct aq_channel *ch, const char *message_id, 
 		    "Content-Transfer-Encoding: 8bit\r\n"
 		    "Auto-Submitted: auto-generated\r\n"
 		    "\r\n");
-	if (*text)
-		add_lines(&m, "", text);
+	/* each line of body on its own: add_lines indents what follows a first line */
+	for (char *line = text, *next; *line; line = next) {
+		next = line + strcspn(line, "\n");
+		int last = *next == '\0';
+		*next = '\0';
+		if (*line)
+			add_lines(&m, "", line);
+		else
+			add_line(&m, "", "", 0);
+		if (!last)
+			next++;
+	}
 	if (m.cut)
 		aq_buf_printf(&m.buf,
 			      "\r\n[cut: this notification is longer than the %d KiB an email carries]\r\n",
