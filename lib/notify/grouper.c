@@ -7,6 +7,7 @@
 
 #include "alertq/group.h"
 #include "alertq/util.h"
+#include "base/failpoint.h"
 
 /* The history note of a member the group did not send. */
 #define COLLAPSED_NOTE "resolved within group_wait: nothing sent"
@@ -131,9 +132,15 @@ int aq_grouper_flush(aq_store_t *s, const struct aq_channel *ch, int max, size_t
 		*flushed += (size_t)sent;
 	}
 	aq_group_rows_free(groups, n);
+	groups = NULL;
 	if (n == 0) {
 		aq_store_rollback(s);
 		return 0;
+	}
+	if (AQ_FAILPOINT("group.before_commit") != 0) {
+		snprintf(err, errlen, "failpoint group.before_commit");
+		n = 0;
+		goto fail;
 	}
 	return aq_store_commit(s, err, errlen);
 fail:
