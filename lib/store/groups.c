@@ -51,7 +51,7 @@ int aq_store_write_group_members(aq_store_t *s, json_t *rows, char *err, size_t 
 	 * batches from waiting on each other */
 	int rc = run(s,
 		     "INSERT INTO alertq_groups (channel, group_key, labels)"
-		     " SELECT DISTINCT ON (channel, group_key) channel, group_key, labels::jsonb" MEMBERS
+		     " SELECT DISTINCT ON (channel, group_key) channel, group_key, labels" MEMBERS
 		     " ORDER BY channel, group_key"
 		     " ON CONFLICT (channel, group_key) DO UPDATE SET labels = alertq_groups.labels",
 		     1, params, what, err, errlen);
@@ -99,7 +99,7 @@ int aq_store_due_groups(aq_store_t *s, const char *channel, int max, struct aq_g
 	*groups = NULL;
 	*n = 0;
 	PGresult *res = rows_of(s,
-				"SELECT group_key, labels::text FROM alertq_groups WHERE channel = $1"
+				"SELECT group_key, labels FROM alertq_groups WHERE channel = $1"
 				" AND next_flush_at <= now() ORDER BY next_flush_at LIMIT $2"
 				" FOR UPDATE SKIP LOCKED",
 				2, params, "claiming due groups", err, errlen);

@@ -107,7 +107,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE alertq_groups ("
 	"  channel text NOT NULL,"
 	"  group_key text NOT NULL,"
-	"  labels jsonb NOT NULL DEFAULT '{}',"
+	/* the group's labels as a JSON object in group_by's order (jsonb would sort them) */
+	"  labels text NOT NULL DEFAULT '{}',"
 	"  first_member_at timestamptz NOT NULL DEFAULT now(),"
 	"  last_sent_at timestamptz,"
 	"  next_flush_at timestamptz,"
