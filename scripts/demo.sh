@@ -47,8 +47,10 @@ export SLACK_WEBHOOK_URL="http://127.0.0.1:$(cat "$demo/webhook.port")/services/
 export SMTP_URL="smtp://127.0.0.1:$(cat "$demo/smtp.port")"
 
 # The shipped example, with the demo's log directory; the catcher speaks no
-# TLS, and the email level comes after 10 s instead of 15 min.
+# TLS, the email level comes after 10 s instead of 15 min, and Slack's
+# grouped message waits 3 s for company instead of 30 s.
 sed -e "s|^log_dir: .*|log_dir: $demo/log|" -e "s|starttls: required|starttls: off|" \
+	-e "s|group_wait: 30s|group_wait: 3s|" \
 	-e "s|{ after: 15m, notify: \[oncall-email\] }|{ after: 10s, notify: [oncall-email] }|" \
 	"$top/examples/alertq.yaml" >"$demo/alertq.yaml"
 config=$demo/alertq.yaml
@@ -99,7 +101,8 @@ echo "the status page: http://127.0.0.1:$web_port/ (while the demo runs)"
 say "$demo/log/alerts.log (one JSON line per notification)"
 cat "$demo/log/alerts.log"
 
-say "the Slack-style webhook received"
+say "the Slack-style webhook received (one grouped message for team=platform)"
+for _ in $(seq 100); do [ -s "$demo/webhook.jsonl" ] && break; sleep 0.1; done
 $py -c 'import json,sys
 for l in open(sys.argv[1]): print(json.loads(json.loads(l)["body"])["text"])' "$demo/webhook.jsonl"
 

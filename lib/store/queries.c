@@ -289,7 +289,14 @@ int aq_store_history(aq_store_t *s, const char *check, json_t **transitions, jso
 		"SELECT coalesce(transition_ref::text, ''), channel, level, resolved, state, attempts,"
 		" coalesce(last_error, ''), created_at::timestamptz(3), "
 		"coalesce(sent_at::timestamptz(3)::text, ''),"
-		" id FROM alertq_notifications WHERE check_name = $1 ORDER BY created_at, channel",
+		" id FROM alertq_notifications WHERE check_name = $1"
+		/* grouped delivery: what still waits in its group */
+		" UNION ALL SELECT coalesce(m.transition_ref::text, ''), m.channel, m.level, m.resolved,"
+		" 'grouping', 0, 'waiting in its group until ' || "
+		"coalesce(g.next_flush_at::timestamptz(0)::text, '-'),"
+		" m.created_at::timestamptz(3), '', m.notification_id FROM alertq_group_members m"
+		" LEFT JOIN alertq_groups g USING (channel, group_key) WHERE m.check_name = $1"
+		" ORDER BY 8, 2",
 		1, params, "reading notifications", err, errlen);
 	if (!nt) {
 		PQclear(tr);

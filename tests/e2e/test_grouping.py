@@ -128,9 +128,22 @@ def test(make):
     for r in plain.accepted():
         receivers.check_contract_request(r)
 
-    # --- all resolve: one message per group at once (group_interval is 1h)
+    # --- a newcomer to a group that has sent waits for group_interval (1h);
+    # history shows it waiting
+    late = {"check": "app.late", "labels": {"team": "db", "site": "par1"}}
+    env.submit_lines([dict(late, value=95)])
+    wait_for("app.late applied", lambda: "app.late" in env.status(), timeout=30)
+    notes = wait_for("app.late waiting in its group", lambda: [
+        n for t in env.history("app.late")["transitions"] for n in t["notifications"]
+        if n["channel"] == "grouped" and n["delivery"] == "grouping"], timeout=30)
+    check("waiting in its group until" in (notes[0]["last_error"] or ""), "app.late: %r" % notes)
+    time.sleep(GROUP_WAIT + 1.0)
+    check(len(grouped_messages(grouped)) == len(msgs), "app.late did not wait for group_interval")
+
+    # --- all resolve: one message per group at once (group_interval is 1h);
+    # app.late, never told, resolves unseen
     before = len(msgs)
-    env.submit_lines(results(10))
+    env.submit_lines(results(10) + [dict(late, value=10)])
     wait_for("300 checks OK", lambda: all(c["severity"] == "OK" for n, c in env.status().items()
                                           if n.startswith("app.")), timeout=60)
     resolved_at = time.time()
