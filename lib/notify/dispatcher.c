@@ -18,6 +18,8 @@
 #define UNREADABLE_REASON_MAX 255
 /* Due groups a grouped channel's thread flushes in one transaction. */
 #define GROUPS_PER_FLUSH 64
+/* How often a channel without group_by looks for groups left waiting. */
+#define GROUP_LEFTOVERS_EVERY_MS 10000
 
 void aq_dispatchers_wake(struct worker *w)
 {
@@ -122,6 +124,7 @@ void *aq_dispatcher_main(void *arg)
 	/* claims big enough that the scan for pending rows, which walks past
 	 * the entries of rows sent since the oldest open snapshot, is seldom */
 	int max = d->channel->concurrency * 64;
+	int64_t leftovers_at = 0;
 	while (!w->threads_stop) {
 		if (!store) {
 			store = aq_store_connect(w->cfg.state_dsn, err, sizeof(err));
@@ -139,10 +142,15 @@ void *aq_dispatcher_main(void *arg)
 		unsigned long seq = w->wake_seq;
 		pthread_mutex_unlock(&w->wake_lock);
 
+		/* a channel without group_by still sends what waits in groups from
+		 * a configuration that had it, now and then */
 		size_t flushed = 0;
-		if (d->channel->grouped &&
+		int64_t now = aq_monotonic_ms();
+		if ((d->channel->grouped || now >= leftovers_at) &&
 		    aq_grouper_flush(store, d->channel, GROUPS_PER_FLUSH, &flushed, err, sizeof(err)) != 0)
 			goto failed;
+		if (now >= leftovers_at)
+			leftovers_at = now + GROUP_LEFTOVERS_EVERY_MS;
 		struct aq_outbox_row *rows = NULL;
 		size_t n = 0;
 		if (aq_store_begin(store, err, sizeof(err)) != 0 ||

@@ -124,13 +124,14 @@ fail:
 	return -1;
 }
 
-/* The kind of change an alert of the message is: 0 new, 1 still firing
- * (at another severity, or repeated), 2 resolved. */
+/* The kind of change an alert of the message is: 0 new (it has just
+ * started firing: from OK, told at the moment it began), 1 still firing (at
+ * another severity, an escalation or a repeat), 2 resolved. */
 static int change_of(const struct aq_notification *n)
 {
 	if (n->resolved)
 		return 2;
-	return n->previous_severity == AQ_OK ? 0 : 1;
+	return n->previous_severity == AQ_OK && n->observed_at_ms == n->since_ms ? 0 : 1;
 }
 
 static const char *const change_heading[] = { "New", "Still firing", "Resolved" };
@@ -145,6 +146,26 @@ static int alert_at(const struct grouped *g, size_t i, struct aq_notification *n
 	return rc;
 }
 
+/* Adds one alert's line (and its heading, first time): 0, or -1 when it
+ * would not leave room for the closing line (nothing added). */
+static int add_alert_line(struct aq_buf *b, const char *summary, const char *heading_text, int *heading,
+			  const char *bullet, int escape)
+{
+	size_t need = (escape ? 5 : 1) * (strlen(summary) + 64) + MORE_ROOM;
+	if (b->len + need > b->max)
+		return -1;
+	if (!*heading) {
+		aq_buf_printf(b, "\n%s:", heading_text);
+		*heading = 1;
+	}
+	aq_buf_printf(b, "\n%s", bullet);
+	if (escape)
+		aq_format_slack_escape(b, summary);
+	else
+		aq_buf_puts(b, summary);
+	return 0;
+}
+
 /* Writes the lines of g into b: a heading per kind of change, each alert's
  * summary on a line of its own (prefixed bullet), and a last line counting
  * what was left out (truncated, or what did not fit b). escape: Slack's. */
@@ -152,36 +173,36 @@ static void add_alert_lines(struct aq_buf *b, const struct grouped *g, const cha
 {
 	size_t n = json_array_size(g->alerts);
 	long long more = g->truncated;
-	int heading = -1;
-	for (size_t i = 0; i < n; i++) {
-		struct aq_notification note;
-		if (alert_at(g, i, &note) != 0) {
-			more++;
-			continue;
-		}
-		char *summary = aq_notification_summary(&note);
-		int change = change_of(&note);
-		aq_notification_release(&note);
-		if (!summary) {
-			b->failed = 1;
-			return;
-		}
-		size_t need = (escape ? 5 : 1) * (strlen(summary) + 64) + MORE_ROOM;
-		if (b->len + need > b->max) {
+	int full = 0;
+	/* one pass per kind of change, so each heading comes once */
+	for (int change = 0; change < 3; change++) {
+		int heading = 0;
+		for (size_t i = 0; i < n; i++) {
+			struct aq_notification note;
+			if (alert_at(g, i, &note) != 0) {
+				more += change == 0;
+				continue;
+			}
+			int kind = change_of(&note);
+			char *summary = kind == change && !full ? aq_notification_summary(&note) : NULL;
+			aq_notification_release(&note);
+			if (kind != change)
+				continue;
+			if (full) {
+				more++;
+				continue;
+			}
+			if (!summary) {
+				b->failed = 1;
+				return;
+			}
+			if (add_alert_line(b, summary, change_heading[change], &heading, bullet, escape) !=
+			    0) {
+				full = 1;
+				more++;
+			}
 			free(summary);
-			more += (long long)(n - i);
-			break;
 		}
-		if (change != heading) {
-			aq_buf_printf(b, "\n%s:", change_heading[change]);
-			heading = change;
-		}
-		aq_buf_printf(b, "\n%s", bullet);
-		if (escape)
-			aq_format_slack_escape(b, summary);
-		else
-			aq_buf_puts(b, summary);
-		free(summary);
 	}
 	if (more > 0)
 		aq_buf_printf(b, "\n+%lld more", more);

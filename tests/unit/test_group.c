@@ -130,8 +130,10 @@ START_TEST(group_key_from_labels)
 }
 END_TEST
 
-/* A notification object for check, firing at severity (or resolved). */
-static char *payload(const char *check, const char *severity, const char *previous, int resolved)
+/* A notification object for check, firing at severity (or resolved),
+ * observed at observed_ms, since T0. */
+static char *payload_at(const char *check, const char *severity, const char *previous, int resolved,
+			int64_t observed_ms)
 {
 	struct aq_notification n;
 	memset(&n, 0, sizeof(n));
@@ -143,9 +145,15 @@ static char *payload(const char *check, const char *severity, const char *previo
 	n.message = (char *)"m";
 	n.has_value = 1;
 	n.value = 95;
-	n.observed_at_ms = T0;
+	n.observed_at_ms = observed_ms;
 	n.since_ms = T0;
 	return aq_notification_to_json(&n);
+}
+
+/* The same, told when it began (observed at T0). */
+static char *payload(const char *check, const char *severity, const char *previous, int resolved)
+{
+	return payload_at(check, severity, previous, resolved, T0);
 }
 
 START_TEST(a_flush_lists_what_changed_once)
@@ -258,23 +266,27 @@ END_TEST
  * mail header and a line break. */
 static char *hostile_message(void)
 {
-	char *p[3] = { payload("db.<!channel>", "CRITICAL", "OK", 0), payload("db.b&c", "WARNING", "CRITICAL", 0),
-		       payload("db.old", "CRITICAL", "CRITICAL", 1) };
-	struct aq_group_member m[3] = {
+	/* db.repeat: a repeat of an alert told before (from OK, observed later than since) */
+	char *p[4] = { payload("db.<!channel>", "CRITICAL", "OK", 0), payload("db.b&c", "WARNING", "CRITICAL", 0),
+		       payload("db.old", "CRITICAL", "CRITICAL", 1),
+		       payload_at("db.repeat", "CRITICAL", "OK", 0, T0 + 3600 * SEC) };
+	struct aq_group_member m[4] = {
 		{ .check = "db.<!channel>", .payload = p[0] },
 		{ .check = "db.b&c", .payload = p[1] },
 		{ .check = "db.old", .resolved = 1, .payload = p[2] },
+		{ .check = "db.repeat", .payload = p[3] },
 	};
-	struct aq_group_alert al[3] = { { .check = "db.<!channel>", .firing = 1 },
+	struct aq_group_alert al[4] = { { .check = "db.<!channel>", .firing = 1 },
 					{ .check = "db.b&c", .firing = 1, .told = 1 },
-					{ .check = "db.old", .firing = 0, .told = 1 } };
+					{ .check = "db.old", .firing = 0, .told = 1 },
+					{ .check = "db.repeat", .firing = 1, .told = 1 } };
 	struct aq_group_flush f;
-	ck_assert_int_eq(aq_group_decide(m, 3, al, 3, 20, &f), 0);
-	ck_assert_uint_eq(f.firing, 2);
+	ck_assert_int_eq(aq_group_decide(m, 4, al, 4, 20, &f), 0);
+	ck_assert_uint_eq(f.firing, 3);
 	ck_assert_uint_eq(f.resolved, 1);
 	char *json = aq_group_message_json("33333333-3333-4333-8333-333333333333", "ops",
-					   "{\"team\":\"<db>\",\"site\":\"p\\u00e4r\\nis\"}", m, 3, &f);
-	for (int i = 0; i < 3; i++)
+					   "{\"team\":\"<db>\",\"site\":\"p\\u00e4r\\nis\"}", m, 4, &f);
+	for (int i = 0; i < 4; i++)
 		free(p[i]);
 	ck_assert_ptr_nonnull(json);
 	return json;
@@ -287,7 +299,7 @@ START_TEST(slack_text_of_a_group)
 	ck_assert_ptr_nonnull(body);
 	json_t *root = json_loads(body, 0, NULL);
 	const char *text = json_string_value(json_object_get(root, "text"));
-	const char *title = "[FIRING:2 RESOLVED:1] team=&lt;db&gt; site=p\xc3\xa4r is\nNew:\n";
+	const char *title = "[FIRING:3 RESOLVED:1] team=&lt;db&gt; site=p\xc3\xa4r is\nNew:\n";
 	ck_assert_msg(strncmp(text, title, strlen(title)) == 0, "%s", text);
 	ck_assert_ptr_null(strstr(text, "<!channel>"));
 	ck_assert_ptr_nonnull(strstr(text, "db.&lt;!channel&gt;"));
@@ -296,6 +308,8 @@ START_TEST(slack_text_of_a_group)
 	const char *n = strstr(text, "\nNew:\n"), *s = strstr(text, "\nStill firing:\n"), *r = strstr(text, "\nResolved:\n");
 	ck_assert_msg(n && s && r && n < s && s < r, "%s", text);
 	ck_assert_ptr_nonnull(strstr(text, "[RESOLVED] db.old resolved"));
+	const char *repeat = strstr(text, "db.repeat firing");
+	ck_assert_msg(repeat && repeat > s && repeat < r, "the repeat is not under Still firing: %s", text);
 	json_decref(root);
 	free(body);
 	free(json);
@@ -313,7 +327,7 @@ START_TEST(email_of_a_group)
 	ck_assert_ptr_nonnull(mail);
 	ck_assert_uint_eq(len, strlen(mail));
 	/* the title has a non-ASCII letter: encoded words, no raw line break */
-	const char *subject = strstr(mail, "\r\nSubject: [FIRING:2 RESOLVED:1] =?UTF-8?B?");
+	const char *subject = strstr(mail, "\r\nSubject: [FIRING:3 RESOLVED:1] =?UTF-8?B?");
 	ck_assert_msg(subject != NULL, "%s", mail);
 	ck_assert_ptr_nonnull(strstr(mail, "Message-ID: <33333333-3333-4333-8333-333333333333@alertq>"));
 	ck_assert_msg(strstr(mail, "\r\n- [CRITICAL] db.<!channel> firing") != NULL, "%s", mail);
