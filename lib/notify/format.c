@@ -325,7 +325,7 @@ char *aq_format_slack(const struct aq_notification *n)
 
 /* --- grouped messages (their text is written in group_format.c) --- */
 
-void aq_format_slack_escape(struct aq_buf *b, const char *s)
+void aq_slack_escape(struct aq_buf *b, const char *s)
 {
 	add_slack_escaped(b, s);
 }

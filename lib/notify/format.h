@@ -28,7 +28,7 @@ char *aq_format_email(const struct aq_channel *ch, const struct aq_notification 
  * the message cap), in a new string (length in *len); NULL when memory runs
  * out. */
 struct aq_buf;
-void aq_format_slack_escape(struct aq_buf *b, const char *s);
+void aq_slack_escape(struct aq_buf *b, const char *s);
 char *aq_format_email_text(const struct aq_channel *ch, const char *message_id, const char *tag,
 			   const char *title, const char *body, size_t *len);
 

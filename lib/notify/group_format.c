@@ -160,7 +160,7 @@ static int add_alert_line(struct aq_buf *b, const char *summary, const char *hea
 	}
 	aq_buf_printf(b, "\n%s", bullet);
 	if (escape)
-		aq_format_slack_escape(b, summary);
+		aq_slack_escape(b, summary);
 	else
 		aq_buf_puts(b, summary);
 	return 0;
@@ -216,7 +216,7 @@ char *aq_group_format_slack(const char *group_json)
 	struct aq_buf text;
 	aq_buf_init(&text, SLACK_GROUP_TEXT_MAX);
 	aq_buf_printf(&text, "%s ", g.tag);
-	aq_format_slack_escape(&text, g.title);
+	aq_slack_escape(&text, g.title);
 	add_alert_lines(&text, &g, "\xe2\x80\xa2 ", 1);
 	grouped_release(&g);
 	char *escaped = aq_buf_take(&text);

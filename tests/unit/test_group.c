@@ -25,7 +25,8 @@ static const char *const CHANNELS = "channels:\n"
 				    "    group_interval: 5m\n"
 				    "    max_alerts: 3\n"
 				    "  bycheck: { type: logfile, group_by: [check] }\n"
-				    "  defaults: { type: logfile, group_by: [team] }\n";
+				    "  defaults: { type: logfile, group_by: [team] }\n"
+				    "  whole: { type: logfile, group_by: [] }\n";
 
 static void parse(struct aq_config *cfg, const char *text)
 {
@@ -52,6 +53,19 @@ START_TEST(channel_keys_and_defaults)
 	ck_assert_int_eq(d->group_wait_ms, 30 * SEC);
 	ck_assert_int_eq(d->group_interval_ms, 5 * MIN);
 	ck_assert_int_eq(d->max_alerts, 20);
+	/* group_by: [] is one group for the whole channel */
+	const struct aq_channel *whole = aq_config_channel(&cfg, "whole");
+	ck_assert_int_eq(whole->grouped, 1);
+	ck_assert_uint_eq(whole->ngroup_by, 0);
+	struct aq_label labels[] = { { "team", "db" } };
+	char *key, *named;
+	ck_assert_int_eq(aq_group_of(whole, "disk", labels, 1, &key, &named), 0);
+	ck_assert_str_eq(key, "[]");
+	char *title = aq_group_title(named);
+	ck_assert_str_eq(title, "all");
+	free(title);
+	free(key);
+	free(named);
 	aq_config_release(&cfg);
 }
 END_TEST
