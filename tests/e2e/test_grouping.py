@@ -30,7 +30,7 @@ rules:
     escalation: plain
 escalations:
   page:
-    CRITICAL: { levels: [ { after: 0s, notify: [grouped, gslack] } ] }
+    CRITICAL: { levels: [ { after: 0s, notify: [grouped, gslack, gmail, logfile] } ] }
     resolved: true
   plain:
     CRITICAL: { levels: [ { after: 0s, notify: [plainhook] } ] }
@@ -41,6 +41,9 @@ channels:
   gslack:    { type: webhook, url: "%(slack)s", format: slack, group_by: [team], group_wait: 2s,
                group_interval: 1h, max_alerts: 5 }
   plainhook: { type: webhook, url: "%(plain)s", format: json }
+  gmail:     { type: email, url: "%(mail)s", from: alerts@e2e.example, to: [ops@e2e.example], starttls: off,
+               group_by: [site], group_wait: 2s, group_interval: 1h, max_alerts: 3 }
+  logfile:   { type: logfile, group_by: [team], group_wait: 2s, group_interval: 1h, max_alerts: 1000 }
 """
 
 
@@ -66,7 +69,9 @@ def test(make):
     grouped = receivers.Webhook(env, "grouped").start()
     slack = receivers.Webhook(env, "slack").start()
     plain = receivers.Webhook(env, "plain").start()
-    env.write_config(CONFIG % {"grouped": grouped.url(), "slack": slack.url(), "plain": plain.url()})
+    mail = receivers.Smtp(env, "mail").start()
+    env.write_config(CONFIG % {"grouped": grouped.url(), "slack": slack.url(), "plain": plain.url(),
+                               "mail": mail.url()})
     env.alertq("check-config")
     env.start_broker()
     worker = env.worker()
@@ -112,8 +117,23 @@ def test(make):
         check(text.count("\n\u2022 [CRITICAL] app.") == 5, "slack lists %d alerts" % text.count("\u2022"))
         check(text.rstrip().endswith("+145 more"), "slack does not count the rest: %r" % text[-40:])
 
+    # the email channel groups by site: 3 messages, 3 alerts listed in each
+    mails = wait_for("3 grouped emails", lambda: (lambda m: m if len(m) >= 3 else None)(mail.messages()), timeout=30)
+    check(len(mails) == 3, "%d emails for 3 sites" % len(mails))
+    subjects = sorted(str(m["message"]["subject"]) for m in mails)
+    check(subjects == ["[FIRING:100 RESOLVED:0] site=%s" % s for s in sorted(SITES)], "subjects %r" % subjects)
+    for m in mails:
+        check(m["body"].count("- [CRITICAL] app.") == 3 and "+97 more" in m["body"], "email body %r" % m["body"])
+
+    # the log file groups by team: one JSON line per message
+    lines = wait_for("2 grouped log lines", lambda: (lambda l: l if len(l) >= 2 else None)(env.alert_lines()),
+                     timeout=30)
+    check(len(lines) == 2 and all(len(l["alerts"]) == 150 and l["channel"] == "logfile" for l in lines),
+          "alerts.log: %r" % [(l.get("group"), len(l.get("alerts", []))) for l in lines])
+
     history = env.history("app.000")
     notes = [n for t in history["transitions"] for n in t["notifications"] if n["channel"] == "grouped"]
+    check(len(history["transitions"][0]["notifications"]) == 4, "app.000 history %r" % history)
     check([n["delivery"] for n in notes] == ["grouped"], "app.000 history %r" % notes)
     check(msgs[0][1]["notification_id"] in "".join(n["last_error"] or "" for n in notes) or any(
         m["notification_id"] in (notes[0]["last_error"] or "") for _, m in msgs),
