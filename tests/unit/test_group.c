@@ -520,6 +520,23 @@ START_TEST(replay_resolve_waits_while_the_group_still_fires)
 }
 END_TEST
 
+START_TEST(replay_a_cleared_group_sends_at_once)
+{
+	struct aq_config cfg;
+	parse(&cfg, REPLAY);
+	aq_replay_eval_t *ev = aq_replay_eval_new(&cfg, NULL, NULL);
+	/* message 1 at 30s; the resolve at 1m clears the group: message 2 then,
+	 * not at 5m30s; firing again at 2m is a new group: message 3 at 2m30s */
+	apply(ev, "a", "par1", 95, T0);
+	apply(ev, "a", "par1", 10, T0 + 1 * MIN);
+	apply(ev, "a", "par1", 95, T0 + 2 * MIN);
+	apply(ev, "b", "ams1", 10, T0 + 3 * MIN);
+	ck_assert_int_eq(count(ev, "grouped"), 3);
+	aq_replay_eval_free(ev);
+	aq_config_release(&cfg);
+}
+END_TEST
+
 static Suite *group_suite(void)
 {
 	Suite *s = suite_create("group");
@@ -536,6 +553,7 @@ static Suite *group_suite(void)
 	tcase_add_test(tc, a_grouped_payload_is_recognised);
 	tcase_add_test(tc, replay_counts_grouped_messages);
 	tcase_add_test(tc, replay_resolve_waits_while_the_group_still_fires);
+	tcase_add_test(tc, replay_a_cleared_group_sends_at_once);
 	suite_add_tcase(s, tc);
 	return s;
 }
