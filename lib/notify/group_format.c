@@ -27,6 +27,9 @@
 
 int aq_group_note_read(struct aq_notification *n, const char *payload, char *err, size_t errlen)
 {
+	/* the common case, a single notification, is not parsed twice */
+	if (!strstr(payload, "\"alerts\""))
+		return 0;
 	json_t *root = json_loads(payload, 0, NULL);
 	if (!json_is_object(root) || !json_object_get(root, "alerts")) {
 		json_decref(root);
