@@ -158,7 +158,20 @@ struct aq_channel {
 	struct aq_template *template_text;    /* webhook slack: template.text */
 	struct aq_template *template_subject; /* email: template.subject */
 	struct aq_template *template_body;    /* email, webhook json: template.body */
+	/* grouped delivery (group_by): notifications packed into one message
+	 * per group key; grouped 0 sends one message per notification */
+	int grouped;               /* 1 when group_by is given */
+	char **group_by;           /* label names, "check" = the check name; NULL-terminated */
+	size_t ngroup_by;          /* 0 with grouped: one group for the whole channel */
+	int64_t group_wait_ms;     /* a new group's first message waits this long; default 30s */
+	int64_t group_interval_ms; /* later messages of a group at most this often; default 5m */
+	int max_alerts;            /* alerts listed in one message; default 20, 1..1000 */
 };
+#define AQ_GROUP_WAIT_DEFAULT_MS (30LL * 1000)
+#define AQ_GROUP_INTERVAL_DEFAULT_MS (5LL * 60 * 1000)
+#define AQ_MAX_ALERTS_DEFAULT 20
+#define AQ_MAX_ALERTS_LIMIT 1000
+#define AQ_GROUP_BY_MAX 32
 
 #define AQ_STATE_MAX_CHECKS_DEFAULT 100000
 #define AQ_STATE_MAX_CHECKS_LIMIT 10000000

@@ -34,6 +34,10 @@ struct aq_notification {
 	 * left out otherwise) */
 	int flapping_started;
 	int flapping;
+	/* grouped delivery: when this outbox row is a grouped message, its JSON
+	 * (borrowed from the row, valid while the row is; NULL otherwise); only
+	 * notification_id and check (the group's title) are set then */
+	const char *group_payload;
 };
 
 /* The notification's status as the contract spells it: "firing",

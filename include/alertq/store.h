@@ -348,4 +348,100 @@ int aq_store_metrics(aq_store_t *s, const char *topic, struct aq_store_metrics *
 /* Frees what m owns and zeroes it. */
 void aq_store_metrics_release(struct aq_store_metrics *m);
 
+/* --- grouped delivery (lib/store/groups.c) --- */
+
+/* A notification for a channel with group_by, as the batch queues it; all
+ * borrowed for the call. */
+struct aq_group_member_in {
+	const char *id;             /* the notification's own id */
+	const char *transition_ref; /* NULL or "" when none */
+	const char *check;
+	const char *channel;
+	const char *group_key;    /* aq_group_of's key */
+	const char *group_labels; /* aq_group_of's labels object */
+	int level;
+	int resolved;
+	const char *payload; /* the notification object */
+	int64_t group_wait_ms;
+	int64_t group_interval_ms;
+};
+
+/* Queues a notification into its group instead of the outbox (writes.c);
+ * aq_store_write saves it with aq_store_write_group_members. Returns 0, or
+ * -1 (counted as a loss: the batch refuses to write). */
+int aq_writes_group_member(aq_writes_t *w, const struct aq_group_member_in *m);
+
+/* Saves a batch's grouped notifications (rows: aq_writes_group_member's
+ * JSON objects, borrowed) in the caller's transaction: each joins its
+ * group's members, the group's alerts take its state, and the group's next
+ * flush is set (group_wait for a new group, group_interval after a message,
+ * at once when none of its alerts fires any more). Locks the groups, in
+ * order. Returns 0 or -1 with the reason in err. */
+int aq_store_write_group_members(aq_store_t *s, json_t *rows, char *err, size_t errlen);
+
+/* A group due to flush: its key and labels (JSON object), owned. */
+struct aq_group_row {
+	char *key;
+	char *labels;
+};
+
+/* Claims (FOR UPDATE SKIP LOCKED, in the caller's transaction) up to max
+ * groups of channel whose flush is due. *groups is freed with
+ * aq_group_rows_free (also when *n is 0). Returns 0 or -1 with err. */
+int aq_store_due_groups(aq_store_t *s, const char *channel, int max, struct aq_group_row **groups, size_t *n,
+			char *err, size_t errlen);
+void aq_group_rows_free(struct aq_group_row *groups, size_t n);
+
+/* A notification waiting in a group; strings owned by the content. */
+struct aq_group_member_row {
+	int64_t id;
+	char *check;
+	char transition_ref[37]; /* "" when none */
+	char notification_id[37];
+	int level;
+	int resolved;
+	char *payload;
+};
+
+/* An alert the group knows: its latest state and whether it was told. */
+struct aq_group_alert_row {
+	char *check;
+	int firing;
+	int told;
+};
+
+struct aq_group_content {
+	struct aq_group_member_row *members; /* in arrival order */
+	size_t nmembers;
+	struct aq_group_alert_row *alerts;
+	size_t nalerts;
+};
+
+/* Reads a claimed group's members and alerts into *c (released with
+ * aq_group_content_release, also after a failure). Returns 0 or -1. */
+int aq_store_group_read(aq_store_t *s, const char *channel, const char *key, struct aq_group_content *c,
+			char *err, size_t errlen);
+void aq_group_content_release(struct aq_group_content *c);
+
+/* What one flush of a group writes. */
+struct aq_group_flushed {
+	const char *message_id; /* NULL: nothing is sent */
+	const char *message_check;
+	const char *message_payload;
+	int message_resolved;
+	int64_t give_up_after_ms;
+	int64_t last_member_id; /* members up to this id are consumed */
+	/* array of {id, transition_ref, check_name, level, resolved, payload,
+	 * state ('grouped' or 'collapsed'), note}: a history row per member */
+	json_t *history;
+	json_t *alerts; /* array of {check_name, told, gone} */
+};
+
+/* Records a claimed group's flush in the caller's transaction: the grouped
+ * message as a pending outbox row, the members' history rows, the members
+ * consumed, the alerts told, and the group's timers (the group is removed
+ * when none of its alerts fires). Returns 0 or -1 with err. */
+int aq_store_group_flushed(aq_store_t *s, const char *channel, const char *key,
+			   const struct aq_group_flushed *f, char *err, size_t errlen);
+
 #endif

@@ -213,13 +213,19 @@ static void print_notification(FILE *out, json_t *n, const char *when)
 	json_t *last_error = json_object_get(n, "last_error");
 	char error[SHOWN_TEXT_MAX];
 	aq_terminal_text(error, sizeof(error), json_string_value(last_error));
+	/* grouped delivery: the text says what became of it, not what went wrong */
+	const char *delivery = json_string_value(json_object_get(n, "delivery"));
+	int noted = delivery &&
+		(strcmp(delivery, "grouping") == 0 || strcmp(delivery, "grouped") == 0 ||
+		 strcmp(delivery, "collapsed") == 0);
 	fprintf(out, "    %s%s%-20s %-8s level %lld  %-13s %lld attempt(s)%s%s\n", when ? when : "",
 		when ? "  " : "", json_string_value(json_object_get(n, "channel")),
 		json_string_value(json_object_get(n, "status")),
 		(long long)json_integer_value(json_object_get(n, "escalation_level")),
 		json_string_value(json_object_get(n, "delivery")),
 		(long long)json_integer_value(json_object_get(n, "attempts")),
-		json_is_string(last_error) ? "  last error: " : "", json_is_string(last_error) ? error : "");
+		json_is_string(last_error) ? (noted ? "  " : "  last error: ") : "",
+		json_is_string(last_error) ? error : "");
 }
 
 /* The annotations of a transition, one "    key: value" line each. */

@@ -88,13 +88,48 @@ static void load_template(struct loader *ld, struct aq_channel *ch, yaml_node_t 
 				  json ? AQ_TEMPLATE_JSON : AQ_TEMPLATE_EMAIL_BODY, &ch->template_body);
 }
 
+/* Reads group_by, group_wait, group_interval and max_alerts (each may be
+ * NULL). The timers and max_alerts without group_by are refused: they
+ * would do nothing. */
+static void load_grouping(struct loader *ld, struct aq_channel *ch, yaml_node_t *by, yaml_node_t *wait,
+			  yaml_node_t *interval, yaml_node_t *max, const char *where)
+{
+	if (by) {
+		ch->grouped = 1;
+		cfg_load_string_list(ld, by, "'group_by'", "each label in 'group_by'", &ch->group_by,
+				     &ch->ngroup_by);
+		if (ch->ngroup_by > AQ_GROUP_BY_MAX)
+			cfg_problem(ld, cfg_node_line(by), "'group_by' in %s has more than %d labels", where,
+				    AQ_GROUP_BY_MAX);
+		for (size_t i = 0; i < ch->ngroup_by; i++) {
+			for (size_t j = 0; j < i; j++)
+				if (strcmp(ch->group_by[i], ch->group_by[j]) == 0) {
+					struct subject s;
+					cfg_problem(ld, cfg_node_line(by),
+						    "label '%s' twice in 'group_by' of %s",
+						    cfg_subj(&s, ch->group_by[i]), where);
+				}
+		}
+	}
+	if (wait)
+		cfg_set_duration(ld, wait, "'group_wait'", &ch->group_wait_ms, 0);
+	if (interval)
+		cfg_set_duration(ld, interval, "'group_interval'", &ch->group_interval_ms, 1);
+	if (max)
+		cfg_set_int(ld, max, "'max_alerts'", 1, AQ_MAX_ALERTS_LIMIT, &ch->max_alerts);
+	yaml_node_t *stray = wait ? wait : interval ? interval : max;
+	if (!by && stray)
+		cfg_problem(ld, cfg_node_line(stray),
+			    "'group_wait', 'group_interval' and 'max_alerts' in %s need 'group_by'", where);
+}
+
 static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *n)
 {
 	static const char *const keys[] = {
-		"type",          "url",           "url_env",   "format",
-		"secret_env",    "from",          "to",        "starttls",
-		"username_env",  "password_env",  "timeout",   "concurrency",
-		"give_up_after", "retry_initial", "retry_max", "template",
+		"type",     "url",         "url_env",       "format",         "secret_env",
+		"from",     "to",          "starttls",      "username_env",   "password_env",
+		"timeout",  "concurrency", "give_up_after", "retry_initial",  "retry_max",
+		"template", "group_by",    "group_wait",    "group_interval", "max_alerts",
 	};
 	enum {
 		TYPE,
@@ -112,7 +147,11 @@ static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *
 		GIVE_UP,
 		RETRY_INITIAL,
 		RETRY_MAX,
-		TEMPLATE
+		TEMPLATE,
+		GROUP_BY,
+		GROUP_WAIT,
+		GROUP_INTERVAL,
+		MAX_ALERTS
 	};
 	static const char *const types[] = { "logfile", "syslog", "webhook", "email" };
 	static const char *const formats[] = { "json", "slack" };
@@ -199,6 +238,8 @@ static void load_channel(struct loader *ld, struct aq_channel *ch, yaml_node_t *
 		cfg_problem(ld, cfg_node_line(v[RETRY_MAX] ? v[RETRY_MAX] : v[RETRY_INITIAL]),
 			    "'retry_max' in %s is shorter than 'retry_initial'", where);
 
+	load_grouping(ld, ch, v[GROUP_BY], v[GROUP_WAIT], v[GROUP_INTERVAL], v[MAX_ALERTS], where);
+
 	if (!type_ok)
 		return;
 	if (v[TEMPLATE])
@@ -243,6 +284,9 @@ void cfg_load_channels(struct loader *ld, yaml_node_t *n)
 		ch->give_up_after_ms = 24 * 3600 * AQ_MS_PER_SECOND;
 		ch->retry_initial_ms = AQ_MS_PER_SECOND;
 		ch->retry_max_ms = 600 * AQ_MS_PER_SECOND;
+		ch->group_wait_ms = AQ_GROUP_WAIT_DEFAULT_MS;
+		ch->group_interval_ms = AQ_GROUP_INTERVAL_DEFAULT_MS;
+		ch->max_alerts = AQ_MAX_ALERTS_DEFAULT;
 		ld->channels[ld->nchannels].name = ch->name;
 		ld->channels[ld->nchannels].line = ch->line;
 		ld->nchannels++;

@@ -100,6 +100,7 @@ static void copy_channel(struct aq_channel *to, const struct aq_channel *from)
 	to->template_text = aq_template_ref(from->template_text);
 	to->template_subject = aq_template_ref(from->template_subject);
 	to->template_body = aq_template_ref(from->template_body);
+	to->group_by = from->group_by ? copy_strings(from->group_by, from->ngroup_by) : NULL;
 }
 
 /* Gives cfg a copy of fallback's channels and escalations where the file
@@ -333,6 +334,7 @@ void aq_config_release(struct aq_config *cfg)
 		aq_template_unref(c->template_text);
 		aq_template_unref(c->template_subject);
 		aq_template_unref(c->template_body);
+		free_strings(c->group_by, c->ngroup_by);
 	}
 	free(cfg->channels);
 	free(cfg->http_listen);

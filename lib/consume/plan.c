@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alertq/group.h"
 #include "alertq/notify.h"
 #include "alertq/util.h"
 
@@ -36,6 +37,34 @@ void aq_notification_for(struct aq_notification *n, const struct aq_state *st, c
 		n->severity = p->flap_severity;
 }
 
+/* Queues a notification of a channel with group_by into its group (the
+ * flush makes the outbox row). Returns 0 or -1. */
+static int queue_grouped(const struct aq_channel *ch, aq_writes_t *writes, const struct aq_state *st,
+			 const char *transition_ref, const struct aq_planned *p, const char *id,
+			 const char *payload)
+{
+	char *key, *labels;
+	if (aq_group_of(ch, st->check, st->labels, st->nlabels, &key, &labels) != 0)
+		return -1;
+	struct aq_group_member_in m = {
+		.id = id,
+		.transition_ref = transition_ref,
+		.check = st->check,
+		.channel = ch->name,
+		.group_key = key,
+		.group_labels = labels,
+		.level = p->level,
+		.resolved = p->resolved,
+		.payload = payload,
+		.group_wait_ms = ch->group_wait_ms,
+		.group_interval_ms = ch->group_interval_ms,
+	};
+	int rc = aq_writes_group_member(writes, &m);
+	free(key);
+	free(labels);
+	return rc;
+}
+
 /* Builds a notification for st as planned, queues it in the outbox.
  * Returns 0, or -1 when it could not be built or queued (the writes then
  * refuse to be written: nothing is lost silently). */
@@ -50,6 +79,11 @@ static int queue_notification(const struct aq_config *cfg, aq_writes_t *writes, 
 	char *payload = aq_notification_to_json(&n);
 	if (!payload)
 		return -1;
+	if (ch && ch->grouped) {
+		int rc = queue_grouped(ch, writes, st, transition_ref, p, n.notification_id, payload);
+		free(payload);
+		return rc;
+	}
 	int rc = aq_writes_notification(writes, n.notification_id, transition_ref, st->check, p->channel,
 					p->level, p->resolved, payload,
 					ch ? ch->give_up_after_ms : 24LL * 3600 * 1000);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/strmap.h"
+#include "evaluate/group_replay.h"
 
 #define CHECKS_MAX (4u * 1024 * 1024)
 #define GAP_STEPS_MAX 10000 /* time-driven steps between two results of a check */
@@ -28,6 +29,7 @@ struct aq_replay_eval {
 	size_t transitions;
 	struct channel_count *channels;
 	size_t nchannels;
+	struct group_replay *groups; /* grouped channels count messages, not notifications */
 };
 
 static void count_channel(aq_replay_eval_t *ev, const char *name)
@@ -59,7 +61,8 @@ aq_replay_eval_t *aq_replay_eval_new(const struct aq_config *cfg, aq_replay_sink
 	aq_strmap_init(&ev->index);
 	ev->states = calloc(ev->capacity, sizeof(*ev->states));
 	ev->channels = calloc(cfg->nchannels ? cfg->nchannels : 1, sizeof(*ev->channels));
-	if (!ev->states || !ev->channels || aq_strmap_reserve(&ev->index, ev->capacity) != 0) {
+	ev->groups = group_replay_new();
+	if (!ev->states || !ev->channels || !ev->groups || aq_strmap_reserve(&ev->index, ev->capacity) != 0) {
 		aq_replay_eval_free(ev);
 		return NULL;
 	}
@@ -79,6 +82,7 @@ void aq_replay_eval_free(aq_replay_eval_t *ev)
 	for (size_t i = 0; i < ev->nchannels; i++)
 		free(ev->channels[i].name);
 	free(ev->channels);
+	group_replay_free(ev->groups);
 	free(ev->states);
 	aq_strmap_release(&ev->index);
 	free(ev);
@@ -121,11 +125,19 @@ static struct aq_state *state_for(aq_replay_eval_t *ev, const char *check)
 	return st;
 }
 
-/* Counts a plan's notifications. */
-static void count_plan(aq_replay_eval_t *ev, const struct aq_plan *plan)
+/* Counts a plan's notifications made at at_ms; a grouped channel's join
+ * their groups, which count the messages when their timers run out. */
+static void count_plan(aq_replay_eval_t *ev, const struct aq_state *st, const struct aq_plan *plan,
+		       int64_t at_ms)
 {
-	for (size_t i = 0; i < plan->n; i++)
-		count_channel(ev, plan->items[i].channel);
+	group_replay_advance(ev->groups, at_ms);
+	for (size_t i = 0; i < plan->n; i++) {
+		const struct aq_channel *ch = aq_config_channel(ev->cfg, plan->items[i].channel);
+		if (ch && ch->grouped)
+			group_replay_add(ev->groups, ch, st, plan->items[i].resolved, at_ms);
+		else
+			count_channel(ev, plan->items[i].channel);
+	}
 }
 
 /* Hands a transition to the sink. Returns its status. */
@@ -159,14 +171,14 @@ static int run_clock(aq_replay_eval_t *ev, struct aq_state *st, int64_t until_ms
 			if (aq_state_time_step(st, rule, at, &tr)) {
 				aq_plan_transition(st, policy, &tr, at, 0, &plan);
 				if (count)
-					count_plan(ev, &plan);
+					count_plan(ev, st, &plan, at);
 				if (emit(ev, st, &tr, &plan, err, errlen) != 0)
 					return -1;
 			}
 		}
 		aq_plan_tick(st, policy, at, 0, &plan);
 		if (count)
-			count_plan(ev, &plan);
+			count_plan(ev, st, &plan, at);
 		if (st->stale_at_ms == at)
 			st->stale_at_ms = 0;
 	}
@@ -174,7 +186,7 @@ static int run_clock(aq_replay_eval_t *ev, struct aq_state *st, int64_t until_ms
 	struct aq_plan plan;
 	aq_plan_tick(st, policy, until_ms, 0, &plan);
 	if (count)
-		count_plan(ev, &plan);
+		count_plan(ev, st, &plan, until_ms);
 	return 0;
 }
 
@@ -193,7 +205,7 @@ int aq_replay_eval_apply(aq_replay_eval_t *ev, const struct aq_result *r, char *
 		return 0;
 	struct aq_plan plan;
 	aq_plan_transition(st, aq_rule_policy(ev->cfg, rule), &tr, r->observed_at_ms, 0, &plan);
-	count_plan(ev, &plan);
+	count_plan(ev, st, &plan, r->observed_at_ms);
 	return emit(ev, st, &tr, &plan, err, errlen);
 }
 
@@ -234,5 +246,7 @@ size_t aq_replay_eval_channels(const aq_replay_eval_t *ev)
 long aq_replay_eval_channel(const aq_replay_eval_t *ev, size_t i, const char **name)
 {
 	*name = ev->channels[i].name;
-	return ev->channels[i].count;
+	/* the groups still waiting at the end would send when their timers ran out */
+	group_replay_finish(ev->groups);
+	return ev->channels[i].count + group_replay_count(ev->groups, ev->channels[i].name);
 }

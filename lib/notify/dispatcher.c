@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alertq/group.h"
 #include "alertq/notify.h"
 #include "alertq/util.h"
 #include "base/failpoint.h"
@@ -15,6 +16,10 @@
 
 /* Longest reason recorded for a row whose payload cannot be read, in bytes. */
 #define UNREADABLE_REASON_MAX 255
+/* Due groups a grouped channel's thread flushes in one transaction. */
+#define GROUPS_PER_FLUSH 64
+/* How often a channel without group_by looks for groups left waiting. */
+#define GROUP_LEFTOVERS_EVERY_MS 10000
 
 void aq_dispatchers_wake(struct worker *w)
 {
@@ -47,7 +52,10 @@ static int deliver_claim(struct dispatcher *d, aq_store_t *store, aq_sender_t *s
 	for (size_t i = 0; i < n; i++) {
 		char perr[200];
 		marks[i].id = rows[i].id;
-		if (aq_notification_from_json(&notes[i], rows[i].payload, perr, sizeof(perr)) != 0) {
+		int grouped = aq_group_note_read(&notes[i], rows[i].payload, perr, sizeof(perr));
+		if (grouped < 0 ||
+		    (grouped == 0 &&
+		     aq_notification_from_json(&notes[i], rows[i].payload, perr, sizeof(perr)) != 0)) {
 			char reason[sizeof(perr) + 32];
 			snprintf(reason, sizeof(reason), "unreadable payload: %s", perr);
 			aq_text_clean_into(unreadable[i], sizeof(unreadable[i]), reason, strlen(reason),
@@ -116,6 +124,7 @@ void *aq_dispatcher_main(void *arg)
 	/* claims big enough that the scan for pending rows, which walks past
 	 * the entries of rows sent since the oldest open snapshot, is seldom */
 	int max = d->channel->concurrency * 64;
+	int64_t leftovers_at = 0;
 	while (!w->threads_stop) {
 		if (!store) {
 			store = aq_store_connect(w->cfg.state_dsn, err, sizeof(err));
@@ -133,6 +142,15 @@ void *aq_dispatcher_main(void *arg)
 		unsigned long seq = w->wake_seq;
 		pthread_mutex_unlock(&w->wake_lock);
 
+		/* a channel without group_by still sends what waits in groups from
+		 * a configuration that had it, now and then */
+		size_t flushed = 0;
+		int64_t now = aq_monotonic_ms();
+		if ((d->channel->grouped || now >= leftovers_at) &&
+		    aq_grouper_flush(store, d->channel, GROUPS_PER_FLUSH, &flushed, err, sizeof(err)) != 0)
+			goto failed;
+		if (now >= leftovers_at)
+			leftovers_at = now + GROUP_LEFTOVERS_EVERY_MS;
 		struct aq_outbox_row *rows = NULL;
 		size_t n = 0;
 		if (aq_store_begin(store, err, sizeof(err)) != 0 ||

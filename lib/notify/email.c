@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alertq/group.h"
 #include "notify/channel.h"
 #include "notify/format.h"
 
@@ -57,7 +58,9 @@ static int email_prepare(const struct aq_channel *ch, struct aq_transfer *t)
 		aq_delivery_set(d, AQ_DELIVERY_PERMANENT, "the channel has no recipients");
 		return -1;
 	}
-	t->payload = aq_format_email(ch, d->notification, &t->payload_len);
+	t->payload = d->notification->group_payload
+		? aq_group_format_email(ch, d->notification->group_payload, &t->payload_len)
+		: aq_format_email(ch, d->notification, &t->payload_len);
 	if (!t->payload) {
 		aq_delivery_set(d, AQ_DELIVERY_RETRY, "cannot write the message: out of memory");
 		return -1;

@@ -527,3 +527,89 @@ char *aq_format_webhook(const struct aq_channel *ch, const struct aq_notificatio
 	template_failed(ch, slack ? "text" : "body", err, note, sizeof(note));
 	return slack ? slack_builtin(n, note) : json_builtin(n, note);
 }
+
+char *aq_format_slack_line(const struct aq_channel *ch, const struct aq_notification *n)
+{
+	struct aq_buf text;
+	aq_buf_init(&text, SLACK_TEXT_MAX);
+	if (ch && ch->template_text) {
+		struct aq_template_values v;
+		char err[256], note[TEMPLATE_NOTE_MAX];
+		aq_template_values_for(&v, n);
+		char *line = aq_template_render(ch->template_text, &v, AQ_TEMPLATE_SLACK,
+						AQ_TEMPLATE_OUTPUT_MAX, 0, err, sizeof(err));
+		if (line)
+			return line;
+		template_failed(ch, "text", err, note, sizeof(note));
+		aq_buf_puts(&text, note);
+		aq_buf_puts(&text, " ");
+	}
+	char *summary = aq_notification_summary(n);
+	if (!summary) {
+		aq_buf_release(&text);
+		return NULL;
+	}
+	aq_slack_escape(&text, summary);
+	free(summary);
+	return aq_buf_take(&text);
+}
+
+/* --- grouped messages (their text is written in group_format.c) --- */
+
+char *aq_format_email_text(const struct aq_channel *ch, const char *message_id, const char *tag,
+			   const char *title, const char *body, size_t *len)
+{
+	struct message m = { .cut = 0 };
+	char date[64];
+	aq_buf_init(&m.buf, MESSAGE_MAX);
+	char *from = aq_text_clean(ch->from, HEADER_TEXT_MAX, AQ_TEXT_SPACES);
+	char *subject = aq_text_clean(title, HEADER_TEXT_MAX, AQ_TEXT_SPACES);
+	char *text = aq_text_clean(body, MESSAGE_MAX, AQ_TEXT_NEWLINES);
+	if (!from || !subject || !text) {
+		m.buf.failed = 1;
+		goto done;
+	}
+	aq_buf_printf(&m.buf, "From: %s\r\nTo: ", from);
+	for (size_t i = 0; i < ch->nto; i++) {
+		char *to = aq_text_clean(ch->to[i], HEADER_TEXT_MAX, AQ_TEXT_SPACES);
+		if (!to) {
+			m.buf.failed = 1;
+			goto done;
+		}
+		aq_buf_printf(&m.buf, "%s%s", i ? ",\r\n " : "", to);
+		free(to);
+	}
+	aq_buf_printf(&m.buf, "\r\nSubject: %s ", tag);
+	add_header_text(&m, strlen("Subject: ") + strlen(tag) + 1, subject);
+	mail_date(date, sizeof(date));
+	aq_buf_printf(&m.buf, "\r\nDate: %s\r\n", date);
+	aq_buf_printf(&m.buf, "Message-ID: <%s@alertq>\r\n", message_id);
+	aq_buf_puts(&m.buf,
+		    "MIME-Version: 1.0\r\n"
+		    "Content-Type: text/plain; charset=utf-8\r\n"
+		    "Content-Transfer-Encoding: 8bit\r\n"
+		    "Auto-Submitted: auto-generated\r\n"
+		    "\r\n");
+	/* each line of body on its own: add_lines indents what follows a first line */
+	for (char *line = text, *next; *line; line = next) {
+		next = line + strcspn(line, "\n");
+		int last = *next == '\0';
+		*next = '\0';
+		if (*line)
+			add_lines(&m, "", line);
+		else
+			add_line(&m, "", "", 0);
+		if (!last)
+			next++;
+	}
+	if (m.cut)
+		aq_buf_printf(&m.buf,
+			      "\r\n[cut: this notification is longer than the %d KiB an email carries]\r\n",
+			      MESSAGE_MAX / 1024);
+done:
+	free(from);
+	free(subject);
+	free(text);
+	*len = m.buf.len;
+	return aq_buf_take(&m.buf);
+}

@@ -36,4 +36,19 @@ char *aq_format_webhook(const struct aq_channel *ch, const struct aq_notificatio
  * be written (memory). */
 char *aq_format_email(const struct aq_channel *ch, const struct aq_notification *n, size_t *len);
 
+/* One alert's line of a grouped Slack message, Slack-escaped: ch's
+ * template.text rendered for n when ch has one (a failure counted and
+ * logged like aq_format_webhook's, the line then starting with the note),
+ * else n's one-line summary. New string the caller frees; NULL when memory
+ * runs out. */
+char *aq_format_slack_line(const struct aq_channel *ch, const struct aq_notification *n);
+
+/* For grouped messages (group_format.c): writes a whole mail message for ch with the
+ * subject "tag title" (title cleaned, encoded as RFC 2047 words when it must
+ * be) and body (cleaned, LF-separated lines broken at the line limit, cut at
+ * the message cap), in a new string (length in *len); NULL when memory runs
+ * out. */
+char *aq_format_email_text(const struct aq_channel *ch, const char *message_id, const char *tag,
+			   const char *title, const char *body, size_t *len);
+
 #endif

@@ -157,7 +157,9 @@ static void logfile_deliver(struct aq_logfile *lf, struct aq_delivery *items, si
 	}
 	size_t written = 0;
 	for (; written < n; written++) {
-		char *json = aq_notification_to_json(items[written].notification);
+		const struct aq_notification *note = items[written].notification;
+		char *json = note->group_payload ? aq_strdup(note->group_payload)
+						 : aq_notification_to_json(note);
 		if (!json) {
 			aq_delivery_set(&items[written], AQ_DELIVERY_RETRY, "out of memory");
 			continue;

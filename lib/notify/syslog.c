@@ -5,6 +5,7 @@
 #include <syslog.h>
 
 #include "alertq/event.h"
+#include "alertq/group.h"
 #include "notify/channel.h"
 
 static pthread_once_t syslog_once = PTHREAD_ONCE_INIT;
@@ -28,7 +29,8 @@ static void syslog_deliver(void *state, const struct aq_channel *ch, struct aq_d
 			priority = LOG_NOTICE;
 		else if (note->severity == AQ_CRITICAL)
 			priority = LOG_CRIT;
-		char *summary = aq_notification_summary(note);
+		char *summary = note->group_payload ? aq_group_format_syslog(note->group_payload, &priority)
+						    : aq_notification_summary(note);
 		if (!summary) {
 			aq_delivery_set(&items[i], AQ_DELIVERY_RETRY, "out of memory");
 			continue;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alertq/group.h"
 #include "notify/channel.h"
 #include "notify/format.h"
 
@@ -104,6 +105,9 @@ static int sign(const char *secret, const char *body, size_t body_len, char *out
  * memory runs out. */
 static char *request_body(const struct aq_channel *ch, const struct aq_notification *n)
 {
+	if (n->group_payload)
+		return ch->format == AQ_FORMAT_SLACK ? aq_group_format_slack(ch, n->group_payload)
+						     : aq_strdup(n->group_payload);
 	return aq_format_webhook(ch, n);
 }
 

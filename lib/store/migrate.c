@@ -115,6 +115,38 @@ static const char *const migrations[] = {
 	"ALTER TABLE alertq_checks ADD COLUMN flapping boolean NOT NULL DEFAULT false;"
 	"ALTER TABLE alertq_checks ADD COLUMN flapping_since_ms bigint NOT NULL DEFAULT 0;"
 	"ALTER TABLE alertq_transitions ADD COLUMN flapping text NOT NULL DEFAULT '';",
+	/* 7: grouped delivery: a channel's groups, their timers, the notifications
+	 * waiting in them and what each group has told */
+	"CREATE TABLE alertq_groups ("
+	"  channel text NOT NULL,"
+	"  group_key text NOT NULL,"
+	/* the group's labels as a JSON object in group_by's order (jsonb would sort them) */
+	"  labels text NOT NULL DEFAULT '{}',"
+	"  first_member_at timestamptz NOT NULL DEFAULT now(),"
+	"  last_sent_at timestamptz,"
+	"  next_flush_at timestamptz,"
+	"  PRIMARY KEY (channel, group_key));"
+	"CREATE INDEX alertq_groups_due ON alertq_groups (channel, next_flush_at)"
+	"  WHERE next_flush_at IS NOT NULL;"
+	"CREATE TABLE alertq_group_members ("
+	"  id bigserial PRIMARY KEY,"
+	"  channel text NOT NULL,"
+	"  group_key text NOT NULL,"
+	"  check_name text NOT NULL,"
+	"  transition_ref uuid,"
+	"  notification_id uuid NOT NULL,"
+	"  level int NOT NULL DEFAULT 0,"
+	"  resolved boolean NOT NULL,"
+	"  payload text NOT NULL,"
+	"  created_at timestamptz NOT NULL DEFAULT clock_timestamp());"
+	"CREATE INDEX alertq_group_members_group ON alertq_group_members (channel, group_key, id);"
+	"CREATE TABLE alertq_group_alerts ("
+	"  channel text NOT NULL,"
+	"  group_key text NOT NULL,"
+	"  check_name text NOT NULL,"
+	"  firing boolean NOT NULL,"
+	"  told boolean NOT NULL DEFAULT false,"
+	"  PRIMARY KEY (channel, group_key, check_name));",
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -308,7 +308,16 @@ int aq_store_history(aq_store_t *s, const char *check, json_t **transitions, jso
 		 * match its own members only, and never fail on any payload */
 		" position('\"status\":\"flapping\"' in payload) > 0,"
 		" position('\"flapping\":true' in payload) > 0"
-		" FROM alertq_notifications WHERE check_name = $1 ORDER BY created_at, channel",
+		" FROM alertq_notifications WHERE check_name = $1"
+		/* grouped delivery: what still waits in its group */
+		" UNION ALL SELECT coalesce(m.transition_ref::text, ''), m.channel, m.level, m.resolved,"
+		" 'grouping', 0, 'waiting in its group until ' || "
+		"coalesce(g.next_flush_at::timestamptz(0)::text, '-'),"
+		" m.created_at::timestamptz(3), '', m.notification_id,"
+		" position('\"status\":\"flapping\"' in m.payload) > 0,"
+		" position('\"flapping\":true' in m.payload) > 0 FROM alertq_group_members m"
+		" LEFT JOIN alertq_groups g USING (channel, group_key) WHERE m.check_name = $1"
+		" ORDER BY 8, 2",
 		1, params, "reading notifications", err, errlen);
 	if (!nt) {
 		PQclear(tr);

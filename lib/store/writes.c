@@ -27,6 +27,7 @@ struct aq_writes {
 	size_t lost;           /* rows that could not be queued: the batch never writes */
 	int lost_to_resources; /* one of them for memory or size, not for what it held */
 	char first_loss[200];  /* why the first of them was lost */
+	json_t *group_members; /* notifications for grouped channels (groups.c) */
 };
 
 aq_writes_t *aq_writes_new(void)
@@ -39,7 +40,8 @@ aq_writes_t *aq_writes_new(void)
 	w->notifications = json_array();
 	w->offsets = json_array();
 	w->dead_letters = json_array();
-	if (!w->transitions || !w->notifications || !w->offsets || !w->dead_letters) {
+	w->group_members = json_array();
+	if (!w->transitions || !w->notifications || !w->offsets || !w->dead_letters || !w->group_members) {
 		aq_writes_free(w);
 		return NULL;
 	}
@@ -55,6 +57,7 @@ void aq_writes_free(aq_writes_t *w)
 	json_decref(w->notifications);
 	json_decref(w->offsets);
 	json_decref(w->dead_letters);
+	json_decref(w->group_members);
 	free(w);
 }
 
@@ -66,6 +69,7 @@ void aq_writes_clear(aq_writes_t *w)
 	json_array_clear(w->notifications);
 	json_array_clear(w->offsets);
 	json_array_clear(w->dead_letters);
+	json_array_clear(w->group_members);
 	w->lost = 0;
 	w->lost_to_resources = 0;
 	w->first_loss[0] = '\0';
@@ -75,7 +79,7 @@ int aq_writes_empty(const aq_writes_t *w)
 {
 	return w->lost == 0 && w->nstates == 0 && json_array_size(w->transitions) == 0 &&
 		json_array_size(w->notifications) == 0 && json_array_size(w->offsets) == 0 &&
-		json_array_size(w->dead_letters) == 0;
+		json_array_size(w->dead_letters) == 0 && json_array_size(w->group_members) == 0;
 }
 
 /* Counts a row that could not be queued; returns -1. why says what was
@@ -392,6 +396,31 @@ int aq_writes_notification(aq_writes_t *w, const char *id, const char *transitio
 	return queue_row(w, w->notifications, row, failed, "notification of", check);
 }
 
+int aq_writes_group_member(aq_writes_t *w, const struct aq_group_member_in *m)
+{
+	if (!m->id || !m->check || !m->channel || !m->group_key || !m->group_labels || !m->payload ||
+	    !text_ok(m->transition_ref) || !text_ok(m->check) || !text_ok(m->channel) ||
+	    !text_ok(m->group_key) || !text_ok(m->group_labels) || !text_ok(m->payload))
+		return lose(w, "grouped notification of", m->check, "a text is missing or not valid UTF-8");
+	int failed = 0;
+	json_t *row = json_object();
+	if (!row)
+		return lose(w, "grouped notification of", m->check, OUT_OF_MEMORY);
+	put(row, "channel", json_string(m->channel), &failed);
+	put(row, "group_key", json_string(m->group_key), &failed);
+	put(row, "labels", json_string(m->group_labels), &failed);
+	put(row, "check_name", json_string(m->check), &failed);
+	put(row, "transition_ref",
+	    m->transition_ref && *m->transition_ref ? json_string(m->transition_ref) : json_null(), &failed);
+	put(row, "notification_id", json_string(m->id), &failed);
+	put(row, "level", json_integer(m->level), &failed);
+	put(row, "resolved", json_boolean(m->resolved), &failed);
+	put(row, "payload", json_string(m->payload), &failed);
+	put(row, "wait_ms", json_integer(m->group_wait_ms), &failed);
+	put(row, "interval_ms", json_integer(m->group_interval_ms), &failed);
+	return queue_row(w, w->group_members, row, failed, "grouped notification of", m->check);
+}
+
 int aq_writes_offset(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset)
 {
 	return aq_writes_offset_in(w, topic, partition, next_offset, NULL);
@@ -595,6 +624,8 @@ int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 		       " AS x(id uuid, transition_ref uuid, check_name text, channel text, level int,"
 		       " resolved boolean, payload text, give_up_after_ms bigint) ORDER BY e.ord",
 		       w->notifications, "saving notifications", err, errlen) != 0)
+		return -1;
+	if (aq_store_write_group_members(s, w->group_members, err, errlen) != 0)
 		return -1;
 	if (write_rows(
 		    s,
