@@ -146,7 +146,7 @@ static int emit(aq_replay_eval_t *ev, const struct aq_state *st, const struct aq
 static int run_clock(aq_replay_eval_t *ev, struct aq_state *st, int64_t until_ms, int inclusive, int count,
 		     char *err, size_t errlen)
 {
-	const struct aq_rule *rule = aq_config_rule_for(ev->cfg, st->check);
+	const struct aq_rule *rule = aq_config_rule_for(ev->cfg, st->check, st->labels, st->nlabels);
 	const struct aq_escalation *policy = aq_rule_policy(ev->cfg, rule);
 	for (int step = 0; step < GAP_STEPS_MAX; step++) {
 		int64_t at = aq_state_next_deadline(st);
@@ -187,7 +187,7 @@ int aq_replay_eval_apply(aq_replay_eval_t *ev, const struct aq_result *r, char *
 	}
 	if (run_clock(ev, st, r->observed_at_ms, 0, 1, err, errlen) != 0)
 		return -1;
-	const struct aq_rule *rule = aq_config_rule_for(ev->cfg, st->check);
+	const struct aq_rule *rule = aq_config_rule_for(ev->cfg, st->check, r->labels, r->nlabels);
 	struct aq_transition tr;
 	if (!aq_state_apply(st, rule, r, &tr))
 		return 0;

@@ -44,7 +44,7 @@ static int tick(struct worker *w, aq_store_t *store, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct aq_state *st = &states[i];
-		const struct aq_rule *rule = aq_config_rule_for(&w->cfg, st->check);
+		const struct aq_rule *rule = aq_config_rule_for(&w->cfg, st->check, st->labels, st->nlabels);
 		const struct aq_escalation *policy = aq_rule_policy(&w->cfg, rule);
 		int silenced = aq_store_silenced(store, st->check, now_ms);
 		struct aq_plan plan;
