@@ -46,6 +46,11 @@ struct aq_state {
 	int acked;
 	int suppressed; /* a notification was held back by a silence */
 	int dirty;      /* changed since loaded */
+	/* inhibition: the source check whose firing holds this one's
+	 * notifications back, or NULL. The dispatcher and the ticker set it in
+	 * the store (aq_writes_state does not write it); a state with it is
+	 * planned as silenced. */
+	char *inhibited_by;
 };
 
 void aq_state_init(struct aq_state *st, const char *check);

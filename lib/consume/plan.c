@@ -46,6 +46,11 @@ static int queue_notification(const struct aq_config *cfg, aq_writes_t *writes, 
 					p->level, p->resolved, payload,
 					ch ? ch->give_up_after_ms : 24LL * 3600 * 1000);
 	free(payload);
+	/* a possible inhibition target: a transition's news waits inhibit_wait
+	 * for a source whose result may still be on its way; a tick's (a
+	 * level, a repeat, a release) is only checked */
+	if (rc == 0 && aq_inhibit_any_target(cfg, st->check, st->labels, st->nlabels))
+		rc = aq_writes_notification_hold(writes, tr ? cfg->inhibit_wait_ms : 0);
 	return rc;
 }
 

@@ -51,6 +51,7 @@ void aq_state_release(struct aq_state *st)
 	free(st->message);
 	aq_labels_free(st->labels, st->nlabels);
 	told_clear(st);
+	free(st->inhibited_by);
 	memset(st, 0, sizeof(*st));
 }
 

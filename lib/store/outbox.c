@@ -215,7 +215,8 @@ int aq_store_due_checks(aq_store_t *s, int64_t now_ms, int max, char ***names, s
 		s->conn,
 		"SELECT check_name FROM alertq_checks WHERE (next_action_ms > 0 AND"
 		" next_action_ms <= $1::bigint) OR (stale_at_ms > 0 AND stale_at_ms <= $1::bigint)"
-		" OR (expires_at_ms > 0 AND expires_at_ms <= $1::bigint) OR suppressed ORDER BY check_name "
+		" OR (expires_at_ms > 0 AND expires_at_ms <= $1::bigint) OR suppressed"
+		" OR inhibited_by IS NOT NULL ORDER BY check_name "
 		"LIMIT $2 FOR UPDATE SKIP LOCKED",
 		2, NULL, params, NULL, NULL, 0);
 	if (store_check_result(s, res, PGRES_TUPLES_OK, "finding due checks", err, errlen) != 0)

@@ -154,7 +154,7 @@ static int matches_any(json_t *globs, const char *check)
 	" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"             \
 	"  AND n.state = 'undeliverable'),"                                                           \
 	" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"             \
-	"  AND n.state = 'pending'), c.previous_severity FROM alertq_checks c"
+	"  AND n.state = 'pending'), c.previous_severity, c.inhibited_by FROM alertq_checks c"
 #define STATUS_ORDER                                                             \
 	" ORDER BY CASE c.severity WHEN 'CRITICAL' THEN 0 WHEN 'UNKNOWN' THEN 1" \
 	" WHEN 'WARNING' THEN 2 ELSE 3 END, c.check_name"
@@ -207,6 +207,8 @@ int aq_store_status_of(aq_store_t *s, enum aq_status_scope scope, const char *ch
 		json_object_set_new(o, "stale", bool_at(res, i, 11));
 		json_object_set_new(o, "undeliverable", integer_at(res, i, 12));
 		json_object_set_new(o, "pending_notifications", integer_at(res, i, 13));
+		/* inhibition */
+		json_object_set_new(o, "inhibited_by", text_or_null(res, i, 15));
 		rc = append(list, o, err, errlen);
 	}
 	PQclear(res);

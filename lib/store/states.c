@@ -75,7 +75,7 @@ static int parse_severity(const char *text)
 	"message,"                                                                                           \
 	" labels::text, last_seen_ms, interval_ms, last_event_id, stale_at_ms, stale, episode,"              \
 	" escalation_level, last_notified_ms, next_action_ms, array_to_json(told)::text, acked, suppressed," \
-	" previous_severity, expires_at_ms"
+	" previous_severity, expires_at_ms, inhibited_by"
 
 static void state_from_row(struct aq_state *st, PGresult *res, int row)
 {
@@ -131,6 +131,8 @@ static void state_from_row(struct aq_state *st, PGresult *res, int row)
 	st->suppressed = PQgetvalue(res, row, 21)[0] == 't';
 	st->previous_severity = parse_severity(PQgetvalue(res, row, 22));
 	st->expires_at_ms = strtoll(PQgetvalue(res, row, 23), NULL, 10);
+	/* inhibition */
+	st->inhibited_by = PQgetisnull(res, row, 24) ? NULL : aq_strdup(PQgetvalue(res, row, 24));
 }
 
 /* Indexes every row of res by its first column (a check name), so that
