@@ -352,6 +352,114 @@ START_TEST(rules_file_keeps_base_inhibition)
 }
 END_TEST
 
+/* --- replay honours inhibition --- */
+
+static const char *const replay_yaml = "inhibit_wait: 10s\n"
+				       "inhibit:\n"
+				       "  - source: {match: 'net.uplink.*', severity: CRITICAL}\n"
+				       "    target: {match: '*', labels: {tier: web}}\n"
+				       "    equal: [site]\n"
+				       "rules:\n  - match: '*'\n    escalation: pager\n"
+				       "escalations:\n  pager:\n"
+				       "    CRITICAL: {levels: [{after: 0s, notify: [hook]}]}\n"
+				       "    resolved: true\n"
+				       "channels:\n  hook: {type: logfile}\n";
+
+#define UP "net.uplink.par1"
+#define UP2 "net.uplink.par1b"
+#define WEB "web.1"
+#define P1 "site=par1"
+#define W1 "site=par1,tier=web"
+#define W2 "site=par2,tier=web"
+
+static const struct {
+	const char *what;
+	struct {
+		const char *check;
+		int status;
+		const char *labels;
+		int at_s;
+	} ev[8];
+	long hook;
+	const char *web_by; /* web.1's inhibited_by at the end */
+} replays[] = {
+	{ "the source arrives within inhibit_wait", { { WEB, AQ_CRITICAL, W1, 0 }, { UP, AQ_CRITICAL, P1, 5 } }, 1, UP },
+	{ "the source arrives too late", { { WEB, AQ_CRITICAL, W1, 0 }, { UP, AQ_CRITICAL, P1, 15 } }, 2, NULL },
+	{ "released when the source ends, resolved after",
+	  { { UP, AQ_CRITICAL, P1, 0 }, { WEB, AQ_CRITICAL, W1, 1 }, { UP, AQ_OK, P1, 60 }, { WEB, AQ_OK, W1, 120 } },
+	  4,
+	  NULL },
+	{ "resolved while inhibited: never told",
+	  { { UP, AQ_CRITICAL, P1, 0 }, { WEB, AQ_CRITICAL, W1, 1 }, { WEB, AQ_OK, W1, 30 }, { UP, AQ_OK, P1, 60 } },
+	  2,
+	  NULL },
+	{ "another site", { { UP, AQ_CRITICAL, P1, 0 }, { WEB, AQ_CRITICAL, W2, 1 } }, 2, NULL },
+	{ "still inhibited by a second source",
+	  { { UP, AQ_CRITICAL, P1, 0 }, { UP2, AQ_CRITICAL, P1, 0 }, { WEB, AQ_CRITICAL, W1, 1 }, { UP, AQ_OK, P1, 60 } },
+	  3,
+	  UP2 },
+	{ "then the second ends",
+	  { { UP, AQ_CRITICAL, P1, 0 },
+	    { UP2, AQ_CRITICAL, P1, 0 },
+	    { WEB, AQ_CRITICAL, W1, 1 },
+	    { UP, AQ_OK, P1, 60 },
+	    { UP2, AQ_OK, P1, 120 } },
+	  5,
+	  NULL },
+	{ "the source ends within inhibit_wait",
+	  { { UP, AQ_CRITICAL, P1, 0 }, { WEB, AQ_CRITICAL, W1, 1 }, { UP, AQ_OK, P1, 5 } },
+	  3,
+	  NULL },
+	{ "a source below its severity", { { UP, AQ_WARNING, P1, 0 }, { WEB, AQ_CRITICAL, W1, 1 } }, 1, NULL },
+	{ "decided at the end", { { UP, AQ_CRITICAL, P1, 0 }, { WEB, AQ_CRITICAL, W1, 1 } }, 1, UP },
+	{ "resolved while the source still fires: let go",
+	  { { UP, AQ_CRITICAL, P1, 0 }, { WEB, AQ_CRITICAL, W1, 1 }, { WEB, AQ_OK, W1, 30 } },
+	  1,
+	  NULL },
+	{ "resolved before its firing was decided",
+	  { { WEB, AQ_CRITICAL, W1, 0 }, { UP, AQ_CRITICAL, P1, 1 }, { WEB, AQ_OK, W1, 3 } },
+	  1,
+	  NULL },
+};
+
+START_TEST(replay_inhibition)
+{
+	struct aq_config cfg = { 0 };
+	parse_ok(&cfg, replay_yaml);
+	aq_replay_eval_t *ev = aq_replay_eval_new(&cfg, NULL, NULL);
+	ck_assert_ptr_nonnull(ev);
+	for (size_t k = 0; k < 8 && replays[_i].ev[k].check; k++) {
+		struct aq_result r;
+		struct aq_label labels[8];
+		char buf[256], err[256];
+		memset(&r, 0, sizeof(r));
+		r.check = (char *)replays[_i].ev[k].check;
+		r.status = replays[_i].ev[k].status;
+		r.message = (char *)"m";
+		r.observed_at_ms = 1764262800000LL + replays[_i].ev[k].at_s * 1000LL;
+		r.labels = labels;
+		r.nlabels = labels_of(replays[_i].ev[k].labels, labels, buf);
+		strcpy(r.event_id, "00000000-0000-4000-8000-000000000000");
+		ck_assert_msg(aq_replay_eval_apply(ev, &r, err, sizeof(err)) == 0, "%s", err);
+	}
+	aq_replay_eval_finish(ev);
+	const char *name;
+	long hook = aq_replay_eval_channel(ev, 0, &name);
+	ck_assert_str_eq(name, "hook");
+	ck_assert_msg(hook == replays[_i].hook, "%s: hook told %ld times, want %ld", replays[_i].what, hook,
+		      replays[_i].hook);
+	const struct aq_state *web = aq_replay_eval_find(ev, WEB);
+	if (replays[_i].web_by)
+		ck_assert_msg(web->inhibited_by && strcmp(web->inhibited_by, replays[_i].web_by) == 0,
+			      "%s: web.1 inhibited by %s", replays[_i].what, web->inhibited_by);
+	else
+		ck_assert_msg(web->inhibited_by == NULL, "%s: web.1 still inhibited by %s", replays[_i].what,
+			      web->inhibited_by);
+	aq_replay_eval_free(ev);
+	aq_config_release(&cfg);
+}
+END_TEST
+
 static Suite *inhibit_suite(void)
 {
 	Suite *s = suite_create("inhibit");
@@ -365,6 +473,7 @@ static Suite *inhibit_suite(void)
 	tcase_add_test(ti, inhibit_defaults);
 	tcase_add_loop_test(ti, who_inhibits_whom, 0, (int)(sizeof(who) / sizeof(who[0])));
 	tcase_add_test(ti, rules_file_keeps_base_inhibition);
+	tcase_add_loop_test(ti, replay_inhibition, 0, (int)(sizeof(replays) / sizeof(replays[0])));
 	suite_add_tcase(s, ti);
 	return s;
 }
