@@ -329,9 +329,8 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 		if (aq_writes_transition(w->writes, st->check, &tr, ref) != 0)
 			goto lost_row;
 		struct aq_plan plan;
-		/* an inhibited check stays quiet until the ticker releases it */
 		aq_plan_transition(st, aq_rule_policy(&w->cfg, rule), &tr, now_ms,
-				   aq_store_silenced(w->store, st->check, now_ms) || st->inhibited_by, &plan);
+				   aq_store_silenced(w->store, st->check, now_ms), &plan);
 		if (aq_queue_plan(&w->cfg, w->writes, st, &tr, ref, &plan) != 0)
 			goto lost_row;
 	}

@@ -104,11 +104,22 @@ def test(make):
     text = env.alertq("history", target(0)).stdout
     check("inhibited by net.uplink.par1" in text, "history text:\n%s" % text)
 
-    # some targets resolve while inhibited: never told, neither way
+    # some targets resolve while inhibited: never told, neither way; one
+    # fires and resolves before its firing is even decided
     gone = [target(i) for i in range(RESOLVED_WHILE_INHIBITED)]
-    env.submit_lines([result(c, "OK", site="par1", tier="web") for c in gone])
+    env.submit_lines([result(c, "OK", site="par1", tier="web") for c in gone] +
+                     [result("web.par1.brief", "CRITICAL", site="par1", tier="web")])
+    env.submit_lines([result("web.par1.brief", "OK", site="par1", tier="web")])
+    gone.append("web.par1.brief")
     wait_for("the resolved targets OK", lambda: all(env.status()[c]["severity"] == "OK" for c in gone),
              timeout=30)
+    # an OK check is inhibited by nothing: let go at once, owed nothing
+    wait_for("the resolved targets let go", lambda: all(env.status()[c]["inhibited_by"] is None for c in gone),
+             timeout=5)
+    # the channel was struck from those told: no resolved notification at all
+    h = env.history(target(0))
+    rows = [(t["to"], n["status"], n["delivery"]) for t in h["transitions"] for n in t["notifications"]]
+    check(rows == [("CRITICAL", "firing", "inhibited")], "history of %s after it resolved: %s" % (target(0), rows))
     time.sleep(2 + 2)
     check(told(hook) and all(c in ("net.uplink.par1", "web.par2.000", "db.other") for c, _ in told(hook)),
           "a target was told while the uplink fires: %s" % told(hook))
@@ -117,6 +128,7 @@ def test(make):
     env.submit_lines([result("net.uplink.par1", "OK", site="par1")])
     ended = time.monotonic()
     still = [target(i) for i in range(RESOLVED_WHILE_INHIBITED, TARGETS)]
+    check(env.status()["web.par1.brief"]["severity"] == "OK", "web.par1.brief did not resolve")
 
     def targets_told():
         return [c for c, s in told(hook) if c.startswith("web.par1.")]
