@@ -24,18 +24,18 @@
  * -1 with err. */
 static int still_inhibited(struct worker *w, aq_store_t *store, struct aq_state *st, char *err, size_t errlen)
 {
-	char src[AQ_INHIBIT_SOURCE_MAX];
+	struct aq_inhibit_source src;
 	int found = 0;
 	if (st->severity != AQ_OK || st->suppressed) {
-		found = aq_store_inhibit_source(store, &w->cfg, st->check, st->labels, st->nlabels, src, err,
+		found = aq_store_inhibit_source(store, &w->cfg, st->check, st->labels, st->nlabels, &src, err,
 						errlen);
 		if (found < 0)
 			return -1;
 	}
-	if (aq_store_set_inhibited_by(store, st->check, found ? src : NULL, err, errlen) != 0)
+	if (aq_store_set_inhibited_by(store, st->check, found ? &src : NULL, err, errlen) != 0)
 		return -1;
 	free(st->inhibited_by);
-	st->inhibited_by = found ? aq_strdup(src) : NULL;
+	st->inhibited_by = found ? aq_strdup(src.name) : NULL;
 	return found;
 }
 

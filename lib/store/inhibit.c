@@ -59,7 +59,8 @@ static int like_of_glob(const char *glob, struct aq_buf *b)
 
 /* Looks under one entry. Returns 1 (src set), 0 or -1. */
 static int source_under(aq_store_t *s, const struct aq_inhibit *e, const char *check,
-			const struct aq_label *labels, size_t nlabels, char *src, char *err, size_t errlen)
+			const struct aq_label *labels, size_t nlabels, struct aq_inhibit_source *src,
+			char *err, size_t errlen)
 {
 	/* what SQL can filter by: severities, exact labels, equal labels, the
 	 * name; the rest (expressions, the sides' overlap) is checked here */
@@ -110,7 +111,7 @@ static int source_under(aq_store_t *s, const struct aq_inhibit *e, const char *c
 				 empty_text };
 	PGresult *res = PQexecParams(
 		s->conn,
-		"SELECT check_name, labels::text, severity FROM alertq_checks"
+		"SELECT check_name, labels::text, severity, updated_at::text FROM alertq_checks"
 		" WHERE severity <> 'OK' AND severity IN (SELECT jsonb_array_elements_text($2::jsonb))"
 		" AND check_name <> $1 AND labels @> $3::jsonb AND ($4::text IS NULL OR check_name LIKE $4)"
 		" AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text($5::jsonb) k"
@@ -128,7 +129,8 @@ static int source_under(aq_store_t *s, const struct aq_inhibit *e, const char *c
 		const char *name = PQgetvalue(res, row, 0);
 		if (aq_inhibit_inhibits(e, check, labels, nlabels, name, sl, nsl,
 					aq_status_parse(PQgetvalue(res, row, 2)))) {
-			snprintf(src, AQ_INHIBIT_SOURCE_MAX, "%s", name);
+			snprintf(src->name, sizeof(src->name), "%s", name);
+			snprintf(src->seen, sizeof(src->seen), "%s", PQgetvalue(res, row, 3));
 			rc = 1;
 		}
 		aq_labels_free(sl, nsl);
@@ -146,10 +148,11 @@ out:
 }
 
 int aq_store_inhibit_source(aq_store_t *s, const struct aq_config *cfg, const char *check,
-			    const struct aq_label *labels, size_t nlabels, char src[AQ_INHIBIT_SOURCE_MAX],
+			    const struct aq_label *labels, size_t nlabels, struct aq_inhibit_source *src,
 			    char *err, size_t errlen)
 {
-	src[0] = '\0';
+	src->name[0] = '\0';
+	src->seen[0] = '\0';
 	for (size_t i = 0; i < cfg->ninhibits; i++) {
 		const struct aq_inhibit *e = &cfg->inhibits[i];
 		if (!aq_check_match(&e->target, check, labels, nlabels))
@@ -161,13 +164,14 @@ int aq_store_inhibit_source(aq_store_t *s, const struct aq_config *cfg, const ch
 	return 0;
 }
 
-int aq_store_set_inhibited_by(aq_store_t *s, const char *check, const char *src, char *err, size_t errlen)
+int aq_store_set_inhibited_by(aq_store_t *s, const char *check, const struct aq_inhibit_source *src,
+			      char *err, size_t errlen)
 {
-	const char *params[] = { check, src };
+	const char *params[] = { check, src ? src->name : NULL, src ? src->seen : NULL };
 	return store_run_query(s,
-			       "UPDATE alertq_checks SET inhibited_by = $2 WHERE check_name = $1"
-			       " AND inhibited_by IS DISTINCT FROM $2",
-			       2, params, err, errlen);
+			       "UPDATE alertq_checks SET inhibited_by = $2, inhibited_seen = $3::timestamptz"
+			       " WHERE check_name = $1",
+			       3, params, err, errlen);
 }
 
 /* Whether the channel of held row id heard of its check's current
@@ -209,15 +213,16 @@ static int decide(aq_store_t *s, const char *id, const char *reason, char *err, 
 /* Marks check inhibited by src: suppressed, like a silence, so that the
  * ticker tells the current level when it ends; the channel is struck from
  * those told unless told is set. */
-static int mark_check(aq_store_t *s, const char *check, const char *src, const char *channel, int told,
-		      char *err, size_t errlen)
+static int mark_check(aq_store_t *s, const char *check, const struct aq_inhibit_source *src,
+		      const char *channel, int told, char *err, size_t errlen)
 {
-	const char *params[] = { check, src, told ? NULL : channel };
+	const char *params[] = { check, src->name, told ? NULL : channel, src->seen };
 	return store_run_query(s,
-			       "UPDATE alertq_checks SET inhibited_by = $2, suppressed = true,"
+			       "UPDATE alertq_checks SET inhibited_by = $2, inhibited_seen = $4::timestamptz,"
+			       " suppressed = true,"
 			       " told = CASE WHEN $3::text IS NULL THEN told ELSE array_remove(told, $3) END"
 			       " WHERE check_name = $1 AND severity <> 'OK'",
-			       3, params, err, errlen);
+			       4, params, err, errlen);
 }
 
 int aq_store_inhibit_pass(aq_store_t *s, const struct aq_config *cfg, const char *channel, int max,
@@ -244,7 +249,7 @@ int aq_store_inhibit_pass(aq_store_t *s, const struct aq_config *cfg, const char
 		int resolved = PQgetvalue(res, row, 2)[0] == 't';
 		struct aq_label *labels;
 		size_t nlabels = labels_from_json(PQgetvalue(res, row, 3), &labels);
-		char src[AQ_INHIBIT_SOURCE_MAX];
+		struct aq_inhibit_source src;
 		char reason[AQ_INHIBIT_SOURCE_MAX + 32];
 		int found = 0;
 		int told = 0;
@@ -258,15 +263,15 @@ int aq_store_inhibit_pass(aq_store_t *s, const struct aq_config *cfg, const char
 				snprintf(reason, sizeof(reason),
 					 "inhibited: the channel was not told it fired");
 			} else {
-				found = aq_store_inhibit_source(s, cfg, check, labels, nlabels, src, err,
+				found = aq_store_inhibit_source(s, cfg, check, labels, nlabels, &src, err,
 								errlen);
 				if (found < 0)
 					rc = -1;
-				snprintf(reason, sizeof(reason), "inhibited by %s", src);
+				snprintf(reason, sizeof(reason), "inhibited by %s", src.name);
 			}
 		}
 		if (rc == 0 && found && !resolved)
-			rc = mark_check(s, check, src, channel, told, err, errlen);
+			rc = mark_check(s, check, &src, channel, told, err, errlen);
 		if (rc == 0)
 			rc = decide(s, id, found ? reason : NULL, err, errlen);
 		if (rc == 0 && found)

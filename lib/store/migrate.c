@@ -102,10 +102,12 @@ static const char *const migrations[] = {
 	"ALTER TABLE alertq_checks ADD COLUMN expires_at_ms bigint NOT NULL DEFAULT 0;"
 	"CREATE INDEX alertq_checks_expires_at ON alertq_checks (expires_at_ms)"
 	"  WHERE expires_at_ms > 0;",
-	/* 5: inhibition: the source a check is inhibited by; notifications held
+	/* 5: inhibition: the source a check is inhibited by, and the version
+	 * (updated_at) of the source's row when that was decided; notifications held
 	 * for the inhibition check ('held') and found inhibited ('inhibited');
 	 * the firing checks a source is looked for among */
 	"ALTER TABLE alertq_checks ADD COLUMN IF NOT EXISTS inhibited_by text;"
+	"ALTER TABLE alertq_checks ADD COLUMN IF NOT EXISTS inhibited_seen timestamptz;"
 	"CREATE INDEX IF NOT EXISTS alertq_checks_inhibited ON alertq_checks (check_name)"
 	"  WHERE inhibited_by IS NOT NULL;"
 	"CREATE INDEX IF NOT EXISTS alertq_checks_firing ON alertq_checks (severity, check_name)"
