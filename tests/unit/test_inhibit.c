@@ -12,7 +12,9 @@
 #include "alertq/replay_eval.h"
 #include "alertq/rules.h"
 #include "config/matcher.h"
+#include "store/inhibit.h"
 #include "unit.h"
+#include "unit_db.h"
 
 static void parse_ok(struct aq_config *cfg, const char *text)
 {
@@ -460,6 +462,93 @@ START_TEST(replay_inhibition)
 }
 END_TEST
 
+/* --- the source query of the state database --- */
+
+static const char *const store_yaml =
+	"inhibit:\n"
+	"  - source: {match: 'net.up_link.*', severity: CRITICAL}\n" /* '_' is no LIKE wildcard */
+	"    target: {match: 'web.*'}\n"
+	"    equal: [site]\n"
+	"  - source: {match: 'pdu.[ab]', labels: {room: ''}, severity: WARNING}\n" /* brackets: no LIKE */
+	"    target: {match: 'rack.*'}\n"
+	"  - source: {labels: {role: '~core|spine', zone: z1}}\n"
+	"    target: {match: 'leaf.*'}\n"
+	"    equal: [zone]\n";
+
+static const char *const store_rows[] = {
+	"('net.up_link.par1', 'CRITICAL', '{\"site\": \"par1\"}')",
+	"('net.upXlink.par2', 'CRITICAL', '{\"site\": \"par2\"}')",
+	"('net.up_link.nosite', 'CRITICAL', '{}')",
+	"('net.up_link.par3', 'UNKNOWN', '{\"site\": \"par3\"}')",
+	"('net.up_link.par4', 'OK', '{\"site\": \"par4\"}')",
+	"('pdu.a', 'WARNING', '{}')",
+	"('pdu.b', 'CRITICAL', '{\"room\": \"r1\"}')",
+	"('pdu.c', 'CRITICAL', '{}')",
+	"('sw.1', 'CRITICAL', '{\"role\": \"spine\", \"zone\": \"z1\"}')",
+	"('sw.2', 'CRITICAL', '{\"role\": \"spine2\", \"zone\": \"z2\"}')",
+	"('sw.3', 'CRITICAL', '{\"role\": \"core\", \"zone\": \"z2\"}')",
+	"('web.par1', 'CRITICAL', '{\"site\": \"par1\"}')",
+};
+
+static const struct {
+	const char *target;
+	const char *labels;
+	const char *source; /* NULL: none */
+} store_cases[] = {
+	{ "web.1", "site=par1", "net.up_link.par1" },
+	{ "web.2", "site=par2", NULL },        /* net.upXlink does not match net.up_link.* */
+	{ "web.3", "", "net.up_link.nosite" }, /* absent site = "" on both */
+	{ "web.3", "site=", "net.up_link.nosite" },
+	{ "web.4", "site=par3", NULL }, /* UNKNOWN is below CRITICAL */
+	{ "web.5", "site=par4", NULL }, /* OK */
+	{ "web.par1", "site=par1", "net.up_link.par1" },
+	{ "rack.1", "", "pdu.a" },
+	{ "leaf.1", "zone=z1", "sw.1" },
+	{ "leaf.2", "zone=z2", NULL }, /* sw.2: spine2 is not ~core|spine; sw.3: not zone z1 */
+	{ "other", "zone=z1", NULL },  /* not a target */
+};
+
+START_TEST(store_finds_sources)
+{
+	char database[64], dsn[1024], err[1024];
+	unit_db_create("inhibit", database, sizeof(database), dsn, sizeof(dsn));
+	PGconn *conn = PQconnectdb(dsn);
+	for (size_t i = 0; i < sizeof(store_rows) / sizeof(store_rows[0]); i++) {
+		char sql[512];
+		snprintf(sql, sizeof(sql),
+			 "INSERT INTO alertq_checks (check_name, severity, labels, since_ms) SELECT c, s, l::jsonb, 0 FROM (VALUES "
+			 "%s) v(c, s, l)",
+			 store_rows[i]);
+		PGresult *res = PQexec(conn, sql);
+		ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s", PQerrorMessage(conn));
+		PQclear(res);
+	}
+	PQfinish(conn);
+	struct aq_config cfg = { 0 };
+	parse_ok(&cfg, store_yaml);
+	aq_store_t *s = aq_store_connect(dsn, err, sizeof(err));
+	ck_assert_msg(s != NULL, "%s", err);
+	for (size_t i = 0; i < sizeof(store_cases) / sizeof(store_cases[0]); i++) {
+		struct aq_label labels[8];
+		char buf[256];
+		size_t n = labels_of(store_cases[i].labels, labels, buf);
+		struct aq_inhibit_source src;
+		int found = aq_store_inhibit_source(s, &cfg, store_cases[i].target, labels, n, &src, err, sizeof(err));
+		ck_assert_msg(found >= 0, "%s", err);
+		if (store_cases[i].source)
+			ck_assert_msg(found == 1 && strcmp(src.name, store_cases[i].source) == 0,
+				      "%s {%s}: want %s, got %s", store_cases[i].target, store_cases[i].labels,
+				      store_cases[i].source, found ? src.name : "none");
+		else
+			ck_assert_msg(found == 0, "%s {%s}: inhibited by %s", store_cases[i].target,
+				      store_cases[i].labels, src.name);
+	}
+	aq_store_free(s);
+	aq_config_release(&cfg);
+	unit_db_drop(database);
+}
+END_TEST
+
 static Suite *inhibit_suite(void)
 {
 	Suite *s = suite_create("inhibit");
@@ -475,6 +564,9 @@ static Suite *inhibit_suite(void)
 	tcase_add_test(ti, rules_file_keeps_base_inhibition);
 	tcase_add_loop_test(ti, replay_inhibition, 0, (int)(sizeof(replays) / sizeof(replays[0])));
 	suite_add_tcase(s, ti);
+	TCase *td = tcase_create("store");
+	tcase_add_test(td, store_finds_sources);
+	suite_add_tcase(s, td);
 	return s;
 }
 
