@@ -154,7 +154,7 @@ static int matches_any(json_t *globs, const char *check)
 	" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"             \
 	"  AND n.state = 'undeliverable'),"                                                           \
 	" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"             \
-	"  AND n.state = 'pending'), c.previous_severity, c.inhibited_by FROM alertq_checks c"
+	"  AND n.state IN ('pending', 'held')), c.previous_severity, c.inhibited_by FROM alertq_checks c"
 #define STATUS_ORDER                                                             \
 	" ORDER BY CASE c.severity WHEN 'CRITICAL' THEN 0 WHEN 'UNKNOWN' THEN 1" \
 	" WHEN 'WARNING' THEN 2 ELSE 3 END, c.check_name"
