@@ -213,6 +213,10 @@ static int run_check_config(struct context *ctx)
 	const struct aq_config *cfg = ctx->cfg;
 	printf("%s: ok (%zu checks, %zu rules, %zu escalations, %zu channels)\n", ctx->config_path,
 	       cfg->nchecks, cfg->nrules, cfg->nescalations, cfg->nchannels);
+	/* a rule an earlier one shadows is a warning: the file still loads */
+	char shadowed[4096];
+	if (aq_config_shadowed_rules(cfg, shadowed, sizeof(shadowed)) > 0)
+		fprintf(stderr, "%s\n", shadowed);
 	if (ctx->a->show_templates && aq_admin_show_templates(cfg, stdout, ctx->err, ctx->errlen) != 0)
 		return 2;
 	return 0;

@@ -75,6 +75,19 @@ struct aq_flapping {
 	double low;  /* it stops flapping below this */
 	double high; /* it starts flapping at or above this */
 };
+/* One `labels:` entry of a rule or an inhibit matcher: the check's label
+ * key must equal value, or, for a value written "~RE", match the anchored
+ * POSIX extended regular expression RE. A label the check lacks is "". */
+struct aq_label_matcher {
+	char *key;
+	char *value; /* the text after '~' for a regular expression */
+	int is_re;
+	void *re; /* regex_t *, compiled at load (is_re only); owned by the config */
+};
+
+/* Whether labels satisfy every matcher (nm 0: always 1). */
+int aq_labels_match(const struct aq_label_matcher *m, size_t nm, const struct aq_label *labels,
+		    size_t nlabels);
 
 struct aq_rule {
 	char *match; /* glob over check names */
@@ -90,7 +103,34 @@ struct aq_rule {
 	size_t nannotations;
 	/* flapping detection (`flapping: { low, high }`): set 0 leaves it off */
 	struct aq_flapping flapping;
+	/* label matchers (`labels:`): every one must match, besides the glob */
+	struct aq_label_matcher *labels;
+	size_t nlabels;
 };
+
+/* What a side of an inhibit entry matches: a glob over check names (NULL:
+ * every check) and label matchers, as a rule's. */
+struct aq_check_match {
+	char *match;
+	struct aq_label_matcher *labels;
+	size_t nlabels;
+	int line;
+};
+
+/* One entry of `inhibit:`: while a source check fires at source_severity
+ * or worse, target checks with the same values of the `equal` labels send
+ * nothing (see aq_inhibit_inhibits). */
+struct aq_inhibit {
+	struct aq_check_match source;
+	int source_severity; /* enum aq_status; default AQ_CRITICAL */
+	struct aq_check_match target;
+	char **equal; /* label names */
+	size_t nequal;
+	int line;
+};
+
+#define AQ_INHIBIT_WAIT_DEFAULT_MS (10LL * 1000)
+#define AQ_INHIBIT_MAX 1000
 
 struct aq_level {
 	int64_t after_ms;
@@ -241,6 +281,10 @@ struct aq_config {
 	char *http_listen; /* ADDR:PORT, default AQ_HTTP_LISTEN_DEFAULT */
 	struct aq_http_token *http_tokens;
 	size_t nhttp_tokens;
+	/* inhibition (`inhibit:`, `inhibit_wait`) */
+	struct aq_inhibit *inhibits;
+	size_t ninhibits;
+	int64_t inhibit_wait_ms; /* 0..366d, default AQ_INHIBIT_WAIT_DEFAULT_MS */
 };
 
 /* Loads and checks the file at path into cfg (which must be zeroed). Every
@@ -276,7 +320,40 @@ const struct aq_source *aq_config_source(const struct aq_config *cfg, const char
 const struct aq_escalation *aq_config_escalation(const struct aq_config *cfg, const char *name);
 const struct aq_channel *aq_config_channel(const struct aq_config *cfg, const char *name);
 
-/* The first rule whose glob matches the check name, or NULL. */
-const struct aq_rule *aq_config_rule_for(const struct aq_config *cfg, const char *check);
+/* The first rule, in file order, whose glob matches the check name and whose
+ * label matchers match its labels (an absent label is ""); NULL when none
+ * does (or check is NULL). The pointer lives as long as cfg. */
+const struct aq_rule *aq_config_rule_for(const struct aq_config *cfg, const char *check,
+					 const struct aq_label *labels, size_t nlabels);
+
+/* Whether a check matches m: the glob (NULL: any name) and every label matcher. */
+int aq_check_match(const struct aq_check_match *m, const char *check, const struct aq_label *labels,
+		   size_t nlabels);
+
+/* Rules that an earlier rule always shadows (the earlier rule's glob is "*"
+ * or the same text, and each of its label matchers is also on the later rule
+ * with the same text): one line "FILE:LINE: warning: rule never matches: the rule at
+ * line N matches first" each into out (cut at outlen, may be NULL). Returns
+ * how many there are. */
+size_t aq_config_shadowed_rules(const struct aq_config *cfg, char *out, size_t outlen);
+
+/* --- inhibition --- */
+
+/* Whether check could be inhibited by any entry: it matches a target. */
+int aq_inhibit_any_target(const struct aq_config *cfg, const char *check, const struct aq_label *labels,
+			  size_t nlabels);
+
+/* The label value a check has for key ("" when it has none); never NULL. */
+const char *aq_label_value(const struct aq_label *labels, size_t nlabels, const char *key);
+
+/* Whether a check (source, with severity source_severity) inhibits another
+ * (target) under entry e: they are different checks, the target matches
+ * e->target, the source matches e->source at e->source_severity or worse,
+ * every `equal` label has the same value on both (absent = ""), and not
+ * both match both sides (checks that could each inhibit the other under
+ * one entry, such as two uplinks of one site, never silence each other). */
+int aq_inhibit_inhibits(const struct aq_inhibit *e, const char *target, const struct aq_label *tlabels,
+			size_t ntlabels, const char *source, const struct aq_label *slabels, size_t nslabels,
+			int source_severity);
 
 #endif

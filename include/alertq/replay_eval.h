@@ -39,6 +39,17 @@ int aq_replay_eval_apply(aq_replay_eval_t *ev, const struct aq_result *r, char *
  * transitions go to the sink. Returns 0 or -1 (the sink's failure). */
 int aq_replay_eval_settle(aq_replay_eval_t *ev, int64_t now_ms, char *err, size_t errlen);
 
+/* Inhibition: a notification of a check an inhibit entry targets counts
+ * only if, inhibit_wait after it was planned (in the results' time), no
+ * source fires; it is decided when a later result passes that time, or at
+ * aq_replay_eval_finish. A target held back that way is counted again when
+ * its source ends, as the worker tells it then. */
+
+/* Decides every notification still waiting for inhibit_wait, by the states
+ * as they are at the end. Call it once all results are applied, before the
+ * counts are read. */
+void aq_replay_eval_finish(aq_replay_eval_t *ev);
+
 /* Counts so far. */
 size_t aq_replay_eval_transitions(const aq_replay_eval_t *ev);
 size_t aq_replay_eval_checks(const aq_replay_eval_t *ev);

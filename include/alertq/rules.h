@@ -56,6 +56,11 @@ struct aq_state {
 	int flap_count;            /* results in flap_history, 0..21 */
 	int flapping;              /* 1: flapping now */
 	int64_t flapping_since_ms; /* when it started to flap (observed_at); 0 when not flapping */
+	/* inhibition: the source check whose firing holds this one's
+	 * notifications back, or NULL. The dispatcher and the ticker set it in
+	 * the store (aq_writes_state does not write it); a state with it is
+	 * planned as silenced. */
+	char *inhibited_by;
 };
 
 void aq_state_init(struct aq_state *st, const char *check);

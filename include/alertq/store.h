@@ -121,6 +121,12 @@ int aq_writes_state(aq_writes_t *w, const struct aq_state *st);
  * infinite. */
 int aq_writes_transition(aq_writes_t *w, const char *check, const struct aq_transition *tr, char ref[37]);
 
+/* Holds the outbox row queued last for the inhibition check: it is written
+ * 'held', due hold_ms from now, and a dispatcher decides then whether it is
+ * sent or inhibited (see store/inhibit.h). Returns 0, or -1 when out of
+ * memory (the writes then refuse to be written). */
+int aq_writes_notification_hold(aq_writes_t *w, int64_t hold_ms);
+
 /* Queues an outbox row: payload is the notification's JSON; transition_ref
  * NULL or "" when no transition caused it (an escalation, a repeat). */
 int aq_writes_notification(aq_writes_t *w, const char *id, const char *transition_ref, const char *check,

@@ -114,6 +114,8 @@ json_t *aq_admin_status_json_of(aq_store_t *s, enum aq_status_scope scope, const
 		copy_key(o, c, "pending_notifications");
 		copy_key(o, c, "annotations");
 		copy_key(o, c, "flapping");
+		/* inhibition: null, or the source check */
+		copy_key(o, c, "inhibited_by");
 		json_array_append_new(list, o);
 	}
 	json_decref(checks);
@@ -166,12 +168,18 @@ int aq_admin_status(aq_store_t *s, FILE *out, int json, char *err, size_t errlen
 		else
 			snprintf(level_text, sizeof(level_text), "-");
 		char name[SHOWN_NAME_MAX];
-		fprintf(out, "%-36s %-9s %-24s %-14s %-24s %-4s %-8s %s%s%s\n",
+		fprintf(out, "%-36s %-9s %-24s %-14s %-24s %-4s %-8s %s%s%s",
 			shown(name, sizeof(name), c, "check"), text_of(c, "severity"), since, value, seen,
 			json_is_true(json_object_get(c, "acked")) ? "yes" : "no",
 			json_is_true(json_object_get(c, "silenced")) ? "yes" : "no", level_text,
 			json_is_true(json_object_get(c, "stale")) ? " (stale)" : "",
 			json_is_true(json_object_get(c, "flapping")) ? " (flapping)" : "");
+		/* inhibition */
+		if (json_is_string(json_object_get(c, "inhibited_by"))) {
+			char source[SHOWN_NAME_MAX];
+			fprintf(out, " inhibited by %s", shown(source, sizeof(source), c, "inhibited_by"));
+		}
+		fputc('\n', out);
 	}
 	if (json_array_size(checks) == 0)
 		fprintf(out, "(no checks reported yet)\n");
@@ -217,7 +225,7 @@ static void print_notification(FILE *out, json_t *n, const char *when)
 	const char *delivery = json_string_value(json_object_get(n, "delivery"));
 	int noted = delivery &&
 		(strcmp(delivery, "grouping") == 0 || strcmp(delivery, "grouped") == 0 ||
-		 strcmp(delivery, "collapsed") == 0);
+		 strcmp(delivery, "collapsed") == 0 || strcmp(delivery, "inhibited") == 0);
 	fprintf(out, "    %s%s%-20s %-8s level %lld  %-13s %lld attempt(s)%s%s\n", when ? when : "",
 		when ? "  " : "", json_string_value(json_object_get(n, "channel")),
 		json_string_value(json_object_get(n, "status")),

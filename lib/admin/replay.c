@@ -703,6 +703,7 @@ int aq_replay_run(const struct aq_config *cfg, const struct aq_replay_options *o
 		aq_replay_eval_free(ev);
 		goto out;
 	}
+	aq_replay_eval_finish(ev);
 	print_totals(out, opt->json, ev, &rg, &rd);
 	report_unusable(&rg);
 	aq_replay_eval_free(ev);

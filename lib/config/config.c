@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#include "config/matcher.h"
 #include "config/yaml_internal.h"
 #include "notify/template.h"
 
@@ -120,6 +121,8 @@ static void merge_fallback(struct aq_config *cfg, const struct loader *ld)
 			copy_escalation(&cfg->escalations[i], &fb->escalations[i]);
 		cfg->nescalations = fb->nescalations;
 	}
+	if (!ld->has_inhibit)
+		cfg_copy_inhibits(cfg, fb);
 }
 
 /* Parses text as a configuration named name; with fallback, as a rules file
@@ -297,6 +300,7 @@ void aq_config_release(struct aq_config *cfg)
 		aq_labels_free(c->labels, c->nlabels);
 	}
 	free(cfg->checks);
+	cfg_release_matchers(cfg);
 	for (size_t i = 0; i < cfg->nrules; i++) {
 		free(cfg->rules[i].match);
 		free(cfg->rules[i].escalation);
@@ -373,17 +377,6 @@ const struct aq_channel *aq_config_channel(const struct aq_config *cfg, const ch
 	for (size_t i = 0; name && i < cfg->nchannels; i++) {
 		if (cfg->channels[i].name && strcmp(cfg->channels[i].name, name) == 0)
 			return &cfg->channels[i];
-	}
-	return NULL;
-}
-
-/* The first rule, in file order, whose match glob matches check; NULL when
- * none does. The pointer lives as long as cfg. */
-const struct aq_rule *aq_config_rule_for(const struct aq_config *cfg, const char *check)
-{
-	for (size_t i = 0; check && i < cfg->nrules; i++) {
-		if (cfg->rules[i].match && fnmatch(cfg->rules[i].match, check, 0) == 0)
-			return &cfg->rules[i];
 	}
 	return NULL;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "alertq/event.h"
+#include "config/matcher.h"
 #include "notify/template.h"
 
 static void load_kafka(struct loader *ld, yaml_node_t *n)
@@ -475,7 +476,7 @@ static void load_rule(struct loader *ld, struct aq_rule *rule, yaml_node_t *n)
 {
 	static const char *const keys[] = { "match",      "warning",     "critical",       "for",
 					    "escalation", "stale_after", "stale_severity", "annotations",
-					    "flapping" };
+					    "flapping",   "labels" };
 	enum {
 		MATCH,
 		WARNING,
@@ -485,7 +486,8 @@ static void load_rule(struct loader *ld, struct aq_rule *rule, yaml_node_t *n)
 		STALE_AFTER,
 		STALE_SEVERITY,
 		ANNOTATIONS,
-		FLAPPING
+		FLAPPING,
+		LABELS
 	};
 	yaml_node_t *v[NELEM(keys)];
 	struct subject s;
@@ -528,6 +530,9 @@ static void load_rule(struct loader *ld, struct aq_rule *rule, yaml_node_t *n)
 		load_annotations(ld, rule, v[ANNOTATIONS]);
 	if (v[FLAPPING])
 		load_flapping(ld, v[FLAPPING], &rule->flapping);
+	/* label matchers: routing by labels as well as by name */
+	if (v[LABELS])
+		cfg_load_label_matchers(ld, v[LABELS], "rule", &rule->labels, &rule->nlabels);
 }
 
 static void load_rules(struct loader *ld, yaml_node_t *n)
@@ -552,10 +557,104 @@ static void load_rules(struct loader *ld, yaml_node_t *n)
 	}
 }
 
+/* --- inhibition: `inhibit:` entries and `inhibit_wait` --- */
+
+/* Reads one side of an inhibit entry ({match, labels}, and severity for a
+ * source) into m. */
+static void load_check_match(struct loader *ld, yaml_node_t *n, const char *side, struct aq_check_match *m,
+			     int *severity)
+{
+	static const char *const keys[] = { "match", "labels", "severity" };
+	enum {
+		MATCH,
+		LABELS,
+		SEVERITY
+	};
+	yaml_node_t *v[NELEM(keys)];
+	char what[48];
+	snprintf(what, sizeof(what), "'%s' of an inhibit entry", side);
+	m->line = cfg_node_line(n);
+	if (cfg_take_keys(ld, n, what, what, keys, severity ? NELEM(keys) : NELEM(keys) - 1, v, NULL) != 0)
+		return;
+	if (!v[MATCH] && !v[LABELS])
+		cfg_problem(ld, cfg_node_line(n), "%s needs 'match' or 'labels'", what);
+	if (v[MATCH])
+		cfg_set_text(ld, v[MATCH], "'match'", &m->match);
+	if (v[LABELS])
+		cfg_load_label_matchers(ld, v[LABELS], what, &m->labels, &m->nlabels);
+	if (severity && v[SEVERITY]) {
+		struct subject s;
+		const char *t = cfg_want_text(ld, v[SEVERITY], "'severity'");
+		int status = t ? aq_status_parse(t) : AQ_STATUS_NONE;
+		if (t && (status == AQ_STATUS_NONE || status == AQ_OK))
+			cfg_problem(ld, cfg_node_line(v[SEVERITY]),
+				    "unknown severity '%s' in %s (use WARNING, UNKNOWN or CRITICAL)",
+				    cfg_subj(&s, t), what);
+		else if (t)
+			*severity = status;
+	}
+}
+
+static void load_inhibit(struct loader *ld, struct aq_inhibit *e, yaml_node_t *n)
+{
+	static const char *const keys[] = { "source", "target", "equal" };
+	enum {
+		SOURCE,
+		TARGET,
+		EQUAL
+	};
+	yaml_node_t *v[NELEM(keys)];
+	if (cfg_is_null(n)) {
+		cfg_problem(ld, cfg_node_line(n), "an inhibit entry is empty");
+		return;
+	}
+	if (cfg_take_keys(ld, n, "each inhibit entry", "inhibit entry", keys, NELEM(keys), v, NULL) != 0)
+		return;
+	if (!v[SOURCE])
+		cfg_problem(ld, cfg_node_line(n), "missing 'source' in inhibit entry");
+	else
+		load_check_match(ld, v[SOURCE], "source", &e->source, &e->source_severity);
+	if (!v[TARGET])
+		cfg_problem(ld, cfg_node_line(n), "missing 'target' in inhibit entry");
+	else
+		load_check_match(ld, v[TARGET], "target", &e->target, NULL);
+	if (v[EQUAL])
+		cfg_load_string_list(ld, v[EQUAL], "'equal'", "each label name in 'equal'", &e->equal,
+				     &e->nequal);
+}
+
+static void load_inhibits(struct loader *ld, yaml_node_t *n)
+{
+	struct aq_config *cfg = ld->cfg;
+	if (cfg_want_list(ld, n, "'inhibit'") != 0)
+		return;
+	size_t count = cfg_node_count(n);
+	if (count == 0)
+		return;
+	if (count > AQ_INHIBIT_MAX) {
+		cfg_problem(ld, cfg_node_line(n), "more than %d inhibit entries", AQ_INHIBIT_MAX);
+		return;
+	}
+	cfg->inhibits = cfg_xcalloc(count, sizeof(*cfg->inhibits));
+	for (yaml_node_item_t *item = n->data.sequence.items.start; item < n->data.sequence.items.top;
+	     item++) {
+		yaml_node_t *in = cfg_get_node(ld, *item);
+		if (!in)
+			continue;
+		struct aq_inhibit *e = &cfg->inhibits[cfg->ninhibits++];
+		e->line = cfg_node_line(in);
+		e->source_severity = AQ_CRITICAL;
+		load_inhibit(ld, e, in);
+	}
+	if (ld->nproblems == 0)
+		cfg_check_inhibit_cycles(ld);
+}
+
 void cfg_load_root(struct loader *ld, yaml_node_t *root)
 {
-	static const char *const keys[] = { "kafka",       "state",    "log_dir", "sources", "checks",
-					    "escalations", "channels", "rules",   "http" };
+	static const char *const keys[] = { "kafka",  "state",       "log_dir",     "sources",
+					    "checks", "escalations", "channels",    "rules",
+					    "http",   "inhibit",     "inhibit_wait" };
 	enum {
 		KAFKA,
 		STATE,
@@ -565,7 +664,9 @@ void cfg_load_root(struct loader *ld, yaml_node_t *root)
 		ESCALATIONS,
 		CHANNELS,
 		RULES,
-		HTTP
+		HTTP,
+		INHIBIT,
+		INHIBIT_WAIT
 	};
 	if (cfg_is_null(root)) {
 		cfg_problem(ld, cfg_node_line(root), "the configuration is empty");
@@ -600,4 +701,10 @@ void cfg_load_root(struct loader *ld, yaml_node_t *root)
 		load_rules(ld, v[RULES]);
 	if (v[HTTP])
 		cfg_load_http(ld, v[HTTP]);
+	ld->has_inhibit = v[INHIBIT] != NULL || v[INHIBIT_WAIT] != NULL;
+	ld->cfg->inhibit_wait_ms = AQ_INHIBIT_WAIT_DEFAULT_MS;
+	if (v[INHIBIT_WAIT])
+		cfg_set_duration(ld, v[INHIBIT_WAIT], "'inhibit_wait'", &ld->cfg->inhibit_wait_ms, 0);
+	if (v[INHIBIT])
+		load_inhibits(ld, v[INHIBIT]);
 }

@@ -52,6 +52,7 @@ struct loader {
 	const struct aq_config *fallback;
 	int has_channels;
 	int has_escalations;
+	int has_inhibit; /* `inhibit` or `inhibit_wait` given */
 };
 
 /* A short, quotable form of s for messages: at most SUBJECT_MAX_BYTES. */

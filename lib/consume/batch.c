@@ -320,7 +320,8 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 		if (it->state == SIZE_MAX)
 			continue;
 		struct aq_state *st = &b->states[it->state];
-		const struct aq_rule *rule = aq_config_rule_for(&w->cfg, st->check);
+		const struct aq_rule *rule = aq_config_rule_for(&w->cfg, st->check, it->result.labels,
+								it->result.nlabels);
 		struct aq_transition tr;
 		if (!aq_state_apply(st, rule, &it->result, &tr))
 			continue;

@@ -79,7 +79,10 @@ static int queue_notification(const struct aq_config *cfg, aq_writes_t *writes, 
 	char *payload = aq_notification_to_json(&n);
 	if (!payload)
 		return -1;
-	if (ch && ch->grouped) {
+	/* a possible inhibition target is held in the outbox even on a grouped
+	 * channel: the dispatcher decides it, then sends it on into its group */
+	int target = aq_inhibit_any_target(cfg, st->check, st->labels, st->nlabels);
+	if (ch && ch->grouped && !target) {
 		int rc = queue_grouped(ch, writes, st, transition_ref, p, n.notification_id, payload);
 		free(payload);
 		return rc;
@@ -88,6 +91,11 @@ static int queue_notification(const struct aq_config *cfg, aq_writes_t *writes, 
 					p->level, p->resolved, payload,
 					ch ? ch->give_up_after_ms : 24LL * 3600 * 1000);
 	free(payload);
+	/* a possible inhibition target: a transition's news waits inhibit_wait
+	 * for a source whose result may still be on its way; a tick's (a
+	 * level, a repeat, a release) is only checked */
+	if (rc == 0 && target)
+		rc = aq_writes_notification_hold(writes, tr ? cfg->inhibit_wait_ms : 0);
 	return rc;
 }
 

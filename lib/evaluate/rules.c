@@ -53,6 +53,7 @@ void aq_state_release(struct aq_state *st)
 	aq_labels_free(st->labels, st->nlabels);
 	aq_labels_free(st->annotations, st->nannotations);
 	told_clear(st);
+	free(st->inhibited_by);
 	memset(st, 0, sizeof(*st));
 }
 

@@ -13,6 +13,7 @@
 #include "base/failpoint.h"
 #include "base/utf8.h"
 #include "consume/pace.h"
+#include "store/inhibit.h"
 
 /* Longest reason recorded for a row whose payload cannot be read, in bytes. */
 #define UNREADABLE_REASON_MAX 255
@@ -151,6 +152,24 @@ void *aq_dispatcher_main(void *arg)
 			goto failed;
 		if (now >= leftovers_at)
 			leftovers_at = now + GROUP_LEFTOVERS_EVERY_MS;
+		/* held rows of possible inhibition targets are decided first, in a
+		 * short transaction of their own: the claim's lasts as long as the
+		 * deliveries, and must not hold the checks' rows that long */
+		int released = 0, inhibited = 0;
+		pthread_rwlock_rdlock(&w->cfg_lock);
+		int held = aq_store_begin(store, err, sizeof(err)) == 0 &&
+				aq_store_inhibit_pass(store, &w->cfg, d->channel->name, max, &released,
+						      &inhibited, err, sizeof(err)) == 0 &&
+				aq_store_commit(store, err, sizeof(err)) == 0
+			? 0
+			: -1;
+		pthread_rwlock_unlock(&w->cfg_lock);
+		if (held != 0)
+			goto failed;
+		if (inhibited > 0)
+			aq_log(AQ_LOG_INFO, "channel '%s': %d notification(s) inhibited", d->channel->name,
+			       inhibited);
+
 		struct aq_outbox_row *rows = NULL;
 		size_t n = 0;
 		if (aq_store_begin(store, err, sizeof(err)) != 0 ||

@@ -9,6 +9,7 @@
 #include "consume/pace.h"
 #include "consume/plan.h"
 #include "notify/dispatcher.h"
+#include "store/inhibit.h"
 
 /* How often the ticker looks for checks that are due. */
 #define TICK_MS 250
@@ -16,6 +17,27 @@
 #define PRUNE_EVERY_MS 60000
 #define PRUNE_ROWS 1000
 #define PRUNE_STATEMENTS 20
+
+/* Whether st is still inhibited: a source fires for it now (the one it
+ * names, or another). A check neither firing nor owed a held-back resolve
+ * is let go. Updates inhibited_by in the store and in st. Returns 1, 0, or
+ * -1 with err. */
+static int still_inhibited(struct worker *w, aq_store_t *store, struct aq_state *st, char *err, size_t errlen)
+{
+	struct aq_inhibit_source src;
+	int found = 0;
+	if (st->severity != AQ_OK || st->suppressed) {
+		found = aq_store_inhibit_source(store, &w->cfg, st->check, st->labels, st->nlabels, &src, err,
+						errlen);
+		if (found < 0)
+			return -1;
+	}
+	if (aq_store_set_inhibited_by(store, st->check, found ? &src : NULL, err, errlen) != 0)
+		return -1;
+	free(st->inhibited_by);
+	st->inhibited_by = found ? aq_strdup(src.name) : NULL;
+	return found;
+}
 
 /* One pass over the checks that are due: staleness and expiry, then the escalations
  * and repeats their plans call for, in one transaction. Returns 0, or -1
@@ -44,9 +66,17 @@ static int tick(struct worker *w, aq_store_t *store, char *err, size_t errlen)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct aq_state *st = &states[i];
-		const struct aq_rule *rule = aq_config_rule_for(&w->cfg, st->check);
+		const struct aq_rule *rule = aq_config_rule_for(&w->cfg, st->check, st->labels, st->nlabels);
 		const struct aq_escalation *policy = aq_rule_policy(&w->cfg, rule);
 		int silenced = aq_store_silenced(store, st->check, now_ms);
+		/* an inhibited check is silenced while its source fires; when it
+		 * ends, aq_plan_tick tells what was held back, as after a silence */
+		if (st->inhibited_by) {
+			int inhibited = still_inhibited(w, store, st, err, errlen);
+			if (inhibited < 0)
+				goto fail;
+			silenced = silenced || inhibited;
+		}
 		struct aq_plan plan;
 		struct aq_transition tr;
 		for (int step = 0; step < AQ_STATE_TIME_STEPS; step++) {

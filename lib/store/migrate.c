@@ -147,6 +147,18 @@ static const char *const migrations[] = {
 	"  firing boolean NOT NULL,"
 	"  told boolean NOT NULL DEFAULT false,"
 	"  PRIMARY KEY (channel, group_key, check_name));",
+	/* 8: inhibition: the source a check is inhibited by, and the version
+	 * (updated_at) of the source's row when that was decided; notifications held
+	 * for the inhibition check ('held') and found inhibited ('inhibited');
+	 * the firing checks a source is looked for among */
+	"ALTER TABLE alertq_checks ADD COLUMN IF NOT EXISTS inhibited_by text;"
+	"ALTER TABLE alertq_checks ADD COLUMN IF NOT EXISTS inhibited_seen timestamptz;"
+	"CREATE INDEX IF NOT EXISTS alertq_checks_inhibited ON alertq_checks (check_name)"
+	"  WHERE inhibited_by IS NOT NULL;"
+	"CREATE INDEX IF NOT EXISTS alertq_checks_firing ON alertq_checks (severity, check_name)"
+	"  WHERE severity <> 'OK';"
+	"CREATE INDEX IF NOT EXISTS alertq_notifications_held ON alertq_notifications"
+	"  (channel, next_attempt_at) WHERE state = 'held';",
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -215,7 +215,13 @@ int aq_store_due_checks(aq_store_t *s, int64_t now_ms, int max, char ***names, s
 		s->conn,
 		"SELECT check_name FROM alertq_checks WHERE (next_action_ms > 0 AND"
 		" next_action_ms <= $1::bigint) OR (stale_at_ms > 0 AND stale_at_ms <= $1::bigint)"
-		" OR (expires_at_ms > 0 AND expires_at_ms <= $1::bigint) OR suppressed ORDER BY check_name "
+		" OR (expires_at_ms > 0 AND expires_at_ms <= $1::bigint) OR (suppressed AND inhibited_by IS "
+		"NULL)"
+		/* inhibited: due when back at OK owing nothing, or when the
+		 * source's row changed since it was decided (not every tick) */
+		" OR (inhibited_by IS NOT NULL AND ((severity = 'OK' AND NOT suppressed) OR NOT EXISTS"
+		" (SELECT 1 FROM alertq_checks s WHERE s.check_name = alertq_checks.inhibited_by"
+		" AND s.updated_at = alertq_checks.inhibited_seen))) ORDER BY check_name "
 		"LIMIT $2 FOR UPDATE SKIP LOCKED",
 		2, NULL, params, NULL, NULL, 0);
 	if (store_check_result(s, res, PGRES_TUPLES_OK, "finding due checks", err, errlen) != 0)

@@ -47,7 +47,7 @@ int aq_store_prune(aq_store_t *s, int64_t older_than_ms, int max_rows, int *dele
 	return delete_some(
 		s,
 		"DELETE FROM alertq_notifications WHERE id IN (SELECT id FROM alertq_notifications"
-		" WHERE state IN ('sent', 'undeliverable', 'grouped', 'collapsed') AND state <> 'pending'"
+		" WHERE state IN ('sent', 'undeliverable', 'grouped', 'collapsed', 'inhibited')"
 		" AND created_at < now() - $1::bigint * interval '1 millisecond'"
 		" AND coalesce(sent_at, created_at) < now() - $1::bigint * interval '1 millisecond'"
 		" LIMIT $2::int)",

@@ -162,8 +162,8 @@ static int matches_any(json_t *globs, const char *check)
 	" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"             \
 	"  AND n.state = 'undeliverable'),"                                                           \
 	" (SELECT count(*) FROM alertq_notifications n WHERE n.check_name = c.check_name"             \
-	"  AND n.state = 'pending'), c.previous_severity,"                                            \
-	" c.annotations::text, c.flapping FROM alertq_checks c"
+	"  AND n.state IN ('pending', 'held')), c.previous_severity,"                                 \
+	" c.annotations::text, c.flapping, c.inhibited_by FROM alertq_checks c"
 #define STATUS_ORDER                                                             \
 	" ORDER BY CASE c.severity WHEN 'CRITICAL' THEN 0 WHEN 'UNKNOWN' THEN 1" \
 	" WHEN 'WARNING' THEN 2 ELSE 3 END, c.check_name"
@@ -220,6 +220,8 @@ int aq_store_status_of(aq_store_t *s, enum aq_status_scope scope, const char *ch
 		static const struct column annotations = { "annotations", 15, COLUMN_JSON_OBJECT };
 		json_object_set_new(o, "annotations", column_value(res, i, &annotations));
 		json_object_set_new(o, "flapping", bool_at(res, i, 16));
+		/* inhibition */
+		json_object_set_new(o, "inhibited_by", text_or_null(res, i, 17));
 		rc = append(list, o, err, errlen);
 	}
 	PQclear(res);

@@ -76,7 +76,7 @@ static int parse_severity(const char *text)
 	" labels::text, last_seen_ms, interval_ms, last_event_id, stale_at_ms, stale, episode,"              \
 	" escalation_level, last_notified_ms, next_action_ms, array_to_json(told)::text, acked, suppressed," \
 	" previous_severity, expires_at_ms,"                                                                 \
-	" annotations::text, flap_history, flap_count, flapping, flapping_since_ms"
+	" annotations::text, flap_history, flap_count, flapping, flapping_since_ms, inhibited_by"
 
 static void state_from_row(struct aq_state *st, PGresult *res, int row)
 {
@@ -153,6 +153,8 @@ static void state_from_row(struct aq_state *st, PGresult *res, int row)
 	st->flap_count = atoi(PQgetvalue(res, row, 26));
 	st->flapping = PQgetvalue(res, row, 27)[0] == 't';
 	st->flapping_since_ms = strtoll(PQgetvalue(res, row, 28), NULL, 10);
+	/* inhibition */
+	st->inhibited_by = PQgetisnull(res, row, 29) ? NULL : aq_strdup(PQgetvalue(res, row, 29));
 }
 
 /* Indexes every row of res by its first column (a check name), so that

@@ -421,6 +421,18 @@ int aq_writes_group_member(aq_writes_t *w, const struct aq_group_member_in *m)
 	return queue_row(w, w->group_members, row, failed, "grouped notification of", m->check);
 }
 
+int aq_writes_notification_hold(aq_writes_t *w, int64_t hold_ms)
+{
+	size_t n = json_array_size(w->notifications);
+	json_t *row = n ? json_array_get(w->notifications, n - 1) : NULL;
+	if (!row)
+		return 0;
+	if (json_object_set_new(row, "hold_ms", json_integer(hold_ms < 0 ? 0 : hold_ms)) != 0)
+		return lose(w, "notification of", json_string_value(json_object_get(row, "check_name")),
+			    OUT_OF_MEMORY);
+	return 0;
+}
+
 int aq_writes_offset(aq_writes_t *w, const char *topic, int32_t partition, int64_t next_offset)
 {
 	return aq_writes_offset_in(w, topic, partition, next_offset, NULL);
@@ -616,13 +628,17 @@ int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 	if (write_rows(s,
 		       "INSERT INTO alertq_notifications (id, transition_ref, check_name, channel, level, "
 		       "resolved,"
-		       " payload, give_up_at)"
+		       " payload, give_up_at, state, next_attempt_at)"
 		       " SELECT id, transition_ref, check_name, channel, level, resolved, payload,"
-		       " now() + give_up_after_ms * interval '1 millisecond'"
+		       " now() + give_up_after_ms * interval '1 millisecond',"
+		       /* held for the inhibition check (aq_writes_notification_hold) */
+		       " CASE WHEN hold_ms IS NULL THEN 'pending' ELSE 'held' END,"
+		       " now() + coalesce(hold_ms, 0) * interval '1 millisecond'"
 		       " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, ord), "
 		       "jsonb_to_record(e.doc)"
 		       " AS x(id uuid, transition_ref uuid, check_name text, channel text, level int,"
-		       " resolved boolean, payload text, give_up_after_ms bigint) ORDER BY e.ord",
+		       " resolved boolean, payload text, give_up_after_ms bigint, hold_ms bigint) ORDER BY "
+		       "e.ord",
 		       w->notifications, "saving notifications", err, errlen) != 0)
 		return -1;
 	if (aq_store_write_group_members(s, w->group_members, err, errlen) != 0)

@@ -457,7 +457,7 @@ static void check_state(const struct aq_state *st)
  * repeats, the end of a silence. */
 static void run_ticker(struct aq_state *st, int64_t now_ms, int silenced)
 {
-	const struct aq_rule *rule = aq_config_rule_for(&cfg, st->check);
+	const struct aq_rule *rule = aq_config_rule_for(&cfg, st->check, st->labels, st->nlabels);
 	const struct aq_escalation *policy = aq_rule_policy(&cfg, rule);
 	for (int step = 0; step < TICKS_MAX; step++) {
 		int64_t at = 0;
@@ -526,7 +526,7 @@ static void apply_one(struct run *run, const struct aq_result *r, int silenced, 
 	run_ticker(st, run->now_ms, silenced);
 	if (ack)
 		aq_state_ack(st);
-	const struct aq_rule *rule = aq_config_rule_for(&cfg, st->check);
+	const struct aq_rule *rule = aq_config_rule_for(&cfg, st->check, st->labels, st->nlabels);
 	struct aq_transition tr;
 	texts_changed++;
 	if (!aq_state_apply(st, rule, r, &tr))

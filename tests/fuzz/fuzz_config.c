@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (aq_config_parse(&cfg, "fuzz.yaml", (const char *)data, size, err, sizeof(err)) == 0) {
 		/* what the worker and producer look up once a file is loaded */
 		for (size_t i = 0; i < cfg.nchecks; i++) {
-			const struct aq_rule *rule = aq_config_rule_for(&cfg, cfg.checks[i].name);
+			const struct aq_rule *rule = aq_config_rule_for(&cfg, cfg.checks[i].name, cfg.checks[i].labels, cfg.checks[i].nlabels);
 			if (cfg.checks[i].source && !aq_config_source(&cfg, cfg.checks[i].source))
 				abort();
 			if (rule && rule->escalation && !aq_config_escalation(&cfg, rule->escalation))

@@ -208,8 +208,8 @@ START_TEST(full_file)
 	ck_assert_ptr_eq(aq_config_channel(&cfg, "oncall-email"), &cfg.channels[4]);
 	ck_assert_ptr_null(aq_config_channel(&cfg, "oncall"));
 	ck_assert_ptr_null(aq_config_channel(&cfg, NULL));
-	ck_assert_ptr_eq(aq_config_rule_for(&cfg, "system.session_rows"), &cfg.rules[0]);
-	ck_assert_ptr_eq(aq_config_rule_for(&cfg, "anything.else"), &cfg.rules[1]);
+	ck_assert_ptr_eq(aq_config_rule_for(&cfg, "system.session_rows", NULL, 0), &cfg.rules[0]);
+	ck_assert_ptr_eq(aq_config_rule_for(&cfg, "anything.else", NULL, 0), &cfg.rules[1]);
 
 	aq_config_release(&cfg);
 	ck_assert_ptr_null(cfg.path);
@@ -242,7 +242,7 @@ START_TEST(defaults_on_minimal_file)
 	ck_assert_int_eq(cfg.checks[0].kind, AQ_CHECK_COMMAND);
 	ck_assert_uint_eq(cfg.checks[0].argc, 1);
 	ck_assert_uint_eq(cfg.nrules, 0);
-	ck_assert_ptr_null(aq_config_rule_for(&cfg, "minimal.check"));
+	ck_assert_ptr_null(aq_config_rule_for(&cfg, "minimal.check", NULL, 0));
 	aq_config_release(&cfg);
 
 	/* defaults inside rules, escalations and channels */
@@ -732,8 +732,8 @@ START_TEST(rules_only_file)
 	ck_assert_uint_eq(cfg.nrules, 2);
 	ck_assert_uint_eq(cfg.nescalations, 1);
 	ck_assert_uint_eq(cfg.nchannels, 1);
-	ck_assert_str_eq(aq_config_rule_for(&cfg, "db.rows")->escalation, "page");
-	ck_assert_ptr_null(aq_config_rule_for(&cfg, "web.latency")->escalation);
+	ck_assert_str_eq(aq_config_rule_for(&cfg, "db.rows", NULL, 0)->escalation, "page");
+	ck_assert_ptr_null(aq_config_rule_for(&cfg, "web.latency", NULL, 0)->escalation);
 	aq_config_release(&cfg);
 }
 END_TEST
@@ -816,7 +816,7 @@ START_TEST(rule_for_first_match_wins)
 		{ ".latency", 2 },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		const struct aq_rule *r = aq_config_rule_for(&cfg, cases[i].check);
+		const struct aq_rule *r = aq_config_rule_for(&cfg, cases[i].check, NULL, 0);
 		if (cases[i].rule < 0)
 			ck_assert_msg(r == NULL, "'%s' matched rule %d", cases[i].check,
 				      (int)(r - cfg.rules));
@@ -824,9 +824,9 @@ START_TEST(rule_for_first_match_wins)
 			ck_assert_msg(r == &cfg.rules[cases[i].rule], "'%s': want rule %d, got %d",
 				      cases[i].check, cases[i].rule, r ? (int)(r - cfg.rules) : -1);
 	}
-	ck_assert_ptr_null(aq_config_rule_for(&cfg, NULL));
+	ck_assert_ptr_null(aq_config_rule_for(&cfg, NULL, NULL, 0));
 	aq_config_release(&cfg);
-	ck_assert_ptr_null(aq_config_rule_for(&cfg, "db.rows"));
+	ck_assert_ptr_null(aq_config_rule_for(&cfg, "db.rows", NULL, 0));
 }
 END_TEST
 
