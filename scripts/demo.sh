@@ -18,7 +18,9 @@ demo=$(mktemp -d /tmp/alertq-demo.XXXXXX)
 chmod 755 "$demo"
 pids=()
 cleanup() {
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+	# the last started first: workers and serve leave the group and close
+	# their clients while the broker they talk to is still there
+	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill "${pids[i]}" 2>/dev/null || true; done
 	wait 2>/dev/null || true
 	"$top/tests/tools/pg.sh" stop "$demo/pg" || true
 }
