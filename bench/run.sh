@@ -9,7 +9,7 @@
 # ceiling (1000000), BENCH_LATENCY_S seconds of the latency run (15);
 # BENCH_KEEP=1 keeps the work directory (logs, receiver records);
 # BENCH_ONLY="latency peers" runs only the stages named (ceiling submit
-# throughput latency notify memory peers); BENCH_PEERS=1 installs
+# throughput latency notify memory backlog peers); BENCH_PEERS=1 installs
 # Debian's prometheus-alertmanager when it is missing (the peer stage runs
 # whenever it is installed, BENCH_PEERS=0 skips it).
 set -euo pipefail
@@ -26,7 +26,7 @@ partitions=12
 bin=$build
 tools=$build/bench
 
-only=${BENCH_ONLY:-ceiling submit throughput latency notify memory peers}
+only=${BENCH_ONLY:-ceiling submit throughput latency notify memory backlog peers}
 stage() { [[ " $only " == *" $1 "* ]]; }
 
 say() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
@@ -347,6 +347,32 @@ stop_broker
 row "worker resident memory, 50k checks" "$(mb "$rss50") MB" "$(mb "$consumer_rss") MB (bare consumer, 100k events)" "$(ratio "$rss50" "$consumer_rss")"
 row "worker resident memory, 100k checks" "$(mb "$rss100") MB" "$(mb "$consumer_rss") MB" "$(ratio "$rss100" "$consumer_rss")"
 
+fi
+
+# --- 7. memory with a backlog: 1M results waiting on 48 partitions ---
+if stage backlog; then
+say "7. backlog: $results results for 100k checks waiting on 48 partitions, then one worker"
+saved_partitions=$partitions
+partitions=48
+start_broker backlog
+new_db backlog
+start_sink "$work/backlog.sink"
+"$tools/bench_gen" "$config" load "$results" 100000 0 10 >"$work/backlog.gen" 2>&1 ||
+	die "backlog: the generator failed (see $work/backlog.gen)"
+t0=$(date +%s%6N)
+start_workers backlog 1
+t1=$(wait_applied "$results" 600) || die "backlog: not applied within 600 s ($(applied) of $results)"
+backlog_peak=$(hwm_kib "${workers[0]}")
+no_loss backlog
+budget=$(grep -o 'prefetch: [0-9]* MiB over [0-9]* partition' "$work/backlog.worker1.log" | head -n 1 || true)
+stop_workers
+stop_sink
+stop_broker
+partitions=$saved_partitions
+row "worker peak resident memory, 100k checks, $((results / 1000))k-result backlog on 48 partitions (${budget:-prefetch budget not logged})" \
+	"$(mb "$backlog_peak") MB" "64 MB (target)" "$(ratio "$backlog_peak" 65536)"
+row "worker throughput draining that backlog (from the worker's start, group join included)" \
+	"$(rate "$results" $((t1 - t0)))/s" "$consume_rate/s (raw consume)" "$(ratio "$(rate "$results" $((t1 - t0)))" "$consume_rate")"
 fi
 
 # --- 8. the peer: Prometheus Alertmanager, same machine, same sink ---
