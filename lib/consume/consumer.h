@@ -15,11 +15,13 @@
 #define AQ_ASSIGN_MAX 512
 
 /* Prefetch: what one event is taken to cost in librdkafka's fetch queue
- * (its payload and the client's bookkeeping), the least a partition may be
- * given, the partition count assumed when the topic's cannot be told, and
- * how long it is asked for. */
+ * (its payload and the client's bookkeeping); the fewest events queued,
+ * whatever the budget: two batches, so that a batch fills while the one
+ * before it commits (with one batch, a 16 MiB budget ran 10k checks at 0.4
+ * of the rate); the least a partition gets of a fetch; the partition count
+ * assumed when the topic's cannot be told, and how long it is asked for. */
 #define AQ_PREFETCH_EVENT_BYTES 512
-#define AQ_PREFETCH_MIN_EVENTS 100
+#define AQ_PREFETCH_MIN_EVENTS (2 * AQ_BATCH_MAX)
 #define AQ_PREFETCH_PARTITION_MIN_BYTES (64 * 1024)
 #define AQ_PREFETCH_FETCH_MIN_BYTES (1024 * 1024)
 #define AQ_PREFETCH_FETCH_MAX_BYTES (64 * 1024 * 1024)

@@ -85,9 +85,9 @@ START_TEST(prefetch_budget_is_divided_among_partitions)
 		int budget_mb, partitions;
 		long long min_messages, max_kbytes, fetch_max_bytes, partition_fetch_bytes;
 	} cases[] = {
-		{ 16, 48, 16384, 8192, 8388608, 174762 },          /* 8 MiB / 48 */
-		{ 16, 1, 16384, 8192, 8388608, 8388608 },          /* one partition takes it all */
-		{ 1, 512, 1024, 512, 1048576, 65536 },             /* below the floors */
+		{ 16, 48, 40000, 8192, 8388608, 174762 },          /* 8 MiB / 48; two batches queued */
+		{ 16, 1, 40000, 8192, 8388608, 8388608 },          /* one partition takes it all */
+		{ 1, 512, 40000, 512, 1048576, 65536 },            /* below the floors */
 		{ 1024, 12, 1048576, 524288, 67108864, 44739242 }, /* a response is capped */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -99,7 +99,8 @@ START_TEST(prefetch_budget_is_divided_among_partitions)
 		ck_assert_int_eq(p.partition_fetch_bytes, cases[i].partition_fetch_bytes);
 		/* queue and fetch together stay within the budget, floors aside */
 		long long budget = cases[i].budget_mb * 1024LL * 1024;
-		if (cases[i].partition_fetch_bytes > AQ_PREFETCH_PARTITION_MIN_BYTES)
+		if (cases[i].partition_fetch_bytes > AQ_PREFETCH_PARTITION_MIN_BYTES &&
+		    cases[i].min_messages > AQ_PREFETCH_MIN_EVENTS)
 			ck_assert_int_le(p.queued_min_messages * AQ_PREFETCH_EVENT_BYTES +
 						 p.partition_fetch_bytes * cases[i].partitions,
 					 budget);
