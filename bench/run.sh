@@ -364,7 +364,7 @@ start_workers backlog 1
 t1=$(wait_applied "$results" 600) || die "backlog: not applied within 600 s ($(applied) of $results)"
 backlog_peak=$(hwm_kib "${workers[0]}")
 no_loss backlog
-budget=$(grep -o 'prefetch: [0-9]* MiB over [0-9]* partition' "$work/backlog.worker1.log" | head -n 1 || true)
+budget=$(grep -o 'prefetch: [0-9]* MiB over [0-9]* partition(s)' "$work/backlog.worker1.log" | head -n 1 || true)
 stop_workers
 stop_sink
 stop_broker
