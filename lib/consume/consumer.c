@@ -283,11 +283,11 @@ static int property_given(const struct aq_config *cfg, const char *key)
 
 /* The number of partitions of cfg's topic, asked of the cluster with a
  * short-lived client configured as the consumer is (security settings
- * included); AQ_PREFETCH_PARTITIONS_UNKNOWN when it cannot be told. */
+ * included); -1 when it cannot be told. */
 static int topic_partitions(const struct aq_config *cfg)
 {
 	char err[512];
-	int count = AQ_PREFETCH_PARTITIONS_UNKNOWN;
+	int count = -1;
 	rd_kafka_conf_t *conf = aq_kafka_conf(cfg, AQ_KAFKA_READER, err, sizeof(err));
 	if (!conf)
 		return count;
@@ -332,43 +332,53 @@ int aq_prefetch_limits(int budget_mb, int partitions, struct aq_prefetch *out)
 	return 0;
 }
 
-/* Sets the consumer's prefetch limits from the budget and the topic's
- * partition count: librdkafka's limits are fixed when the client is made,
- * and a worker may be assigned every partition, so a fetch response gives
- * each partition of the topic its share. A limit the operator set in
- * kafka.properties stands. Returns 0, or -1 with the reason in err. */
-static int set_prefetch(struct worker *w, rd_kafka_conf_t *conf, char *err, size_t errlen)
+int aq_prefetch_conf(const struct aq_config *cfg, int partitions, rd_kafka_conf_t *conf,
+		     struct aq_prefetch *p, char *err, size_t errlen)
 {
-	struct aq_prefetch p;
-	int partitions = topic_partitions(&w->cfg);
-	if (aq_prefetch_limits(w->cfg.prefetch_budget_mb, partitions, &p) != 0) {
-		snprintf(err, errlen, "kafka.prefetch_budget_mb: %d is not a budget",
-			 w->cfg.prefetch_budget_mb);
+	if (aq_prefetch_limits(cfg->prefetch_budget_mb, partitions, p) != 0) {
+		snprintf(err, errlen, "kafka.prefetch_budget_mb: %d MiB over %d partition(s) is no budget",
+			 cfg->prefetch_budget_mb, partitions);
 		return -1;
 	}
 	const struct {
 		const char *key;
 		long long value;
 	} limits[] = {
-		{ "queued.min.messages", p.queued_min_messages },
-		{ "queued.max.messages.kbytes", p.queued_max_kbytes },
-		{ "max.partition.fetch.bytes", p.partition_fetch_bytes },
-		{ "fetch.max.bytes", p.fetch_max_bytes },
+		{ "queued.min.messages", p->queued_min_messages },
+		{ "queued.max.messages.kbytes", p->queued_max_kbytes },
+		{ "max.partition.fetch.bytes", p->partition_fetch_bytes },
+		{ "fetch.max.bytes", p->fetch_max_bytes },
 	};
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
 		char value[32];
-		if (property_given(&w->cfg, limits[i].key))
+		if (property_given(cfg, limits[i].key))
 			continue;
 		snprintf(value, sizeof(value), "%lld", limits[i].value);
 		if (aq_kafka_set(conf, limits[i].key, value, err, errlen) != 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* Sets the consumer's prefetch limits from the budget and the topic's
+ * partition count, asked of the cluster: librdkafka's limits are fixed when
+ * the client is made, and a worker may be assigned every partition, so a
+ * fetch response gives each partition of the topic its share. Returns 0, or
+ * -1 with the reason in err. */
+static int set_prefetch(struct worker *w, rd_kafka_conf_t *conf, char *err, size_t errlen)
+{
+	struct aq_prefetch p;
+	int partitions = topic_partitions(&w->cfg);
+	int known = partitions > 0;
+	if (!known)
+		partitions = AQ_PREFETCH_PARTITIONS_UNKNOWN;
+	if (aq_prefetch_conf(&w->cfg, partitions, conf, &p, err, errlen) != 0)
+		return -1;
 	w->prefetch_partitions = partitions;
 	aq_log(AQ_LOG_INFO,
 	       "prefetch: %d MiB over %d partition(s)%s: %lld events or %lld KiB queued, %lld KiB a "
 	       "partition in a fetch",
-	       w->cfg.prefetch_budget_mb, partitions,
-	       partitions == AQ_PREFETCH_PARTITIONS_UNKNOWN ? " (the topic's count unknown)" : "",
+	       w->cfg.prefetch_budget_mb, partitions, known ? "" : " (the topic's count not known)",
 	       (long long)p.queued_min_messages, (long long)p.queued_max_kbytes,
 	       (long long)p.partition_fetch_bytes / 1024);
 	return 0;

@@ -43,6 +43,14 @@ struct aq_prefetch {
  * 1. */
 int aq_prefetch_limits(int budget_mb, int partitions, struct aq_prefetch *out);
 
+/* Sets into conf (a consumer's, from aq_kafka_conf) the limits of
+ * cfg->prefetch_budget_mb over partitions, each unless cfg's
+ * kafka.properties gives it (the operator's value stands), and fills p with
+ * them. Returns 0, or -1 with the reason in err (a budget or partition count
+ * below 1, or a value librdkafka refuses). */
+int aq_prefetch_conf(const struct aq_config *cfg, int partitions, rd_kafka_conf_t *conf,
+		     struct aq_prefetch *p, char *err, size_t errlen);
+
 /* Creates w->consumer from w->cfg and subscribes it to the topic. Its
  * prefetch is bounded by kafka.prefetch_budget_mb over all the topic's
  * partitions (see aq_prefetch_limits; asked of the cluster first). On

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alertq/kafka.h"
 #include "base/utf8.h"
 #include "consume/consumer.h"
 #include "consume/deadletter.h"
@@ -111,6 +112,43 @@ START_TEST(prefetch_budget_is_divided_among_partitions)
 }
 END_TEST
 
+/* What the budget derives goes into the consumer's configuration, except a
+ * limit the operator gave in kafka.properties. */
+START_TEST(prefetch_limits_set_unless_given)
+{
+	char brokers[] = "127.0.0.1:9", group[] = "g", key[] = "queued.min.messages", given[] = "123";
+	struct aq_kafka_property property = { .key = key, .value = given };
+	struct aq_config cfg = { 0 };
+	cfg.brokers = brokers;
+	cfg.group = group;
+	cfg.properties = &property;
+	cfg.nproperties = 1;
+	cfg.prefetch_budget_mb = 16;
+	char err[512];
+	rd_kafka_conf_t *conf = aq_kafka_conf(&cfg, AQ_KAFKA_CONSUMER, err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	struct aq_prefetch p;
+	ck_assert_int_eq(aq_prefetch_conf(&cfg, 48, conf, &p, err, sizeof(err)), 0);
+	static const struct {
+		const char *key, *want;
+	} want[] = {
+		{ "queued.min.messages", "123" },
+		{ "queued.max.messages.kbytes", "8192" },
+		{ "fetch.max.bytes", "8388608" },
+		{ "max.partition.fetch.bytes", "174762" },
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char value[64];
+		size_t size = sizeof(value);
+		ck_assert_int_eq(rd_kafka_conf_get(conf, want[i].key, value, &size), RD_KAFKA_CONF_OK);
+		ck_assert_str_eq(value, want[i].want);
+	}
+	ck_assert_int_eq(aq_prefetch_conf(&cfg, 0, conf, &p, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "prefetch_budget_mb"));
+	rd_kafka_conf_destroy(conf);
+}
+END_TEST
+
 int main(void)
 
 {
@@ -119,6 +157,7 @@ int main(void)
 	tcase_add_test(tc, dead_letter_reasons_are_clean_and_bounded);
 	tcase_add_test(tc, dead_letter_reason_cut_inside_a_character);
 	tcase_add_test(tc, prefetch_budget_is_divided_among_partitions);
+	tcase_add_test(tc, prefetch_limits_set_unless_given);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
