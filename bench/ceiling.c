@@ -24,6 +24,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "alertq/event.h"
+#include "alertq/kafka.h"
 
 #define POOL 4096
 #define LATENCY_MAX 100000
@@ -49,18 +50,19 @@ static void set(rd_kafka_conf_t *conf, const char *key, const char *value)
 		die(key, errstr);
 }
 
-/* A producer configured as alertq's own (idempotent, acks=all, zstd,
- * linger.ms=5): the ceiling differs from alertq only in doing no work. */
+/* A producer configured as alertq's own (idempotent, acks=all, zstd;
+ * linger.ms as a bulk producer's, or 0 as one that sends results one at a
+ * time): the ceiling differs from alertq only in doing no work. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
 
-static rd_kafka_t *producer_new(const char *brokers)
+static rd_kafka_t *producer_new(const char *brokers, int bulk)
 {
 	char errstr[512];
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	set(conf, "bootstrap.servers", brokers);
 	set(conf, "enable.idempotence", "true");
 	set(conf, "acks", "all");
-	set(conf, "linger.ms", "5");
+	set(conf, "linger.ms", bulk ? AQ_KAFKA_BULK_LINGER_MS : "0");
 	set(conf, "compression.type", "zstd");
 	set(conf, "queue.buffering.max.messages", "1000000");
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -80,7 +82,7 @@ static rd_kafka_t *consumer_new(const char *brokers, const char *topic, int64_t 
 	set(conf, "bootstrap.servers", brokers);
 	set(conf, "group.id", "bench-ceiling");
 	set(conf, "enable.auto.commit", "false");
-	set(conf, "fetch.wait.max.ms", "10");
+	set(conf, "fetch.wait.max.ms", AQ_KAFKA_FETCH_WAIT_MS);
 	set(conf, "queued.min.messages", "1000000");
 	set(conf, "enable.partition.eof", "false");
 	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
@@ -165,7 +167,7 @@ static int cmd_produce(const char *brokers, const char *topic, long count, long 
 	static size_t lens[POOL];
 	static char keys[POOL][32];
 	make_pool(bufs, lens, keys, checks);
-	rd_kafka_t *rk = producer_new(brokers);
+	rd_kafka_t *rk = producer_new(brokers, 1);
 	/* the topic's metadata first, so the timing is of producing only */
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_topic_t *t = rd_kafka_topic_new(rk, topic, NULL);
@@ -299,7 +301,7 @@ static int cmd_latency(const char *brokers, const char *topic, double rate, doub
 			rd_kafka_message_destroy(m);
 	}
 	struct pace p = { .rate = rate, .seconds = seconds };
-	p.rk = producer_new(brokers);
+	p.rk = producer_new(brokers, 0);
 	p.topic = rd_kafka_topic_new(p.rk, topic, NULL);
 	static int64_t lat[LATENCY_MAX];
 	long n = 0;

@@ -146,7 +146,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 2;
 	}
-	aq_publisher_t *pub = aq_publisher_new(&cfg, err, sizeof(err));
+	/* load is bulk; pace sends one result at a time, as a probe does */
+	int bulk = argc >= 3 && strcmp(argv[2], "load") == 0;
+	aq_publisher_t *pub = bulk ? aq_publisher_new_bulk(&cfg, err, sizeof(err))
+				   : aq_publisher_new(&cfg, err, sizeof(err));
 	if (!pub) {
 		fprintf(stderr, "bench_gen: %s\n", err);
 		return 1;

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # run.sh - the benchmark, in one command: builds alertq, starts its own dev
 # broker and PostgreSQL, measures Kafka's ceiling and alertq beside it in the
-# same run, prints the table and writes it to bench/results.md (or $1).
+# same run -- and Prometheus Alertmanager, the peer, when it is installed --
+# prints the tables and writes them to bench/results.md (or $1).
 #
 # Sizes (environment): BENCH_RESULTS throughput results per run (1000000),
 # BENCH_SUBMIT lines for submit --file (200000), BENCH_CEILING events for the
 # ceiling (1000000), BENCH_LATENCY_S seconds of the latency run (15);
-# BENCH_KEEP=1 keeps the work directory (logs, receiver records).
+# BENCH_KEEP=1 keeps the work directory (logs, receiver records);
+# BENCH_ONLY="latency peers" runs only the stages named (ceiling submit
+# throughput latency notify memory backlog peers); BENCH_PEERS=1 installs
+# Debian's prometheus-alertmanager when it is missing (the peer stage runs
+# whenever it is installed, BENCH_PEERS=0 skips it).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +25,9 @@ notify_n=50000
 partitions=12
 bin=$build
 tools=$build/bench
+
+only=${BENCH_ONLY:-ceiling submit throughput latency notify memory backlog peers}
+stage() { [[ " $only " == *" $1 "* ]]; }
 
 say() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
 die() { say "run.sh: $*"; exit 1; }
@@ -160,14 +168,24 @@ no_loss() {
 }
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; }
 rate() { awk -v n="$1" -v us="$2" 'BEGIN { printf "%.0f", n / (us / 1e6) }'; }
 
 rows=()
+# pct P [FILE]: the P-quantile (0..1) of sorted microseconds, in ms
+pct() { awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p); if (i < 1) i = 1; if (i > NR) i = NR; printf "%.1f", v[i] / 1000 }' "${2:-$work/latency.us}"; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 # row FIGURE VALUE CEILING RATIO-NOTE
 row() { rows+=("| $1 | $2 | $3 | $4 |"); say "$1: $2 (ceiling $3, $4)"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3g", a / b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.3g", a / b }'; }
+
+# figures of stages not run (BENCH_ONLY) are 0 and their ratios "-"
+aq_ingest=0 aq_notify=0 aq_peak50=0 p50=0 p99=0
+produce_rate=0 consume_rate=0 decode_rate=0 consumer_rss=0 http_rate=0
+ceil_p50=0 ceil_p99=0 ceil_max=0
 
 # --- 1. the ceiling ---
+if stage ceiling; then
 say "1. ceiling: $ceiling_n events produced and consumed with librdkafka alone"
 start_broker ceiling
 line=$("$tools/bench_ceiling" produce "$brokers" alertq.checks "$ceiling_n" 100000) || die "ceiling: produce failed: $line"
@@ -181,8 +199,6 @@ line=$("$tools/bench_ceiling" marks "$brokers" alertq.checks)
 [ "$(field low "$line")" = 0 ] || die "ceiling: the broker dropped events ($line)"
 line=$("$tools/bench_ceiling" consume "$brokers" alertq.checks 100000) || die "ceiling: consume failed: $line"
 consumer_rss=$(field rss_kib "$line")
-line=$("$tools/bench_ceiling" latency "$brokers" alertq.checks.dlq 200 "$latency_s") || die "ceiling: latency failed: $line"
-ceil_p50=$(field p50_us "$line"); ceil_p99=$(field p99_us "$line"); ceil_max=$(field max_us "$line")
 stop_broker
 start_sink "$work/http-ceiling.sink"
 line=$("$tools/bench_ceiling" http "http://127.0.0.1:$sink_port/hook" "$notify_n" 4) || die "ceiling: http failed: $line"
@@ -192,7 +208,10 @@ row "raw produce (librdkafka, alertq's producer settings)" "$produce_rate/s" "-"
 row "raw consume (librdkafka, no processing)" "$consume_rate/s" "-" "-"
 row "raw consume + alertq decode" "$decode_rate/s" "$consume_rate/s" "$(ratio "$decode_rate" "$consume_rate")"
 
+fi
+
 # --- 2. submit --file ---
+if stage submit; then
 say "2. alertq-producer submit --file, $submit_n lines"
 start_broker submit
 awk -v n="$submit_n" 'BEGIN { for (i = 0; i < n; i++)
@@ -209,7 +228,10 @@ submit_rate=$(rate "$submit_n" $((t1 - t0)))
 row "submit --file ($submit_n lines, whole command)" "$submit_rate/s" "$produce_rate/s (raw produce)" \
 	"$(ratio "$submit_rate" "$produce_rate")"
 
+fi
+
 # --- 3. worker throughput, state durable ---
+if stage throughput; then
 for nw in 1 2; do
 	for checks in 10000 100000; do
 		name=tp${nw}w${checks}
@@ -232,14 +254,21 @@ for nw in 1 2; do
 		stop_sink
 		stop_broker
 		value=$(rate "$results" $((t1 - t0)))
+		[ "$nw-$checks" = 1-10000 ] && aq_ingest=$value
 		row "worker throughput, $nw worker(s), $((checks / 1000))k checks ($results results, $transitions transitions)" \
 			"$value/s" "$consume_rate/s (raw consume)" "$(ratio "$value" "$consume_rate")"
 	done
 done
 
+fi
+
 # --- 4. produce -> webhook latency ---
+if stage latency; then
 say "4. latency: 200 results/s for $latency_s s, every one a transition"
 start_broker latency
+# the floor: librdkafka alone, the same producer and consumer settings
+line=$("$tools/bench_ceiling" latency "$brokers" alertq.checks.dlq 200 "$latency_s") || die "ceiling: latency failed: $line"
+ceil_p50=$(field p50_us "$line"); ceil_p99=$(field p99_us "$line"); ceil_max=$(field max_us "$line")
 new_db latency
 start_sink "$work/latency.sink"
 start_workers latency 1
@@ -258,14 +287,16 @@ awk 'NR == FNR { sent[$1] = $2; next } ($3 in sent) && !($3 in seen) { seen[$3] 
 	"$work/latency.sends" "$work/latency.sink" | sort -n >"$work/latency.us"
 got=$(wc -l <"$work/latency.us")
 [ "$got" = "$sent" ] || die "latency: $got of $sent results reached the webhook"
-pct() { awk -v p="$1" '{ v[NR] = $1 } END { i = int(NR * p); if (i < 1) i = 1; if (i > NR) i = NR; printf "%.1f", v[i] / 1000 }' "$work/latency.us"; }
 p50=$(pct 0.5); p99=$(pct 0.99); pmax=$(pct 1)
 ms() { awk -v us="$1" 'BEGIN { printf "%.1f", us / 1000 }'; }
 row "produce -> webhook p50 ($sent results at 200/s)" "$p50 ms" "$(ms "$ceil_p50") ms (produce -> consume)" "$(ratio "$p50" "$(ms "$ceil_p50")")"
 row "produce -> webhook p99" "$p99 ms" "$(ms "$ceil_p99") ms" "$(ratio "$p99" "$(ms "$ceil_p99")")"
 row "produce -> webhook max" "$pmax ms" "$(ms "$ceil_max") ms" "$(ratio "$pmax" "$(ms "$ceil_max")")"
 
+fi
+
 # --- 5. notifications for 50k new alerts ---
+if stage notify; then
 say "5. notifications: $notify_n new CRITICAL alerts to the webhook"
 start_broker notify
 new_db notify
@@ -287,10 +318,14 @@ distinct=$(awk '{ print $2 }' "$work/notify.sink" | sort -u | wc -l)
 # when the last distinct notification first arrived
 t1=$(awk '!($2 in seen) { seen[$2] = 1; last = $1 } END { print last }' "$work/notify.sink")
 value=$(rate "$notify_n" $((t1 - t0)))
+aq_notify=$value
 row "distinct notifications to the webhook, $((notify_n / 1000))k new alerts" "$value/s" \
 	"$http_rate/s (libcurl alone, 4 connections)" "$(ratio "$value" "$http_rate")"
 
+fi
+
 # --- 6. resident memory ---
+if stage memory; then
 say "6. memory: one worker after 50k and 100k distinct checks"
 start_broker memory
 new_db memory
@@ -300,6 +335,7 @@ start_workers memory 1
 wait_applied 50000 300 >/dev/null || die "memory: 50k not applied"
 sleep 1
 rss50=$(rss_kib "${workers[0]}")
+aq_peak50=$(hwm_kib "${workers[0]}")
 "$tools/bench_gen" "$config" load 50000 100000 50000 10 >"$work/memory.gen2" 2>&1 || die "memory: generator failed"
 wait_applied 100000 300 >/dev/null || die "memory: 100k not applied"
 sleep 1
@@ -308,9 +344,143 @@ no_loss memory
 stop_workers
 stop_sink
 stop_broker
-mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 row "worker resident memory, 50k checks" "$(mb "$rss50") MB" "$(mb "$consumer_rss") MB (bare consumer, 100k events)" "$(ratio "$rss50" "$consumer_rss")"
 row "worker resident memory, 100k checks" "$(mb "$rss100") MB" "$(mb "$consumer_rss") MB" "$(ratio "$rss100" "$consumer_rss")"
+
+fi
+
+# --- 7. memory with a backlog: 1M results waiting on 48 partitions ---
+if stage backlog; then
+say "7. backlog: $results results for 100k checks waiting on 48 partitions, then one worker"
+saved_partitions=$partitions
+partitions=48
+start_broker backlog
+new_db backlog
+start_sink "$work/backlog.sink"
+"$tools/bench_gen" "$config" load "$results" 100000 0 10 >"$work/backlog.gen" 2>&1 ||
+	die "backlog: the generator failed (see $work/backlog.gen)"
+t0=$(date +%s%6N)
+start_workers backlog 1
+t1=$(wait_applied "$results" 600) || die "backlog: not applied within 600 s ($(applied) of $results)"
+backlog_peak=$(hwm_kib "${workers[0]}")
+no_loss backlog
+budget=$(grep -o 'prefetch: [0-9]* MiB over [0-9]* partition(s)' "$work/backlog.worker1.log" | head -n 1 || true)
+stop_workers
+stop_sink
+stop_broker
+partitions=$saved_partitions
+row "worker peak resident memory, 100k checks, $((results / 1000))k-result backlog on 48 partitions (${budget:-prefetch budget not logged})" \
+	"$(mb "$backlog_peak") MB" "64 MB (target)" "$(ratio "$backlog_peak" 65536)"
+row "worker throughput draining that backlog (from the worker's start, group join included)" \
+	"$(rate "$results" $((t1 - t0)))/s" "$consume_rate/s (raw consume)" "$(ratio "$(rate "$results" $((t1 - t0)))" "$consume_rate")"
+fi
+
+# --- 8. the peer: Prometheus Alertmanager, same machine, same sink ---
+am_bin=/usr/bin/prometheus-alertmanager
+peer_rows=()
+am_config=$work/alertmanager.yml
+if stage peers && [ "${BENCH_PEERS:-}" != 0 ]; then
+if [ ! -x "$am_bin" ] && [ "${BENCH_PEERS:-}" = 1 ]; then
+	say "installing Debian's prometheus-alertmanager (BENCH_PEERS=1)"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null 2>&1 ||
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; } ||
+		die "cannot install prometheus-alertmanager"
+fi
+if [ -x "$am_bin" ]; then
+am_version="Alertmanager $("$am_bin" --version 2>&1 | sed -n 's/.*version \([^ ]*\).*/\1/p' | head -n 1)"
+say "8. peer: $am_version"
+# no grouping delay, one group per alert, nothing resolved by timeout
+# during the run: every alert posted is one notification, sent at once
+cat >"$am_config" <<EOF
+global:
+  resolve_timeout: 1h
+route:
+  receiver: sink
+  group_by: ['...']
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: sink
+    webhook_configs:
+      - url: http://127.0.0.1:$sink_port/hook
+        send_resolved: false
+EOF
+am_port=$(free_port)
+am_url=http://127.0.0.1:$am_port
+# start_am NAME: a fresh Alertmanager (own storage, no cluster); sets am_pid
+start_am() {
+	"$am_bin" --config.file="$am_config" --storage.path="$work/$1" \
+		--web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= \
+		--log.level=warn >"$work/$1.log" 2>&1 &
+	am_pid=$!
+	pids+=("$am_pid")
+	for _ in $(seq 100); do
+		curl -fs "$am_url/-/ready" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	die "Alertmanager did not start (see $work/$1.log)"
+}
+stop_am() { kill "$am_pid" 2>/dev/null || true; wait "$am_pid" 2>/dev/null || true; }
+peer=$top/bench/peer_am.py
+
+say "8a. peer ingest: $results alerts over 10k label sets, 2 connections"
+start_am am-ingest
+start_sink "$work/am-ingest.sink"
+line=$(/usr/bin/python3 "$peer" "$am_url" load "$results" 10000 2) || die "peer ingest failed: $line"
+am_ingest=$(field rate "$line")
+stop_am
+stop_sink
+
+say "8b. peer notifications: $notify_n new alerts"
+start_am am-notify
+start_sink "$work/am-notify.sink"
+line=$(/usr/bin/python3 "$peer" "$am_url" load "$notify_n" "$notify_n" 2) || die "peer notify failed: $line"
+t0=$(field start_us "$line")
+for _ in $(seq 1200); do
+	[ "$(awk '{ print $3 }' "$work/am-notify.sink" | sort -u | wc -l)" -ge "$notify_n" ] && break
+	sleep 0.1
+done
+am_peak=$(hwm_kib "$am_pid")
+am_rss=$(rss_kib "$am_pid")
+stop_am
+stop_sink
+distinct=$(awk '{ print $3 }' "$work/am-notify.sink" | sort -u | wc -l)
+[ "$distinct" -ge "$notify_n" ] || die "peer: $distinct of $notify_n alerts reached the webhook"
+t1=$(awk '!($3 in seen) { seen[$3] = 1; last = $1 } END { print last }' "$work/am-notify.sink")
+am_notify=$(rate "$notify_n" $((t1 - t0)))
+
+say "8c. peer latency: 200 new alerts/s for $latency_s s"
+start_am am-latency
+start_sink "$work/am-latency.sink"
+/usr/bin/python3 "$peer" "$am_url" pace 200 "$latency_s" "$work/am-latency.sends" >"$work/am-latency.gen" 2>&1 ||
+	die "peer latency: the poster failed (see $work/am-latency.gen)"
+sent=$(wc -l <"$work/am-latency.sends")
+for _ in $(seq 100); do
+	[ "$(awk '{ print $3 }' "$work/am-latency.sink" | sort -u | wc -l)" -ge "$sent" ] && break
+	sleep 0.1
+done
+stop_am
+stop_sink
+awk 'NR == FNR { sent[$1] = $2; next } ($3 in sent) && !($3 in seen) { seen[$3] = 1; print $1 - sent[$3] }' \
+	"$work/am-latency.sends" "$work/am-latency.sink" | sort -n >"$work/am-latency.us"
+got=$(wc -l <"$work/am-latency.us")
+[ "$got" = "$sent" ] || die "peer latency: $got of $sent alerts reached the webhook"
+am_p50=$(pct 0.5 "$work/am-latency.us")
+am_p99=$(pct 0.99 "$work/am-latency.us")
+
+# peer_row FIGURE ALERTQ-TEXT PEER-TEXT ALERTQ PEER
+peer_row() { peer_rows+=("| $1 | $2 | $3 | $(ratio "$4" "$5") |"); say "peer: $1: alertq $2, Alertmanager $3"; }
+peer_row "ingest, 10k distinct checks / label sets ($results results)" "$aq_ingest/s" "$am_ingest/s" "$aq_ingest" "$am_ingest"
+peer_row "distinct notifications/s to the webhook, $((notify_n / 1000))k new alerts" "$aq_notify/s" "$am_notify/s" "$aq_notify" "$am_notify"
+peer_row "p50 result (alert) -> webhook at 200/s" "$p50 ms" "$am_p50 ms" "$p50" "$am_p50"
+peer_row "p99 result (alert) -> webhook at 200/s" "$p99 ms" "$am_p99 ms" "$p99" "$am_p99"
+peer_row "peak resident memory, 50k checks (alerts)" "$(mb "$aq_peak50") MB" "$(mb "$am_peak") MB" "$aq_peak50" "$am_peak"
+else
+	say "8. peer: prometheus-alertmanager is not installed (BENCH_PEERS=1 installs it); skipped"
+fi
+fi
 
 # --- the table ---
 {
@@ -324,6 +494,27 @@ row "worker resident memory, 100k checks" "$(mb "$rss100") MB" "$(mb "$consumer_
 	echo "| figure | value | ceiling | ratio |"
 	echo "| --- | --- | --- | --- |"
 	printf '%s\n' "${rows[@]}"
+	if [ ${#peer_rows[@]} -gt 0 ]; then
+		echo
+		echo "## Beside $am_version: same machine, same sink, same run"
+		echo
+		echo "Alerts posted to its API v2 (/api/v2/alerts) in posts of 1000 over 2 kept-alive"
+		echo "connections (bench/peer_am.py; one alert a post when paced at 200/s), each with an"
+		echo "event_id label that bench_sink records. alertq's figures are those of the table"
+		echo "above (peak resident memory: VmHWM of the worker at 50k checks). Ratio = alertq /"
+		echo "Alertmanager: above 1 is better for rates, below 1 for latency and memory."
+		echo "Alertmanager keeps alerts in memory; alertq commits state before it notifies."
+		echo
+		echo "| figure | alertq | Alertmanager | ratio |"
+		echo "| --- | --- | --- | --- |"
+		printf '%s\n' "${peer_rows[@]}"
+		echo
+		echo "Alertmanager's configuration:"
+		echo
+		echo '```yaml'
+		sed "s/:$sink_port\//:SINK_PORT\//" "$am_config"
+		echo '```'
+	fi
 } >"$out"
 echo
 cat "$out"

@@ -80,7 +80,8 @@ static int submit_main(int argc, char **argv, const struct aq_config *cfg)
 		aq_submit_request_release(&req);
 		return EXIT_OK;
 	}
-	aq_publisher_t *pub = aq_publisher_new(cfg, err, sizeof(err));
+	aq_publisher_t *pub = req.file ? aq_publisher_new_bulk(cfg, err, sizeof(err))
+				       : aq_publisher_new(cfg, err, sizeof(err));
 	if (!pub) {
 		aq_log(AQ_LOG_ERROR, "%s", err);
 		aq_submit_request_release(&req);

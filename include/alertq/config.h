@@ -214,6 +214,9 @@ struct aq_channel {
 #define AQ_GROUP_BY_MAX 32
 
 #define AQ_STATE_MAX_CHECKS_DEFAULT 100000
+/* kafka.prefetch_budget_mb: default and highest */
+#define AQ_PREFETCH_BUDGET_DEFAULT_MB 16
+#define AQ_PREFETCH_BUDGET_MAX_MB 1024
 #define AQ_STATE_MAX_CHECKS_LIMIT 10000000
 #define AQ_STATE_RETENTION_DEFAULT_MS (90LL * 24 * 3600 * 1000)
 
@@ -285,6 +288,10 @@ struct aq_config {
 	struct aq_inhibit *inhibits;
 	size_t ninhibits;
 	int64_t inhibit_wait_ms; /* 0..366d, default AQ_INHIBIT_WAIT_DEFAULT_MS */
+	/* kafka.prefetch_budget_mb: what one worker's consumer may hold
+	 * fetched ahead, all partitions together, in MiB
+	 * (1..AQ_PREFETCH_BUDGET_MAX_MB, default AQ_PREFETCH_BUDGET_DEFAULT_MB) */
+	int prefetch_budget_mb;
 };
 
 /* Loads and checks the file at path into cfg (which must be zeroed). Every

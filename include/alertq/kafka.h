@@ -9,10 +9,16 @@
 #include "alertq/config.h"
 
 enum aq_kafka_role {
-	AQ_KAFKA_PRODUCER, /* idempotent, acks=all */
-	AQ_KAFKA_CONSUMER, /* the worker group: manual offsets */
-	AQ_KAFKA_READER,   /* replay: a private group that never commits */
+	AQ_KAFKA_PRODUCER,      /* idempotent, acks=all, a result leaves at once */
+	AQ_KAFKA_CONSUMER,      /* the worker group: manual offsets */
+	AQ_KAFKA_READER,        /* replay: a private group that never commits */
+	AQ_KAFKA_PRODUCER_BULK, /* as AQ_KAFKA_PRODUCER, lingering to fill batches */
 };
+
+/* linger.ms of a bulk producer, and the consumers' fetch.wait.max.ms (what
+ * a result waits at worst on the development broker). */
+#define AQ_KAFKA_BULK_LINGER_MS "10"
+#define AQ_KAFKA_FETCH_WAIT_MS "1"
 
 /* A new configuration for role: bootstrap.servers from cfg, alertq's
  * defaults for the role, then cfg's kafka.properties (which win). Returns

@@ -10,9 +10,14 @@
 
 typedef struct aq_publisher aq_publisher_t;
 
-/* An idempotent producer (acks=all) for cfg's topic. NULL with the reason in
- * err. cfg must outlive it. */
+/* An idempotent producer (acks=all) for cfg's topic: each result leaves at
+ * once, for the least latency. NULL with the reason in err. cfg must outlive
+ * it. */
 aq_publisher_t *aq_publisher_new(const struct aq_config *cfg, char *err, size_t errlen);
+
+/* The same for many results in a row (`submit --file`): results linger
+ * AQ_KAFKA_BULK_LINGER_MS to fill batches; a flush sends at once. */
+aq_publisher_t *aq_publisher_new_bulk(const struct aq_config *cfg, char *err, size_t errlen);
 
 /* Flushes what is queued (up to 30 s), then frees. */
 void aq_publisher_free(aq_publisher_t *p);

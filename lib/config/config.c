@@ -28,6 +28,8 @@ static void apply_defaults(struct aq_config *cfg)
 {
 	if (cfg->state_max_checks == 0)
 		cfg->state_max_checks = AQ_STATE_MAX_CHECKS_DEFAULT;
+	if (cfg->prefetch_budget_mb == 0)
+		cfg->prefetch_budget_mb = AQ_PREFETCH_BUDGET_DEFAULT_MB;
 	if (cfg->state_retention_ms == 0)
 		cfg->state_retention_ms = AQ_STATE_RETENTION_DEFAULT_MS;
 	const char *brokers = getenv("ALERTQ_KAFKA_BROKERS");

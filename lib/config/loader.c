@@ -15,7 +15,8 @@
 
 static void load_kafka(struct loader *ld, yaml_node_t *n)
 {
-	static const char *const keys[] = { "brokers", "topic", "dead_letter_topic", "group", "properties" };
+	static const char *const keys[] = { "brokers", "topic",      "dead_letter_topic",
+					    "group",   "properties", "prefetch_budget_mb" };
 	yaml_node_t *v[NELEM(keys)];
 	struct aq_config *cfg = ld->cfg;
 	if (cfg_take_keys(ld, n, "'kafka'", "kafka", keys, NELEM(keys), v, NULL) != 0)
@@ -28,6 +29,9 @@ static void load_kafka(struct loader *ld, yaml_node_t *n)
 		cfg_set_text(ld, v[2], "'dead_letter_topic'", &cfg->dead_letter_topic);
 	if (v[3])
 		cfg_set_text(ld, v[3], "'group'", &cfg->group);
+	if (v[5])
+		cfg_set_int(ld, v[5], "'prefetch_budget_mb'", 1, AQ_PREFETCH_BUDGET_MAX_MB,
+			    &cfg->prefetch_budget_mb);
 	if (!v[4] || cfg_want_mapping(ld, v[4], "'properties'") != 0)
 		return;
 	yaml_node_t *props = v[4];

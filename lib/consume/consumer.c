@@ -1,5 +1,6 @@
-/* consumer.c - the worker's Kafka consumer: setup, rebalance, pause and
- * resume, rewinding, and the commit kept for lag monitoring */
+/* consumer.c - the worker's Kafka consumer: setup (with its prefetch
+ * bounded by one budget), rebalance, pause and resume, rewinding, and the
+ * commit kept for lag monitoring */
 #include "consume/consumer.h"
 
 #include <stdio.h>
@@ -257,12 +258,130 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 	if (rd_kafka_assignment(rk, &now) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		now = NULL;
 	partitions_text(now, holding, sizeof(holding));
+	int now_held = now ? now->cnt : 0;
 	if (now)
 		rd_kafka_topic_partition_list_destroy(now);
 	aq_log(AQ_LOG_INFO, "partitions %s: [%s]; holding [%s] (%s)", assign ? "assigned" : "revoked", listed,
 	       holding, w->cooperative ? "cooperative" : "eager");
+	if (assign && now_held > w->prefetch_partitions)
+		aq_log(AQ_LOG_WARN,
+		       "holding %d partitions, the prefetch budget was divided by %d: it can be exceeded "
+		       "until the worker restarts",
+		       now_held, w->prefetch_partitions);
 	if (assign && w->paused)
 		aq_consumer_set_paused(w, 1);
+}
+
+/* Whether kafka.properties sets key: the operator's value then stands. */
+static int property_given(const struct aq_config *cfg, const char *key)
+{
+	for (size_t i = 0; i < cfg->nproperties; i++)
+		if (strcmp(cfg->properties[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
+/* The number of partitions of cfg's topic, asked of the cluster with a
+ * short-lived client configured as the consumer is (security settings
+ * included); -1 when it cannot be told. */
+static int topic_partitions(const struct aq_config *cfg)
+{
+	char err[512];
+	int count = -1;
+	rd_kafka_conf_t *conf = aq_kafka_conf(cfg, AQ_KAFKA_READER, err, sizeof(err));
+	if (!conf)
+		return count;
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+	if (!rk) {
+		rd_kafka_conf_destroy(conf);
+		return count;
+	}
+	rd_kafka_topic_t *topic = rd_kafka_topic_new(rk, cfg->topic, NULL);
+	const struct rd_kafka_metadata *md = NULL;
+	if (topic &&
+	    rd_kafka_metadata(rk, 0, topic, &md, AQ_PREFETCH_METADATA_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+	    md->topic_cnt == 1 && !md->topics[0].err && md->topics[0].partition_cnt > 0)
+		count = md->topics[0].partition_cnt;
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	if (topic)
+		rd_kafka_topic_destroy(topic);
+	rd_kafka_destroy(rk);
+	return count;
+}
+
+int aq_prefetch_limits(int budget_mb, int partitions, struct aq_prefetch *out)
+{
+	if (budget_mb < 1 || partitions < 1)
+		return -1;
+	/* half for what waits in the queue, half for a fetch response on its
+	 * way: the queue limits hold for the one queue every partition feeds
+	 * (librdkafka compares a partition's forwarded queue), the fetch
+	 * limits for a response and for each partition in it */
+	int64_t half = (int64_t)budget_mb * 1024 * 1024 / 2;
+	int64_t events = half / AQ_PREFETCH_EVENT_BYTES;
+	int64_t per_partition = half / partitions;
+	out->queued_min_messages = events < AQ_PREFETCH_MIN_EVENTS ? AQ_PREFETCH_MIN_EVENTS : events;
+	out->queued_max_kbytes = half / 1024;
+	out->fetch_max_bytes = half < AQ_PREFETCH_FETCH_MIN_BYTES ? AQ_PREFETCH_FETCH_MIN_BYTES
+		: half > AQ_PREFETCH_FETCH_MAX_BYTES              ? AQ_PREFETCH_FETCH_MAX_BYTES
+								  : half;
+	out->partition_fetch_bytes = per_partition < AQ_PREFETCH_PARTITION_MIN_BYTES
+		? AQ_PREFETCH_PARTITION_MIN_BYTES
+		: per_partition;
+	return 0;
+}
+
+int aq_prefetch_conf(const struct aq_config *cfg, int partitions, rd_kafka_conf_t *conf,
+		     struct aq_prefetch *p, char *err, size_t errlen)
+{
+	if (aq_prefetch_limits(cfg->prefetch_budget_mb, partitions, p) != 0) {
+		snprintf(err, errlen, "kafka.prefetch_budget_mb: %d MiB over %d partition(s) is no budget",
+			 cfg->prefetch_budget_mb, partitions);
+		return -1;
+	}
+	const struct {
+		const char *key;
+		long long value;
+	} limits[] = {
+		{ "queued.min.messages", p->queued_min_messages },
+		{ "queued.max.messages.kbytes", p->queued_max_kbytes },
+		{ "max.partition.fetch.bytes", p->partition_fetch_bytes },
+		{ "fetch.max.bytes", p->fetch_max_bytes },
+	};
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+		char value[32];
+		if (property_given(cfg, limits[i].key))
+			continue;
+		snprintf(value, sizeof(value), "%lld", limits[i].value);
+		if (aq_kafka_set(conf, limits[i].key, value, err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Sets the consumer's prefetch limits from the budget and the topic's
+ * partition count, asked of the cluster: librdkafka's limits are fixed when
+ * the client is made, and a worker may be assigned every partition, so a
+ * fetch response gives each partition of the topic its share. Returns 0, or
+ * -1 with the reason in err. */
+static int set_prefetch(struct worker *w, rd_kafka_conf_t *conf, char *err, size_t errlen)
+{
+	struct aq_prefetch p;
+	int partitions = topic_partitions(&w->cfg);
+	int known = partitions > 0;
+	if (!known)
+		partitions = AQ_PREFETCH_PARTITIONS_UNKNOWN;
+	if (aq_prefetch_conf(&w->cfg, partitions, conf, &p, err, errlen) != 0)
+		return -1;
+	w->prefetch_partitions = partitions;
+	aq_log(AQ_LOG_INFO,
+	       "prefetch: %d MiB over %d partition(s)%s: %lld events or %lld KiB queued, %lld KiB a "
+	       "partition in a fetch",
+	       w->cfg.prefetch_budget_mb, partitions, known ? "" : " (the topic's count not known)",
+	       (long long)p.queued_min_messages, (long long)p.queued_max_kbytes,
+	       (long long)p.partition_fetch_bytes / 1024);
+	return 0;
 }
 
 int aq_consumer_setup(struct worker *w, char *err, size_t errlen)
@@ -271,6 +390,10 @@ int aq_consumer_setup(struct worker *w, char *err, size_t errlen)
 	rd_kafka_conf_t *conf = aq_kafka_conf(&w->cfg, AQ_KAFKA_CONSUMER, err, errlen);
 	if (!conf)
 		return -1;
+	if (set_prefetch(w, conf, err, errlen) != 0) {
+		rd_kafka_conf_destroy(conf);
+		return -1;
+	}
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance);
 	rd_kafka_conf_set_opaque(conf, w);
 	w->cooperative = conf_is_cooperative(conf);

@@ -51,6 +51,8 @@ struct worker {
 	size_t ndispatchers;
 	pthread_t ticker;
 	int ticker_started;
+	/* the prefetch budget: partitions it was divided among (consumer.c) */
+	int prefetch_partitions;
 };
 
 /* One delivery thread: sends the outbox rows of one channel. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "event/codec_internal.h"
+#include "event/direct.h"
 
 #define HEADER_LEN 10
 #define MAGIC_0 0xc3
@@ -309,11 +310,24 @@ err:
 	return NULL;
 }
 
+void aq_codec_set_direct(aq_codec_t *codec, int on)
+{
+	for (size_t i = 0; i < codec->nwriters; i++)
+		codec->writers[i].direct = on && codec->writers[i].identity &&
+			codec->writers[i].fp == codec->reader_fp;
+}
+
 aq_codec_t *aq_codec_new(char *err, size_t errlen)
 {
 	for (const struct aq_shipped_schema *s = aq_shipped_schemas; s->name; s++) {
-		if (strcmp(s->name, READER_SCHEMA_FILE) == 0)
-			return aq_codec_new_for_reader(s->json, err, errlen);
+		if (strcmp(s->name, READER_SCHEMA_FILE) != 0)
+			continue;
+		aq_codec_t *codec = aq_codec_new_for_reader(s->json, err, errlen);
+		/* the shipped schema read by itself: its bodies are decoded
+		 * directly */
+		if (codec)
+			aq_codec_set_direct(codec, 1);
+		return codec;
 	}
 	fail(err, errlen, "schema %s is not compiled in", READER_SCHEMA_FILE);
 	return NULL;
@@ -455,6 +469,7 @@ int aq_codec_encode(aq_codec_t *codec, const struct aq_result *r, void *buf, siz
 		    size_t errlen)
 {
 	codec->decoded = NULL;
+	codec->lazy_writer = NULL;
 	if (!r->message || strlen(r->message) <= AQ_MESSAGE_MAX)
 		return encode_bounded(codec, r, buf, len, err, errlen);
 
@@ -602,6 +617,7 @@ int aq_codec_decode(aq_codec_t *codec, const void *buf, size_t len, struct aq_re
 
 	memset(out, 0, sizeof(*out));
 	codec->decoded = NULL;
+	codec->lazy_writer = NULL;
 	if (!p || len < HEADER_LEN)
 		return fail(err, errlen, "message too short (%zu bytes)", p ? len : 0);
 	if (p[0] != MAGIC_0 || p[1] != MAGIC_1)
@@ -616,6 +632,16 @@ int aq_codec_decode(aq_codec_t *codec, const void *buf, size_t len, struct aq_re
 		return -1;
 	if (stop != end)
 		return fail(err, errlen, "trailing bytes after body (%zu bytes)", (size_t)(end - stop));
+	if (w->direct) {
+		if (aq_direct_decode(codec, body, end, out, err, errlen) < 0) {
+			aq_result_release(out);
+			return -1;
+		}
+		codec->lazy_writer = w;
+		codec->lazy_body = body;
+		codec->lazy_len = len - HEADER_LEN;
+		return 0;
+	}
 
 	avro_reader_memory_set_source(codec->in, (const char *)body, (int64_t)(len - HEADER_LEN));
 	if (avro_value_read(codec->in, &w->value))
@@ -640,6 +666,15 @@ int aq_codec_decoded_field_json(aq_codec_t *codec, const char *name, char **out,
 	avro_value_t field;
 	char *json;
 
+	if (!codec->decoded && codec->lazy_writer) {
+		struct writer_entry *w = codec->lazy_writer;
+		codec->lazy_writer = NULL;
+		avro_reader_memory_set_source(codec->in, (const char *)codec->lazy_body,
+					      (int64_t)codec->lazy_len);
+		if (avro_value_read(codec->in, &w->value))
+			return fail(err, errlen, "cannot read the record again: %s", avro_strerror());
+		codec->decoded = &w->value;
+	}
 	if (!codec->decoded)
 		return fail(err, errlen, "no record decoded");
 	if (avro_value_get_by_name(codec->decoded, name, &field, NULL))

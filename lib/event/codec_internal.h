@@ -138,6 +138,7 @@ struct writer_entry {
 	struct shapes shapes;
 	size_t root;                  /* the record's shape */
 	int identity;                 /* the reader schema itself: no resolution */
+	int direct;                   /* the shipped schema read by itself: direct.c decodes it */
 	struct field_source *sources; /* one per reader field */
 };
 
@@ -163,6 +164,11 @@ struct aq_codec {
 	avro_reader_t in;
 	avro_writer_t out;
 	avro_value_t *decoded; /* the reader's view of the last decoded record */
+	/* the last body decoded directly, read into avro-c's value only when
+	 * aq_codec_decoded_field_json asks (borrowed from the caller) */
+	struct writer_entry *lazy_writer;
+	const unsigned char *lazy_body;
+	size_t lazy_len;
 };
 
 /* ---- resolve.c ---- */

@@ -36,7 +36,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 	}
 }
 
-aq_publisher_t *aq_publisher_new(const struct aq_config *cfg, char *err, size_t errlen)
+/* A publisher whose producer is configured for role (a producer role). */
+static aq_publisher_t *publisher_new(const struct aq_config *cfg, enum aq_kafka_role role, char *err,
+				     size_t errlen)
 {
 	char errstr[512];
 	aq_publisher_t *p = calloc(1, sizeof(*p));
@@ -47,7 +49,7 @@ aq_publisher_t *aq_publisher_new(const struct aq_config *cfg, char *err, size_t 
 	p->codec = aq_codec_new(err, errlen);
 	if (!p->codec)
 		goto err;
-	rd_kafka_conf_t *conf = aq_kafka_conf(cfg, AQ_KAFKA_PRODUCER, err, errlen);
+	rd_kafka_conf_t *conf = aq_kafka_conf(cfg, role, err, errlen);
 	if (!conf)
 		goto err;
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -72,6 +74,16 @@ err:
 	aq_codec_free(p->codec);
 	free(p);
 	return NULL;
+}
+
+aq_publisher_t *aq_publisher_new(const struct aq_config *cfg, char *err, size_t errlen)
+{
+	return publisher_new(cfg, AQ_KAFKA_PRODUCER, err, errlen);
+}
+
+aq_publisher_t *aq_publisher_new_bulk(const struct aq_config *cfg, char *err, size_t errlen)
+{
+	return publisher_new(cfg, AQ_KAFKA_PRODUCER_BULK, err, errlen);
 }
 
 void aq_publisher_free(aq_publisher_t *p)

@@ -235,6 +235,7 @@ START_TEST(defaults_on_minimal_file)
 	ck_assert_str_eq(cfg.log_dir, "/var/log/alertq");
 	ck_assert_int_eq(cfg.state_max_checks, 100000);
 	ck_assert_int_eq(cfg.state_retention_ms, D(90));
+	ck_assert_int_eq(cfg.prefetch_budget_mb, 16);
 	ck_assert_uint_eq(cfg.nsources, 0);
 	ck_assert_uint_eq(cfg.nchecks, 1);
 	ck_assert_int_eq(cfg.checks[0].every_ms, H(1));
@@ -272,6 +273,15 @@ START_TEST(defaults_on_minimal_file)
 	parse_ok(&cfg, "kafka:\nstate:\nsources:\nchecks:\nrules: []\nescalations: {}\nchannels:\n");
 	ck_assert_str_eq(cfg.topic, "alertq.checks");
 	ck_assert_uint_eq(cfg.nchecks + cfg.nrules + cfg.nescalations + cfg.nchannels + cfg.nsources, 0);
+	aq_config_release(&cfg);
+}
+END_TEST
+
+START_TEST(prefetch_budget_given)
+{
+	struct aq_config cfg = { 0 };
+	parse_ok(&cfg, "kafka: {prefetch_budget_mb: 48}\n");
+	ck_assert_int_eq(cfg.prefetch_budget_mb, 48);
 	aq_config_release(&cfg);
 }
 END_TEST
@@ -479,6 +489,11 @@ static const struct {
 	{ "state: {max_checks: 10000001, retention: 367d}\n",
 	  "t.yaml:1: 'max_checks' must be a whole number from 1 to 10000000, not '10000001'\n"
 	  "t.yaml:1: 'retention' must be at most 366d, not '367d'" },
+	/* the consumer's prefetch budget */
+	{ "kafka: {prefetch_budget_mb: 0}\n",
+	  "t.yaml:1: 'prefetch_budget_mb' must be a whole number from 1 to 1024, not '0'" },
+	{ "kafka: {prefetch_budget_mb: 1025}\n",
+	  "t.yaml:1: 'prefetch_budget_mb' must be a whole number from 1 to 1024, not '1025'" },
 	{ "state: {max_checks: many, size: 3}\n",
 	  "t.yaml:1: unknown key 'size' in state\n"
 	  "t.yaml:1: 'max_checks' must be a whole number from 1 to 10000000, not 'many'" },
@@ -1087,6 +1102,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, full_file);
 	tcase_add_test(tc, defaults_on_minimal_file);
 	tcase_add_test(tc, environment_overrides);
+	tcase_add_test(tc, prefetch_budget_given);
 	tcase_add_test(tc, env_keys_read_at_load);
 	tcase_add_loop_test(tc, bad_snippets, 0, (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, command_env_list);

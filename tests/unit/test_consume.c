@@ -1,11 +1,13 @@
 /* test_consume.c - the worker's consuming side without a broker: reasons
- * given to the dead-letter topic and table */
+ * given to the dead-letter topic and table, the prefetch budget's limits */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "alertq/kafka.h"
 #include "base/utf8.h"
+#include "consume/consumer.h"
 #include "consume/deadletter.h"
 
 START_TEST(dead_letter_reasons_are_clean_and_bounded)
@@ -75,12 +77,87 @@ START_TEST(dead_letter_reason_cut_inside_a_character)
 }
 END_TEST
 
+/* Half the budget for the queue every partition feeds, half for a fetch
+ * response shared by the topic's partitions, so one worker holding every
+ * partition stays within it; the floors keep a partition able to fetch. */
+START_TEST(prefetch_budget_is_divided_among_partitions)
+{
+	static const struct {
+		int budget_mb, partitions;
+		long long min_messages, max_kbytes, fetch_max_bytes, partition_fetch_bytes;
+	} cases[] = {
+		{ 16, 48, 40000, 8192, 8388608, 174762 },          /* 8 MiB / 48; two batches queued */
+		{ 16, 1, 40000, 8192, 8388608, 8388608 },          /* one partition takes it all */
+		{ 1, 512, 40000, 512, 1048576, 65536 },            /* below the floors */
+		{ 1024, 12, 1048576, 524288, 67108864, 44739242 }, /* a response is capped */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct aq_prefetch p;
+		ck_assert_int_eq(aq_prefetch_limits(cases[i].budget_mb, cases[i].partitions, &p), 0);
+		ck_assert_int_eq(p.queued_min_messages, cases[i].min_messages);
+		ck_assert_int_eq(p.queued_max_kbytes, cases[i].max_kbytes);
+		ck_assert_int_eq(p.fetch_max_bytes, cases[i].fetch_max_bytes);
+		ck_assert_int_eq(p.partition_fetch_bytes, cases[i].partition_fetch_bytes);
+		/* queue and fetch together stay within the budget, floors aside */
+		long long budget = cases[i].budget_mb * 1024LL * 1024;
+		if (cases[i].partition_fetch_bytes > AQ_PREFETCH_PARTITION_MIN_BYTES &&
+		    cases[i].min_messages > AQ_PREFETCH_MIN_EVENTS)
+			ck_assert_int_le(p.queued_min_messages * AQ_PREFETCH_EVENT_BYTES +
+						 p.partition_fetch_bytes * cases[i].partitions,
+					 budget);
+	}
+	struct aq_prefetch p;
+	ck_assert_int_eq(aq_prefetch_limits(0, 12, &p), -1);
+	ck_assert_int_eq(aq_prefetch_limits(16, 0, &p), -1);
+}
+END_TEST
+
+/* What the budget derives goes into the consumer's configuration, except a
+ * limit the operator gave in kafka.properties. */
+START_TEST(prefetch_limits_set_unless_given)
+{
+	char brokers[] = "127.0.0.1:9", group[] = "g", key[] = "queued.min.messages", given[] = "123";
+	struct aq_kafka_property property = { .key = key, .value = given };
+	struct aq_config cfg = { 0 };
+	cfg.brokers = brokers;
+	cfg.group = group;
+	cfg.properties = &property;
+	cfg.nproperties = 1;
+	cfg.prefetch_budget_mb = 16;
+	char err[512];
+	rd_kafka_conf_t *conf = aq_kafka_conf(&cfg, AQ_KAFKA_CONSUMER, err, sizeof(err));
+	ck_assert_msg(conf != NULL, "%s", err);
+	struct aq_prefetch p;
+	ck_assert_int_eq(aq_prefetch_conf(&cfg, 48, conf, &p, err, sizeof(err)), 0);
+	static const struct {
+		const char *key, *want;
+	} want[] = {
+		{ "queued.min.messages", "123" },
+		{ "queued.max.messages.kbytes", "8192" },
+		{ "fetch.max.bytes", "8388608" },
+		{ "max.partition.fetch.bytes", "174762" },
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char value[64];
+		size_t size = sizeof(value);
+		ck_assert_int_eq(rd_kafka_conf_get(conf, want[i].key, value, &size), RD_KAFKA_CONF_OK);
+		ck_assert_str_eq(value, want[i].want);
+	}
+	ck_assert_int_eq(aq_prefetch_conf(&cfg, 0, conf, &p, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "prefetch_budget_mb"));
+	rd_kafka_conf_destroy(conf);
+}
+END_TEST
+
 int main(void)
+
 {
 	Suite *s = suite_create("consume");
 	TCase *tc = tcase_create("dead letters");
 	tcase_add_test(tc, dead_letter_reasons_are_clean_and_bounded);
 	tcase_add_test(tc, dead_letter_reason_cut_inside_a_character);
+	tcase_add_test(tc, prefetch_budget_is_divided_among_partitions);
+	tcase_add_test(tc, prefetch_limits_set_unless_given);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

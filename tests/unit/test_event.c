@@ -2,6 +2,7 @@
 #include "alertq/event.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 
 #include "base/utf8.h"
+#include "event/direct.h"
 
 #define UUID "0f8fad5b-d9cb-469f-a165-70867728950e"
 #define BUF_MAX (256 * 1024)
@@ -1802,6 +1804,211 @@ END_TEST
 
 #define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* ---- the direct decoder of the shipped schema against avro-c's path ---- */
+
+/* Whether a and b are the same result, field by field. */
+static void assert_same_decoded(const struct aq_result *a, const struct aq_result *b, const char *what)
+{
+	ck_assert_msg(strcmp(a->event_id, b->event_id) == 0, "%s: event_id", what);
+	ck_assert_msg(strcmp(a->check, b->check) == 0, "%s: check", what);
+	ck_assert_msg(strcmp(a->source, b->source) == 0, "%s: source", what);
+	ck_assert_msg(strcmp(a->message, b->message) == 0, "%s: message", what);
+	ck_assert_msg(a->observed_at_ms == b->observed_at_ms, "%s: observed_at", what);
+	ck_assert_msg(a->has_value == b->has_value && memcmp(&a->value, &b->value, sizeof(a->value)) == 0,
+		      "%s: value", what);
+	ck_assert_msg(a->status == b->status, "%s: status", what);
+	ck_assert_msg(a->interval_ms == b->interval_ms, "%s: interval_ms", what);
+	ck_assert_msg(a->expires_at_ms == b->expires_at_ms, "%s: expires_at", what);
+	ck_assert_msg(a->nlabels == b->nlabels, "%s: %zu labels against %zu", what, a->nlabels, b->nlabels);
+	for (size_t i = 0; i < a->nlabels; i++)
+		ck_assert_msg(strcmp(a->labels[i].key, b->labels[i].key) == 0 &&
+				      strcmp(a->labels[i].value, b->labels[i].value) == 0,
+			      "%s: label %zu", what, i);
+}
+
+/* Decodes msg with both paths; they must agree on the outcome, the reason
+ * and the result. Returns whether it decoded. */
+static int decode_both(aq_codec_t *direct, aq_codec_t *generic, const unsigned char *msg, size_t len,
+		       const char *what)
+{
+	struct aq_result a, b;
+	char aerr[512] = "", berr[512] = "";
+	int arc = aq_codec_decode(direct, msg, len, &a, aerr, sizeof(aerr));
+	int brc = aq_codec_decode(generic, msg, len, &b, berr, sizeof(berr));
+	ck_assert_msg(arc == brc, "%s: direct %d (%s), avro-c %d (%s)", what, arc, aerr, brc, berr);
+	if (arc != 0) {
+		/* avro-c adds its own words to a malformed body's reason */
+		ck_assert_msg(strncmp(aerr, berr, strlen(aerr)) == 0, "%s: direct '%s', avro-c '%s'", what, aerr,
+			      berr);
+		return 0;
+	}
+	assert_same_decoded(&a, &b, what);
+	char *ajson = NULL, *bjson = NULL;
+	ck_assert_int_eq(aq_codec_decoded_field_json(direct, "labels", &ajson, aerr, sizeof(aerr)), 0);
+	ck_assert_int_eq(aq_codec_decoded_field_json(generic, "labels", &bjson, berr, sizeof(berr)), 0);
+	ck_assert_str_eq(ajson, bjson);
+	free(ajson);
+	free(bjson);
+	aq_result_release(&a);
+	aq_result_release(&b);
+	return 1;
+}
+
+/* Puts the shipped schema's header before body into msg; returns its length. */
+static size_t shipped_message(aq_codec_t *codec, unsigned char *msg, const unsigned char *body, size_t len)
+{
+	uint64_t fp = aq_codec_writer_fingerprint(codec);
+	msg[0] = 0xC3;
+	msg[1] = 0x01;
+	for (int i = 0; i < 8; i++)
+		msg[2 + i] = (unsigned char)(fp >> (8 * i));
+	memcpy(msg + 10, body, len);
+	return len + 10;
+}
+
+static size_t body_long(unsigned char *p, int64_t v)
+{
+	uint64_t z = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+	size_t n = 0;
+	while (z >= 0x80) {
+		p[n++] = (unsigned char)(z | 0x80);
+		z >>= 7;
+	}
+	p[n++] = (unsigned char)z;
+	return n;
+}
+
+static size_t body_bytes(unsigned char *p, const char *s, size_t len)
+{
+	size_t n = body_long(p, (int64_t)len);
+	memcpy(p + n, s, len);
+	return n + len;
+}
+
+#define PUT_STR(p, s) body_bytes(p, s, sizeof(s) - 1)
+
+START_TEST(test_direct_decoder_matches_avro_c)
+{
+	char err[512];
+	aq_codec_t *direct = aq_codec_new(err, sizeof(err));
+	aq_codec_t *generic = aq_codec_new(err, sizeof(err));
+	ck_assert_ptr_nonnull(direct);
+	ck_assert_ptr_nonnull(generic);
+	aq_codec_set_direct(generic, 0);
+	static unsigned char msg[1 << 17];
+
+	/* the fuzz corpus: each file as a whole message and as a body behind
+	 * the shipped schema's header, with and without its mode byte */
+	const char *dir = getenv("ALERTQ_SOURCE_DIR");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/fuzz_event", dir ? dir : ".");
+	DIR *d = opendir(path);
+	ck_assert_msg(d != NULL, "cannot open %s", path);
+	int files = 0, decoded = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		char file[8192];
+		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+		FILE *f = fopen(file, "rb");
+		ck_assert_ptr_nonnull(f);
+		static unsigned char data[1 << 16];
+		size_t n = fread(data, 1, sizeof(data), f);
+		fclose(f);
+		files++;
+		for (size_t skip = 0; skip < 2 && skip <= n; skip++) {
+			decoded += decode_both(direct, generic, data + skip, n - skip, e->d_name);
+			size_t len = shipped_message(direct, msg, data + skip, n - skip);
+			decoded += decode_both(direct, generic, msg, len, e->d_name);
+		}
+	}
+	closedir(d);
+	ck_assert_int_gt(files, 10);
+	ck_assert_int_gt(decoded, 10);
+
+	/* what avro-c's map does with what an encoder of ours never writes: a
+	 * block of negative count, a key twice (the scan refuses NULs in
+	 * strings, so both paths never see one) */
+	unsigned char body[512];
+	size_t n = 0;
+	n += PUT_STR(body + n, "0b6c2a4e-3f1d-4c5e-9a7b-8d2e1f0a3b4c");
+	n += PUT_STR(body + n, "disk.root");
+	n += PUT_STR(body + n, "host1");
+	n += body_long(body + n, 1790000000000LL);
+	n += body_long(body + n, 1); /* value: double */
+	double v = 93.5;
+	memcpy(body + n, &v, 8);
+	n += 8;
+	n += body_long(body + n, 1); /* status: enum */
+	n += body_long(body + n, 2);
+	n += PUT_STR(body + n, "full");
+	n += body_long(body + n, -2); /* a block of 2 items, with its size */
+	unsigned char items[64];
+	size_t m = PUT_STR(items, "a");
+	m += PUT_STR(items + m, "1");
+	m += PUT_STR(items + m, "a");
+	m += PUT_STR(items + m, "2");
+	n += body_long(body + n, (int64_t)m);
+	memcpy(body + n, items, m);
+	n += m;
+	n += body_long(body + n, 2);
+	n += PUT_STR(body + n, "b");
+	n += PUT_STR(body + n, "v");
+	n += PUT_STR(body + n, "z");
+	n += PUT_STR(body + n, "last");
+	n += body_long(body + n, 0); /* end of the map */
+	n += body_long(body + n, 60000);
+	n += body_long(body + n, 0); /* expires_at: null */
+	size_t len = shipped_message(direct, msg, body, n);
+	ck_assert_int_eq(decode_both(direct, generic, msg, len, "crafted"), 1);
+	struct aq_result r;
+	ck_assert_msg(aq_codec_decode(direct, msg, len, &r, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(r.nlabels, 3);
+	ck_assert_str_eq(r.labels[0].value, "2");
+	ck_assert_str_eq(r.labels[1].key, "b");
+	aq_result_release(&r);
+	/* a value that is no number, a status symbol past the enum's, more
+	 * labels than allowed: both refuse alike */
+	for (int variant = 0; variant < 3; variant++) {
+		unsigned char odd[1 << 14];
+		size_t k = 0;
+		k += PUT_STR(odd + k, "0b6c2a4e-3f1d-4c5e-9a7b-8d2e1f0a3b4c");
+		/* no name: refused by the last check, after the value's */
+		k += variant == 0 ? PUT_STR(odd + k, "") : PUT_STR(odd + k, "disk.root");
+		k += PUT_STR(odd + k, "host1");
+		k += body_long(odd + k, 1790000000000LL);
+		k += body_long(odd + k, 1);
+		double nan_or_not = variant == 0 ? NAN : 1.0;
+		memcpy(odd + k, &nan_or_not, 8);
+		k += 8;
+		k += body_long(odd + k, 1);
+		k += body_long(odd + k, variant == 1 ? 7 : 0);
+		k += PUT_STR(odd + k, "");
+		int labels = variant == 2 ? AQ_LABELS_MAX + 1 : 0;
+		if (labels > 0)
+			k += body_long(odd + k, labels);
+		for (int i = 0; i < labels; i++) {
+			char key[16];
+			snprintf(key, sizeof(key), "k%d", i);
+			k += body_bytes(odd + k, key, strlen(key));
+			k += PUT_STR(odd + k, "v");
+		}
+		k += body_long(odd + k, 0);
+		k += body_long(odd + k, 0);
+		k += body_long(odd + k, 0);
+		len = shipped_message(direct, msg, odd, k);
+		ck_assert_int_eq(decode_both(direct, generic, msg, len, "odd"), 0);
+	}
+	/* cut anywhere, both refuse alike */
+	for (size_t cut = 0; cut < n; cut++) {
+		len = shipped_message(direct, msg, body, cut);
+		ck_assert_int_eq(decode_both(direct, generic, msg, len, "cut"), 0);
+	}
+	aq_codec_free(direct);
+	aq_codec_free(generic);
+}
+END_TEST
+
 static Suite *event_suite(void)
 {
 	Suite *s = suite_create("event");
@@ -1842,6 +2049,7 @@ static Suite *event_suite(void)
 	tcase_add_loop_test(tc, test_unreadable_writers, 0, N(unreadable_writers));
 	tcase_add_loop_test(tc, test_bad_readers, 0, N(bad_readers));
 	tcase_add_test(tc, test_bad_reader_default);
+	tcase_add_test(tc, test_direct_decoder_matches_avro_c);
 	suite_add_tcase(s, tc);
 	return s;
 }
