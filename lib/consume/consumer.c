@@ -254,8 +254,12 @@ static void rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err, rd_kafka_topic_pa
 		consumer_failed(w);
 		return;
 	}
+	/* not asked while closing: called from rd_kafka_consumer_close(),
+	 * rd_kafka_assignment() waits for the closing group thread, and with
+	 * the broker gone it waits forever (the worker told to stop never
+	 * exits); nothing is held after a close anyway */
 	rd_kafka_topic_partition_list_t *now = NULL;
-	if (rd_kafka_assignment(rk, &now) != RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (w->closing || rd_kafka_assignment(rk, &now) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		now = NULL;
 	partitions_text(now, holding, sizeof(holding));
 	int now_held = now ? now->cnt : 0;
@@ -421,6 +425,7 @@ void aq_consumer_close(struct worker *w)
 {
 	if (!w->consumer)
 		return;
+	w->closing = 1;
 	rd_kafka_consumer_close(w->consumer);
 	rd_kafka_destroy(w->consumer);
 	w->consumer = NULL;

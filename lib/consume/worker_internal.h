@@ -53,6 +53,8 @@ struct worker {
 	int ticker_started;
 	/* the prefetch budget: partitions it was divided among (consumer.c) */
 	int prefetch_partitions;
+	/* set by aq_consumer_close(): a rebalance now is the close's revoke */
+	int closing;
 };
 
 /* One delivery thread: sends the outbox rows of one channel. */
