@@ -189,10 +189,15 @@ static void check_json(const struct aq_notification *n, struct aq_notification *
 	static const char *const keys[] = { "notification_id", "check", "status", "severity",
 					    "previous_severity", "value", "message", "labels",
 					    "observed_at", "since", "escalation_level",
-					    "event_id" };
+					    "event_id", "annotations" };
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		fail_if(!json_object_get(root, keys[i]), "json: missing key", keys[i]);
-	fail_if(json_object_size(root) != sizeof(keys) / sizeof(keys[0]), "json", "unexpected keys");
+	/* "flapping": true only on what a flapping check sends */
+	json_t *flapping = json_object_get(root, "flapping");
+	fail_if(flapping && !json_is_true(flapping), "json", "flapping present but not true");
+	fail_if(!flapping != !(n->flapping || n->flapping_started), "json", "flapping key and state disagree");
+	fail_if(json_object_size(root) != sizeof(keys) / sizeof(keys[0]) + (flapping ? 1 : 0), "json",
+		"unexpected keys");
 	fail_if(json_object_size(json_object_get(root, "labels")) != n->nlabels, "json", "labels lost");
 	json_decref(root);
 
