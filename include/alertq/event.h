@@ -139,6 +139,13 @@ uint64_t aq_codec_writer_fingerprint(const aq_codec_t *codec);
 int aq_codec_encode(aq_codec_t *codec, const struct aq_result *r, void *buf, size_t *len, char *err,
 		    size_t errlen);
 
+/* aq_codec_encode for a result that has just passed aq_result_validate()
+ * (so its message is within AQ_MESSAGE_MAX), which is not checked again:
+ * the same bytes, or -1 with a message in err when the buffer is too small.
+ * A result that would fail the check must not be given. */
+int aq_codec_encode_valid(aq_codec_t *codec, const struct aq_result *r, void *buf, size_t *len, char *err,
+			  size_t errlen);
+
 /* Decodes one single-object message into out (which must be zero or
  * released). Fields the writer schema lacks take the reader schema's
  * defaults; fields the reader lacks are skipped. A string over its limit is

@@ -169,6 +169,8 @@ struct aq_codec {
 	struct writer_entry *lazy_writer;
 	const unsigned char *lazy_body;
 	size_t lazy_len;
+	/* encode writes bodies with direct_encode.c rather than avro-c */
+	int encode_direct;
 };
 
 /* ---- resolve.c ---- */
