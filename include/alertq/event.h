@@ -83,6 +83,10 @@ void aq_result_release(struct aq_result *r);
  * cleaned characters of a label key. */
 int aq_result_validate(const struct aq_result *r, int64_t now_ms, char *err, size_t errlen);
 
+/* aq_result_validate for a result whose event_id was just made by
+ * aq_uuid4(): everything but the id, which is not checked again. */
+int aq_result_validate_fresh(const struct aq_result *r, int64_t now_ms, char *err, size_t errlen);
+
 /* The one test of a result read from the checks topic, shared by the worker
  * and replay so that a rebuild never keeps what a worker refused:
  * aq_result_validate at now_ms, and the message's key (keylen bytes, NULL
