@@ -92,7 +92,7 @@ void *aq_xrealloc(void *p, size_t size)
  * dispatcher, the HTTP intake of `serve`), so no lock is taken. Bytes are
  * wiped as they are used, and a forked child throws away what it inherited,
  * so no two processes and no two ids share bytes. */
-#define UUID_POOL 512
+#define UUID_POOL 4096
 
 static __thread unsigned char uuid_pool[UUID_POOL];
 static __thread size_t uuid_pool_used = UUID_POOL;

@@ -316,7 +316,7 @@ void aq_codec_set_direct(aq_codec_t *codec, int on)
 	for (size_t i = 0; i < codec->nwriters; i++)
 		codec->writers[i].direct = on && codec->writers[i].identity &&
 			codec->writers[i].fp == codec->reader_fp;
-	codec->encode_direct = on && aq_direct_encode_fits(codec);
+	codec->encode_direct = on && aq_direct_encode_prepare(codec);
 }
 
 aq_codec_t *aq_codec_new(char *err, size_t errlen)

@@ -70,14 +70,18 @@ static void put_double(struct out *o, double d)
 	o->p += 8;
 }
 
-int aq_direct_encode_fits(const aq_codec_t *codec)
+int aq_direct_encode_prepare(aq_codec_t *codec)
 {
 	size_t known = 0;
 	for (int f = 0; f < NFIELDS; f++)
 		known += codec->field_index[f] >= 0;
 	/* a reader without expires_at (version 1) refuses a result that has
 	 * one, which avro-c's path says */
-	return known == NFIELDS && codec->nreader_fields == NFIELDS;
+	if (known != NFIELDS || codec->nreader_fields != NFIELDS)
+		return 0;
+	for (int f = 0; f < NFIELDS; f++)
+		codec->encode_order[codec->field_index[f]] = (enum field)f;
+	return 1;
 }
 
 /* Writes field f of r. */
@@ -146,14 +150,8 @@ int aq_direct_encode(const aq_codec_t *codec, const struct aq_result *r, unsigne
 		     size_t *len)
 {
 	struct out o = { out, out + cap, 0 };
-	for (size_t i = 0; i < codec->nreader_fields && !o.full; i++) {
-		for (int f = 0; f < NFIELDS; f++) {
-			if (codec->field_index[f] == (int)i) {
-				put_field(&o, codec, r, (enum field)f);
-				break;
-			}
-		}
-	}
+	for (size_t i = 0; i < NFIELDS && !o.full; i++)
+		put_field(&o, codec, r, codec->encode_order[i]);
 	if (o.full)
 		return -1;
 	*len = (size_t)(o.p - out);
