@@ -8,8 +8,9 @@
 # BENCH_SUBMIT lines for submit --file (200000), BENCH_CEILING events for the
 # ceiling (1000000), BENCH_LATENCY_S seconds of the latency run (15);
 # BENCH_KEEP=1 keeps the work directory (logs, receiver records);
+# BENCH_CURVE results per point of the curve (300000; 200000 at 1M checks);
 # BENCH_ONLY="latency peers" runs only the stages named (ceiling submit
-# throughput latency notify memory backlog peers); BENCH_PEERS=1 installs
+# throughput curve latency notify memory backlog peers); BENCH_PEERS=1 installs
 # Debian's prometheus-alertmanager when it is missing (the peer stage runs
 # whenever it is installed, BENCH_PEERS=0 skips it).
 set -euo pipefail
@@ -26,7 +27,8 @@ partitions=12
 bin=$build
 tools=$build/bench
 
-only=${BENCH_ONLY:-ceiling submit throughput latency notify memory backlog peers}
+curve_n=${BENCH_CURVE:-300000}
+only=${BENCH_ONLY:-ceiling submit throughput curve latency notify memory backlog peers}
 stage() { [[ " $only " == *" $1 "* ]]; }
 
 say() { printf '%s %s\n' "$(date +%T)" "$*" >&2; }
@@ -258,6 +260,53 @@ for nw in 1 2; do
 		row "worker throughput, $nw worker(s), $((checks / 1000))k checks ($results results, $transitions transitions)" \
 			"$value/s" "$consume_rate/s (raw consume)" "$(ratio "$value" "$consume_rate")"
 	done
+done
+
+fi
+
+# --- 3b. the curve: one worker's rate at 1k, 10k, 100k and 1M distinct checks ---
+if stage curve; then
+# each check gets its state first (one result each, not timed), then
+# curve_n results over all of them are timed, 1% changing severity; 1M
+# checks take fewer (two thirds) to keep the stage within ~3 minutes
+curve_config=$work/alertq-curve.yaml
+sed 's|^  dsn: .*|&\n  max_checks: 2000000|' "$config" >"$curve_config"
+grep -q 'max_checks: 2000000' "$curve_config" || die "curve: cannot raise state.max_checks"
+saved_config=$config
+config=$curve_config
+curve_points=(1000 10000 100000 1000000)
+declare -A curve_rate curve_count
+for checks in "${curve_points[@]}"; do
+	name=curve$checks
+	n=$curve_n
+	[ "$checks" -ge 1000000 ] && n=$((curve_n * 2 / 3))
+	say "3b. curve: 1 worker, $checks checks: state for each, then $n results timed"
+	start_broker "$name"
+	new_db "$name"
+	start_sink "$work/$name.sink"
+	start_workers "$name" 1
+	"$tools/bench_gen" "$config" load "$checks" "$checks" 0 0 >"$work/$name.warm" 2>&1 ||
+		die "$name: the generator failed (see $work/$name.warm)"
+	wait_applied "$checks" 600 >/dev/null || die "$name: the first $checks not applied within 600 s ($(applied))"
+	"$tools/bench_gen" "$config" load "$n" "$checks" 0 10 >"$work/$name.gen" 2>&1 ||
+		die "$name: the generator failed (see $work/$name.gen)"
+	t1=$(wait_applied $((checks + n)) 600) || die "$name: not applied within 600 s ($(applied) of $((checks + n)))"
+	t0=$(field start_us "$(cat "$work/$name.gen")")
+	no_loss "$name"
+	[ "$(sql 'SELECT count(*) FROM alertq_checks')" = "$checks" ] || die "$name: not every check has state"
+	stop_workers
+	stop_sink
+	stop_broker
+	curve_rate[$checks]=$(rate "$n" $((t1 - t0)))
+	curve_count[$checks]=$n
+done
+config=$saved_config
+for checks in "${curve_points[@]}"; do
+	label=$((checks / 1000))k
+	[ "$checks" -ge 1000000 ] && label=$((checks / 1000000))M
+	row "curve: 1 worker, $label checks (${curve_count[$checks]} results after one for each check)" \
+		"${curve_rate[$checks]}/s" "${curve_rate[10000]}/s (10k checks)" \
+		"$(ratio "${curve_rate[$checks]}" "${curve_rate[10000]}")"
 done
 
 fi
