@@ -83,6 +83,10 @@ void aq_result_release(struct aq_result *r);
  * cleaned characters of a label key. */
 int aq_result_validate(const struct aq_result *r, int64_t now_ms, char *err, size_t errlen);
 
+/* aq_result_validate for a result whose event_id was just made by
+ * aq_uuid4(): everything but the id, which is not checked again. */
+int aq_result_validate_fresh(const struct aq_result *r, int64_t now_ms, char *err, size_t errlen);
+
 /* The one test of a result read from the checks topic, shared by the worker
  * and replay so that a rebuild never keeps what a worker refused:
  * aq_result_validate at now_ms, and the message's key (keylen bytes, NULL
@@ -138,6 +142,13 @@ uint64_t aq_codec_writer_fingerprint(const aq_codec_t *codec);
  * the buffer is too small, among the reasons. */
 int aq_codec_encode(aq_codec_t *codec, const struct aq_result *r, void *buf, size_t *len, char *err,
 		    size_t errlen);
+
+/* aq_codec_encode for a result that has just passed aq_result_validate()
+ * (so its message is within AQ_MESSAGE_MAX), which is not checked again:
+ * the same bytes, or -1 with a message in err when the buffer is too small.
+ * A result that would fail the check must not be given. */
+int aq_codec_encode_valid(aq_codec_t *codec, const struct aq_result *r, void *buf, size_t *len, char *err,
+			  size_t errlen);
 
 /* Decodes one single-object message into out (which must be zero or
  * released). Fields the writer schema lacks take the reader schema's

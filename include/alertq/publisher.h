@@ -27,6 +27,11 @@ void aq_publisher_free(aq_publisher_t *p);
  * Returns 0, or -1 with the reason in err (the result is then not sent). */
 int aq_publisher_send(aq_publisher_t *p, const struct aq_result *r, char *err, size_t errlen);
 
+/* aq_publisher_send for a result that has just passed aq_result_validate()
+ * (its message within AQ_MESSAGE_MAX), which is not checked again (see
+ * aq_codec_encode_valid). */
+int aq_publisher_send_valid(aq_publisher_t *p, const struct aq_result *r, char *err, size_t errlen);
+
 /* Serves delivery reports for up to timeout_ms. */
 void aq_publisher_poll(aq_publisher_t *p, int timeout_ms);
 

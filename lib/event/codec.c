@@ -9,6 +9,7 @@
 
 #include "event/codec_internal.h"
 #include "event/direct.h"
+#include "event/direct_encode.h"
 
 #define HEADER_LEN 10
 #define MAGIC_0 0xc3
@@ -315,6 +316,7 @@ void aq_codec_set_direct(aq_codec_t *codec, int on)
 	for (size_t i = 0; i < codec->nwriters; i++)
 		codec->writers[i].direct = on && codec->writers[i].identity &&
 			codec->writers[i].fp == codec->reader_fp;
+	codec->encode_direct = on && aq_direct_encode_prepare(codec);
 }
 
 aq_codec_t *aq_codec_new(char *err, size_t errlen)
@@ -437,31 +439,40 @@ static uint64_t get_le64(const unsigned char *p)
 	return v;
 }
 
-/* Encodes r, its message within AQ_MESSAGE_MAX, as aq_codec_encode() does. */
-static int encode_bounded(aq_codec_t *codec, const struct aq_result *r, void *buf, size_t *len, char *err,
-			  size_t errlen)
+/* Encodes r, its message within AQ_MESSAGE_MAX, as aq_codec_encode() does;
+ * checked: r passed aq_result_validate() already. */
+static int encode_bounded(aq_codec_t *codec, const struct aq_result *r, int checked, void *buf, size_t *len,
+			  char *err, size_t errlen)
 {
 	unsigned char *out = buf;
 	size_t cap = *len;
 
-	if (aq_result_validate(r, AQ_NOW_UNKNOWN, err, errlen) < 0)
+	if (!checked && aq_result_validate(r, AQ_NOW_UNKNOWN, err, errlen) < 0)
 		return -1;
 	if (cap < HEADER_LEN)
 		return fail(err, errlen, "encode buffer too small (%zu bytes)", cap);
-	if (fill_record(codec, r, err, errlen) < 0) {
-		avro_value_reset(&codec->reader_value);
-		return -1;
+	size_t body_len;
+	if (codec->encode_direct) {
+		if (aq_direct_encode(codec, r, out + HEADER_LEN, cap - HEADER_LEN, &body_len) < 0)
+			return fail(err, errlen, "encode buffer too small (%zu bytes)", cap);
+	} else {
+		if (fill_record(codec, r, err, errlen) < 0) {
+			avro_value_reset(&codec->reader_value);
+			return -1;
+		}
+		avro_writer_memory_set_dest(codec->out, (const char *)out + HEADER_LEN,
+					    (int64_t)(cap - HEADER_LEN));
+		int rc = avro_value_write(codec->out, &codec->reader_value);
+		if (rc == ENOSPC)
+			return fail(err, errlen, "encode buffer too small (%zu bytes)", cap);
+		if (rc)
+			return fail(err, errlen, "cannot encode record: %s", avro_strerror());
+		body_len = (size_t)avro_writer_tell(codec->out);
 	}
-	avro_writer_memory_set_dest(codec->out, (const char *)out + HEADER_LEN, (int64_t)(cap - HEADER_LEN));
-	int rc = avro_value_write(codec->out, &codec->reader_value);
-	if (rc == ENOSPC)
-		return fail(err, errlen, "encode buffer too small (%zu bytes)", cap);
-	if (rc)
-		return fail(err, errlen, "cannot encode record: %s", avro_strerror());
 	out[0] = MAGIC_0;
 	out[1] = MAGIC_1;
 	put_le64(out + 2, codec->reader_fp);
-	*len = HEADER_LEN + (size_t)avro_writer_tell(codec->out);
+	*len = HEADER_LEN + body_len;
 	return 0;
 }
 
@@ -471,7 +482,7 @@ int aq_codec_encode(aq_codec_t *codec, const struct aq_result *r, void *buf, siz
 	codec->decoded = NULL;
 	codec->lazy_writer = NULL;
 	if (!r->message || strlen(r->message) <= AQ_MESSAGE_MAX)
-		return encode_bounded(codec, r, buf, len, err, errlen);
+		return encode_bounded(codec, r, 0, buf, len, err, errlen);
 
 	/* the cut copy is lent to the record, which encode_bounded is done
 	 * reading when it returns */
@@ -479,9 +490,17 @@ int aq_codec_encode(aq_codec_t *codec, const struct aq_result *r, void *buf, siz
 	bounded.message = aq_message_copy(r->message, strlen(r->message), NULL);
 	if (!bounded.message)
 		return fail(err, errlen, "out of memory");
-	int rc = encode_bounded(codec, &bounded, buf, len, err, errlen);
+	int rc = encode_bounded(codec, &bounded, 0, buf, len, err, errlen);
 	free(bounded.message);
 	return rc;
+}
+
+int aq_codec_encode_valid(aq_codec_t *codec, const struct aq_result *r, void *buf, size_t *len, char *err,
+			  size_t errlen)
+{
+	codec->decoded = NULL;
+	codec->lazy_writer = NULL;
+	return encode_bounded(codec, r, 1, buf, len, err, errlen);
 }
 
 static struct writer_entry *find_writer(aq_codec_t *codec, uint64_t fp)

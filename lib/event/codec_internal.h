@@ -169,6 +169,10 @@ struct aq_codec {
 	struct writer_entry *lazy_writer;
 	const unsigned char *lazy_body;
 	size_t lazy_len;
+	/* encode writes bodies with direct_encode.c rather than avro-c, the
+	 * fields in this order (the reader's) */
+	int encode_direct;
+	enum field encode_order[NFIELDS];
 };
 
 /* ---- resolve.c ---- */

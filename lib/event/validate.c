@@ -153,6 +153,11 @@ int aq_result_validate(const struct aq_result *r, int64_t now_ms, char *err, siz
 {
 	if (!aq_event_id_valid(r->event_id, strnlen(r->event_id, sizeof(r->event_id))))
 		return fail(err, errlen, "event_id is not a uuid");
+	return aq_result_validate_fresh(r, now_ms, err, errlen);
+}
+
+int aq_result_validate_fresh(const struct aq_result *r, int64_t now_ms, char *err, size_t errlen)
+{
 	if (check_name_valid(r->check, err, errlen) < 0)
 		return -1;
 	if (text_valid("source", r->source, AQ_SOURCE_MAX, err, errlen) < 0)

@@ -13,6 +13,11 @@
 
 #define ENCODED_MAX (256 * 1024)
 #define FINISH_TIMEOUT_MS 60000
+/* How long a send waits for room in a full local queue. */
+#define QUEUE_FULL_WAIT_MS 30000
+/* Delivery reports are served every this many sends (and by poll, flush
+ * and finish): serving them after each send cost a lock per result. */
+#define SEND_POLL_EVERY 256
 
 struct aq_publisher {
 	rd_kafka_t *rk;
@@ -97,20 +102,22 @@ void aq_publisher_free(aq_publisher_t *p)
 	free(p);
 }
 
-int aq_publisher_send(aq_publisher_t *p, const struct aq_result *r, char *err, size_t errlen)
+/* Queues the len bytes of p->buf, keyed by r's check; see aq_publisher_send. */
+static int queue_encoded(aq_publisher_t *p, const struct aq_result *r, size_t len, char *err, size_t errlen)
 {
-	size_t len = sizeof(p->buf);
-	if (aq_codec_encode(p->codec, r, p->buf, &len, err, errlen) != 0)
-		return -1;
-	int64_t give_up = aq_monotonic_ms() + 30000;
+	size_t keylen = strlen(r->check);
+	int64_t give_up = 0;
 	for (;;) {
 		if (rd_kafka_produce(p->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, p->buf, len,
-				     r->check, strlen(r->check), NULL) == 0) {
+				     r->check, keylen, NULL) == 0) {
 			p->queued++;
-			rd_kafka_poll(p->rk, 0);
+			if (p->queued % SEND_POLL_EVERY == 0)
+				rd_kafka_poll(p->rk, 0);
 			return 0;
 		}
 		rd_kafka_resp_err_t e = rd_kafka_last_error();
+		if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && give_up == 0)
+			give_up = aq_monotonic_ms() + QUEUE_FULL_WAIT_MS;
 		if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || aq_monotonic_ms() > give_up) {
 			snprintf(err, errlen, "cannot queue the result of '%s': %s", r->check,
 				 rd_kafka_err2str(e));
@@ -118,6 +125,22 @@ int aq_publisher_send(aq_publisher_t *p, const struct aq_result *r, char *err, s
 		}
 		rd_kafka_poll(p->rk, 10);
 	}
+}
+
+int aq_publisher_send(aq_publisher_t *p, const struct aq_result *r, char *err, size_t errlen)
+{
+	size_t len = sizeof(p->buf);
+	if (aq_codec_encode(p->codec, r, p->buf, &len, err, errlen) != 0)
+		return -1;
+	return queue_encoded(p, r, len, err, errlen);
+}
+
+int aq_publisher_send_valid(aq_publisher_t *p, const struct aq_result *r, char *err, size_t errlen)
+{
+	size_t len = sizeof(p->buf);
+	if (aq_codec_encode_valid(p->codec, r, p->buf, &len, err, errlen) != 0)
+		return -1;
+	return queue_encoded(p, r, len, err, errlen);
 }
 
 void aq_publisher_poll(aq_publisher_t *p, int timeout_ms)

@@ -8,8 +8,13 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "produce/submit_line.h"
 
 #define LINE_ERR_MAX 512
+/* How much of the input is read at once. */
+#define READ_BLOCK (256 * 1024)
 
 enum line_outcome {
 	LINE_READ,
@@ -21,13 +26,34 @@ enum line_outcome {
 /* The one check every submitted result passes, from argv or a JSON line:
  * the limits a worker applies (aq_result_validate), after a long message is
  * cut as the decoder would cut it. Stamps r (event id, source, time) first,
- * so the check sees what will be published. Returns 0 or -1 with err. */
+ * so the check sees what will be published (an id made here is not checked
+ * again). Returns 0 or -1 with err. */
 static int submit_check(struct aq_result *r, char *err, size_t errlen)
 {
+	int64_t now = aq_now_ms();
+	int fresh_id = r->event_id[0] == '\0';
 	aq_result_bound(r);
+	if (r->observed_at_ms == 0)
+		r->observed_at_ms = now;
 	aq_result_stamp(r);
-	return aq_result_validate(r, aq_now_ms(), err, errlen);
+	if (fresh_id)
+		return aq_result_validate_fresh(r, now, err, errlen);
+	return aq_result_validate(r, now, err, errlen);
 }
+
+/* The message of a line without one, lent to its result (see parse_line). */
+static const char lent_message[] = "";
+
+/* Takes back from r what parse_line lent it. */
+static void unlend(struct aq_result *r)
+{
+	if (r->source == aq_source_name())
+		r->source = NULL;
+	if (r->message == lent_message)
+		r->message = NULL;
+}
+
+static int parse_line(const char *text, size_t len, struct aq_result *r, int lend, char *err, size_t errlen);
 
 static int add_label(struct aq_result *r, const char *kv)
 {
@@ -148,26 +174,59 @@ int aq_submit_one(aq_publisher_t *pub, struct aq_result *r, char *err, size_t er
 	return aq_publisher_finish(pub, err, errlen);
 }
 
-/* Reads one line of in (without its '\n') into buf, which holds cap bytes
- * and a final '\0'. A longer line is read to its end without being kept.
+/* The input of submit --file, read a block at a time. */
+struct line_reader {
+	int fd;
+	char *block; /* READ_BLOCK bytes */
+	size_t pos;  /* the next unread byte of block */
+	size_t end;  /* how much of block holds input */
+};
+
+/* Reads one line (without its '\n') into buf, which holds cap bytes and a
+ * final '\0'. A longer line is read to its end without being kept.
  * Returns LINE_READ with *len set, LINE_TOO_LONG, LINE_EOF at the end of
  * the input, or LINE_ERROR when reading failed (errno set). */
-static enum line_outcome read_line(FILE *in, char *buf, size_t cap, size_t *len)
+static enum line_outcome read_line(struct line_reader *rd, char *buf, size_t cap, size_t *len)
 {
 	size_t n = 0;
-	int c;
 	int too_long = 0;
+	int any = 0; /* a byte of this line was read, its '\n' among them */
 
-	while ((c = getc_unlocked(in)) != EOF && c != '\n') {
-		if (n < cap)
-			buf[n++] = (char)c;
-		else
+	for (;;) {
+		if (rd->pos == rd->end) {
+			/* read(), not fread(): from a pipe, a line is taken as soon
+			 * as it is written, not once a block has filled */
+			ssize_t got = read(rd->fd, rd->block, READ_BLOCK);
+			if (got < 0)
+				return LINE_ERROR;
+			rd->pos = 0;
+			rd->end = (size_t)got;
+			if (rd->end == 0) {
+				if (!any)
+					return LINE_EOF;
+				break;
+			}
+		}
+		any = 1;
+		const char *start = rd->block + rd->pos;
+		size_t avail = rd->end - rd->pos;
+		const char *nl = memchr(start, '\n', avail);
+		size_t take = nl ? (size_t)(nl - start) : avail;
+		size_t room = cap - n;
+		if (take > room) {
 			too_long = 1;
+			memcpy(buf + n, start, room);
+			n += room;
+		} else {
+			memcpy(buf + n, start, take);
+			n += take;
+		}
+		rd->pos += take;
+		if (nl) {
+			rd->pos++;
+			break;
+		}
 	}
-	if (c == EOF && ferror(in))
-		return LINE_ERROR;
-	if (c == EOF && n == 0 && !too_long)
-		return LINE_EOF;
 	buf[n] = '\0';
 	*len = n;
 	return too_long ? LINE_TOO_LONG : LINE_READ;
@@ -183,8 +242,11 @@ int aq_submit_file(aq_publisher_t *pub, const char *path, const volatile sig_ato
 	}
 	/* input-sized, so checked rather than aborting (see util.h) */
 	char *line = malloc(AQ_SUBMIT_LINE_MAX + 1);
-	if (!line) {
+	struct line_reader rd = { fileno(in), malloc(READ_BLOCK), 0, 0 };
+	if (!line || !rd.block) {
 		snprintf(err, errlen, "out of memory for a line of '%s'", path);
+		free(line);
+		free(rd.block);
 		if (in != stdin)
 			fclose(in);
 		return -1;
@@ -195,7 +257,7 @@ int aq_submit_file(aq_publisher_t *pub, const char *path, const volatile sig_ato
 	int read_failed = 0;
 	size_t len = 0;
 	for (;;) {
-		enum line_outcome got = read_line(in, line, AQ_SUBMIT_LINE_MAX, &len);
+		enum line_outcome got = read_line(&rd, line, AQ_SUBMIT_LINE_MAX, &len);
 		if (got == LINE_EOF)
 			break;
 		if (got == LINE_ERROR) {
@@ -217,22 +279,26 @@ int aq_submit_file(aq_publisher_t *pub, const char *path, const volatile sig_ato
 			continue;
 		char lerr[LINE_ERR_MAX];
 		struct aq_result r;
-		if (aq_submit_parse(line, len, &r, lerr, sizeof(lerr)) != 0) {
+		/* the host name and an empty message are lent to each line's
+		 * result: two copies and two frees a line fewer */
+		if (parse_line(line, len, &r, 1, lerr, sizeof(lerr)) != 0) {
 			fprintf(report, "%s:%ld: %s\n", path, lineno, lerr);
 			bad++;
 			continue;
 		}
-		if (aq_publisher_send(pub, &r, lerr, sizeof(lerr)) != 0) {
+		if (aq_publisher_send_valid(pub, &r, lerr, sizeof(lerr)) != 0) {
 			fprintf(report, "%s:%ld: %s\n", path, lineno, lerr);
 			bad++;
 		} else {
 			sent++;
 		}
+		unlend(&r);
 		aq_result_release(&r);
 		if (*stop)
 			break;
 	}
 	free(line);
+	free(rd.block);
 	if (in != stdin)
 		fclose(in);
 	char ferr[LINE_ERR_MAX];
@@ -255,7 +321,7 @@ int aq_submit_file(aq_publisher_t *pub, const char *path, const volatile sig_ato
 static const char *const submit_keys[] = { "check",    "value",       "status",      "message",    "labels",
 					   "interval", "interval_ms", "observed_at", "expires_at", NULL };
 
-int aq_submit_parse(const char *text, size_t len, struct aq_result *r, char *err, size_t errlen)
+int aq_submit_line_json(const char *text, size_t len, struct aq_result *r, char *err, size_t errlen)
 {
 	json_error_t jerr;
 	memset(r, 0, sizeof(*r));
@@ -374,13 +440,35 @@ int aq_submit_parse(const char *text, size_t len, struct aq_result *r, char *err
 		}
 	}
 	json_decref(obj);
-	if (submit_check(r, err, errlen) != 0)
-		goto err_checked;
-	aq_result_stamp(r);
 	return 0;
 err:
 	json_decref(obj);
-err_checked:
 	aq_result_release(r);
 	return -1;
+}
+
+/* aq_submit_parse, with the source and an absent message lent (not copied)
+ * when lend is set: the caller takes them back with unlend() before it
+ * releases r. */
+static int parse_line(const char *text, size_t len, struct aq_result *r, int lend, char *err, size_t errlen)
+{
+	if (aq_submit_line_quick(text, len, r) == 0 && aq_submit_line_json(text, len, r, err, errlen) != 0)
+		return -1;
+	if (lend) {
+		r->source = (char *)aq_source_name();
+		if (!r->message)
+			r->message = (char *)lent_message;
+	}
+	if (submit_check(r, err, errlen) != 0) {
+		if (lend)
+			unlend(r);
+		aq_result_release(r);
+		return -1;
+	}
+	return 0;
+}
+
+int aq_submit_parse(const char *text, size_t len, struct aq_result *r, char *err, size_t errlen)
+{
+	return parse_line(text, len, r, 0, err, errlen);
 }

@@ -2009,6 +2009,138 @@ START_TEST(test_direct_decoder_matches_avro_c)
 }
 END_TEST
 
+/* ---- the direct encoder against avro-c's ---- */
+
+/* Encodes r with both codecs (and with aq_codec_encode_valid when r is
+ * valid); the bytes and the outcome must be the same, and so must every
+ * refusal of a buffer too small. Returns whether it encoded. */
+static int encode_both(aq_codec_t *direct, aq_codec_t *generic, const struct aq_result *r, const char *what,
+		       int small_buffers)
+{
+	static unsigned char a[BUF_MAX], b[BUF_MAX];
+	char aerr[512] = "", berr[512] = "";
+	size_t alen = sizeof(a), blen = sizeof(b);
+	int arc = aq_codec_encode(direct, r, a, &alen, aerr, sizeof(aerr));
+	int brc = aq_codec_encode(generic, r, b, &blen, berr, sizeof(berr));
+	ck_assert_msg(arc == brc, "%s: direct %d (%s), avro-c %d (%s)", what, arc, aerr, brc, berr);
+	if (arc != 0) {
+		ck_assert_str_eq(aerr, berr);
+		return 0;
+	}
+	ck_assert_msg(alen == blen && memcmp(a, b, alen) == 0, "%s: direct wrote %zu bytes, avro-c %zu, unlike",
+		      what, alen, blen);
+	if (aq_result_validate(r, AQ_NOW_UNKNOWN, aerr, sizeof(aerr)) == 0) {
+		size_t vlen = sizeof(a);
+		ck_assert_int_eq(aq_codec_encode_valid(direct, r, a, &vlen, aerr, sizeof(aerr)), 0);
+		ck_assert_msg(vlen == blen && memcmp(a, b, vlen) == 0, "%s: encode_valid differs", what);
+	}
+	/* every buffer too small, refused alike (only the short ones for a
+	 * long body, to stay quick) */
+	for (size_t cap = 0; small_buffers && cap < blen; cap += cap < 600 ? 1 : 997) {
+		size_t al = cap, bl = cap;
+		size_t watch = cap + 64 < blen ? cap + 64 : blen;
+		memset(a + cap, 0xee, watch - cap);
+		ck_assert_int_eq(aq_codec_encode(direct, r, a, &al, aerr, sizeof(aerr)), -1);
+		for (size_t i = cap; i < watch; i++)
+			ck_assert_msg(a[i] == 0xee, "%s: %zu bytes given, byte %zu written", what, cap, i);
+		ck_assert_int_eq(aq_codec_encode(generic, r, b, &bl, berr, sizeof(berr)), -1);
+		ck_assert_msg(strcmp(aerr, berr) == 0, "%s, %zu bytes: direct '%s', avro-c '%s'", what, cap, aerr,
+			      berr);
+	}
+	return 1;
+}
+
+START_TEST(test_direct_encoder_matches_avro_c)
+{
+	char err[512];
+	aq_codec_t *direct = aq_codec_new(err, sizeof(err));
+	aq_codec_t *generic = aq_codec_new(err, sizeof(err));
+	ck_assert_ptr_nonnull(direct);
+	ck_assert_ptr_nonnull(generic);
+	aq_codec_set_direct(generic, 0);
+
+	/* varied results: every status and none, values of every kind, no
+	 * labels to the most, long and empty and absent texts, extreme times */
+	static const double values[] = { 0.0, -0.0, 93.5, -1e308, 4.9e-324, 1e15 + 0.5 };
+	static char big_message[AQ_MESSAGE_MAX + 100];
+	memset(big_message, 'm', sizeof(big_message) - 1);
+	memcpy(big_message + AQ_MESSAGE_MAX - 3, "\xc3\xa9\xc3\xa9", 4); /* cut inside a character */
+	int encoded = 0;
+	for (int variant = 0; variant < 64; variant++) {
+		struct aq_result r;
+		memset(&r, 0, sizeof(r));
+		strcpy(r.event_id, UUID);
+		r.check = variant % 7 == 0 ? "d\xc3\xa9sk.root" : "disk.root";
+		r.source = variant % 5 == 0 ? NULL : "host-1 probe";
+		r.observed_at_ms = variant % 3 == 0 ? AQ_OBSERVED_AT_MAX_MS : T_OBSERVED + variant;
+		r.has_value = variant % 4 != 3;
+		r.value = values[variant % N(values)];
+		r.status = variant % 5 - 1; /* AQ_STATUS_NONE, then each status */
+		r.message = variant % 6 == 0 ? NULL : variant % 6 == 1 ? ""
+			: variant % 6 == 2                             ? big_message
+								       : "full";
+		r.interval_ms = variant % 8 == 0 ? AQ_INTERVAL_MAX_MS : variant * 1000;
+		r.expires_at_ms = variant % 2 ? r.observed_at_ms : 0;
+		struct aq_label labels[AQ_LABELS_MAX];
+		char keys[AQ_LABELS_MAX][16];
+		r.nlabels = variant % 9 == 0 ? AQ_LABELS_MAX : (size_t)(variant % 4);
+		for (size_t i = 0; i < r.nlabels; i++) {
+			snprintf(keys[i], sizeof(keys[i]), "k%zu", i);
+			labels[i].key = keys[i];
+			labels[i].value = i % 2 ? "" : "v\xe2\x82\xac";
+		}
+		r.labels = labels;
+		char what[32];
+		snprintf(what, sizeof(what), "variant %d", variant);
+		encoded += encode_both(direct, generic, &r, what, 1);
+	}
+	ck_assert_int_eq(encoded, 64);
+
+	/* what the fuzz corpus decodes to, encoded again */
+	const char *dir = getenv("ALERTQ_SOURCE_DIR");
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/fuzz_event", dir ? dir : ".");
+	DIR *d = opendir(path);
+	ck_assert_msg(d != NULL, "cannot open %s", path);
+	int again = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		if (e->d_name[0] == '.')
+			continue;
+		char file[8192];
+		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+		FILE *f = fopen(file, "rb");
+		ck_assert_ptr_nonnull(f);
+		static unsigned char data[1 << 16], msg[1 << 17];
+		size_t n = fread(data, 1, sizeof(data), f);
+		fclose(f);
+		for (size_t skip = 0; skip < 2 && skip <= n; skip++) {
+			struct aq_result r;
+			if (aq_codec_decode(generic, data + skip, n - skip, &r, err, sizeof(err)) == 0) {
+				again += encode_both(direct, generic, &r, e->d_name, 0);
+				aq_result_release(&r);
+			}
+			size_t len = shipped_message(generic, msg, data + skip, n - skip);
+			if (aq_codec_decode(generic, msg, len, &r, err, sizeof(err)) == 0) {
+				again += encode_both(direct, generic, &r, e->d_name, 0);
+				aq_result_release(&r);
+			}
+		}
+	}
+	closedir(d);
+	ck_assert_int_gt(again, 10);
+
+	/* refusals: an invalid result is refused alike, before any byte */
+	struct aq_result bad;
+	memset(&bad, 0, sizeof(bad));
+	strcpy(bad.event_id, UUID);
+	bad.check = "";
+	bad.observed_at_ms = T_OBSERVED;
+	ck_assert_int_eq(encode_both(direct, generic, &bad, "no name", 1), 0);
+	aq_codec_free(direct);
+	aq_codec_free(generic);
+}
+END_TEST
+
 static Suite *event_suite(void)
 {
 	Suite *s = suite_create("event");
@@ -2050,6 +2182,7 @@ static Suite *event_suite(void)
 	tcase_add_loop_test(tc, test_bad_readers, 0, N(bad_readers));
 	tcase_add_test(tc, test_bad_reader_default);
 	tcase_add_test(tc, test_direct_decoder_matches_avro_c);
+	tcase_add_test(tc, test_direct_encoder_matches_avro_c);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,8 +1,11 @@
 /* test_util.c - the small shared helpers of lib/base: redaction of secrets
- * in URLs and DSNs, as a table */
+ * in URLs and DSNs, as a table; random UUIDs */
 #include <check.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "alertq/util.h"
 
@@ -55,12 +58,113 @@ START_TEST(test_redact_cut_to_fit)
 }
 END_TEST
 
+/* Whether id is a canonical lower-case version 4 (RFC 4122 variant) UUID. */
+static int uuid4_canonical(const char *id)
+{
+	if (strlen(id) != 36)
+		return 0;
+	for (int i = 0; i < 36; i++) {
+		char c = id[i];
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-')
+				return 0;
+		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+			return 0;
+		}
+	}
+	return id[14] == '4' && strchr("89ab", id[19]) != NULL;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+#define UUID_COUNT 20000
+#define UUID_THREADS 4
+
+/* Every id canonical, no two alike, each hex digit of the random positions
+ * used (a table or pool mistake shows as a digit never or always seen). */
+START_TEST(test_uuid4_canonical_and_distinct)
+{
+	static char ids[UUID_COUNT][37];
+	unsigned seen[16] = { 0 };
+	for (int i = 0; i < UUID_COUNT; i++) {
+		aq_uuid4(ids[i]);
+		ck_assert_msg(uuid4_canonical(ids[i]), "'%s' is not a canonical v4 uuid", ids[i]);
+		char d = ids[i][0];
+		seen[d <= '9' ? d - '0' : d - 'a' + 10]++;
+	}
+	for (int d = 0; d < 16; d++)
+		ck_assert_msg(seen[d] > UUID_COUNT / 32, "digit %x led %u of %d ids", d, seen[d], UUID_COUNT);
+	qsort(ids, UUID_COUNT, sizeof(ids[0]), id_cmp);
+	for (int i = 1; i < UUID_COUNT; i++)
+		ck_assert_msg(strcmp(ids[i - 1], ids[i]) != 0, "'%s' made twice", ids[i]);
+}
+END_TEST
+
+static char thread_ids[UUID_THREADS][UUID_COUNT / UUID_THREADS][37];
+
+static void *make_ids(void *arg)
+{
+	char(*mine)[37] = arg;
+	for (int i = 0; i < UUID_COUNT / UUID_THREADS; i++)
+		aq_uuid4(mine[i]);
+	return NULL;
+}
+
+START_TEST(test_uuid4_threads_share_nothing)
+{
+	pthread_t t[UUID_THREADS];
+	for (int i = 0; i < UUID_THREADS; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, make_ids, thread_ids[i]), 0);
+	for (int i = 0; i < UUID_THREADS; i++)
+		pthread_join(t[i], NULL);
+	char(*all)[37] = &thread_ids[0][0];
+	for (int i = 0; i < UUID_COUNT; i++)
+		ck_assert(uuid4_canonical(all[i]));
+	qsort(all, UUID_COUNT, sizeof(all[0]), id_cmp);
+	for (int i = 1; i < UUID_COUNT; i++)
+		ck_assert_msg(strcmp(all[i - 1], all[i]) != 0, "'%s' made twice", all[i]);
+}
+END_TEST
+
+/* A forked child must not make the ids its parent is about to make. */
+START_TEST(test_uuid4_fork_does_not_repeat)
+{
+	char first[37], parent[37], child[37] = "";
+	int fds[2];
+	aq_uuid4(first); /* the pool now holds bytes both would inherit */
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		aq_uuid4(child);
+		ssize_t n = write(fds[1], child, sizeof(child));
+		_exit(n == (ssize_t)sizeof(child) ? 0 : 1);
+	}
+	aq_uuid4(parent);
+	ck_assert_int_eq(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
+	int status;
+	waitpid(pid, &status, 0);
+	close(fds[0]);
+	close(fds[1]);
+	ck_assert(uuid4_canonical(child));
+	ck_assert_msg(strcmp(parent, child) != 0, "parent and child both made '%s'", child);
+}
+END_TEST
+
 static Suite *util_suite(void)
 {
 	Suite *s = suite_create("util");
 	TCase *tc = tcase_create("redact");
 	tcase_add_loop_test(tc, test_redact_table, 0, (int)(sizeof(redact_cases) / sizeof(redact_cases[0])));
 	tcase_add_test(tc, test_redact_cut_to_fit);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("uuid");
+	tcase_add_test(tc, test_uuid4_canonical_and_distinct);
+	tcase_add_test(tc, test_uuid4_threads_share_nothing);
+	tcase_add_test(tc, test_uuid4_fork_does_not_repeat);
 	suite_add_tcase(s, tc);
 	return s;
 }
