@@ -51,6 +51,12 @@ int store_run_query(aq_store_t *s, const char *sql, int nparams, const char *con
 /* Frees the silences read (silences.c). */
 void store_silences_clear(aq_store_t *s);
 
+/* Batches of up to this many states send them as the parameters of one
+ * INSERT in the writes' pipeline; bigger ones by COPY (writes.c). A
+ * variable so that tests can take either way. */
+#define STATES_PARAMS_MAX 32
+extern int store_states_params_max;
+
 /* Whether res, a COMMIT's successful result, committed: 0, or -1 with err
  * when the transaction had failed before (the server then rolls back and
  * says so in the command tag). */

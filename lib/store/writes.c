@@ -488,10 +488,9 @@ int aq_writes_dead_letter(aq_writes_t *w, const char *topic, int32_t partition, 
 	" escalation_level, last_notified_ms, next_action_ms, told, acked, suppressed, expires_at_ms,"     \
 	" annotations, flap_history, flap_count, flapping, flapping_since_ms"
 
-/* The table the states are copied into (made once per connection: it
- * outlives transactions, its rows do not), then the COPY, in one round
- * trip. */
-#define STATES_COPY                                                                            \
+/* The table the states go through (made once per connection: it outlives
+ * transactions, its rows do not). */
+#define STATES_TABLE                                                                           \
 	"CREATE TEMP TABLE IF NOT EXISTS alertq_batch_states (check_name text, severity text," \
 	" since_ms bigint, previous_severity text, pending_severity text, pending_count int,"  \
 	" has_value boolean, value double precision, status text, message text, labels jsonb," \
@@ -501,8 +500,15 @@ int aq_writes_dead_letter(aq_writes_t *w, const char *topic, int32_t partition, 
 	" expires_at_ms bigint, annotations jsonb, flap_history bigint, flap_count int, "      \
 	"flapping boolean,"                                                                    \
 	" flapping_since_ms bigint)"                                                           \
-	" ON COMMIT DELETE ROWS;"                                                              \
-	" COPY alertq_batch_states (" STATE_COPY_COLUMNS ") FROM STDIN"
+	" ON COMMIT DELETE ROWS"
+
+/* The table and the COPY's start in one round trip. */
+#define STATES_COPY STATES_TABLE "; COPY alertq_batch_states (" STATE_COPY_COLUMNS ") FROM STDIN"
+
+/* How many columns STATE_COPY_COLUMNS names. */
+#define STATE_FIELDS 29
+
+int store_states_params_max = STATES_PARAMS_MAX;
 
 /* The rows that exist take the copied states: a plain UPDATE of known rows
  * costs the server far less than an upsert. */
@@ -616,6 +622,76 @@ static int copy_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 	return rc;
 }
 
+/* A few states as the parameters of one INSERT into alertq_batch_states,
+ * which can go in the writes' pipeline where a COPY cannot (the COPY costs
+ * two round trips of its own). The parameters are the COPY lines' fields
+ * unescaped, so each value reaches its column's input function exactly as
+ * the COPY would hand it. */
+struct state_params {
+	char *text;          /* the fields, unescaped in place, each NUL-ended */
+	const char **values; /* STATE_FIELDS a state; NULL for \N */
+	struct aq_buf sql;
+	int n; /* parameters */
+};
+
+static void state_params_release(struct state_params *p)
+{
+	free(p->text);
+	free(p->values);
+	aq_buf_release(&p->sql);
+}
+
+/* Fills p from the COPY text of w's states. Returns 0, or -1 when out of
+ * memory or the text is not as aq_writes_state makes it (p released). */
+static int state_params_make(struct state_params *p, const aq_writes_t *w)
+{
+	memset(p, 0, sizeof(*p));
+	aq_buf_init(&p->sql, COPY_MAX);
+	p->text = malloc(w->states.len + 1);
+	p->values = calloc(w->nstates * STATE_FIELDS, sizeof(*p->values));
+	if (!p->text || !p->values)
+		goto fail;
+	memcpy(p->text, w->states.data, w->states.len + 1);
+	char *in = p->text;
+	size_t n = 0;
+	aq_buf_puts(&p->sql, "INSERT INTO alertq_batch_states (" STATE_COPY_COLUMNS ") VALUES ");
+	for (size_t row = 0; row < w->nstates; row++) {
+		aq_buf_puts(&p->sql, row ? ",(" : "(");
+		for (int field = 0; field < STATE_FIELDS; field++) {
+			char end = field == STATE_FIELDS - 1 ? '\n' : '\t';
+			char *out = in;
+			const char *value = in;
+			if (in[0] == '\\' && in[1] == 'N' && (in[2] == '\t' || in[2] == '\n')) {
+				value = NULL;
+				in += 2;
+			} else {
+				while (*in && *in != '\t' && *in != '\n') {
+					char c = *in++;
+					if (c == '\\' && *in) {
+						c = *in++;
+						c = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c;
+					}
+					*out++ = c;
+				}
+			}
+			if (*in != end)
+				goto fail;
+			*in++ = '\0';
+			*out = '\0'; /* at or before the separator */
+			p->values[n++] = value;
+			aq_buf_printf(&p->sql, field ? ",$%zu" : "$%zu", n);
+		}
+		aq_buf_puts(&p->sql, ")");
+	}
+	if (*in != '\0' || p->sql.failed)
+		goto fail;
+	p->n = (int)n;
+	return 0;
+fail:
+	state_params_release(p);
+	return -1;
+}
+
 /* A JSON array of rows as text for a statement's $1 (malloc'd), or NULL
  * for an empty array; *failed set when out of memory. */
 static char *rows_text(json_t *rows, int *failed)
@@ -629,7 +705,7 @@ static char *rows_text(json_t *rows, int *failed)
 }
 
 /* The most statements write_all sends at once. */
-#define WRITE_STEPS_MAX 7
+#define WRITE_STEPS_MAX 9
 
 /* Writes everything queued, and with commit the COMMIT: the states' COPY,
  * then every other statement in one pipeline; grouped notifications (which
@@ -643,7 +719,10 @@ static int write_all(aq_store_t *s, aq_writes_t *w, int commit, char *err, size_
 		s->item_refused = aq_writes_item_fault(w);
 		return -1;
 	}
-	if (w->nstates > 0 && copy_states(s, w, err, errlen) != 0)
+	struct state_params params = { 0 };
+	int by_params = w->nstates > 0 && w->nstates <= (size_t)store_states_params_max &&
+		!w->states.failed && state_params_make(&params, w) == 0;
+	if (w->nstates > 0 && !by_params && copy_states(s, w, err, errlen) != 0)
 		return -1;
 	int failed = 0;
 	char *transitions = rows_text(w->transitions, &failed);
@@ -657,6 +736,13 @@ static int write_all(aq_store_t *s, aq_writes_t *w, int commit, char *err, size_
 	int grouped = json_array_size(w->group_members) > 0;
 	struct store_step steps[WRITE_STEPS_MAX];
 	size_t n = 0;
+	if (by_params) {
+		steps[n++] = (struct store_step){ STATES_TABLE,         0,   NULL, PGRES_COMMAND_OK,
+						  "saving check state", NULL };
+		steps[n++] = (struct store_step){ params.sql.data,      params.n,
+						  params.values,        PGRES_COMMAND_OK,
+						  "saving check state", NULL };
+	}
 	if (w->nstates > 0)
 		steps[n++] = (struct store_step){ STATES_UPDATE,        0,   NULL, PGRES_COMMAND_OK,
 						  "saving check state", NULL };
@@ -697,6 +783,8 @@ static int write_all(aq_store_t *s, aq_writes_t *w, int commit, char *err, size_
 	free(notifications);
 	free(dead_letters);
 	free(offsets);
+	if (by_params)
+		state_params_release(&params);
 	if (rc == 0 && grouped)
 		rc = aq_store_write_group_members(s, w->group_members, err, errlen);
 	if (rc == 0 && grouped && commit)
