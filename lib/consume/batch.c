@@ -22,9 +22,24 @@
 #include "consume/deadletter.h"
 #include "consume/pace.h"
 #include "consume/plan.h"
+#include "store/batch_io.h"
 
 /* Most partitions one batch may hold messages of. */
 #define BATCH_PARTITIONS_MAX 512
+#ifdef ALERTQ_NO_FAILPOINTS
+#define FAILPOINTS_ARMED 0
+#else
+#define FAILPOINTS_ARMED aq_failpoints_armed
+#endif
+
+/* What becomes of a check a batch holds a state of (struct batch's
+ * refused[i]). */
+enum check_fate {
+	CHECK_WRITTEN = 0, /* its state is written back */
+	CHECK_REFUSED,     /* new, past state.max_checks: its results are set aside */
+	CHECK_UNTOUCHED,   /* every result of it was applied before: left as it is */
+};
+
 /* How long a count of the state's checks is trusted for state.max_checks
  * (new checks of this worker are added to it meanwhile). */
 #define CHECKS_RECOUNT_MS 10000
@@ -213,8 +228,6 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 	*refused = 0;
 	aq_writes_clear(w->writes);
 	aq_dead_letter_begin(w);
-	/* a silence made just before these results arrived must hold them back */
-	aq_store_silences_invalidate(w->store);
 	for (size_t i = 0; i < b->nitems; i++) {
 		int32_t p = b->items[i].msg->partition;
 		size_t k = 0;
@@ -236,10 +249,23 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 		snprintf(err, errlen, "failpoint batch.before_begin");
 		return -1;
 	}
-	if (aq_store_begin(w->store, err, errlen) != 0)
-		return -1;
-	if (aq_store_offsets(w->store, w->cfg.topic, partitions, nparts, 1, next_offsets, stored_clusters,
-			     err, errlen) != 0)
+	/* the checks the batch's results name, once each: their states are read
+	 * (and locked) with the offsets, before the offsets say which results
+	 * were applied before */
+	aq_strmap_clear(&b->index);
+	b->nstates = 0;
+	for (size_t i = 0; i < b->nitems; i++) {
+		struct item *it = &b->items[i];
+		it->state = SIZE_MAX;
+		if (it->ok && batch_check(b, it->result.check, &it->state) != 0) {
+			snprintf(err, errlen, "applying a batch: out of memory");
+			return -1;
+		}
+	}
+	/* a silence made just before these results arrived holds them back:
+	 * the silences are read with the rest */
+	if (aq_store_batch_read(w->store, w->cfg.topic, partitions, nparts, next_offsets, stored_clusters,
+				b->names, b->nstates, b->states, err, errlen) != 0)
 		goto rollback;
 	if (AQ_FAILPOINT("batch.after_offsets_locked") != 0) {
 		snprintf(err, errlen, "failpoint batch.after_offsets_locked");
@@ -251,9 +277,7 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 		    log_replaced(w, partitions[k], next_offsets[k], first[k], stored_clusters[k], cluster))
 			next_offsets[k] = -1;
 
-	/* the checks this batch touches, once each, with their state locked */
-	aq_strmap_clear(&b->index);
-	b->nstates = 0;
+	memset(b->refused, CHECK_UNTOUCHED, b->nstates);
 	for (size_t i = 0; i < b->nitems; i++) {
 		struct item *it = &b->items[i];
 		size_t k = 0;
@@ -276,20 +300,13 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 			dead++;
 			continue;
 		}
-		if (batch_check(b, it->result.check, &it->state) != 0) {
-			snprintf(err, errlen, "applying a batch: out of memory");
-			goto rollback;
-		}
+		b->refused[it->state] = CHECK_WRITTEN;
 	}
-	if (b->nstates > 0 &&
-	    aq_store_load_states(w->store, b->names, b->nstates, 1, b->states, err, errlen) != 0)
-		goto rollback;
 
 	/* a check new to the state past state.max_checks is refused, every
 	 * result of it in this batch with it */
-	memset(b->refused, 0, b->nstates);
 	for (size_t i = 0; i < b->nstates; i++) {
-		if (b->states[i].known)
+		if (b->states[i].known || b->refused[i] == CHECK_UNTOUCHED)
 			continue;
 		int room = room_for_new_check(w, made, err, errlen);
 		if (room < 0)
@@ -312,7 +329,7 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 				goto rollback;
 			dead++;
 		}
-		b->refused[i] = 1;
+		b->refused[i] = CHECK_REFUSED;
 	}
 
 	for (size_t i = 0; i < b->nitems; i++) {
@@ -335,7 +352,7 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 			goto lost_row;
 	}
 	for (size_t i = 0; i < b->nstates; i++)
-		if (!b->refused[i] && aq_writes_state(w->writes, &b->states[i]) != 0)
+		if (b->refused[i] == CHECK_WRITTEN && aq_writes_state(w->writes, &b->states[i]) != 0)
 			goto lost_row;
 	for (size_t k = 0; k < nparts; k++)
 		if (last[k] >= 0 &&
@@ -347,17 +364,24 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 	/* a dead letter must be in Kafka before its offset counts as done */
 	if (dead > 0 && aq_dead_letter_flush(w, err, errlen) != 0)
 		goto rollback;
-	if (aq_store_write(w->store, w->writes, err, errlen) != 0) {
+	if (FAILPOINTS_ARMED) {
+		/* the writes apart from the COMMIT, for the failpoint between */
+		if (aq_store_write(w->store, w->writes, err, errlen) != 0) {
+			*refused = aq_store_refused_item(w->store);
+			goto rollback;
+		}
+		if (AQ_FAILPOINT("batch.before_commit") != 0) {
+			snprintf(err, errlen, "failpoint batch.before_commit");
+			goto rollback;
+		}
+		if (aq_store_commit(w->store, err, errlen) != 0) {
+			*refused = aq_store_refused_item(w->store);
+			goto rollback;
+		}
+	} else if (aq_store_write_commit(w->store, w->writes, err, errlen) != 0) {
+		/* the COMMIT went with the writes; it may have failed itself */
 		*refused = aq_store_refused_item(w->store);
 		goto rollback;
-	}
-	if (AQ_FAILPOINT("batch.before_commit") != 0) {
-		snprintf(err, errlen, "failpoint batch.before_commit");
-		goto rollback;
-	}
-	if (aq_store_commit(w->store, err, errlen) != 0) {
-		*refused = aq_store_refused_item(w->store);
-		goto release;
 	}
 	for (size_t i = 0; i < b->nstates; i++)
 		aq_state_release(&b->states[i]);
@@ -373,7 +397,6 @@ lost_row:
 	*refused = aq_writes_item_fault(w->writes);
 rollback:
 	aq_store_rollback(w->store);
-release:
 	for (size_t i = 0; i < b->nstates; i++)
 		if (b->states[i].check)
 			aq_state_release(&b->states[i]);

@@ -149,14 +149,114 @@ int aq_store_refused_item(const aq_store_t *s)
 	return s->item_refused;
 }
 
+int store_committed(aq_store_t *s, PGresult *res, char *err, size_t errlen)
+{
+	/* a COMMIT of a transaction a statement failed in says ROLLBACK */
+	if (strcmp(PQcmdStatus(res), "COMMIT") == 0)
+		return 0;
+	snprintf(err, errlen, "COMMIT: the transaction had failed and was rolled back");
+	s->connection_lost = PQstatus(s->conn) != CONNECTION_OK;
+	s->item_refused = 0;
+	return -1;
+}
+
 int aq_store_commit(aq_store_t *s, char *err, size_t errlen)
 {
-	return aq_store_exec(s, "COMMIT", err, errlen);
+	PGresult *res = PQexec(s->conn, "COMMIT");
+	if (store_check_result(s, res, PGRES_COMMAND_OK, "COMMIT", err, errlen) != 0)
+		return -1;
+	int rc = store_committed(s, res, err, errlen);
+	PQclear(res);
+	return rc;
 }
 
 void aq_store_rollback(aq_store_t *s)
 {
+	/* a COMMIT that failed has ended the transaction already */
+	if (PQtransactionStatus(s->conn) == PQTRANS_IDLE)
+		return;
 	PQclear(PQexec(s->conn, "ROLLBACK"));
+}
+
+/* Reads what is left of one statement's results, up to the NULL that ends
+ * them. */
+static void pipeline_drain_one(PGconn *conn)
+{
+	PGresult *res;
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+}
+
+int store_pipeline(aq_store_t *s, struct store_step *steps, size_t n, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n; i++)
+		if (steps[i].keep)
+			*steps[i].keep = NULL;
+	if (PQenterPipelineMode(s->conn) != 1) {
+		store_conn_error(s, "entering pipeline mode", err, errlen);
+		s->connection_lost = PQstatus(s->conn) != CONNECTION_OK;
+		return -1;
+	}
+	int rc = 0;
+	size_t sent = 0;
+	for (; sent < n; sent++)
+		if (PQsendQueryParams(s->conn, steps[sent].sql, steps[sent].nparams, NULL, steps[sent].params,
+				      NULL, NULL, 0) != 1)
+			break;
+	if (sent < n || PQpipelineSync(s->conn) != 1) {
+		store_conn_error(s, sent < n ? steps[sent].what : "sending a pipeline", err, errlen);
+		s->connection_lost = 1; /* what was sent is unknown: start again on a new connection */
+		s->item_refused = 0;
+		PQexitPipelineMode(s->conn);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		PGresult *res = PQgetResult(s->conn);
+		if (!res) {
+			if (rc == 0)
+				store_check_result(s, NULL, steps[i].want, steps[i].what, err, errlen);
+			s->connection_lost = 1;
+			rc = -1;
+			break;
+		}
+		ExecStatusType status = PQresultStatus(res);
+		if (rc == 0 && status == steps[i].want) {
+			if (steps[i].keep)
+				*steps[i].keep = res;
+			else
+				PQclear(res);
+		} else if (rc == 0) {
+			/* the first failure says why; the server skipped the rest */
+			store_check_result(s, res, steps[i].want, steps[i].what, err, errlen);
+			rc = -1;
+		} else {
+			PQclear(res);
+		}
+		pipeline_drain_one(s->conn);
+	}
+	if (!s->connection_lost) {
+		PGresult *res = PQgetResult(s->conn);
+		if (!res || PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+			if (rc == 0)
+				store_conn_error(s, "ending a pipeline", err, errlen);
+			s->connection_lost = 1;
+			rc = -1;
+		}
+		PQclear(res);
+	}
+	if (PQexitPipelineMode(s->conn) != 1 && rc == 0) {
+		store_conn_error(s, "leaving pipeline mode", err, errlen);
+		rc = -1;
+	}
+	if (PQpipelineStatus(s->conn) != PQ_PIPELINE_OFF)
+		s->connection_lost = 1; /* unusable as it is: made again */
+	if (rc != 0)
+		for (size_t i = 0; i < n; i++)
+			if (steps[i].keep && *steps[i].keep) {
+				PQclear(*steps[i].keep);
+				*steps[i].keep = NULL;
+			}
+	return rc;
 }
 
 int store_run_query(aq_store_t *s, const char *sql, int nparams, const char *const *params, char *err,

@@ -1,5 +1,5 @@
 /* silences.c - which checks a silence covers now, read from the database at
- * most once a second */
+ * most once a second, or with a batch's other reads (store_silences_take) */
 #include <fnmatch.h>
 #include <stdlib.h>
 
@@ -19,17 +19,8 @@ void aq_store_silences_invalidate(aq_store_t *s)
 	s->silences_read_ms = 0;
 }
 
-/* Reads silences that have not ended; keeps the old list when that fails. */
-static void silences_read(aq_store_t *s)
+void store_silences_take(aq_store_t *s, PGresult *res)
 {
-	PGresult *res = PQexec(s->conn,
-			       "SELECT match, (extract(epoch FROM starts_at) * 1000)::bigint,"
-			       " (extract(epoch FROM ends_at) * 1000)::bigint FROM alertq_silences"
-			       " WHERE ends_at > now()");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		PQclear(res);
-		return;
-	}
 	store_silences_clear(s);
 	int rows = PQntuples(res);
 	if (rows > 0)
@@ -40,8 +31,16 @@ static void silences_read(aq_store_t *s)
 		s->silences[row].ends_ms = strtoll(PQgetvalue(res, row, 2), NULL, 10);
 		s->nsilences++;
 	}
-	PQclear(res);
 	s->silences_read_ms = aq_monotonic_ms();
+}
+
+/* Reads silences that have not ended; keeps the old list when that fails. */
+static void silences_read(aq_store_t *s)
+{
+	PGresult *res = PQexec(s->conn, SILENCES_SQL);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		store_silences_take(s, res);
+	PQclear(res);
 }
 
 int aq_store_silenced(aq_store_t *s, const char *check, int64_t now_ms)

@@ -1,5 +1,5 @@
 /* states.c - reading what a batch starts from: the stored offsets of
- * partitions and the state of checks */
+ * partitions and the state of checks, for a worker's batch in one round trip */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,8 +8,19 @@
 #include "base/strmap.h"
 #include "store/store_internal.h"
 
-int aq_store_offsets(aq_store_t *s, const char *topic, const int32_t *partitions, size_t n, int lock,
-		     int64_t *next_offsets, char (*clusters)[AQ_CLUSTER_ID_MAX], char *err, size_t errlen)
+#define OFFSETS_CREATE                                                       \
+	"INSERT INTO alertq_offsets (topic, partition, next_offset)"         \
+	" SELECT $1, p::int, -1 FROM jsonb_array_elements_text($2::jsonb) p" \
+	" ON CONFLICT DO NOTHING"
+#define OFFSETS_READ                                                                     \
+	"SELECT partition, next_offset, cluster_id FROM alertq_offsets WHERE topic = $1" \
+	" AND partition IN (SELECT p::int FROM jsonb_array_elements_text($2::jsonb) p)"
+#define OFFSETS_LOCK OFFSETS_READ " ORDER BY partition FOR UPDATE"
+
+/* The partitions as a JSON array (malloc'd), with next_offsets and clusters
+ * set to "none stored". NULL when out of memory. */
+static char *offsets_start(const int32_t *partitions, size_t n, int64_t *next_offsets,
+			   char (*clusters)[AQ_CLUSTER_ID_MAX])
 {
 	json_t *list = json_array();
 	for (size_t i = 0; i < n; i++) {
@@ -20,32 +31,13 @@ int aq_store_offsets(aq_store_t *s, const char *topic, const int32_t *partitions
 	}
 	char *parts = json_dumps(list, JSON_COMPACT);
 	json_decref(list);
-	const char *params[] = { topic, parts };
-	PGresult *res;
-	if (lock) {
-		res = PQexecParams(s->conn,
-				   "INSERT INTO alertq_offsets (topic, partition, next_offset)"
-				   " SELECT $1, p::int, -1 FROM jsonb_array_elements_text($2::jsonb) p"
-				   " ON CONFLICT DO NOTHING",
-				   2, NULL, params, NULL, NULL, 0);
-		if (store_check_result(s, res, PGRES_COMMAND_OK, "creating offset rows", err, errlen) != 0) {
-			free(parts);
-			return -1;
-		}
-		PQclear(res);
-	}
-	res = PQexecParams(
-		s->conn,
-		lock ? "SELECT partition, next_offset, cluster_id FROM alertq_offsets WHERE topic = $1"
-		       " AND partition IN (SELECT p::int FROM jsonb_array_elements_text($2::jsonb) p)"
-		       " ORDER BY partition FOR UPDATE"
-		     : "SELECT partition, next_offset, cluster_id FROM alertq_offsets WHERE topic = $1"
-		       " AND partition IN"
-		       " (SELECT p::int FROM jsonb_array_elements_text($2::jsonb) p)",
-		2, NULL, params, NULL, NULL, 0);
-	free(parts);
-	if (store_check_result(s, res, PGRES_TUPLES_OK, "reading stored offsets", err, errlen) != 0)
-		return -1;
+	return parts;
+}
+
+/* Fills next_offsets and clusters from the rows of OFFSETS_READ. */
+static void offsets_from_rows(PGresult *res, const int32_t *partitions, size_t n, int64_t *next_offsets,
+			      char (*clusters)[AQ_CLUSTER_ID_MAX])
+{
 	for (int row = 0; row < PQntuples(res); row++) {
 		int32_t partition = (int32_t)atoi(PQgetvalue(res, row, 0));
 		int64_t next = strtoll(PQgetvalue(res, row, 1), NULL, 10);
@@ -57,6 +49,31 @@ int aq_store_offsets(aq_store_t *s, const char *topic, const int32_t *partitions
 				snprintf(clusters[i], AQ_CLUSTER_ID_MAX, "%s", PQgetvalue(res, row, 2));
 		}
 	}
+}
+
+int aq_store_offsets(aq_store_t *s, const char *topic, const int32_t *partitions, size_t n, int lock,
+		     int64_t *next_offsets, char (*clusters)[AQ_CLUSTER_ID_MAX], char *err, size_t errlen)
+{
+	char *parts = offsets_start(partitions, n, next_offsets, clusters);
+	if (!parts) {
+		snprintf(err, errlen, "reading stored offsets: out of memory");
+		return -1;
+	}
+	const char *params[] = { topic, parts };
+	PGresult *res;
+	if (lock) {
+		res = PQexecParams(s->conn, OFFSETS_CREATE, 2, NULL, params, NULL, NULL, 0);
+		if (store_check_result(s, res, PGRES_COMMAND_OK, "creating offset rows", err, errlen) != 0) {
+			free(parts);
+			return -1;
+		}
+		PQclear(res);
+	}
+	res = PQexecParams(s->conn, lock ? OFFSETS_LOCK : OFFSETS_READ, 2, NULL, params, NULL, NULL, 0);
+	free(parts);
+	if (store_check_result(s, res, PGRES_TUPLES_OK, "reading stored offsets", err, errlen) != 0)
+		return -1;
+	offsets_from_rows(res, partitions, n, next_offsets, clusters);
 	PQclear(res);
 	return 0;
 }
@@ -172,8 +189,14 @@ static int row_index_build(struct aq_strmap *index, PGresult *res)
 	return 0;
 }
 
-int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int lock,
-			 struct aq_state *states, char *err, size_t errlen)
+#define STATES_READ                                                       \
+	"SELECT " STATE_COLUMNS " FROM alertq_checks WHERE check_name IN" \
+	" (SELECT jsonb_array_elements_text($1::jsonb))"
+#define STATES_LOCK STATES_READ " ORDER BY check_name FOR UPDATE"
+
+/* The check names as a JSON array (malloc'd), every states[i].check NULL.
+ * NULL when out of memory. */
+static char *states_start(const char *const *checks, size_t n, struct aq_state *states)
 {
 	json_t *names = json_array();
 	for (size_t i = 0; i < n; i++) {
@@ -182,21 +205,18 @@ int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int
 	}
 	char *list = json_dumps(names, JSON_COMPACT);
 	json_decref(names);
-	const char *params[] = { list };
-	PGresult *res = PQexecParams(
-		s->conn,
-		lock ? "SELECT " STATE_COLUMNS " FROM alertq_checks WHERE check_name IN"
-		       " (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY check_name FOR UPDATE"
-		     : "SELECT " STATE_COLUMNS " FROM alertq_checks WHERE check_name IN"
-		       " (SELECT jsonb_array_elements_text($1::jsonb))",
-		1, NULL, params, NULL, NULL, 0);
-	free(list);
-	if (store_check_result(s, res, PGRES_TUPLES_OK, "loading check state", err, errlen) != 0)
-		return -1;
+	return list;
+}
+
+/* Fills states[i] from the rows of STATES_READ: the row of checks[i], or
+ * aq_state_init when it has none. Returns 0, or -1 with err (no state
+ * filled). */
+static int states_from_rows(PGresult *res, const char *const *checks, size_t n, struct aq_state *states,
+			    char *err, size_t errlen)
+{
 	struct aq_strmap index;
 	if (row_index_build(&index, res) != 0) {
 		aq_strmap_release(&index);
-		PQclear(res);
 		snprintf(err, errlen, "loading check state: out of memory");
 		return -1;
 	}
@@ -208,6 +228,66 @@ int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int
 			aq_state_init(&states[i], checks[i]);
 	}
 	aq_strmap_release(&index);
-	PQclear(res);
 	return 0;
+}
+
+int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int lock,
+			 struct aq_state *states, char *err, size_t errlen)
+{
+	char *list = states_start(checks, n, states);
+	if (!list) {
+		snprintf(err, errlen, "loading check state: out of memory");
+		return -1;
+	}
+	const char *params[] = { list };
+	PGresult *res = PQexecParams(s->conn, lock ? STATES_LOCK : STATES_READ, 1, NULL, params, NULL, NULL,
+				     0);
+	free(list);
+	if (store_check_result(s, res, PGRES_TUPLES_OK, "loading check state", err, errlen) != 0)
+		return -1;
+	int rc = states_from_rows(res, checks, n, states, err, errlen);
+	PQclear(res);
+	return rc;
+}
+
+int aq_store_batch_read(aq_store_t *s, const char *topic, const int32_t *partitions, size_t nparts,
+			int64_t *next_offsets, char (*clusters)[AQ_CLUSTER_ID_MAX], const char *const *checks,
+			size_t nchecks, struct aq_state *states, char *err, size_t errlen)
+{
+	char *parts = offsets_start(partitions, nparts, next_offsets, clusters);
+	char *names = states_start(checks, nchecks, states);
+	if (!parts || !names) {
+		free(parts);
+		free(names);
+		snprintf(err, errlen, "reading a batch's state: out of memory");
+		return -1;
+	}
+	const char *offset_params[] = { topic, parts };
+	const char *state_params[] = { names };
+	PGresult *offsets = NULL;
+	PGresult *rows = NULL;
+	PGresult *silences = NULL;
+	/* the offset rows are locked before the checks', as every worker does,
+	 * so that two never wait on each other */
+	struct store_step steps[] = {
+		{ "BEGIN", 0, NULL, PGRES_COMMAND_OK, "BEGIN", NULL },
+		{ OFFSETS_CREATE, 2, offset_params, PGRES_COMMAND_OK, "creating offset rows", NULL },
+		{ OFFSETS_LOCK, 2, offset_params, PGRES_TUPLES_OK, "reading stored offsets", &offsets },
+		{ SILENCES_SQL, 0, NULL, PGRES_TUPLES_OK, "reading silences", &silences },
+		{ STATES_LOCK, 1, state_params, PGRES_TUPLES_OK, "loading check state", &rows },
+	};
+	s->item_refused = 0;
+	int rc = store_pipeline(s, steps, nchecks > 0 ? 5 : 4, err, errlen);
+	free(parts);
+	free(names);
+	if (rc == 0) {
+		offsets_from_rows(offsets, partitions, nparts, next_offsets, clusters);
+		store_silences_take(s, silences);
+		if (nchecks > 0)
+			rc = states_from_rows(rows, checks, nchecks, states, err, errlen);
+	}
+	PQclear(offsets);
+	PQclear(rows);
+	PQclear(silences);
+	return rc;
 }

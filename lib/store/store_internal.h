@@ -51,4 +51,42 @@ int store_run_query(aq_store_t *s, const char *sql, int nparams, const char *con
 /* Frees the silences read (silences.c). */
 void store_silences_clear(aq_store_t *s);
 
+/* Batches of up to this many states send them as the parameters of one
+ * INSERT in the writes' pipeline; bigger ones by COPY (writes.c). A
+ * variable so that tests can take either way. */
+#define STATES_PARAMS_MAX 32
+extern int store_states_params_max;
+
+/* Whether res, a COMMIT's successful result, committed: 0, or -1 with err
+ * when the transaction had failed before (the server then rolls back and
+ * says so in the command tag). */
+int store_committed(aq_store_t *s, PGresult *res, char *err, size_t errlen);
+
+/* One statement of a pipeline (store_pipeline). */
+struct store_step {
+	const char *sql;
+	int nparams;
+	const char *const *params;
+	ExecStatusType want; /* the status that means it worked */
+	const char *what;    /* what it does, for err */
+	PGresult **keep;     /* not NULL: receives its result, which the caller clears */
+};
+
+/* Sends n statements at once in libpq's pipeline mode and reads their
+ * results in order: one round trip instead of n. Statements in a pipeline
+ * cannot use each other's results, and none may be a COPY. The first that
+ * fails fills err (and the store's connection_lost / item_refused, as
+ * store_check_result does); the server skips every statement after it, so
+ * inside a transaction block nothing after it happened and the caller rolls
+ * back. On failure no result is kept (*keep is NULL). Returns 0 or -1. */
+int store_pipeline(aq_store_t *s, struct store_step *steps, size_t n, char *err, size_t errlen);
+
+/* Takes the rows of a read of the silences (SILENCES_SQL): the store's
+ * silences are these from now on, as though just read (silences.c). */
+#define SILENCES_SQL                                                         \
+	"SELECT match, (extract(epoch FROM starts_at) * 1000)::bigint,"      \
+	" (extract(epoch FROM ends_at) * 1000)::bigint FROM alertq_silences" \
+	" WHERE ends_at > now()"
+void store_silences_take(aq_store_t *s, PGresult *res);
+
 #endif

@@ -9,6 +9,7 @@
 
 #include "base/buf.h"
 #include "base/utf8.h"
+#include "store/batch_io.h"
 #include "store/store_internal.h"
 
 /* A dead letter's reason is kept cleaned and cut to this many bytes. */
@@ -20,6 +21,7 @@
 struct aq_writes {
 	struct aq_buf states; /* COPY text, one line a state; failed: the write fails */
 	size_t nstates;
+	size_t nnew; /* of them, states not read from the database (known = 0) */
 	json_t *transitions;
 	json_t *notifications;
 	json_t *offsets;
@@ -65,6 +67,7 @@ void aq_writes_clear(aq_writes_t *w)
 {
 	aq_buf_reset(&w->states);
 	w->nstates = 0;
+	w->nnew = 0;
 	json_array_clear(w->transitions);
 	json_array_clear(w->notifications);
 	json_array_clear(w->offsets);
@@ -336,6 +339,8 @@ int aq_writes_state(aq_writes_t *w, const struct aq_state *st)
 	copy_int(b, st->flapping_since_ms);
 	aq_buf_add(b, "\n", 1);
 	w->nstates++;
+	if (!st->known)
+		w->nnew++;
 	if (b->failed)
 		return lose(w, "state of", st->check, OVER_SIZE);
 	return 0;
@@ -475,26 +480,6 @@ int aq_writes_dead_letter(aq_writes_t *w, const char *topic, int32_t partition, 
 	return queue_row(w, w->dead_letters, row, failed, "dead letter of topic", topic);
 }
 
-/* Runs sql with the JSON array rows as $1, unless rows is empty. */
-static int write_rows(aq_store_t *s, const char *sql, json_t *rows, const char *what, char *err,
-		      size_t errlen)
-{
-	if (json_array_size(rows) == 0)
-		return 0;
-	char *text = json_dumps(rows, JSON_COMPACT | JSON_ENSURE_ASCII);
-	if (!text) {
-		snprintf(err, errlen, "%s: out of memory", what);
-		return -1;
-	}
-	const char *params[] = { text };
-	PGresult *res = PQexecParams(s->conn, sql, 1, NULL, params, NULL, NULL, 0);
-	free(text);
-	if (store_check_result(s, res, PGRES_COMMAND_OK, what, err, errlen) != 0)
-		return -1;
-	PQclear(res);
-	return 0;
-}
-
 /* The columns aq_writes_state() writes, in order. */
 #define STATE_COPY_COLUMNS                                                                                 \
 	"check_name, severity, since_ms, previous_severity, pending_severity, pending_count, has_value, "  \
@@ -503,32 +488,121 @@ static int write_rows(aq_store_t *s, const char *sql, json_t *rows, const char *
 	" escalation_level, last_notified_ms, next_action_ms, told, acked, suppressed, expires_at_ms,"     \
 	" annotations, flap_history, flap_count, flapping, flapping_since_ms"
 
-/* Sends the batch's states with COPY into a temporary table, then updates
- * the rows that exist and inserts the new ones: no JSON to build or parse,
- * and a plain UPDATE of known rows costs the server far less than an
- * upsert. Returns 0 or -1. */
-static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
+/* The table the states go through (made once per connection: it outlives
+ * transactions, its rows do not). */
+#define STATES_TABLE                                                                           \
+	"CREATE TEMP TABLE IF NOT EXISTS alertq_batch_states (check_name text, severity text," \
+	" since_ms bigint, previous_severity text, pending_severity text, pending_count int,"  \
+	" has_value boolean, value double precision, status text, message text, labels jsonb," \
+	" last_seen_ms bigint, interval_ms bigint, last_event_id text, stale_at_ms bigint,"    \
+	" stale boolean, episode bigint, escalation_level int, last_notified_ms bigint,"       \
+	" next_action_ms bigint, told text[], acked boolean, suppressed boolean,"              \
+	" expires_at_ms bigint, annotations jsonb, flap_history bigint, flap_count int, "      \
+	"flapping boolean,"                                                                    \
+	" flapping_since_ms bigint)"                                                           \
+	" ON COMMIT DELETE ROWS"
+
+/* The table and the COPY's start in one round trip. */
+#define STATES_COPY STATES_TABLE "; COPY alertq_batch_states (" STATE_COPY_COLUMNS ") FROM STDIN"
+
+/* How many columns STATE_COPY_COLUMNS names. */
+#define STATE_FIELDS 29
+
+int store_states_params_max = STATES_PARAMS_MAX;
+
+/* The rows that exist take the copied states: a plain UPDATE of known rows
+ * costs the server far less than an upsert. */
+#define STATES_UPDATE                                                                         \
+	"UPDATE alertq_checks c SET severity = b.severity, since_ms = b.since_ms,"            \
+	" pending_severity = b.pending_severity, pending_count = b.pending_count,"            \
+	" has_value = b.has_value, value = b.value, status = b.status, message = b.message,"  \
+	" labels = b.labels, last_seen_ms = b.last_seen_ms, interval_ms = b.interval_ms,"     \
+	" last_event_id = b.last_event_id, stale_at_ms = b.stale_at_ms, stale = b.stale,"     \
+	" episode = b.episode, escalation_level = b.escalation_level,"                        \
+	" last_notified_ms = b.last_notified_ms, next_action_ms = b.next_action_ms, told = "  \
+	"b.told,"                                                                             \
+	" acked = b.acked, acked_by = CASE WHEN b.acked THEN c.acked_by END,"                 \
+	" acked_at = CASE WHEN b.acked THEN c.acked_at END,"                                  \
+	" ack_comment = CASE WHEN b.acked THEN c.ack_comment END, suppressed = b.suppressed," \
+	" previous_severity = b.previous_severity, expires_at_ms = b.expires_at_ms,"          \
+	" annotations = b.annotations,"                                                       \
+	" flap_history = b.flap_history, flap_count = b.flap_count, flapping = b.flapping,"   \
+	" flapping_since_ms = b.flapping_since_ms,"                                           \
+	" updated_at = now()"                                                                 \
+	" FROM alertq_batch_states b WHERE c.check_name = b.check_name"
+
+/* The rest are new rows; a row made meanwhile by someone else is updated. */
+#define STATES_INSERT                                                                              \
+	"INSERT INTO alertq_checks (" STATE_COPY_COLUMNS ", updated_at)"                           \
+	" SELECT " STATE_COPY_COLUMNS ", now() FROM alertq_batch_states b"                         \
+	" WHERE NOT EXISTS (SELECT 1 FROM alertq_checks c WHERE c.check_name = b.check_name)"      \
+	" ON CONFLICT (check_name) DO UPDATE SET severity = EXCLUDED.severity,"                    \
+	" since_ms = EXCLUDED.since_ms, pending_severity = EXCLUDED.pending_severity,"             \
+	" pending_count = EXCLUDED.pending_count, has_value = EXCLUDED.has_value,"                 \
+	" value = EXCLUDED.value, status = EXCLUDED.status, message = EXCLUDED.message,"           \
+	" labels = EXCLUDED.labels, last_seen_ms = EXCLUDED.last_seen_ms,"                         \
+	" interval_ms = EXCLUDED.interval_ms, last_event_id = EXCLUDED.last_event_id,"             \
+	" stale_at_ms = EXCLUDED.stale_at_ms, stale = EXCLUDED.stale, episode = EXCLUDED.episode," \
+	" escalation_level = EXCLUDED.escalation_level,"                                           \
+	" last_notified_ms = EXCLUDED.last_notified_ms, next_action_ms = EXCLUDED.next_action_ms," \
+	" told = EXCLUDED.told, acked = EXCLUDED.acked,"                                           \
+	" acked_by = CASE WHEN EXCLUDED.acked THEN alertq_checks.acked_by END,"                    \
+	" acked_at = CASE WHEN EXCLUDED.acked THEN alertq_checks.acked_at END,"                    \
+	" ack_comment = CASE WHEN EXCLUDED.acked THEN alertq_checks.ack_comment END,"              \
+	" suppressed = EXCLUDED.suppressed, previous_severity = EXCLUDED.previous_severity,"       \
+	" annotations = EXCLUDED.annotations,"                                                     \
+	" expires_at_ms = EXCLUDED.expires_at_ms, flap_history = EXCLUDED.flap_history,"           \
+	" flap_count = EXCLUDED.flap_count, flapping = EXCLUDED.flapping,"                         \
+	" flapping_since_ms = EXCLUDED.flapping_since_ms, updated_at = now()"
+
+#define TRANSITIONS_INSERT                                                                     \
+	"INSERT INTO alertq_transitions (ref, check_name, from_severity, to_severity, value, " \
+	"message,"                                                                             \
+	" observed_at_ms, event_id, cause, annotations, flapping)"                             \
+	" SELECT ref, check_name, from_severity, to_severity, value, message, observed_at_ms," \
+	" event_id, cause, coalesce(annotations, '{}'), flapping"                              \
+	" FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, ord),"                \
+	" jsonb_to_record(e.doc) AS x(ref uuid, check_name text, from_severity text,"          \
+	" to_severity text, value double precision, message text, observed_at_ms bigint,"      \
+	" event_id text, cause text, annotations jsonb, flapping text) ORDER BY e.ord"
+
+/* held for the inhibition check (aq_writes_notification_hold) */
+#define NOTIFICATIONS_INSERT                                                                  \
+	"INSERT INTO alertq_notifications (id, transition_ref, check_name, channel, level, "  \
+	"resolved,"                                                                           \
+	" payload, give_up_at, state, next_attempt_at)"                                       \
+	" SELECT id, transition_ref, check_name, channel, level, resolved, payload,"          \
+	" now() + give_up_after_ms * interval '1 millisecond',"                               \
+	" CASE WHEN hold_ms IS NULL THEN 'pending' ELSE 'held' END,"                          \
+	" now() + coalesce(hold_ms, 0) * interval '1 millisecond'"                            \
+	" FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, ord), "              \
+	"jsonb_to_record(e.doc)"                                                              \
+	" AS x(id uuid, transition_ref uuid, check_name text, channel text, level int,"       \
+	" resolved boolean, payload text, give_up_after_ms bigint, hold_ms bigint) ORDER BY " \
+	"e.ord"
+
+#define DEAD_LETTERS_INSERT                                                               \
+	"INSERT INTO alertq_dead_letters (topic, partition, \"offset\", reason)"          \
+	" SELECT topic, partition, \"offset\", reason FROM jsonb_to_recordset($1::jsonb)" \
+	" AS x(topic text, partition int, \"offset\" bigint, reason text) ON CONFLICT DO NOTHING"
+
+#define OFFSETS_WRITE                                                                          \
+	"INSERT INTO alertq_offsets (topic, partition, next_offset, cluster_id)"               \
+	" SELECT topic, partition, next_offset, cluster_id FROM jsonb_to_recordset($1::jsonb)" \
+	" AS x(topic text, partition int, next_offset bigint, cluster_id text)"                \
+	" ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset,"    \
+	" cluster_id = EXCLUDED.cluster_id, updated_at = now()"
+
+/* Sends the batch's states with COPY into a temporary table, one round trip
+ * for the table and the COPY's start and one for its rows: no JSON to build
+ * or parse. Returns 0 or -1. */
+static int copy_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 {
-	if (w->nstates == 0)
-		return 0;
 	if (w->states.failed) {
 		snprintf(err, errlen, "saving check state: out of memory");
 		return -1;
 	}
-	if (store_exec(s,
-		       "CREATE TEMP TABLE IF NOT EXISTS alertq_batch_states (check_name text, severity text,"
-		       " since_ms bigint, previous_severity text, pending_severity text, pending_count int,"
-		       " has_value boolean, value double precision, status text, message text, labels jsonb,"
-		       " last_seen_ms bigint, interval_ms bigint, last_event_id text, stale_at_ms bigint,"
-		       " stale boolean, episode bigint, escalation_level int, last_notified_ms bigint,"
-		       " next_action_ms bigint, told text[], acked boolean, suppressed boolean,"
-		       " expires_at_ms bigint, annotations jsonb, flap_history bigint, flap_count int, "
-		       "flapping boolean,"
-		       " flapping_since_ms bigint)"
-		       " ON COMMIT DELETE ROWS",
-		       "saving check state", err, errlen) != 0)
-		return -1;
-	PGresult *res = PQexec(s->conn, "COPY alertq_batch_states (" STATE_COPY_COLUMNS ") FROM STDIN");
+	PGresult *res = PQexec(s->conn, STATES_COPY);
 	if (store_check_result(s, res, PGRES_COPY_IN, "saving check state", err, errlen) != 0)
 		return -1;
 	PQclear(res);
@@ -545,52 +619,177 @@ static int write_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 	/* the COPY's result is followed by a NULL; read it so the next query can go */
 	while ((res = PQgetResult(s->conn)) != NULL)
 		PQclear(res);
-	if (rc != 0)
+	return rc;
+}
+
+/* A few states as the parameters of one INSERT into alertq_batch_states,
+ * which can go in the writes' pipeline where a COPY cannot (the COPY costs
+ * two round trips of its own). The parameters are the COPY lines' fields
+ * unescaped, so each value reaches its column's input function exactly as
+ * the COPY would hand it. */
+struct state_params {
+	char *text;          /* the fields, unescaped in place, each NUL-ended */
+	const char **values; /* STATE_FIELDS a state; NULL for \N */
+	struct aq_buf sql;
+	int n; /* parameters */
+};
+
+static void state_params_release(struct state_params *p)
+{
+	free(p->text);
+	free(p->values);
+	aq_buf_release(&p->sql);
+}
+
+/* Fills p from the COPY text of w's states. Returns 0, or -1 when out of
+ * memory or the text is not as aq_writes_state makes it (p released). */
+static int state_params_make(struct state_params *p, const aq_writes_t *w)
+{
+	memset(p, 0, sizeof(*p));
+	aq_buf_init(&p->sql, COPY_MAX);
+	p->text = malloc(w->states.len + 1);
+	p->values = calloc(w->nstates * STATE_FIELDS, sizeof(*p->values));
+	if (!p->text || !p->values)
+		goto fail;
+	memcpy(p->text, w->states.data, w->states.len + 1);
+	char *in = p->text;
+	size_t n = 0;
+	aq_buf_puts(&p->sql, "INSERT INTO alertq_batch_states (" STATE_COPY_COLUMNS ") VALUES ");
+	for (size_t row = 0; row < w->nstates; row++) {
+		aq_buf_puts(&p->sql, row ? ",(" : "(");
+		for (int field = 0; field < STATE_FIELDS; field++) {
+			char end = field == STATE_FIELDS - 1 ? '\n' : '\t';
+			char *out = in;
+			const char *value = in;
+			if (in[0] == '\\' && in[1] == 'N' && (in[2] == '\t' || in[2] == '\n')) {
+				value = NULL;
+				in += 2;
+			} else {
+				while (*in && *in != '\t' && *in != '\n') {
+					char c = *in++;
+					if (c == '\\' && *in) {
+						c = *in++;
+						c = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c;
+					}
+					*out++ = c;
+				}
+			}
+			if (*in != end)
+				goto fail;
+			*in++ = '\0';
+			*out = '\0'; /* at or before the separator */
+			p->values[n++] = value;
+			aq_buf_printf(&p->sql, field ? ",$%zu" : "$%zu", n);
+		}
+		aq_buf_puts(&p->sql, ")");
+	}
+	if (*in != '\0' || p->sql.failed)
+		goto fail;
+	p->n = (int)n;
+	return 0;
+fail:
+	state_params_release(p);
+	return -1;
+}
+
+/* A JSON array of rows as text for a statement's $1 (malloc'd), or NULL
+ * for an empty array; *failed set when out of memory. */
+static char *rows_text(json_t *rows, int *failed)
+{
+	if (json_array_size(rows) == 0)
+		return NULL;
+	char *text = json_dumps(rows, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (!text)
+		*failed = 1;
+	return text;
+}
+
+/* The most statements write_all sends at once. */
+#define WRITE_STEPS_MAX 9
+
+/* Writes everything queued, and with commit the COMMIT: the states' COPY,
+ * then every other statement in one pipeline; grouped notifications (which
+ * need the notifications' rows) and then the COMMIT follow on their own
+ * when there are any. Returns 0 or -1 with err. */
+static int write_all(aq_store_t *s, aq_writes_t *w, int commit, char *err, size_t errlen)
+{
+	if (w->lost > 0) {
+		snprintf(err, errlen, "refusing to write a batch that lost %zu row(s); the first: %s",
+			 w->lost, w->first_loss);
+		s->item_refused = aq_writes_item_fault(w);
 		return -1;
-	if (store_exec(s,
-		       "UPDATE alertq_checks c SET severity = b.severity, since_ms = b.since_ms,"
-		       " pending_severity = b.pending_severity, pending_count = b.pending_count,"
-		       " has_value = b.has_value, value = b.value, status = b.status, message = b.message,"
-		       " labels = b.labels, last_seen_ms = b.last_seen_ms, interval_ms = b.interval_ms,"
-		       " last_event_id = b.last_event_id, stale_at_ms = b.stale_at_ms, stale = b.stale,"
-		       " episode = b.episode, escalation_level = b.escalation_level,"
-		       " last_notified_ms = b.last_notified_ms, next_action_ms = b.next_action_ms, told = "
-		       "b.told,"
-		       " acked = b.acked, acked_by = CASE WHEN b.acked THEN c.acked_by END,"
-		       " acked_at = CASE WHEN b.acked THEN c.acked_at END,"
-		       " ack_comment = CASE WHEN b.acked THEN c.ack_comment END, suppressed = b.suppressed,"
-		       " previous_severity = b.previous_severity, expires_at_ms = b.expires_at_ms,"
-		       " annotations = b.annotations,"
-		       " flap_history = b.flap_history, flap_count = b.flap_count, flapping = b.flapping,"
-		       " flapping_since_ms = b.flapping_since_ms,"
-		       " updated_at = now()"
-		       " FROM alertq_batch_states b WHERE c.check_name = b.check_name",
-		       "saving check state", err, errlen) != 0)
+	}
+	struct state_params params = { 0 };
+	int by_params = w->nstates > 0 && w->nstates <= (size_t)store_states_params_max &&
+		!w->states.failed && state_params_make(&params, w) == 0;
+	if (w->nstates > 0 && !by_params && copy_states(s, w, err, errlen) != 0)
 		return -1;
-	return store_exec(
-		s,
-		"INSERT INTO alertq_checks (" STATE_COPY_COLUMNS ", updated_at)"
-		" SELECT " STATE_COPY_COLUMNS ", now() FROM alertq_batch_states b"
-		" WHERE NOT EXISTS (SELECT 1 FROM alertq_checks c WHERE c.check_name = b.check_name)"
-		" ON CONFLICT (check_name) DO UPDATE SET severity = EXCLUDED.severity,"
-		" since_ms = EXCLUDED.since_ms, pending_severity = EXCLUDED.pending_severity,"
-		" pending_count = EXCLUDED.pending_count, has_value = EXCLUDED.has_value,"
-		" value = EXCLUDED.value, status = EXCLUDED.status, message = EXCLUDED.message,"
-		" labels = EXCLUDED.labels, last_seen_ms = EXCLUDED.last_seen_ms,"
-		" interval_ms = EXCLUDED.interval_ms, last_event_id = EXCLUDED.last_event_id,"
-		" stale_at_ms = EXCLUDED.stale_at_ms, stale = EXCLUDED.stale, episode = EXCLUDED.episode,"
-		" escalation_level = EXCLUDED.escalation_level,"
-		" last_notified_ms = EXCLUDED.last_notified_ms, next_action_ms = EXCLUDED.next_action_ms,"
-		" told = EXCLUDED.told, acked = EXCLUDED.acked,"
-		" acked_by = CASE WHEN EXCLUDED.acked THEN alertq_checks.acked_by END,"
-		" acked_at = CASE WHEN EXCLUDED.acked THEN alertq_checks.acked_at END,"
-		" ack_comment = CASE WHEN EXCLUDED.acked THEN alertq_checks.ack_comment END,"
-		" suppressed = EXCLUDED.suppressed, previous_severity = EXCLUDED.previous_severity,"
-		" annotations = EXCLUDED.annotations,"
-		" expires_at_ms = EXCLUDED.expires_at_ms, flap_history = EXCLUDED.flap_history,"
-		" flap_count = EXCLUDED.flap_count, flapping = EXCLUDED.flapping,"
-		" flapping_since_ms = EXCLUDED.flapping_since_ms, updated_at = now()",
-		"saving check state", err, errlen);
+	int failed = 0;
+	char *transitions = rows_text(w->transitions, &failed);
+	char *notifications = rows_text(w->notifications, &failed);
+	char *dead_letters = rows_text(w->dead_letters, &failed);
+	char *offsets = rows_text(w->offsets, &failed);
+	const char *p_transitions[] = { transitions };
+	const char *p_notifications[] = { notifications };
+	const char *p_dead_letters[] = { dead_letters };
+	const char *p_offsets[] = { offsets };
+	int grouped = json_array_size(w->group_members) > 0;
+	struct store_step steps[WRITE_STEPS_MAX];
+	size_t n = 0;
+	if (by_params) {
+		steps[n++] = (struct store_step){ STATES_TABLE,         0,   NULL, PGRES_COMMAND_OK,
+						  "saving check state", NULL };
+		steps[n++] = (struct store_step){ params.sql.data,      params.n,
+						  params.values,        PGRES_COMMAND_OK,
+						  "saving check state", NULL };
+	}
+	if (w->nstates > 0)
+		steps[n++] = (struct store_step){ STATES_UPDATE,        0,   NULL, PGRES_COMMAND_OK,
+						  "saving check state", NULL };
+	/* a state read from its row (known) has a row, locked or not deleted:
+	 * only new ones may need inserting */
+	if (w->nnew > 0)
+		steps[n++] = (struct store_step){ STATES_INSERT,        0,   NULL, PGRES_COMMAND_OK,
+						  "saving check state", NULL };
+	if (transitions)
+		steps[n++] = (struct store_step){ TRANSITIONS_INSERT,   1,   p_transitions, PGRES_COMMAND_OK,
+						  "saving transitions", NULL };
+	if (notifications)
+		steps[n++] = (struct store_step){ NOTIFICATIONS_INSERT,   1,
+						  p_notifications,        PGRES_COMMAND_OK,
+						  "saving notifications", NULL };
+	if (dead_letters)
+		steps[n++] = (struct store_step){ DEAD_LETTERS_INSERT,   1,
+						  p_dead_letters,        PGRES_COMMAND_OK,
+						  "saving dead letters", NULL };
+	if (offsets)
+		steps[n++] = (struct store_step){ OFFSETS_WRITE,    1,   p_offsets, PGRES_COMMAND_OK,
+						  "saving offsets", NULL };
+	PGresult *committed = NULL;
+	if (commit && !grouped)
+		steps[n++] = (struct store_step){ "COMMIT", 0, NULL, PGRES_COMMAND_OK, "COMMIT", &committed };
+	int rc = 0;
+	if (failed) {
+		snprintf(err, errlen, "saving a batch: out of memory");
+		rc = -1;
+	} else if (n > 0) {
+		rc = store_pipeline(s, steps, n, err, errlen);
+	}
+	if (committed) {
+		rc = store_committed(s, committed, err, errlen);
+		PQclear(committed);
+	}
+	free(transitions);
+	free(notifications);
+	free(dead_letters);
+	free(offsets);
+	if (by_params)
+		state_params_release(&params);
+	if (rc == 0 && grouped)
+		rc = aq_store_write_group_members(s, w->group_members, err, errlen);
+	if (rc == 0 && grouped && commit)
+		rc = aq_store_commit(s, err, errlen);
+	return rc;
 }
 
 int aq_writes_item_fault(const aq_writes_t *w)
@@ -605,58 +804,10 @@ const char *aq_writes_error(const aq_writes_t *w)
 
 int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 {
-	if (w->lost > 0) {
-		snprintf(err, errlen, "refusing to write a batch that lost %zu row(s); the first: %s",
-			 w->lost, w->first_loss);
-		s->item_refused = aq_writes_item_fault(w);
-		return -1;
-	}
-	if (write_states(s, w, err, errlen) != 0)
-		return -1;
-	if (write_rows(s,
-		       "INSERT INTO alertq_transitions (ref, check_name, from_severity, to_severity, value, "
-		       "message,"
-		       " observed_at_ms, event_id, cause, annotations, flapping)"
-		       " SELECT ref, check_name, from_severity, to_severity, value, message, observed_at_ms,"
-		       " event_id, cause, coalesce(annotations, '{}'), flapping"
-		       " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, ord),"
-		       " jsonb_to_record(e.doc) AS x(ref uuid, check_name text, from_severity text,"
-		       " to_severity text, value double precision, message text, observed_at_ms bigint,"
-		       " event_id text, cause text, annotations jsonb, flapping text) ORDER BY e.ord",
-		       w->transitions, "saving transitions", err, errlen) != 0)
-		return -1;
-	if (write_rows(s,
-		       "INSERT INTO alertq_notifications (id, transition_ref, check_name, channel, level, "
-		       "resolved,"
-		       " payload, give_up_at, state, next_attempt_at)"
-		       " SELECT id, transition_ref, check_name, channel, level, resolved, payload,"
-		       " now() + give_up_after_ms * interval '1 millisecond',"
-		       /* held for the inhibition check (aq_writes_notification_hold) */
-		       " CASE WHEN hold_ms IS NULL THEN 'pending' ELSE 'held' END,"
-		       " now() + coalesce(hold_ms, 0) * interval '1 millisecond'"
-		       " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS e(doc, ord), "
-		       "jsonb_to_record(e.doc)"
-		       " AS x(id uuid, transition_ref uuid, check_name text, channel text, level int,"
-		       " resolved boolean, payload text, give_up_after_ms bigint, hold_ms bigint) ORDER BY "
-		       "e.ord",
-		       w->notifications, "saving notifications", err, errlen) != 0)
-		return -1;
-	if (aq_store_write_group_members(s, w->group_members, err, errlen) != 0)
-		return -1;
-	if (write_rows(
-		    s,
-		    "INSERT INTO alertq_dead_letters (topic, partition, \"offset\", reason)"
-		    " SELECT topic, partition, \"offset\", reason FROM jsonb_to_recordset($1::jsonb)"
-		    " AS x(topic text, partition int, \"offset\" bigint, reason text) ON CONFLICT DO NOTHING",
-		    w->dead_letters, "saving dead letters", err, errlen) != 0)
-		return -1;
-	if (write_rows(s,
-		       "INSERT INTO alertq_offsets (topic, partition, next_offset, cluster_id)"
-		       " SELECT topic, partition, next_offset, cluster_id FROM jsonb_to_recordset($1::jsonb)"
-		       " AS x(topic text, partition int, next_offset bigint, cluster_id text)"
-		       " ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset,"
-		       " cluster_id = EXCLUDED.cluster_id, updated_at = now()",
-		       w->offsets, "saving offsets", err, errlen) != 0)
-		return -1;
-	return 0;
+	return write_all(s, w, 0, err, errlen);
+}
+
+int aq_store_write_commit(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
+{
+	return write_all(s, w, 1, err, errlen);
 }

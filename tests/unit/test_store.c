@@ -14,6 +14,7 @@
 #include "alertq/rules.h"
 #include "alertq/store.h"
 #include "alertq/util.h"
+#include "store/store_internal.h"
 #include "unit_db.h"
 
 static char database[64];
@@ -143,9 +144,12 @@ static void write_and_load(aq_store_t *s, struct aq_state *states, size_t n, str
 	ck_assert_msg(aq_store_load_states(s, names, n, 0, got, err, sizeof(err)) == 0, "%s", err);
 }
 
+/* _i: 0 the states go as parameters of an INSERT, 1 by COPY (a batch of
+ * more than STATES_PARAMS_MAX) */
 START_TEST(test_states_round_trip)
 {
 	char err[1024];
+	store_states_params_max = _i ? 0 : STATES_PARAMS_MAX;
 	aq_store_t *s = aq_store_connect(dsn, err, sizeof(err));
 	ck_assert_msg(s != NULL, "%s", err);
 	struct aq_state states[3];
@@ -182,6 +186,7 @@ START_TEST(test_states_round_trip)
 		aq_state_release(&states[i]);
 	}
 	aq_store_free(s);
+	store_states_params_max = STATES_PARAMS_MAX;
 }
 END_TEST
 
@@ -912,7 +917,7 @@ int main(void)
 	Suite *suite = suite_create("store");
 	TCase *tc = tcase_create("states");
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_states_round_trip);
+	tcase_add_loop_test(tc, test_states_round_trip, 0, 2);
 	tcase_add_test(tc, test_expiry_due);
 	tcase_add_test(tc, test_unack_flapping);
 	tcase_add_loop_test(tc, test_writes_refused, 0, sizeof(refused_cases) / sizeof(refused_cases[0]));

@@ -1,0 +1,29 @@
+/* batch_io.h - a worker's batch in few round trips: its reads in one, its
+ * writes and the COMMIT in another (libpq's pipeline mode) */
+#ifndef ALERTQ_STORE_BATCH_IO_H
+#define ALERTQ_STORE_BATCH_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "alertq/store.h"
+
+/* Begins a transaction and, in one round trip: creates the offset rows of
+ * partitions that have none, locks and reads them (in partition order, as
+ * aq_store_offsets with lock), locks and reads the state of the n checks (in
+ * name order, as aq_store_load_states with lock), and reads the silences
+ * (aq_store_silenced answers from these until a second has passed). The
+ * caller's arrays are filled as by those two functions. Returns 0, or -1
+ * with err; then the caller rolls back and no state needs releasing. */
+int aq_store_batch_read(aq_store_t *s, const char *topic, const int32_t *partitions, size_t nparts,
+			int64_t *next_offsets, char (*clusters)[AQ_CLUSTER_ID_MAX], const char *const *checks,
+			size_t nchecks, struct aq_state *states, char *err, size_t errlen);
+
+/* aq_store_write, then COMMIT, the COMMIT sent with the writes (one round
+ * trip after the states' COPY, unless grouped notifications are queued).
+ * Returns 0 once the COMMIT succeeded; -1 with err when anything failed,
+ * the COMMIT too (nothing is committed then; the caller rolls back, which
+ * is harmless when the COMMIT has ended the transaction already). */
+int aq_store_write_commit(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen);
+
+#endif
