@@ -7,9 +7,7 @@
 
 /* The body of a dispatcher thread; arg is its struct dispatcher. Claims and
  * delivers the rows of its channel until w->threads_stop, reconnecting to
- * the state database with backoff while it is down; a thread of its own
- * records each claim's outcomes on a second connection while the next claim
- * is sent (in turn when that thread cannot be started). Returns NULL. */
+ * the state database with backoff while it is down. Returns NULL. */
 void *aq_dispatcher_main(void *arg);
 
 /* Tells the dispatchers new outbox rows are there. */

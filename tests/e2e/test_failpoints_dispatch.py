@@ -180,17 +180,17 @@ def crash_after_claim(make):
 
 # --- 2. crash after sending, before the outcome is recorded ------------------
 
-def crash_after_deliver(make, point="dispatch.after_deliver"):
-    env, hook = setup(make, "fp-deliver" if point == "dispatch.after_deliver" else "fp-record-crash")
+def crash_after_deliver(make):
+    env, hook = setup(make, "fp-deliver")
     # the first claim (one row) goes through; the second one crashes
-    w1 = worker_with(env, "worker1", "%s=2*crash" % point)
+    w1 = worker_with(env, "worker1", "dispatch.after_deliver=2*crash")
     env.wait_joined(w1)
     submit(env, ["first"])
     wait_settled(env, 1)
     check(w1.poll() is None, "worker1 died on its first claim")
     names = ["deliver.%02d" % i for i in range(CHECKS)]
     submit(env, names)
-    wait_crashed(env, w1, point)
+    wait_crashed(env, w1, "dispatch.after_deliver")
     sent_before = {id_of(r) for r in hook.records()} - {i for i, (c, _, _) in outbox(env).items() if c == "first"}
     check(sent_before, "the worker crashed after sending, yet the receiver has nothing of the second claim")
     rows = outbox(env)
@@ -286,16 +286,16 @@ def frozen_after_deliver(make, resume):
 
 # --- 4. recording the outcome fails: rolled back, sent again, same id --------
 
-def error_after_deliver(make, point="dispatch.after_deliver"):
-    env, hook = setup(make, "fp-error" if point == "dispatch.after_deliver" else "fp-record-error")
-    w = worker_with(env, "worker", "%s=error" % point)
+def error_after_deliver(make):
+    env, hook = setup(make, "fp-error")
+    w = worker_with(env, "worker", "dispatch.after_deliver=error")
     env.wait_joined(w)
     names = ["error.%02d" % i for i in range(CHECKS)]
     submit(env, names)
     wait_settled(env, CHECKS)
     time.sleep(1.5)  # a third delivery would come now
-    check(fired(env, w, point), "the failpoint never fired")
-    check("'hook': failpoint %s" % point in env.log_of(w), "the worker did not report the failed step")
+    check(fired(env, w, "dispatch.after_deliver"), "the failpoint never fired")
+    check("'hook': failpoint dispatch.after_deliver" in env.log_of(w), "the worker did not report the failed step")
     ids, times = one_id_per_check(hook, names)
     again = {i: k for i, k in times.items() if k != 1}
     check(again, "no notification was sent again after its outcome failed to be recorded")
@@ -313,11 +313,7 @@ def error_after_deliver(make, point="dispatch.after_deliver"):
 
 TESTS = {"claim": crash_after_claim, "deliver": crash_after_deliver,
          "frozen": lambda make: frozen_after_deliver(make, "cont"),
-         "killed": lambda make: frozen_after_deliver(make, "kill"), "error": error_after_deliver,
-         # the outcomes are recorded on a connection of their own while the
-         # next claim is sent: the same promises when that recording fails
-         "record-crash": lambda make: crash_after_deliver(make, "dispatch.before_record"),
-         "record-error": lambda make: error_after_deliver(make, "dispatch.before_record")}
+         "killed": lambda make: frozen_after_deliver(make, "kill"), "error": error_after_deliver}
 
 
 def test(make):
