@@ -162,40 +162,6 @@ static const char *want_check_name(struct loader *ld, yaml_node_t *n)
 	return name;
 }
 
-static void load_labels(struct loader *ld, struct aq_check *check, yaml_node_t *n, const char *where)
-{
-	if (cfg_want_mapping(ld, n, "'labels'") != 0)
-		return;
-	size_t count = cfg_node_count(n);
-	if (count == 0)
-		return;
-	check->labels = cfg_xcalloc(count, sizeof(*check->labels));
-	struct named *names = cfg_xcalloc(count, sizeof(*names));
-	size_t nnames = 0;
-	for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
-		yaml_node_t *key = cfg_get_node(ld, pair->key);
-		yaml_node_t *value = cfg_get_node(ld, pair->value);
-		if (!key || !value)
-			continue;
-		const char *k = cfg_want_name(ld, key, "a label name");
-		if (!k)
-			continue;
-		char what[SUBJECT_MAX_BYTES + 32];
-		snprintf(what, sizeof(what), "label '%s'", k);
-		const char *text = cfg_want_string(ld, value, what);
-		if (!text)
-			continue;
-		struct aq_label *label = &check->labels[check->nlabels++];
-		label->key = aq_strdup(k);
-		label->value = aq_strdup(text);
-		names[nnames].name = label->key;
-		names[nnames].line = cfg_node_line(key);
-		nnames++;
-	}
-	cfg_sort_names(ld, names, nnames, "label");
-	free(names);
-}
-
 /* Whether name can name an environment variable: a letter or '_', then
  * letters, digits and '_'. */
 static int env_name_ok(const char *name)
@@ -323,7 +289,7 @@ static void load_check(struct loader *ld, struct aq_check *check, yaml_node_t *n
 		}
 	}
 	if (v[LABELS])
-		load_labels(ld, check, v[LABELS], where);
+		cfg_load_labels(ld, v[LABELS], &check->labels, &check->nlabels, NULL);
 }
 
 static void load_checks(struct loader *ld, yaml_node_t *n)

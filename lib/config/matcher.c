@@ -92,50 +92,35 @@ void cfg_load_label_matchers(struct loader *ld, yaml_node_t *n, const char *wher
 {
 	*out = NULL;
 	*nout = 0;
-	if (cfg_want_mapping(ld, n, "'labels'") != 0)
+	struct aq_label *labels;
+	size_t nl;
+	int *lines;
+	cfg_load_labels(ld, n, &labels, &nl, &lines);
+	if (nl == 0) {
+		free(labels);
+		free(lines);
 		return;
-	size_t count = cfg_node_count(n);
-	if (count == 0)
-		return;
-	struct aq_label_matcher *m = cfg_xcalloc(count, sizeof(*m));
-	struct named *names = cfg_xcalloc(count, sizeof(*names));
-	size_t nm = 0;
-	for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
-		yaml_node_t *key = cfg_get_node(ld, pair->key);
-		yaml_node_t *value = cfg_get_node(ld, pair->value);
-		if (!key || !value)
-			continue;
-		const char *k = cfg_want_name(ld, key, "a label name");
-		if (!k)
-			continue;
-		char what[SUBJECT_MAX_BYTES + 32];
-		snprintf(what, sizeof(what), "label '%s'", k);
-		const char *text = cfg_want_string(ld, value, what);
-		if (!text)
-			continue;
-		struct aq_label_matcher *one = &m[nm];
-		one->key = aq_strdup(k);
-		if (text[0] == '~') {
-			char why[256];
-			one->is_re = 1;
-			one->value = aq_strdup(text + 1);
-			if (compile_re(one, one->value, why, sizeof(why)) != 0) {
-				struct subject s;
-				cfg_problem(ld, cfg_node_line(value),
-					    "bad regular expression '%s' for label '%s' in %s: %s",
-					    cfg_subj(&s, one->value), k, where, why);
-			}
-		} else {
-			one->value = aq_strdup(text);
-		}
-		names[nm].name = one->key;
-		names[nm].line = cfg_node_line(key);
-		nm++;
 	}
-	cfg_sort_names(ld, names, nm, "label");
-	free(names);
+	struct aq_label_matcher *m = cfg_xcalloc(nl, sizeof(*m));
+	for (size_t i = 0; i < nl; i++) {
+		/* the matcher takes the label's strings */
+		m[i].key = labels[i].key;
+		m[i].value = labels[i].value;
+		if (m[i].value[0] != '~')
+			continue;
+		char why[256];
+		m[i].is_re = 1;
+		memmove(m[i].value, m[i].value + 1, strlen(m[i].value));
+		if (compile_re(&m[i], m[i].value, why, sizeof(why)) != 0) {
+			struct subject s;
+			cfg_problem(ld, lines[i], "bad regular expression '%s' for label '%s' in %s: %s",
+				    cfg_subj(&s, m[i].value), m[i].key, where, why);
+		}
+	}
+	free(labels);
+	free(lines);
 	*out = m;
-	*nout = nm;
+	*nout = nl;
 }
 
 void cfg_free_label_matchers(struct aq_label_matcher *m, size_t n)

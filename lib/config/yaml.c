@@ -378,6 +378,52 @@ static int named_cmp(const void *a, const void *b)
 
 /* Sorts the names and reports every repeat ("duplicate WHAT 'x' (first at
  * line N)"); the array then serves as an index for has_name. */
+void cfg_load_labels(struct loader *ld, yaml_node_t *n, struct aq_label **out, size_t *nout,
+		     int **value_lines)
+{
+	*out = NULL;
+	*nout = 0;
+	if (value_lines)
+		*value_lines = NULL;
+	if (cfg_want_mapping(ld, n, "'labels'") != 0)
+		return;
+	size_t count = cfg_node_count(n);
+	if (count == 0)
+		return;
+	struct aq_label *labels = cfg_xcalloc(count, sizeof(*labels));
+	int *lines = cfg_xcalloc(count, sizeof(*lines));
+	struct named *names = cfg_xcalloc(count, sizeof(*names));
+	size_t nl = 0;
+	for (yaml_node_pair_t *pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top; pair++) {
+		yaml_node_t *key = cfg_get_node(ld, pair->key);
+		yaml_node_t *value = cfg_get_node(ld, pair->value);
+		if (!key || !value)
+			continue;
+		const char *k = cfg_want_name(ld, key, "a label name");
+		if (!k)
+			continue;
+		char what[SUBJECT_MAX_BYTES + 32];
+		snprintf(what, sizeof(what), "label '%s'", k);
+		const char *text = cfg_want_string(ld, value, what);
+		if (!text)
+			continue;
+		labels[nl].key = aq_strdup(k);
+		labels[nl].value = aq_strdup(text);
+		lines[nl] = cfg_node_line(value);
+		names[nl].name = labels[nl].key;
+		names[nl].line = cfg_node_line(key);
+		nl++;
+	}
+	cfg_sort_names(ld, names, nl, "label");
+	free(names);
+	*out = labels;
+	*nout = nl;
+	if (value_lines)
+		*value_lines = lines;
+	else
+		free(lines);
+}
+
 void cfg_sort_names(struct loader *ld, struct named *names, size_t n, const char *what)
 {
 	qsort(names, n, sizeof(*names), named_cmp);

@@ -107,6 +107,13 @@ char *cfg_from_env(const char *variable);
 int cfg_take_keys(struct loader *ld, yaml_node_t *map, const char *what, const char *where,
 		  const char *const *keys, size_t nkeys, yaml_node_t **values, const char *hint);
 
+/* Reads a `labels:` mapping of label names to strings into *out (*nout
+ * entries, NULL and 0 when there are none), each name checked and none
+ * twice; value_lines, when not NULL, gets a new array of the line of each
+ * value (NULL when there are none). */
+void cfg_load_labels(struct loader *ld, yaml_node_t *n, struct aq_label **out, size_t *nout,
+		     int **value_lines);
+
 /* --- names --- */
 
 void cfg_sort_names(struct loader *ld, struct named *names, size_t n, const char *what);
