@@ -35,6 +35,16 @@ static PGresult *rows_of(aq_store_t *s, const char *sql, int nparams, const char
 	" notification_id uuid, level int, resolved boolean, payload text, wait_ms bigint,"            \
 	" interval_ms bigint)"
 
+json_t *store_group_member_row(const struct aq_group_member_in *m)
+{
+	json_t *ref = m->transition_ref && *m->transition_ref ? json_string(m->transition_ref) : json_null();
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:i, s:b, s:s, s:I, s:I}", "channel", m->channel,
+			 "group_key", m->group_key, "labels", m->group_labels, "check_name", m->check,
+			 "transition_ref", ref, "notification_id", m->id, "level", m->level, "resolved",
+			 m->resolved, "payload", m->payload, "wait_ms", (json_int_t)m->group_wait_ms,
+			 "interval_ms", (json_int_t)m->group_interval_ms);
+}
+
 int aq_store_write_group_members(aq_store_t *s, json_t *rows, char *err, size_t errlen)
 {
 	if (json_array_size(rows) == 0)

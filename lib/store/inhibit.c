@@ -224,14 +224,21 @@ static int release_into_group(aq_store_t *s, const struct aq_channel *ch, PGresu
 		snprintf(err, errlen, "releasing a held notification into its group: out of memory");
 		return -1;
 	}
+	struct aq_group_member_in in = {
+		.id = id,
+		.transition_ref = PQgetisnull(res, row, 5) ? NULL : PQgetvalue(res, row, 5),
+		.check = check,
+		.channel = ch->name,
+		.group_key = key,
+		.group_labels = group_labels,
+		.level = atoi(PQgetvalue(res, row, 6)),
+		.resolved = PQgetvalue(res, row, 2)[0] == 't',
+		.payload = PQgetvalue(res, row, 4),
+		.group_wait_ms = ch->group_wait_ms,
+		.group_interval_ms = ch->group_interval_ms,
+	};
 	json_t *rows = json_array();
-	json_t *m = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:i, s:b, s:s, s:I, s:I}", "channel", ch->name,
-			      "group_key", key, "labels", group_labels, "check_name", check, "transition_ref",
-			      PQgetisnull(res, row, 5) ? json_null() : json_string(PQgetvalue(res, row, 5)),
-			      "notification_id", id, "level", atoi(PQgetvalue(res, row, 6)), "resolved",
-			      PQgetvalue(res, row, 2)[0] == 't', "payload", PQgetvalue(res, row, 4),
-			      "wait_ms", (json_int_t)ch->group_wait_ms, "interval_ms",
-			      (json_int_t)ch->group_interval_ms);
+	json_t *m = store_group_member_row(&in);
 	free(key);
 	free(group_labels);
 	if (!rows || !m || json_array_append_new(rows, m) != 0) {

@@ -89,4 +89,8 @@ int store_pipeline(aq_store_t *s, struct store_step *steps, size_t n, char *err,
 	" WHERE ends_at > now()"
 void store_silences_take(aq_store_t *s, PGresult *res);
 
+/* The row of one grouped notification, as aq_store_write_group_members
+ * reads it (groups.c); a new object, or NULL when memory runs out. */
+json_t *store_group_member_row(const struct aq_group_member_in *m);
+
 #endif

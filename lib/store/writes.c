@@ -407,23 +407,10 @@ int aq_writes_group_member(aq_writes_t *w, const struct aq_group_member_in *m)
 	    !text_ok(m->transition_ref) || !text_ok(m->check) || !text_ok(m->channel) ||
 	    !text_ok(m->group_key) || !text_ok(m->group_labels) || !text_ok(m->payload))
 		return lose(w, "grouped notification of", m->check, "a text is missing or not valid UTF-8");
-	int failed = 0;
-	json_t *row = json_object();
+	json_t *row = store_group_member_row(m);
 	if (!row)
 		return lose(w, "grouped notification of", m->check, OUT_OF_MEMORY);
-	put(row, "channel", json_string(m->channel), &failed);
-	put(row, "group_key", json_string(m->group_key), &failed);
-	put(row, "labels", json_string(m->group_labels), &failed);
-	put(row, "check_name", json_string(m->check), &failed);
-	put(row, "transition_ref",
-	    m->transition_ref && *m->transition_ref ? json_string(m->transition_ref) : json_null(), &failed);
-	put(row, "notification_id", json_string(m->id), &failed);
-	put(row, "level", json_integer(m->level), &failed);
-	put(row, "resolved", json_boolean(m->resolved), &failed);
-	put(row, "payload", json_string(m->payload), &failed);
-	put(row, "wait_ms", json_integer(m->group_wait_ms), &failed);
-	put(row, "interval_ms", json_integer(m->group_interval_ms), &failed);
-	return queue_row(w, w->group_members, row, failed, "grouped notification of", m->check);
+	return queue_row(w, w->group_members, row, 0, "grouped notification of", m->check);
 }
 
 int aq_writes_notification_hold(aq_writes_t *w, int64_t hold_ms)
