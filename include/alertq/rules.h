@@ -61,6 +61,12 @@ struct aq_state {
 	 * the store (aq_writes_state does not write it); a state with it is
 	 * planned as silenced. */
 	char *inhibited_by;
+	/* the version of the row a worker's batch read it from (PostgreSQL's
+	 * xmin), read without a lock: the batch writes it back only over that
+	 * very version (a row changed meanwhile, by an ack or another worker's
+	 * ticker, fails the batch, which reads again). 0: read under a lock or
+	 * not read, written back as it is. */
+	uint32_t row_version;
 };
 
 void aq_state_init(struct aq_state *st, const char *check);

@@ -37,6 +37,12 @@ int aq_store_connection_lost(aq_store_t *s);
  * deadlock, server errors), which is worth retrying. */
 int aq_store_refused_item(const aq_store_t *s);
 
+/* 1 when the last failure was another transaction getting in the way: a
+ * check's row read by a batch without a lock changed before the batch wrote
+ * it back (an ack, another worker's ticker), or a deadlock. Nothing was
+ * committed; reading again and applying again is the remedy, at once. */
+int aq_store_conflict(const aq_store_t *s);
+
 /* Makes the connection again (and takes the worker lock again when it was
  * held). On failure the store has no usable connection until a later
  * reconnect succeeds. */

@@ -40,6 +40,11 @@ enum check_fate {
 	CHECK_UNTOUCHED,   /* every result of it was applied before: left as it is */
 };
 
+/* How many times in a row a batch is applied again at once when another
+ * transaction changed one of its checks' rows (aq_store_conflict); after
+ * that it waits and retries as after any failure. */
+#define CONFLICT_RETRIES 5
+
 /* How long a count of the state's checks is trusted for state.max_checks
  * (new checks of this worker are added to it meanwhile). */
 #define CHECKS_RECOUNT_MS 10000
@@ -445,9 +450,16 @@ int aq_batch_apply_until_done(struct worker *w, struct batch *b)
 {
 	char err[1024];
 	int attempt = 0;
+	int conflicts = 0;
 	for (;;) {
 		int refused;
 		int rc = apply_batch(w, b, &refused, err, sizeof(err));
+		if (rc != 0 && !refused && aq_store_conflict(w->store) && conflicts++ < CONFLICT_RETRIES) {
+			/* an ack or a ticker wrote a row the batch had read: read
+			 * it again, nothing of the batch was committed */
+			aq_log(AQ_LOG_INFO, "applying the batch again: %s", err);
+			continue;
+		}
 		if (rc != 0 && refused) {
 			aq_log(AQ_LOG_WARN, "a batch was refused (%s); finding the result behind it", err);
 			struct batch view = *b;

@@ -10,8 +10,8 @@
 
 /* Begins a transaction and, in one round trip: creates the offset rows of
  * partitions that have none, locks and reads them (in partition order, as
- * aq_store_offsets with lock), locks and reads the state of the n checks (in
- * name order, as aq_store_load_states with lock), and reads the silences
+ * aq_store_offsets with lock), reads the state of the n checks without a
+ * lock, each with its row_version, and reads the silences
  * (aq_store_silenced answers from these until a second has passed). The
  * caller's arrays are filled as by those two functions. Returns 0, or -1
  * with err; then the caller rolls back and no state needs releasing. */
@@ -21,6 +21,9 @@ int aq_store_batch_read(aq_store_t *s, const char *topic, const int32_t *partiti
 
 /* aq_store_write, then COMMIT, the COMMIT sent with the writes (one round
  * trip after the states' COPY, unless grouped notifications are queued).
+ * A state with a row_version is written only over that version of its row:
+ * when any changed since it was read, nothing is written and
+ * aq_store_conflict() says so.
  * Returns 0 once the COMMIT succeeded; -1 with err when anything failed,
  * the COMMIT too (nothing is committed then; the caller rolls back, which
  * is harmless when the COMMIT has ended the transaction already). */

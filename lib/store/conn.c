@@ -25,6 +25,15 @@ static int refuses_item(const char *sqlstate)
 		strncmp(sqlstate, "54", 2) == 0;
 }
 
+/* Whether an SQLSTATE says another transaction got in the way: a row read
+ * without a lock changed before it was written back (40001, raised by the
+ * batch's state update), or a deadlock (40P01). Reading again and writing
+ * again succeeds. */
+static int conflicts(const char *sqlstate)
+{
+	return sqlstate && (strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0);
+}
+
 int store_check_result(aq_store_t *s, PGresult *res, ExecStatusType want, const char *what, char *err,
 		       size_t errlen)
 {
@@ -36,8 +45,9 @@ int store_check_result(aq_store_t *s, PGresult *res, ExecStatusType want, const 
 	size_t len = strcspn(msg, "\n");
 	snprintf(err, errlen, "%s: %.*s", what, (int)len, msg);
 	s->connection_lost = PQstatus(s->conn) != CONNECTION_OK;
-	s->item_refused = !s->connection_lost &&
-		refuses_item(res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL);
+	const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	s->item_refused = !s->connection_lost && refuses_item(sqlstate);
+	s->conflict = !s->connection_lost && conflicts(sqlstate);
 	PQclear(res);
 	return -1;
 }
@@ -141,12 +151,18 @@ int aq_store_exec(aq_store_t *s, const char *sql, char *err, size_t errlen)
 int aq_store_begin(aq_store_t *s, char *err, size_t errlen)
 {
 	s->item_refused = 0;
+	s->conflict = 0;
 	return aq_store_exec(s, "BEGIN", err, errlen);
 }
 
 int aq_store_refused_item(const aq_store_t *s)
 {
 	return s->item_refused;
+}
+
+int aq_store_conflict(const aq_store_t *s)
+{
+	return s->conflict;
 }
 
 int store_committed(aq_store_t *s, PGresult *res, char *err, size_t errlen)
@@ -157,6 +173,7 @@ int store_committed(aq_store_t *s, PGresult *res, char *err, size_t errlen)
 	snprintf(err, errlen, "COMMIT: the transaction had failed and was rolled back");
 	s->connection_lost = PQstatus(s->conn) != CONNECTION_OK;
 	s->item_refused = 0;
+	s->conflict = 0;
 	return -1;
 }
 
@@ -207,6 +224,7 @@ int store_pipeline(aq_store_t *s, struct store_step *steps, size_t n, char *err,
 		store_conn_error(s, sent < n ? steps[sent].what : "sending a pipeline", err, errlen);
 		s->connection_lost = 1; /* what was sent is unknown: start again on a new connection */
 		s->item_refused = 0;
+		s->conflict = 0;
 		PQexitPipelineMode(s->conn);
 		return -1;
 	}

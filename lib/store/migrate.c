@@ -170,6 +170,16 @@ static const char *const migrations[] = {
 	 * left in each page lets the new version stay on it (a HOT update: no
 	 * new index entries, the old version pruned without VACUUM) */
 	"ALTER TABLE alertq_checks SET (fillfactor = 50);",
+	/* 11: a worker's batch reads its checks' rows without locking them and
+	 * writes each back only over the version it read; this fails the
+	 * update (and so the batch) when one changed meanwhile */
+	"CREATE OR REPLACE FUNCTION alertq_expect_unchanged(updated bigint, expected bigint)"
+	"  RETURNS bigint LANGUAGE plpgsql AS $$ BEGIN"
+	"  IF updated <> expected THEN"
+	"    RAISE EXCEPTION 'alertq: % check row(s) changed since the batch read them',"
+	"      expected - updated USING ERRCODE = 'serialization_failure';"
+	"  END IF;"
+	"  RETURN updated; END $$;",
 };
 
 #define MIGRATION_COUNT ((int)(sizeof(migrations) / sizeof(migrations[0])))

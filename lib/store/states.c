@@ -193,6 +193,13 @@ static int row_index_build(struct aq_strmap *index, PGresult *res)
 	"SELECT " STATE_COLUMNS " FROM alertq_checks WHERE check_name IN" \
 	" (SELECT jsonb_array_elements_text($1::jsonb))"
 #define STATES_LOCK STATES_READ " ORDER BY check_name FOR UPDATE"
+/* A batch's read: no lock, each row with its version (the column after
+ * STATE_COLUMNS'), which the batch's update checks instead. Locking every
+ * row a batch names cost the server a write of each before the rewrite. */
+#define STATES_READ_VERSIONED                                                         \
+	"SELECT " STATE_COLUMNS ", xmin::text FROM alertq_checks WHERE check_name IN" \
+	" (SELECT jsonb_array_elements_text($1::jsonb))"
+#define VERSION_COLUMN 30
 
 /* The check names as a JSON array (malloc'd), every states[i].check NULL.
  * NULL when out of memory. */
@@ -208,11 +215,12 @@ static char *states_start(const char *const *checks, size_t n, struct aq_state *
 	return list;
 }
 
-/* Fills states[i] from the rows of STATES_READ: the row of checks[i], or
+/* Fills states[i] from the rows of STATES_READ (or STATES_READ_VERSIONED
+ * with versioned: each state's row_version too): the row of checks[i], or
  * aq_state_init when it has none. Returns 0, or -1 with err (no state
  * filled). */
-static int states_from_rows(PGresult *res, const char *const *checks, size_t n, struct aq_state *states,
-			    char *err, size_t errlen)
+static int states_from_rows(PGresult *res, int versioned, const char *const *checks, size_t n,
+			    struct aq_state *states, char *err, size_t errlen)
 {
 	struct aq_strmap index;
 	if (row_index_build(&index, res) != 0) {
@@ -222,9 +230,12 @@ static int states_from_rows(PGresult *res, const char *const *checks, size_t n, 
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t row;
-		if (aq_strmap_get(&index, checks[i], &row))
+		if (aq_strmap_get(&index, checks[i], &row)) {
 			state_from_row(&states[i], res, (int)row);
-		else
+			if (versioned)
+				states[i].row_version = (uint32_t)strtoul(
+					PQgetvalue(res, (int)row, VERSION_COLUMN), NULL, 10);
+		} else
 			aq_state_init(&states[i], checks[i]);
 	}
 	aq_strmap_release(&index);
@@ -245,7 +256,7 @@ int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int
 	free(list);
 	if (store_check_result(s, res, PGRES_TUPLES_OK, "loading check state", err, errlen) != 0)
 		return -1;
-	int rc = states_from_rows(res, checks, n, states, err, errlen);
+	int rc = states_from_rows(res, 0, checks, n, states, err, errlen);
 	PQclear(res);
 	return rc;
 }
@@ -267,16 +278,18 @@ int aq_store_batch_read(aq_store_t *s, const char *topic, const int32_t *partiti
 	PGresult *offsets = NULL;
 	PGresult *rows = NULL;
 	PGresult *silences = NULL;
-	/* the offset rows are locked before the checks', as every worker does,
-	 * so that two never wait on each other */
+	/* the offset rows are locked: a second worker given the same
+	 * partitions waits here. The checks' rows are read without a lock;
+	 * their update checks that none changed since (aq_state.row_version) */
 	struct store_step steps[] = {
 		{ "BEGIN", 0, NULL, PGRES_COMMAND_OK, "BEGIN", NULL },
 		{ OFFSETS_CREATE, 2, offset_params, PGRES_COMMAND_OK, "creating offset rows", NULL },
 		{ OFFSETS_LOCK, 2, offset_params, PGRES_TUPLES_OK, "reading stored offsets", &offsets },
 		{ SILENCES_SQL, 0, NULL, PGRES_TUPLES_OK, "reading silences", &silences },
-		{ STATES_LOCK, 1, state_params, PGRES_TUPLES_OK, "loading check state", &rows },
+		{ STATES_READ_VERSIONED, 1, state_params, PGRES_TUPLES_OK, "loading check state", &rows },
 	};
 	s->item_refused = 0;
+	s->conflict = 0;
 	int rc = store_pipeline(s, steps, nchecks > 0 ? 5 : 4, err, errlen);
 	free(parts);
 	free(names);
@@ -284,7 +297,7 @@ int aq_store_batch_read(aq_store_t *s, const char *topic, const int32_t *partiti
 		offsets_from_rows(offsets, partitions, nparts, next_offsets, clusters);
 		store_silences_take(s, silences);
 		if (nchecks > 0)
-			rc = states_from_rows(rows, checks, nchecks, states, err, errlen);
+			rc = states_from_rows(rows, 1, checks, nchecks, states, err, errlen);
 	}
 	PQclear(offsets);
 	PQclear(rows);

@@ -18,6 +18,7 @@ struct aq_store {
 	char *dsn;
 	int connection_lost;
 	int item_refused; /* the last failure was a refusal of what was written */
+	int conflict;     /* the last failure: rows changed since read, or a deadlock */
 	int worker_lock;  /* held shared: take it again on reconnect */
 	struct silence *silences;
 	size_t nsilences;

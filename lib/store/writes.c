@@ -337,6 +337,12 @@ int aq_writes_state(aq_writes_t *w, const struct aq_state *st)
 	copy_bool(b, st->flapping);
 	copy_sep(b);
 	copy_int(b, st->flapping_since_ms);
+	/* the version of the row it was read from, checked by STATES_UPDATE */
+	copy_sep(b);
+	if (st->row_version)
+		copy_int(b, st->row_version);
+	else
+		copy_null(b);
 	aq_buf_add(b, "\n", 1);
 	w->nstates++;
 	if (!st->known)
@@ -475,6 +481,10 @@ int aq_writes_dead_letter(aq_writes_t *w, const char *topic, int32_t partition, 
 	" escalation_level, last_notified_ms, next_action_ms, told, acked, suppressed, expires_at_ms,"     \
 	" annotations, flap_history, flap_count, flapping, flapping_since_ms"
 
+/* The columns of the table the states go through: a check's columns and
+ * the version of the row its state was read from (NULL: not checked). */
+#define BATCH_COPY_COLUMNS STATE_COPY_COLUMNS ", seen"
+
 /* The table the states go through (made once per connection: it outlives
  * transactions, its rows do not). */
 #define STATES_TABLE                                                                           \
@@ -486,21 +496,26 @@ int aq_writes_dead_letter(aq_writes_t *w, const char *topic, int32_t partition, 
 	" next_action_ms bigint, told text[], acked boolean, suppressed boolean,"              \
 	" expires_at_ms bigint, annotations jsonb, flap_history bigint, flap_count int, "      \
 	"flapping boolean,"                                                                    \
-	" flapping_since_ms bigint)"                                                           \
+	" flapping_since_ms bigint, seen xid)"                                                 \
 	" ON COMMIT DELETE ROWS"
 
 /* The table and the COPY's start in one round trip. */
-#define STATES_COPY STATES_TABLE "; COPY alertq_batch_states (" STATE_COPY_COLUMNS ") FROM STDIN"
+#define STATES_COPY STATES_TABLE "; COPY alertq_batch_states (" BATCH_COPY_COLUMNS ") FROM STDIN"
 
-/* How many columns STATE_COPY_COLUMNS names. */
-#define STATE_FIELDS 29
+/* How many columns BATCH_COPY_COLUMNS names. */
+#define STATE_FIELDS 30
 
 int store_states_params_max = STATES_PARAMS_MAX;
 
 /* The rows that exist take the copied states: a plain UPDATE of known rows
- * costs the server far less than an upsert. */
+ * costs the server far less than an upsert. A state read by a batch without
+ * a lock replaces only the very version of the row it was read from (seen);
+ * when fewer such rows were updated than the batch holds, one changed
+ * meanwhile (an ack, another worker's ticker, a check removed), and
+ * alertq_expect_unchanged fails the statement (SQLSTATE 40001), so nothing
+ * of the batch is committed and the worker reads again. */
 #define STATES_UPDATE                                                                         \
-	"UPDATE alertq_checks c SET severity = b.severity, since_ms = b.since_ms,"            \
+	"WITH u AS (UPDATE alertq_checks c SET severity = b.severity, since_ms = b.since_ms," \
 	" pending_severity = b.pending_severity, pending_count = b.pending_count,"            \
 	" has_value = b.has_value, value = b.value, status = b.status, message = b.message,"  \
 	" labels = b.labels, last_seen_ms = b.last_seen_ms, interval_ms = b.interval_ms,"     \
@@ -516,7 +531,10 @@ int store_states_params_max = STATES_PARAMS_MAX;
 	" flap_history = b.flap_history, flap_count = b.flap_count, flapping = b.flapping,"   \
 	" flapping_since_ms = b.flapping_since_ms,"                                           \
 	" updated_at = now()"                                                                 \
-	" FROM alertq_batch_states b WHERE c.check_name = b.check_name"
+	" FROM alertq_batch_states b WHERE c.check_name = b.check_name"                       \
+	" AND (b.seen IS NULL OR c.xmin = b.seen) RETURNING b.seen IS NOT NULL AS checked)"   \
+	" SELECT alertq_expect_unchanged((SELECT count(*) FROM u WHERE checked),"             \
+	" (SELECT count(*) FROM alertq_batch_states WHERE seen IS NOT NULL))"
 
 /* The rest are new rows; a row made meanwhile by someone else is updated. */
 #define STATES_INSERT                                                                              \
@@ -641,7 +659,7 @@ static int state_params_make(struct state_params *p, const aq_writes_t *w)
 	memcpy(p->text, w->states.data, w->states.len + 1);
 	char *in = p->text;
 	size_t n = 0;
-	aq_buf_puts(&p->sql, "INSERT INTO alertq_batch_states (" STATE_COPY_COLUMNS ") VALUES ");
+	aq_buf_puts(&p->sql, "INSERT INTO alertq_batch_states (" BATCH_COPY_COLUMNS ") VALUES ");
 	for (size_t row = 0; row < w->nstates; row++) {
 		aq_buf_puts(&p->sql, row ? ",(" : "(");
 		for (int field = 0; field < STATE_FIELDS; field++) {
@@ -731,7 +749,7 @@ static int write_all(aq_store_t *s, aq_writes_t *w, int commit, char *err, size_
 						  "saving check state", NULL };
 	}
 	if (w->nstates > 0)
-		steps[n++] = (struct store_step){ STATES_UPDATE,        0,   NULL, PGRES_COMMAND_OK,
+		steps[n++] = (struct store_step){ STATES_UPDATE,        0,   NULL, PGRES_TUPLES_OK,
 						  "saving check state", NULL };
 	/* a state read from its row (known) has a row, locked or not deleted:
 	 * only new ones may need inserting */

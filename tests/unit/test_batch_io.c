@@ -1,6 +1,7 @@
 /* test_batch_io.c - a worker's batch in few round trips (store/batch_io.h):
  * the reads lock what they must, the silences come with them, the writes
- * and the COMMIT go together, and a failure anywhere commits nothing */
+ * and the COMMIT go together, a row changed since it was read fails the
+ * batch, and a failure anywhere commits nothing */
 #include <check.h>
 #include <libpq-fe.h>
 #include <stdint.h>
@@ -144,12 +145,15 @@ START_TEST(test_read_locks)
 	ck_assert_int_eq(aq_store_connection_lost(b), 0);
 	aq_store_rollback(b);
 
-	/* and the check's row: a batch of another partition naming it waits too */
+	/* the check's row is not locked by the read: a batch of another
+	 * partition naming it reads it at once (the write checks its version) */
 	const int32_t other[] = { 7 };
-	ck_assert_int_eq(aq_store_batch_read(b, "alerts", other, 1, offsets, NULL, checks, 1, states, err,
-					     sizeof(err)),
-			 -1);
-	ck_assert_msg(strstr(err, "lock") != NULL, "%s", err);
+	ck_assert_msg(aq_store_batch_read(b, "alerts", other, 1, offsets, NULL, checks, 1, states, err,
+					  sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_int_eq(states[0].known, 1);
+	ck_assert_uint_ne(states[0].row_version, 0);
+	aq_state_release(&states[0]);
 	aq_store_rollback(b);
 	aq_store_rollback(a);
 
@@ -162,6 +166,90 @@ START_TEST(test_read_locks)
 	aq_store_rollback(b);
 	aq_store_free(a);
 	aq_store_free(b);
+}
+END_TEST
+
+/* Reads web.up and db.up as a batch of partition 0 would, sets their
+ * last_seen_ms to seen and queues them into a new aq_writes_t. */
+static aq_writes_t *read_and_queue(aq_store_t *s, struct aq_state *states, int64_t seen)
+{
+	char err[1024];
+	const char *checks[] = { "web.up", "db.up" };
+	const int32_t parts[] = { 0 };
+	int64_t offsets[1];
+	ck_assert_msg(aq_store_batch_read(s, "alerts", parts, 1, offsets, NULL, checks, 2, states, err,
+					  sizeof(err)) == 0,
+		      "%s", err);
+	aq_writes_t *w = aq_writes_new();
+	ck_assert_ptr_nonnull(w);
+	for (int i = 0; i < 2; i++) {
+		states[i].last_seen_ms = seen;
+		states[i].acked = 0; /* as read: neither was acked then */
+		ck_assert_int_eq(aq_writes_state(w, &states[i]), 0);
+	}
+	ck_assert_int_eq(aq_writes_offset_in(w, "alerts", 0, seen, "cluster-A"), 0);
+	return w;
+}
+
+/* A row changed between a batch's read and its write (here an ack made
+ * meanwhile) fails the whole batch as a conflict: nothing is written over
+ * the ack, not even the other check or the offset; read again, it goes. */
+START_TEST(test_changed_row_fails_the_batch)
+{
+	char err[1024];
+	aq_store_t *s = connect_store();
+	const char *checks[] = { "web.up", "db.up" };
+	apply(s, checks, 2, 5);
+	sql_int("UPDATE alertq_checks SET severity = 'CRITICAL'");
+
+	struct aq_state states[2];
+	aq_writes_t *w = read_and_queue(s, states, 6);
+	/* an operator acks web.up while the batch decides */
+	sql_int("UPDATE alertq_checks SET acked = true, acked_by = 'ops' WHERE check_name = 'web.up'");
+	ck_assert_int_eq(aq_store_write_commit(s, w, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, "changed since the batch read them") != NULL, "%s", err);
+	ck_assert_int_eq(aq_store_conflict(s), 1);
+	ck_assert_int_eq(aq_store_refused_item(s), 0);
+	ck_assert_int_eq(aq_store_connection_lost(s), 0);
+	aq_store_rollback(s);
+	for (int i = 0; i < 2; i++)
+		aq_state_release(&states[i]);
+	aq_writes_free(w);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_checks WHERE acked AND acked_by = 'ops'"), 1);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_checks WHERE last_seen_ms = 6"), 0);
+	ck_assert_int_eq(sql_int("SELECT next_offset FROM alertq_offsets WHERE partition = 0"), 5);
+
+	/* read again: the ack is in the state read, and kept */
+	const int32_t parts[] = { 0 };
+	int64_t offsets[1];
+	ck_assert_msg(aq_store_batch_read(s, "alerts", parts, 1, offsets, NULL, checks, 2, states, err,
+					  sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_int_eq(states[0].acked, 1); /* web.up, as read */
+	w = aq_writes_new();
+	for (int i = 0; i < 2; i++) {
+		states[i].last_seen_ms = 7;
+		ck_assert_int_eq(aq_writes_state(w, &states[i]), 0);
+	}
+	ck_assert_msg(aq_store_write_commit(s, w, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(aq_store_conflict(s), 0);
+	for (int i = 0; i < 2; i++)
+		aq_state_release(&states[i]);
+	aq_writes_free(w);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_checks WHERE last_seen_ms = 7"), 2);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_checks WHERE acked AND acked_by = 'ops'"), 1);
+
+	/* a row removed since the read is a change too */
+	w = read_and_queue(s, states, 8);
+	sql_int("DELETE FROM alertq_checks WHERE check_name = 'db.up'");
+	ck_assert_int_eq(aq_store_write_commit(s, w, err, sizeof(err)), -1);
+	ck_assert_int_eq(aq_store_conflict(s), 1);
+	aq_store_rollback(s);
+	for (int i = 0; i < 2; i++)
+		aq_state_release(&states[i]);
+	aq_writes_free(w);
+	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_checks WHERE last_seen_ms = 8"), 0);
+	aq_store_free(s);
 }
 END_TEST
 
@@ -259,6 +347,7 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_read_and_commit);
 	tcase_add_test(tc, test_read_locks);
+	tcase_add_test(tc, test_changed_row_fails_the_batch);
 	tcase_add_test(tc, test_read_takes_silences);
 	tcase_add_test(tc, test_write_refused_commits_nothing);
 	tcase_add_test(tc, test_commit_of_failed_transaction);
