@@ -189,8 +189,11 @@ static void set_aside(struct item *it, const char *reason)
 static int dead_letter(struct worker *w, struct item *it, char *err, size_t errlen)
 {
 	it->state = SIZE_MAX;
-	if (aq_dead_letter_send(w, it->msg, it->error, err, errlen) != 0)
-		return -1;
+	if (!it->dead_lettered) {
+		if (aq_dead_letter_send(w, it->msg, it->error, err, errlen) != 0)
+			return -1;
+		it->dead_letter_sent = 1;
+	}
 	if (aq_writes_dead_letter(w->writes, w->cfg.topic, it->msg->partition, it->msg->offset, it->error) !=
 	    0) {
 		snprintf(err, errlen, "queueing a dead letter: out of memory");
@@ -366,9 +369,14 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 			goto rollback;
 		}
 
-	/* a dead letter must be in Kafka before its offset counts as done */
+	/* a dead letter must be in Kafka before its offset counts as done; once
+	 * there, an attempt after this one (a conflict, a refused COMMIT, a
+	 * refusal being narrowed down) does not send it again */
 	if (dead > 0 && aq_dead_letter_flush(w, err, errlen) != 0)
 		goto rollback;
+	for (size_t i = 0; dead > 0 && i < b->nitems; i++)
+		if (b->items[i].dead_letter_sent)
+			b->items[i].dead_lettered = 1;
 	if (FAILPOINTS_ARMED) {
 		/* the writes apart from the COMMIT, for the failpoint between */
 		if (aq_store_write(w->store, w->writes, err, errlen) != 0) {

@@ -76,6 +76,10 @@ struct item {
 	int ok;
 	char error[AQ_DEAD_LETTER_REASON_MAX + 1]; /* from aq_dead_letter_reason */
 	size_t state;                              /* index into the batch's states */
+	/* the dead-letter topic has it: sent by an attempt of this batch whose
+	 * flush succeeded (a later attempt records it again, sends it no more) */
+	int dead_lettered;
+	int dead_letter_sent; /* sent by this attempt, not yet flushed */
 };
 
 /* The messages read in one go and the states of the checks they touch. */
