@@ -188,6 +188,13 @@ struct aq_outbox_row {
 int aq_store_claim(aq_store_t *s, const char *channel, int max, struct aq_outbox_row **rows, size_t *n,
 		   char *err, size_t errlen);
 
+/* Begins a transaction whose COMMIT does not wait for its fsync (it records
+ * outcomes of posts already made: a mark lost in a crash means the row is
+ * sent again with the same notification_id) and claims as aq_store_claim,
+ * in one round trip. On failure the caller rolls back. */
+int aq_store_claim_begin(aq_store_t *s, const char *channel, int max, struct aq_outbox_row **rows, size_t *n,
+			 char *err, size_t errlen);
+
 /* Frees rows and their payloads; rows may be NULL. */
 void aq_outbox_rows_free(struct aq_outbox_row *rows, size_t n);
 
@@ -217,6 +224,11 @@ struct aq_mark {
  * outcome was recorded, -1 with the reason in err otherwise (the caller
  * rolls the claim back). */
 int aq_store_mark_many(aq_store_t *s, const struct aq_mark *marks, size_t n, char *err, size_t errlen);
+
+/* aq_store_mark_many, then COMMIT; the outcomes and the COMMIT go in one
+ * round trip when the server takes the one statement for all of them.
+ * Returns 0 once committed, -1 with err otherwise (the caller rolls back). */
+int aq_store_mark_commit(aq_store_t *s, const struct aq_mark *marks, size_t n, char *err, size_t errlen);
 
 /* Checks due for time-driven work (escalation, repeats, staleness, end of a
  * silence): locks up to max rows with SKIP LOCKED inside a transaction.

@@ -33,10 +33,11 @@ void aq_dispatchers_wake(struct worker *w)
 }
 
 /* Sends the claimed rows over the dispatcher's channel and records every
- * outcome in one statement: delivered, retry after a backoff (or the
- * receiver's Retry-After when longer), or failed for good (an unreadable
- * payload among the reasons). Returns 0, or -1 with the reason in err (the
- * caller rolls the claim back and the rows are tried again). */
+ * outcome in one statement, committed with it: delivered, retry after a
+ * backoff (or the receiver's Retry-After when longer), or failed for good
+ * (an unreadable payload among the reasons). Returns 0, or -1 with the
+ * reason in err (the caller rolls the claim back and the rows are tried
+ * again). */
 static int deliver_claim(struct dispatcher *d, aq_store_t *store, aq_sender_t *sender,
 			 const struct aq_outbox_row *rows, size_t n, char *err, size_t errlen)
 {
@@ -99,7 +100,7 @@ static int deliver_claim(struct dispatcher *d, aq_store_t *store, aq_sender_t *s
 			aq_log(AQ_LOG_WARN, "channel '%s': notification %s %s: %s", d->channel->name,
 			       rows[i].id, marks[i].outcome == 1 ? "will be retried" : "failed for good",
 			       marks[i].error);
-	rc = aq_store_mark_many(store, marks, n, err, errlen);
+	rc = aq_store_mark_commit(store, marks, n, err, errlen);
 out:
 	for (size_t i = 0; notes && i < n; i++)
 		aq_notification_release(&notes[i]);
@@ -183,19 +184,18 @@ void *aq_dispatcher_main(void *arg)
 		 * made, so it does not wait for its fsync: a mark lost in a crash
 		 * leaves the row pending, and it is sent again with the same
 		 * notification_id (the Idempotency-Key), which at-least-once
-		 * allows; nothing is lost and nothing else is doubled */
-		if (aq_store_begin(store, err, sizeof(err)) != 0 ||
-		    aq_store_exec(store, "SET LOCAL synchronous_commit = off", err, sizeof(err)) != 0 ||
-		    aq_store_claim(store, d->channel->name, max, &rows, &n, err, sizeof(err)) != 0)
+		 * allows; nothing is lost and nothing else is doubled. The claim
+		 * is one round trip, the outcomes with the COMMIT another */
+		if (aq_store_claim_begin(store, d->channel->name, max, &rows, &n, err, sizeof(err)) != 0)
 			goto failed;
 		if (n > 0) {
 			int rc = deliver_claim(d, store, sender, rows, n, err, sizeof(err));
 			aq_outbox_rows_free(rows, n);
 			if (rc != 0)
 				goto failed;
-		}
-		if (aq_store_commit(store, err, sizeof(err)) != 0)
+		} else if (aq_store_commit(store, err, sizeof(err)) != 0) {
 			goto failed;
+		}
 		if (n == (size_t)max)
 			continue;
 		/* wait for new rows from this process, or look again in a while

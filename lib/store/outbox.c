@@ -8,22 +8,15 @@
 #include "base/utf8.h"
 #include "store/store_internal.h"
 
-int aq_store_claim(aq_store_t *s, const char *channel, int max, struct aq_outbox_row **rows, size_t *n,
-		   char *err, size_t errlen)
+#define CLAIM_SQL                                                                     \
+	"SELECT id, payload, attempts, give_up_at <= now() FROM alertq_notifications" \
+	" WHERE channel = $1 AND state = 'pending' AND next_attempt_at <= now()"      \
+	" ORDER BY next_attempt_at, created_at LIMIT $2 FOR UPDATE SKIP LOCKED"
+
+/* Takes the rows of CLAIM_SQL's result (cleared). Returns 0, or -1 with
+ * err when out of memory. */
+static int claim_take(PGresult *res, struct aq_outbox_row **rows, size_t *n, char *err, size_t errlen)
 {
-	char limit[16];
-	snprintf(limit, sizeof(limit), "%d", max);
-	const char *params[] = { channel, limit };
-	*rows = NULL;
-	*n = 0;
-	PGresult *res = PQexecParams(
-		s->conn,
-		"SELECT id, payload, attempts, give_up_at <= now() FROM alertq_notifications"
-		" WHERE channel = $1 AND state = 'pending' AND next_attempt_at <= now()"
-		" ORDER BY next_attempt_at, created_at LIMIT $2 FOR UPDATE SKIP LOCKED",
-		2, NULL, params, NULL, NULL, 0);
-	if (store_check_result(s, res, PGRES_TUPLES_OK, "claiming notifications", err, errlen) != 0)
-		return -1;
 	int count = PQntuples(res);
 	if (count > 0) {
 		*rows = calloc((size_t)count, sizeof(**rows));
@@ -43,6 +36,42 @@ int aq_store_claim(aq_store_t *s, const char *channel, int max, struct aq_outbox
 	*n = (size_t)count;
 	PQclear(res);
 	return 0;
+}
+
+int aq_store_claim(aq_store_t *s, const char *channel, int max, struct aq_outbox_row **rows, size_t *n,
+		   char *err, size_t errlen)
+{
+	char limit[16];
+	snprintf(limit, sizeof(limit), "%d", max);
+	const char *params[] = { channel, limit };
+	*rows = NULL;
+	*n = 0;
+	PGresult *res = PQexecParams(s->conn, CLAIM_SQL, 2, NULL, params, NULL, NULL, 0);
+	if (store_check_result(s, res, PGRES_TUPLES_OK, "claiming notifications", err, errlen) != 0)
+		return -1;
+	return claim_take(res, rows, n, err, errlen);
+}
+
+int aq_store_claim_begin(aq_store_t *s, const char *channel, int max, struct aq_outbox_row **rows, size_t *n,
+			 char *err, size_t errlen)
+{
+	char limit[16];
+	snprintf(limit, sizeof(limit), "%d", max);
+	const char *params[] = { channel, limit };
+	PGresult *claimed = NULL;
+	struct store_step steps[] = {
+		{ "BEGIN", 0, NULL, PGRES_COMMAND_OK, "BEGIN", NULL },
+		{ "SET LOCAL synchronous_commit = off", 0, NULL, PGRES_COMMAND_OK,
+		  "SET LOCAL synchronous_commit", NULL },
+		{ CLAIM_SQL, 2, params, PGRES_TUPLES_OK, "claiming notifications", &claimed },
+	};
+	*rows = NULL;
+	*n = 0;
+	s->item_refused = 0;
+	s->conflict = 0;
+	if (store_pipeline(s, steps, sizeof(steps) / sizeof(steps[0]), err, errlen) != 0)
+		return -1;
+	return claim_take(claimed, rows, n, err, errlen);
 }
 
 void aq_outbox_rows_free(struct aq_outbox_row *rows, size_t n)
@@ -68,17 +97,41 @@ static void array_text(struct aq_buf *b, const char *s)
 	aq_buf_add(b, "\"", 1);
 }
 
-/* Records the outcomes of n marks in one statement; errors[i] (cleaned)
- * stands for marks[i].error. Returns 0 or -1 with the reason in err. */
-static int mark_rows(aq_store_t *s, const struct aq_mark *marks, char *const *errors, size_t n, char *err,
-		     size_t errlen)
-{
+#define MARK_SQL                                                                                     \
+	"UPDATE alertq_notifications n SET attempts = n.attempts + 1, last_error = m.error,"         \
+	" state = CASE WHEN m.outcome = 0 THEN 'sent' WHEN m.outcome = 2 THEN 'undeliverable'"       \
+	"   WHEN now() + m.retry_ms * interval '1 millisecond' > n.give_up_at THEN 'undeliverable'"  \
+	"   ELSE 'pending' END,"                                                                     \
+	" sent_at = CASE WHEN m.outcome = 0 THEN now() END,"                                         \
+	" next_attempt_at = now() + m.retry_ms * interval '1 millisecond'"                           \
+	" FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::text[]) AS m(id, outcome, retry_ms, " \
+	"error)"                                                                                     \
+	" WHERE n.id = m.id"
+
+/* The parameters of MARK_SQL for n marks: array literals. */
+struct mark_params {
 	struct aq_buf ids, outcomes, retries, texts;
+	const char *values[4];
+};
+
+static void mark_params_release(struct mark_params *p)
+{
+	aq_buf_release(&p->ids);
+	aq_buf_release(&p->outcomes);
+	aq_buf_release(&p->retries);
+	aq_buf_release(&p->texts);
+}
+
+/* Fills p for n marks; errors[i] (cleaned) stands for marks[i].error.
+ * Returns 0, or -1 with err when out of memory (p released). */
+static int mark_params_make(struct mark_params *p, const struct aq_mark *marks, char *const *errors, size_t n,
+			    char *err, size_t errlen)
+{
 	char number[32];
-	aq_buf_init(&ids, COPY_MAX);
-	aq_buf_init(&outcomes, COPY_MAX);
-	aq_buf_init(&retries, COPY_MAX);
-	aq_buf_init(&texts, COPY_MAX);
+	aq_buf_init(&p->ids, COPY_MAX);
+	aq_buf_init(&p->outcomes, COPY_MAX);
+	aq_buf_init(&p->retries, COPY_MAX);
+	aq_buf_init(&p->texts, COPY_MAX);
 	for (size_t i = 0; i < n; i++) {
 		const char *sep = i ? "," : "{";
 		/* a receiver's Retry-After must not push the time past what the
@@ -86,48 +139,46 @@ static int mark_rows(aq_store_t *s, const struct aq_mark *marks, char *const *er
 		int64_t retry_ms = marks[i].retry_ms < 0             ? 0
 			: marks[i].retry_ms > AQ_OUTBOX_RETRY_MAX_MS ? AQ_OUTBOX_RETRY_MAX_MS
 								     : marks[i].retry_ms;
-		aq_buf_add(&ids, sep, 1);
-		aq_buf_add(&ids, marks[i].id, strlen(marks[i].id));
-		aq_buf_add(&outcomes, sep, 1);
-		aq_buf_add(&outcomes, number,
+		aq_buf_add(&p->ids, sep, 1);
+		aq_buf_add(&p->ids, marks[i].id, strlen(marks[i].id));
+		aq_buf_add(&p->outcomes, sep, 1);
+		aq_buf_add(&p->outcomes, number,
 			   (size_t)snprintf(number, sizeof(number), "%d", marks[i].outcome));
-		aq_buf_add(&retries, sep, 1);
-		aq_buf_add(&retries, number,
+		aq_buf_add(&p->retries, sep, 1);
+		aq_buf_add(&p->retries, number,
 			   (size_t)snprintf(number, sizeof(number), "%lld", (long long)retry_ms));
-		aq_buf_add(&texts, sep, 1);
-		array_text(&texts, errors[i]);
+		aq_buf_add(&p->texts, sep, 1);
+		array_text(&p->texts, errors[i]);
 	}
-	aq_buf_add(&ids, "}", 1);
-	aq_buf_add(&outcomes, "}", 1);
-	aq_buf_add(&retries, "}", 1);
-	aq_buf_add(&texts, "}", 1);
-	int rc = -1;
-	if (ids.failed || outcomes.failed || retries.failed || texts.failed) {
+	aq_buf_add(&p->ids, "}", 1);
+	aq_buf_add(&p->outcomes, "}", 1);
+	aq_buf_add(&p->retries, "}", 1);
+	aq_buf_add(&p->texts, "}", 1);
+	if (p->ids.failed || p->outcomes.failed || p->retries.failed || p->texts.failed) {
+		mark_params_release(p);
 		snprintf(err, errlen, "recording deliveries: out of memory");
-		goto out;
+		return -1;
 	}
-	const char *params[] = { ids.data, outcomes.data, retries.data, texts.data };
-	PGresult *res = PQexecParams(
-		s->conn,
-		"UPDATE alertq_notifications n SET attempts = n.attempts + 1, last_error = m.error,"
-		" state = CASE WHEN m.outcome = 0 THEN 'sent' WHEN m.outcome = 2 THEN 'undeliverable'"
-		"   WHEN now() + m.retry_ms * interval '1 millisecond' > n.give_up_at THEN 'undeliverable'"
-		"   ELSE 'pending' END,"
-		" sent_at = CASE WHEN m.outcome = 0 THEN now() END,"
-		" next_attempt_at = now() + m.retry_ms * interval '1 millisecond'"
-		" FROM unnest($1::uuid[], $2::int[], $3::bigint[], $4::text[]) AS m(id, outcome, retry_ms, "
-		"error)"
-		" WHERE n.id = m.id",
-		4, NULL, params, NULL, NULL, 0);
-	if (store_check_result(s, res, PGRES_COMMAND_OK, "recording deliveries", err, errlen) != 0)
-		goto out;
-	PQclear(res);
-	rc = 0;
-out:
-	aq_buf_release(&ids);
-	aq_buf_release(&outcomes);
-	aq_buf_release(&retries);
-	aq_buf_release(&texts);
+	p->values[0] = p->ids.data;
+	p->values[1] = p->outcomes.data;
+	p->values[2] = p->retries.data;
+	p->values[3] = p->texts.data;
+	return 0;
+}
+
+/* Records the outcomes of n marks in one statement; errors[i] (cleaned)
+ * stands for marks[i].error. Returns 0 or -1 with the reason in err. */
+static int mark_rows(aq_store_t *s, const struct aq_mark *marks, char *const *errors, size_t n, char *err,
+		     size_t errlen)
+{
+	struct mark_params p;
+	if (mark_params_make(&p, marks, errors, n, err, errlen) != 0)
+		return -1;
+	PGresult *res = PQexecParams(s->conn, MARK_SQL, 4, NULL, p.values, NULL, NULL, 0);
+	int rc = store_check_result(s, res, PGRES_COMMAND_OK, "recording deliveries", err, errlen);
+	if (rc == 0)
+		PQclear(res);
+	mark_params_release(&p);
 	return rc;
 }
 
@@ -157,10 +208,49 @@ static int mark_one(aq_store_t *s, const struct aq_mark *mark, char *error, char
 	return aq_store_exec(s, "RELEASE SAVEPOINT alertq_mark_row", err, errlen);
 }
 
-int aq_store_mark_many(aq_store_t *s, const struct aq_mark *marks, size_t n, char *err, size_t errlen)
+/* Records every outcome in one statement under a savepoint, and with
+ * commit the COMMIT, all in one round trip. Returns 1 when that worked, 0
+ * when the statement was refused (the transaction is back at the savepoint,
+ * not committed), -1 with err on any other failure. */
+static int marks_at_once(aq_store_t *s, const struct aq_mark *marks, char *const *errors, size_t n,
+			 int commit, char *err, size_t errlen)
+{
+	struct mark_params p;
+	if (mark_params_make(&p, marks, errors, n, err, errlen) != 0)
+		return -1;
+	PGresult *committed = NULL;
+	struct store_step steps[] = {
+		{ "SAVEPOINT alertq_marks", 0, NULL, PGRES_COMMAND_OK, "SAVEPOINT", NULL },
+		{ MARK_SQL, 4, p.values, PGRES_COMMAND_OK, "recording deliveries", NULL },
+		{ "RELEASE SAVEPOINT alertq_marks", 0, NULL, PGRES_COMMAND_OK, "RELEASE SAVEPOINT", NULL },
+		{ "COMMIT", 0, NULL, PGRES_COMMAND_OK, "COMMIT", &committed },
+	};
+	int rc = store_pipeline(s, steps, commit ? 4 : 3, err, errlen);
+	mark_params_release(&p);
+	if (rc == 0 && committed) {
+		rc = store_committed(s, committed, err, errlen);
+		PQclear(committed);
+		return rc == 0 ? 1 : -1;
+	}
+	if (rc == 0)
+		return 1;
+	if (aq_store_connection_lost(s))
+		return -1;
+	/* the statement was refused (the server skipped what followed it) */
+	char back[256];
+	if (aq_store_exec(s, "ROLLBACK TO SAVEPOINT alertq_marks", back, sizeof(back)) != 0) {
+		snprintf(err, errlen, "%s", back);
+		return -1;
+	}
+	return 0;
+}
+
+/* aq_store_mark_many, and with commit the COMMIT. */
+static int marks_record(aq_store_t *s, const struct aq_mark *marks, size_t n, int commit, char *err,
+			size_t errlen)
 {
 	if (n == 0)
-		return 0;
+		return commit ? aq_store_commit(s, err, errlen) : 0;
 	int rc = -1;
 	char **errors = calloc(n, sizeof(*errors));
 	if (!errors) {
@@ -178,27 +268,34 @@ int aq_store_mark_many(aq_store_t *s, const struct aq_mark *marks, size_t n, cha
 			goto out;
 		}
 	}
-	if (aq_store_exec(s, "SAVEPOINT alertq_marks", err, errlen) != 0)
-		goto out;
-	if (mark_rows(s, marks, errors, n, err, errlen) == 0) {
-		rc = aq_store_exec(s, "RELEASE SAVEPOINT alertq_marks", err, errlen);
+	int done = marks_at_once(s, marks, errors, n, commit, err, errlen);
+	if (done != 0) {
+		rc = done > 0 ? 0 : -1;
 		goto out;
 	}
-	if (aq_store_connection_lost(s))
-		goto out;
 	/* refused as a whole: row by row, so that one bad row does not send
 	 * the others again */
-	if (aq_store_exec(s, "ROLLBACK TO SAVEPOINT alertq_marks", err, errlen) != 0)
-		goto out;
 	for (size_t i = 0; i < n; i++)
 		if (mark_one(s, &marks[i], errors[i], err, errlen) != 0)
 			goto out;
 	rc = aq_store_exec(s, "RELEASE SAVEPOINT alertq_marks", err, errlen);
+	if (rc == 0 && commit)
+		rc = aq_store_commit(s, err, errlen);
 out:
 	for (size_t i = 0; i < n; i++)
 		free(errors[i]);
 	free(errors);
 	return rc;
+}
+
+int aq_store_mark_many(aq_store_t *s, const struct aq_mark *marks, size_t n, char *err, size_t errlen)
+{
+	return marks_record(s, marks, n, 0, err, errlen);
+}
+
+int aq_store_mark_commit(aq_store_t *s, const struct aq_mark *marks, size_t n, char *err, size_t errlen)
+{
+	return marks_record(s, marks, n, 1, err, errlen);
 }
 
 int aq_store_due_checks(aq_store_t *s, int64_t now_ms, int max, char ***names, size_t *n, char *err,

@@ -708,17 +708,26 @@ START_TEST(test_writes_kept)
 }
 END_TEST
 
-/* Claims the n rows of ids in one transaction and records marks for them. */
-static void claim_and_mark(aq_store_t *s, struct aq_mark *marks, size_t n)
+/* Claims the n rows of ids in one transaction and records marks for them:
+ * with pipelined 0 statement by statement (aq_store_claim,
+ * aq_store_mark_many, COMMIT), with 1 as the dispatcher does
+ * (aq_store_claim_begin, aq_store_mark_commit: a round trip each). */
+static void claim_and_mark(aq_store_t *s, struct aq_mark *marks, size_t n, int pipelined)
 {
 	char err[1024];
 	struct aq_outbox_row *rows;
 	size_t got;
-	begin(s);
-	ck_assert_msg(aq_store_claim(s, "hook", 100, &rows, &got, err, sizeof(err)) == 0, "%s", err);
-	ck_assert_uint_eq(got, n);
-	ck_assert_msg(aq_store_mark_many(s, marks, n, err, sizeof(err)) == 0, "%s", err);
-	commit(s);
+	if (pipelined) {
+		ck_assert_msg(aq_store_claim_begin(s, "hook", 100, &rows, &got, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_uint_eq(got, n);
+		ck_assert_msg(aq_store_mark_commit(s, marks, n, err, sizeof(err)) == 0, "%s", err);
+	} else {
+		begin(s);
+		ck_assert_msg(aq_store_claim(s, "hook", 100, &rows, &got, err, sizeof(err)) == 0, "%s", err);
+		ck_assert_uint_eq(got, n);
+		ck_assert_msg(aq_store_mark_many(s, marks, n, err, sizeof(err)) == 0, "%s", err);
+		commit(s);
+	}
 	aq_outbox_rows_free(rows, got);
 }
 
@@ -762,7 +771,7 @@ START_TEST(test_outcomes_hostile)
 	add_notifications(s, "hook", N, ids, 3600000);
 	for (size_t i = 0; i < N; i++)
 		marks[i] = (struct aq_mark){ .id = ids[i], .outcome = (int)(i % 3), .retry_ms = 60000, .error = cases[i].error };
-	claim_and_mark(s, marks, N);
+	claim_and_mark(s, marks, N, _i);
 	for (size_t i = 0; i < N; i++) {
 		char *kept = last_error_of(ids[i]);
 		ck_assert_msg(strlen(kept) <= AQ_OUTBOX_ERROR_MAX, "case %zu: %zu bytes kept", i, strlen(kept));
@@ -790,7 +799,7 @@ START_TEST(test_outcomes_far_retry)
 		{ .id = ids[0], .outcome = 1, .retry_ms = INT64_MAX, .error = "Retry-After: forever" },
 		{ .id = ids[1], .outcome = 1, .retry_ms = -5, .error = "Retry-After: yesterday" },
 	};
-	claim_and_mark(s, marks, 2);
+	claim_and_mark(s, marks, 2, _i);
 	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_notifications WHERE state = 'pending'"
 				 " AND next_attempt_at BETWEEN now() + interval '365 days' AND now() + interval '367 days'"),
 			 1);
@@ -819,7 +828,7 @@ START_TEST(test_outcomes_refused_row)
 		{ .id = ids[1], .outcome = 1, .retry_ms = 600000, .error = "poison body" },
 		{ .id = ids[2], .outcome = 2, .error = "HTTP 400" },
 	};
-	claim_and_mark(s, marks, 3);
+	claim_and_mark(s, marks, 3, _i);
 	char sql[160];
 	const char *want[] = { "sent", "pending", "undeliverable" };
 	for (int i = 0; i < 3; i++) {
@@ -927,9 +936,9 @@ int main(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_claim_exclusive);
 	tcase_add_loop_test(tc, test_outcomes, 0, sizeof(outcome_cases) / sizeof(outcome_cases[0]));
-	tcase_add_test(tc, test_outcomes_hostile);
-	tcase_add_test(tc, test_outcomes_far_retry);
-	tcase_add_test(tc, test_outcomes_refused_row);
+	tcase_add_loop_test(tc, test_outcomes_hostile, 0, 2);
+	tcase_add_loop_test(tc, test_outcomes_far_retry, 0, 2);
+	tcase_add_loop_test(tc, test_outcomes_refused_row, 0, 2);
 	suite_add_tcase(suite, tc);
 	tc = tcase_create("offsets and silences");
 	tcase_add_checked_fixture(tc, setup, teardown);
