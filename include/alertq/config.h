@@ -218,6 +218,9 @@ struct aq_channel {
 #define AQ_PREFETCH_BUDGET_DEFAULT_MB 16
 #define AQ_PREFETCH_BUDGET_MAX_MB 1024
 #define AQ_STATE_MAX_CHECKS_LIMIT 10000000
+/* state.cache_mb: default and highest (0 turns the cache off) */
+#define AQ_STATE_CACHE_DEFAULT_MB 64
+#define AQ_STATE_CACHE_MAX_MB 65536
 #define AQ_STATE_RETENTION_DEFAULT_MS (90LL * 24 * 3600 * 1000)
 
 /* Every duration in alertq.yaml is at most this long (366 days). */
@@ -265,6 +268,11 @@ struct aq_config {
 	 * it are dead-lettered (1..AQ_STATE_MAX_CHECKS_LIMIT, default
 	 * AQ_STATE_MAX_CHECKS_DEFAULT) */
 	int state_max_checks;
+	/* memory a worker keeps check states in between batches, so that a
+	 * batch reads only the others (0..AQ_STATE_CACHE_MAX_MB, 0 off,
+	 * default AQ_STATE_CACHE_DEFAULT_MB); state_cache_given: set in the file */
+	int state_cache_mb;
+	int state_cache_given;
 	/* transitions and delivered notifications older than this are pruned
 	 * (1ms..366d, default AQ_STATE_RETENTION_DEFAULT_MS: 90 days) */
 	int64_t state_retention_ms;

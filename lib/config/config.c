@@ -28,6 +28,8 @@ static void apply_defaults(struct aq_config *cfg)
 {
 	if (cfg->state_max_checks == 0)
 		cfg->state_max_checks = AQ_STATE_MAX_CHECKS_DEFAULT;
+	if (!cfg->state_cache_given)
+		cfg->state_cache_mb = AQ_STATE_CACHE_DEFAULT_MB;
 	if (cfg->prefetch_budget_mb == 0)
 		cfg->prefetch_budget_mb = AQ_PREFETCH_BUDGET_DEFAULT_MB;
 	if (cfg->state_retention_ms == 0)

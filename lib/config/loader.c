@@ -68,7 +68,7 @@ static void load_kafka(struct loader *ld, yaml_node_t *n)
 
 static void load_state(struct loader *ld, yaml_node_t *n)
 {
-	static const char *const keys[] = { "dsn", "max_checks", "retention" };
+	static const char *const keys[] = { "dsn", "max_checks", "retention", "cache_mb" };
 	yaml_node_t *v[NELEM(keys)];
 	if (cfg_take_keys(ld, n, "'state'", "state", keys, NELEM(keys), v, NULL) != 0)
 		return;
@@ -79,6 +79,10 @@ static void load_state(struct loader *ld, yaml_node_t *n)
 			    &ld->cfg->state_max_checks);
 	if (v[2])
 		cfg_set_duration(ld, v[2], "'retention'", &ld->cfg->state_retention_ms, 1);
+	if (v[3]) {
+		cfg_set_int(ld, v[3], "'cache_mb'", 0, AQ_STATE_CACHE_MAX_MB, &ld->cfg->state_cache_mb);
+		ld->cfg->state_cache_given = 1;
+	}
 }
 
 static void load_sources(struct loader *ld, yaml_node_t *n)

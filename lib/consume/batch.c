@@ -45,6 +45,9 @@ enum check_fate {
  * that it waits and retries as after any failure. */
 #define CONFLICT_RETRIES 5
 
+/* How often at most the worker says its state cache was too small. */
+#define CACHE_FULL_LOG_MS 60000
+
 /* How long a count of the state's checks is trusted for state.max_checks
  * (new checks of this worker are added to it meanwhile). */
 #define CHECKS_RECOUNT_MS 10000
@@ -57,7 +60,8 @@ int aq_batch_init(struct batch *b)
 	b->states = calloc(AQ_BATCH_MAX, sizeof(*b->states));
 	b->names = calloc(AQ_BATCH_MAX, sizeof(*b->names));
 	b->refused = calloc(AQ_BATCH_MAX, sizeof(*b->refused));
-	if (!b->items || !b->states || !b->names || !b->refused ||
+	b->unread = calloc(AQ_BATCH_MAX, sizeof(*b->unread));
+	if (!b->items || !b->states || !b->names || !b->refused || !b->unread ||
 	    aq_strmap_reserve(&b->index, AQ_BATCH_MAX) != 0)
 		return -1;
 	return 0;
@@ -81,6 +85,7 @@ void aq_batch_release(struct batch *b)
 	free(b->states);
 	free(b->names);
 	free(b->refused);
+	free(b->unread);
 	aq_strmap_release(&b->index);
 	memset(b, 0, sizeof(*b));
 }
@@ -270,10 +275,16 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 			return -1;
 		}
 	}
-	/* a silence made just before these results arrived holds them back:
-	 * the silences are read with the rest */
+	/* states the worker kept from its last batches are taken as they are
+	 * (their row versions are checked when they are written back); the
+	 * others are read. A silence made just before these results arrived
+	 * holds them back: the silences are read with the rest */
+	size_t nunread = 0;
+	for (size_t i = 0; i < b->nstates; i++)
+		if (!aq_state_cache_take(&w->cache, b->names[i], &b->states[i]))
+			b->unread[nunread++] = i;
 	if (aq_store_batch_read(w->store, w->cfg.topic, partitions, nparts, next_offsets, stored_clusters,
-				b->names, b->nstates, b->states, err, errlen) != 0)
+				b->names, b->unread, nunread, b->states, err, errlen) != 0)
 		goto rollback;
 	if (AQ_FAILPOINT("batch.after_offsets_locked") != 0) {
 		snprintf(err, errlen, "failpoint batch.after_offsets_locked");
@@ -396,8 +407,29 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 		*refused = aq_store_refused_item(w->store);
 		goto rollback;
 	}
-	for (size_t i = 0; i < b->nstates; i++)
-		aq_state_release(&b->states[i]);
+	/* committed: each state written is now that version of its row, and is
+	 * kept for the next batch, as is one read and left untouched */
+	uint32_t version = aq_store_written_version(w->store);
+	uint64_t clears = w->cache.clears;
+	for (size_t i = 0; i < b->nstates; i++) {
+		struct aq_state *st = &b->states[i];
+		if (b->refused[i] == CHECK_WRITTEN && version) {
+			st->known = 1;
+			st->row_version = version;
+			aq_state_cache_put(&w->cache, st);
+		} else if (b->refused[i] == CHECK_UNTOUCHED && st->known && st->row_version) {
+			aq_state_cache_put(&w->cache, st);
+		} else {
+			aq_state_release(st);
+		}
+	}
+	if (w->cache.clears != clears && aq_monotonic_ms() >= w->cache_full_logged_ms) {
+		w->cache_full_logged_ms = aq_monotonic_ms() + CACHE_FULL_LOG_MS;
+		aq_log(AQ_LOG_INFO,
+		       "state cache full at %zu check(s) (state.cache_mb: %d): emptied, batches read "
+		       "more from the database; a larger state.cache_mb holds more",
+		       w->cache.cleared_states, w->cfg.state_cache_mb);
+	}
 	w->checks_stored += (int64_t)made;
 	if (dead > 0)
 		aq_log(AQ_LOG_WARN, "%zu event(s) sent to the dead-letter topic %s", dead,

@@ -118,6 +118,7 @@ int aq_worker_run(struct aq_config *cfg, const char *config_path, struct aq_work
 	memset(cfg, 0, sizeof(*cfg));
 	w.codec = aq_codec_new(err, sizeof(err));
 	w.writes = aq_writes_new();
+	aq_state_cache_init(&w.cache, (size_t)w.cfg.state_cache_mb * 1024 * 1024);
 	if (!w.codec || !w.writes || !batch_ready) {
 		aq_log(AQ_LOG_ERROR, "cannot start: %s", w.codec ? "out of memory" : err);
 		goto out;
@@ -194,6 +195,7 @@ out:
 	aq_store_free(w.store);
 	aq_codec_free(w.codec);
 	aq_writes_free(w.writes);
+	aq_state_cache_release(&w.cache);
 	aq_batch_release(&b);
 	aq_config_release(&w.cfg);
 	pthread_rwlock_destroy(&w.cfg_lock);

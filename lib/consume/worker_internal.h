@@ -15,6 +15,7 @@
 #include "alertq/store.h"
 #include "alertq/worker.h"
 #include "base/strmap.h"
+#include "consume/state_cache.h"
 
 /* Most messages one batch holds. */
 #define AQ_BATCH_MAX 20000
@@ -34,10 +35,12 @@ struct worker {
 	aq_store_t *store;
 	aq_codec_t *codec;
 	aq_writes_t *writes;
-	int store_down;            /* said once in the log, until it is back */
-	int paused;                /* consumption paused while a batch cannot be applied */
-	int fatal;                 /* the consumer hit a fatal error: stop, exit status 1 */
-	int cooperative;           /* the group rebalances incrementally (cooperative-sticky) */
+	struct aq_state_cache cache;  /* states kept between batches (state.cache_mb) */
+	int64_t cache_full_logged_ms; /* monotonic: when it may say again the cache was full */
+	int store_down;               /* said once in the log, until it is back */
+	int paused;                   /* consumption paused while a batch cannot be applied */
+	int fatal;                    /* the consumer hit a fatal error: stop, exit status 1 */
+	int cooperative;              /* the group rebalances incrementally (cooperative-sticky) */
 	int64_t checks_stored;     /* how many checks the state held when last counted, plus new ones since */
 	int64_t checks_counted_ms; /* monotonic time of that count; 0: never */
 
@@ -89,6 +92,7 @@ struct batch {
 	struct aq_state *states;
 	const char **names;     /* names[i] is states[i]'s check, borrowed from an item */
 	unsigned char *refused; /* refused[i]: states[i] is a new check past state.max_checks */
+	size_t *unread;         /* indexes of the states not in the worker's cache */
 	size_t nstates;
 	struct aq_strmap index; /* check name -> index into states */
 };

@@ -11,13 +11,15 @@
 /* Begins a transaction and, in one round trip: creates the offset rows of
  * partitions that have none, locks and reads them (in partition order, as
  * aq_store_offsets with lock), reads the state of the n checks without a
- * lock, each with its row_version, and reads the silences
+ * lock, each with its row_version (with which not NULL, the n checks are
+ * checks[which[k]], read into states[which[k]]), and reads the silences
  * (aq_store_silenced answers from these until a second has passed). The
  * caller's arrays are filled as by those two functions. Returns 0, or -1
  * with err; then the caller rolls back and no state needs releasing. */
 int aq_store_batch_read(aq_store_t *s, const char *topic, const int32_t *partitions, size_t nparts,
 			int64_t *next_offsets, char (*clusters)[AQ_CLUSTER_ID_MAX], const char *const *checks,
-			size_t nchecks, struct aq_state *states, char *err, size_t errlen);
+			const size_t *which, size_t nchecks, struct aq_state *states, char *err,
+			size_t errlen);
 
 /* aq_store_write, then COMMIT, the COMMIT sent with the writes (one round
  * trip after the states' COPY, unless grouped notifications are queued).
@@ -28,5 +30,10 @@ int aq_store_batch_read(aq_store_t *s, const char *topic, const int32_t *partiti
  * the COMMIT too (nothing is committed then; the caller rolls back, which
  * is harmless when the COMMIT has ended the transaction already). */
 int aq_store_write_commit(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen);
+
+/* The row version (xmin) the last aq_store_write or aq_store_write_commit
+ * gave every check row it wrote; 0 when it wrote no state or failed. A
+ * state written by a batch that committed is that version of its row. */
+uint32_t aq_store_written_version(const aq_store_t *s);
 
 #endif

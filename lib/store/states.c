@@ -201,14 +201,18 @@ static int row_index_build(struct aq_strmap *index, PGresult *res)
 	" (SELECT jsonb_array_elements_text($1::jsonb))"
 #define VERSION_COLUMN 30
 
-/* The check names as a JSON array (malloc'd), every states[i].check NULL.
- * NULL when out of memory. */
-static char *states_start(const char *const *checks, size_t n, struct aq_state *states)
+/* The k-th of n checks read: checks[which[k]] into states[which[k]], or
+ * with which NULL checks[k] into states[k]. */
+#define PICK(which, k) ((which) ? (which)[k] : (k))
+
+/* The check names as a JSON array (malloc'd), every state to fill with a
+ * NULL check. NULL when out of memory. */
+static char *states_start(const char *const *checks, const size_t *which, size_t n, struct aq_state *states)
 {
 	json_t *names = json_array();
-	for (size_t i = 0; i < n; i++) {
-		json_array_append_new(names, json_string(checks[i]));
-		states[i].check = NULL;
+	for (size_t k = 0; k < n; k++) {
+		json_array_append_new(names, json_string(checks[PICK(which, k)]));
+		states[PICK(which, k)].check = NULL;
 	}
 	char *list = json_dumps(names, JSON_COMPACT);
 	json_decref(names);
@@ -219,8 +223,8 @@ static char *states_start(const char *const *checks, size_t n, struct aq_state *
  * with versioned: each state's row_version too): the row of checks[i], or
  * aq_state_init when it has none. Returns 0, or -1 with err (no state
  * filled). */
-static int states_from_rows(PGresult *res, int versioned, const char *const *checks, size_t n,
-			    struct aq_state *states, char *err, size_t errlen)
+static int states_from_rows(PGresult *res, int versioned, const char *const *checks, const size_t *which,
+			    size_t n, struct aq_state *states, char *err, size_t errlen)
 {
 	struct aq_strmap index;
 	if (row_index_build(&index, res) != 0) {
@@ -228,7 +232,8 @@ static int states_from_rows(PGresult *res, int versioned, const char *const *che
 		snprintf(err, errlen, "loading check state: out of memory");
 		return -1;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t k = 0; k < n; k++) {
+		size_t i = PICK(which, k);
 		size_t row;
 		if (aq_strmap_get(&index, checks[i], &row)) {
 			state_from_row(&states[i], res, (int)row);
@@ -245,7 +250,7 @@ static int states_from_rows(PGresult *res, int versioned, const char *const *che
 int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int lock,
 			 struct aq_state *states, char *err, size_t errlen)
 {
-	char *list = states_start(checks, n, states);
+	char *list = states_start(checks, NULL, n, states);
 	if (!list) {
 		snprintf(err, errlen, "loading check state: out of memory");
 		return -1;
@@ -256,17 +261,18 @@ int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int
 	free(list);
 	if (store_check_result(s, res, PGRES_TUPLES_OK, "loading check state", err, errlen) != 0)
 		return -1;
-	int rc = states_from_rows(res, 0, checks, n, states, err, errlen);
+	int rc = states_from_rows(res, 0, checks, NULL, n, states, err, errlen);
 	PQclear(res);
 	return rc;
 }
 
 int aq_store_batch_read(aq_store_t *s, const char *topic, const int32_t *partitions, size_t nparts,
 			int64_t *next_offsets, char (*clusters)[AQ_CLUSTER_ID_MAX], const char *const *checks,
-			size_t nchecks, struct aq_state *states, char *err, size_t errlen)
+			const size_t *which, size_t nchecks, struct aq_state *states, char *err,
+			size_t errlen)
 {
 	char *parts = offsets_start(partitions, nparts, next_offsets, clusters);
-	char *names = states_start(checks, nchecks, states);
+	char *names = states_start(checks, which, nchecks, states);
 	if (!parts || !names) {
 		free(parts);
 		free(names);
@@ -297,7 +303,7 @@ int aq_store_batch_read(aq_store_t *s, const char *topic, const int32_t *partiti
 		offsets_from_rows(offsets, partitions, nparts, next_offsets, clusters);
 		store_silences_take(s, silences);
 		if (nchecks > 0)
-			rc = states_from_rows(rows, 1, checks, nchecks, states, err, errlen);
+			rc = states_from_rows(rows, 1, checks, which, nchecks, states, err, errlen);
 	}
 	PQclear(offsets);
 	PQclear(rows);

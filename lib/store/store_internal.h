@@ -17,9 +17,10 @@ struct aq_store {
 	PGconn *conn;
 	char *dsn;
 	int connection_lost;
-	int item_refused; /* the last failure was a refusal of what was written */
-	int conflict;     /* the last failure: rows changed since read, or a deadlock */
-	int worker_lock;  /* held shared: take it again on reconnect */
+	int item_refused;         /* the last failure was a refusal of what was written */
+	int conflict;             /* the last failure: rows changed since read, or a deadlock */
+	uint32_t written_version; /* the row version a batch's writes gave its checks' rows */
+	int worker_lock;          /* held shared: take it again on reconnect */
 	struct silence *silences;
 	size_t nsilences;
 	int64_t silences_read_ms; /* monotonic; 0: never read */

@@ -710,7 +710,10 @@ static char *rows_text(json_t *rows, int *failed)
 }
 
 /* The most statements write_all sends at once. */
-#define WRITE_STEPS_MAX 9
+#define WRITE_STEPS_MAX 10
+
+/* The version every row this transaction writes gets (its xmin). */
+#define WRITTEN_VERSION "SELECT pg_current_xact_id()::xid::text"
 
 /* Writes everything queued, and with commit the COMMIT: the states' COPY,
  * then every other statement in one pipeline; grouped notifications (which
@@ -770,6 +773,10 @@ static int write_all(aq_store_t *s, aq_writes_t *w, int commit, char *err, size_
 	if (offsets)
 		steps[n++] = (struct store_step){ OFFSETS_WRITE,    1,   p_offsets, PGRES_COMMAND_OK,
 						  "saving offsets", NULL };
+	PGresult *version = NULL;
+	if (w->nstates > 0)
+		steps[n++] = (struct store_step){ WRITTEN_VERSION,           0,       NULL, PGRES_TUPLES_OK,
+						  "reading the row version", &version };
 	PGresult *committed = NULL;
 	if (commit && !grouped)
 		steps[n++] = (struct store_step){ "COMMIT", 0, NULL, PGRES_COMMAND_OK, "COMMIT", &committed };
@@ -779,6 +786,12 @@ static int write_all(aq_store_t *s, aq_writes_t *w, int commit, char *err, size_
 		rc = -1;
 	} else if (n > 0) {
 		rc = store_pipeline(s, steps, n, err, errlen);
+	}
+	s->written_version = 0;
+	if (version) {
+		if (PQntuples(version) == 1)
+			s->written_version = (uint32_t)strtoul(PQgetvalue(version, 0, 0), NULL, 10);
+		PQclear(version);
 	}
 	if (committed) {
 		rc = store_committed(s, committed, err, errlen);
@@ -805,6 +818,11 @@ int aq_writes_item_fault(const aq_writes_t *w)
 const char *aq_writes_error(const aq_writes_t *w)
 {
 	return w->lost ? w->first_loss : "";
+}
+
+uint32_t aq_store_written_version(const aq_store_t *s)
+{
+	return s->written_version;
 }
 
 int aq_store_write(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)

@@ -236,6 +236,7 @@ START_TEST(defaults_on_minimal_file)
 	ck_assert_int_eq(cfg.state_max_checks, 100000);
 	ck_assert_int_eq(cfg.state_retention_ms, D(90));
 	ck_assert_int_eq(cfg.prefetch_budget_mb, 16);
+	ck_assert_int_eq(cfg.state_cache_mb, 64);
 	ck_assert_uint_eq(cfg.nsources, 0);
 	ck_assert_uint_eq(cfg.nchecks, 1);
 	ck_assert_int_eq(cfg.checks[0].every_ms, H(1));
@@ -282,6 +283,20 @@ START_TEST(prefetch_budget_given)
 	struct aq_config cfg = { 0 };
 	parse_ok(&cfg, "kafka: {prefetch_budget_mb: 48}\n");
 	ck_assert_int_eq(cfg.prefetch_budget_mb, 48);
+	aq_config_release(&cfg);
+}
+END_TEST
+
+/* state.cache_mb: 0 turns the cache off, rather than meaning the default */
+START_TEST(state_cache_given)
+{
+	struct aq_config cfg = { 0 };
+	parse_ok(&cfg, "state: {cache_mb: 0}\n");
+	ck_assert_int_eq(cfg.state_cache_mb, 0);
+	aq_config_release(&cfg);
+	memset(&cfg, 0, sizeof(cfg));
+	parse_ok(&cfg, "state: {cache_mb: 512}\n");
+	ck_assert_int_eq(cfg.state_cache_mb, 512);
 	aq_config_release(&cfg);
 }
 END_TEST
@@ -492,6 +507,8 @@ static const struct {
 	/* the consumer's prefetch budget */
 	{ "kafka: {prefetch_budget_mb: 0}\n",
 	  "t.yaml:1: 'prefetch_budget_mb' must be a whole number from 1 to 1024, not '0'" },
+	{ "state: {cache_mb: -1}\n",
+	  "t.yaml:1: 'cache_mb' must be a whole number from 0 to 65536, not '-1'" },
 	{ "kafka: {prefetch_budget_mb: 1025}\n",
 	  "t.yaml:1: 'prefetch_budget_mb' must be a whole number from 1 to 1024, not '1025'" },
 	{ "state: {max_checks: many, size: 3}\n",
@@ -1103,6 +1120,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, defaults_on_minimal_file);
 	tcase_add_test(tc, environment_overrides);
 	tcase_add_test(tc, prefetch_budget_given);
+	tcase_add_test(tc, state_cache_given);
 	tcase_add_test(tc, env_keys_read_at_load);
 	tcase_add_loop_test(tc, bad_snippets, 0, (int)(sizeof(bad) / sizeof(bad[0])));
 	tcase_add_test(tc, command_env_list);
