@@ -280,8 +280,9 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 	 * others are read. A silence made just before these results arrived
 	 * holds them back: the silences are read with the rest */
 	size_t nunread = 0;
+	int64_t mono_ms = aq_monotonic_ms();
 	for (size_t i = 0; i < b->nstates; i++)
-		if (!aq_state_cache_take(&w->cache, b->names[i], &b->states[i]))
+		if (!aq_state_cache_take(&w->cache, b->names[i], mono_ms, &b->states[i]))
 			b->unread[nunread++] = i;
 	if (aq_store_batch_read(w->store, w->cfg.topic, partitions, nparts, next_offsets, stored_clusters,
 				b->names, b->unread, nunread, b->states, err, errlen) != 0)
@@ -416,9 +417,9 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 		if (b->refused[i] == CHECK_WRITTEN && version) {
 			st->known = 1;
 			st->row_version = version;
-			aq_state_cache_put(&w->cache, st);
+			aq_state_cache_put(&w->cache, st, mono_ms);
 		} else if (b->refused[i] == CHECK_UNTOUCHED && st->known && st->row_version) {
-			aq_state_cache_put(&w->cache, st);
+			aq_state_cache_put(&w->cache, st, mono_ms);
 		} else {
 			aq_state_release(st);
 		}

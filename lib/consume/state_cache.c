@@ -15,6 +15,7 @@ struct aq_state_cache_slot {
 	struct aq_state st;
 	int held; /* st is the check's state; 0: taken, or never put */
 	size_t bytes;
+	int64_t put_ms; /* monotonic */
 };
 
 static size_t text_bytes(const char *s)
@@ -76,7 +77,7 @@ void aq_state_cache_release(struct aq_state_cache *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int aq_state_cache_take(struct aq_state_cache *c, const char *check, struct aq_state *out)
+int aq_state_cache_take(struct aq_state_cache *c, const char *check, int64_t now_ms, struct aq_state *out)
 {
 	size_t i;
 	if (!aq_strmap_get(&c->index, check, &i) || !c->slots[i].held) {
@@ -84,6 +85,14 @@ int aq_state_cache_take(struct aq_state_cache *c, const char *check, struct aq_s
 		return 0;
 	}
 	struct aq_state_cache_slot *slot = &c->slots[i];
+	if (now_ms - slot->put_ms >= AQ_STATE_CACHE_TTL_MS) {
+		aq_state_release(&slot->st);
+		slot->held = 0;
+		c->bytes -= slot->bytes;
+		slot->bytes = 0;
+		c->misses++;
+		return 0;
+	}
 	*out = slot->st;
 	memset(&slot->st, 0, sizeof(slot->st));
 	slot->held = 0;
@@ -117,7 +126,7 @@ static struct aq_state_cache_slot *slot_add(struct aq_state_cache *c, const char
 	return slot;
 }
 
-void aq_state_cache_put(struct aq_state_cache *c, struct aq_state *st)
+void aq_state_cache_put(struct aq_state_cache *c, struct aq_state *st, int64_t now_ms)
 {
 	if (!st->check) {
 		aq_state_release(st);
@@ -156,6 +165,7 @@ void aq_state_cache_put(struct aq_state_cache *c, struct aq_state *st)
 	slot->st = *st;
 	slot->held = 1;
 	slot->bytes = bytes;
+	slot->put_ms = now_ms;
 	c->bytes += bytes;
 	memset(st, 0, sizeof(*st));
 }

@@ -11,8 +11,11 @@
  * be stale, never wrong.
  *
  * Bounded in bytes: when a state would not fit, every state is dropped and
- * the cache fills again (a clock of one hand, simple and predictable). Used
- * by the batch thread alone. */
+ * the cache fills again (a clock of one hand, simple and predictable). A
+ * state older than AQ_STATE_CACHE_TTL_MS is not used: a row version is
+ * PostgreSQL's 32-bit xmin, which comes round again after 2^32
+ * transactions, and an old version must never match a newer row by chance.
+ * Used by the batch thread alone. */
 #ifndef ALERTQ_CONSUME_STATE_CACHE_H
 #define ALERTQ_CONSUME_STATE_CACHE_H
 
@@ -21,6 +24,9 @@
 
 #include "alertq/rules.h"
 #include "base/strmap.h"
+
+/* How long a kept state may be used after it was put. */
+#define AQ_STATE_CACHE_TTL_MS (10 * 60 * 1000)
 
 struct aq_state_cache_slot;
 
@@ -41,13 +47,15 @@ void aq_state_cache_release(struct aq_state_cache *c);
 
 /* Moves the cached state of check into *out and returns 1; the cache no
  * longer holds it (a batch that fails must not leave a half-applied state
- * behind). 0 when it holds none (*out untouched). */
-int aq_state_cache_take(struct aq_state_cache *c, const char *check, struct aq_state *out);
+ * behind). 0 when it holds none, or one put AQ_STATE_CACHE_TTL_MS or more
+ * before now_ms (monotonic; *out untouched). */
+int aq_state_cache_take(struct aq_state_cache *c, const char *check, int64_t now_ms, struct aq_state *out);
 
-/* Keeps *st (moved in: *st is zeroed) as its check's state, replacing any
- * held. A state that would pass the budget empties the cache first; one
- * bigger than the budget by itself is not kept (released). */
-void aq_state_cache_put(struct aq_state_cache *c, struct aq_state *st);
+/* Keeps *st (moved in: *st is zeroed) as its check's state from now_ms
+ * (monotonic), replacing any held. A state that would pass the budget
+ * empties the cache first; one bigger than the budget by itself is not kept
+ * (released). */
+void aq_state_cache_put(struct aq_state_cache *c, struct aq_state *st, int64_t now_ms);
 
 /* Drops every state. */
 void aq_state_cache_clear(struct aq_state_cache *c);
