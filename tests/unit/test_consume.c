@@ -87,10 +87,11 @@ START_TEST(prefetch_budget_is_divided_among_partitions)
 		int budget_mb, partitions;
 		long long min_messages, max_kbytes, fetch_max_bytes, partition_fetch_bytes;
 	} cases[] = {
-		{ 16, 48, 40000, 15360, 1048576, 65536 },         /* 1 MiB / 48; two batches queued */
-		{ 16, 1, 40000, 15360, 1048576, 1048576 },        /* one partition takes it all */
-		{ 1, 512, 40000, 960, 1048576, 65536 },           /* below the floors */
-		{ 1024, 12, 1310720, 983040, 67108864, 5592405 }, /* a response is capped */
+		{ 16, 48, 40000, 15360, 1048576, 65536 },          /* 1 MiB / 48; two batches queued */
+		{ 16, 1, 40000, 15360, 1048576, 1048576 },         /* one partition takes it all */
+		{ 1, 512, 40000, 960, 1048576, 65536 },            /* below the floors */
+		{ 1024, 12, 1310720, 983040, 67108864, 5592405 },  /* the largest budget */
+		{ 2048, 12, 2621440, 1966080, 67108864, 5592405 }, /* a response is capped */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct aq_prefetch p;
