@@ -25,8 +25,8 @@
  * MB, 1 MiB: 77-94 MB). The fewest events queued, whatever the budget: two
  * batches, so that a batch fills while the one before commits (with the
  * budget's 16k events, 10k checks ran at 0.4 of the rate; with one batch
- * and 1 MiB responses at 0.6, with one and a half at 0.6 too: librdkafka
- * fetches again only a while after the queue falls below its threshold);
+ * or one and a half and 1 MiB responses at 0.5-0.6: librdkafka 2.0 seems to
+ * fetch again only a while after the queue falls below its threshold);
  * the least a partition gets of a fetch; the smallest and largest
  * fetch response (librdkafka wants one to hold a message of
  * message.max.bytes); the partition count assumed when the topic's cannot
