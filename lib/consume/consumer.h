@@ -21,8 +21,8 @@
  * (1M results waiting on 48 partitions). The share of the budget a fetch
  * response gets (1/16: 1 MiB at 16 MiB): a response arrives whole however
  * full the queue is, and its records grow ~4x in the client, so its size is
- * what a backlog's peak follows (8 MiB responses: 107-147 MB, 2 MiB: 94-104
- * MB, 1 MiB: 77-94 MB). The fewest events queued, whatever the budget: two
+ * what a backlog's peak follows (8 MiB responses: 107-149 MB, 2 MiB: 94-104
+ * MB, 1 MiB: 77-98 MB). The fewest events queued, whatever the budget: two
  * batches, so that a batch fills while the one before commits (with the
  * budget's 16k events, 10k checks ran at 0.4 of the rate; with one batch
  * or one and a half and 1 MiB responses at 0.5-0.6: librdkafka 2.0 seems to
