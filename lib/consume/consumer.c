@@ -318,18 +318,22 @@ int aq_prefetch_limits(int budget_mb, int partitions, struct aq_prefetch *out)
 {
 	if (budget_mb < 1 || partitions < 1)
 		return -1;
-	/* half for what waits in the queue, half for a fetch response on its
-	 * way: the queue limits hold for the one queue every partition feeds
-	 * (librdkafka compares a partition's forwarded queue), the fetch
+	/* a share for a fetch response on its way, the rest for what waits in
+	 * the queue: the queue limits hold for the one queue every partition
+	 * feeds (librdkafka compares a partition's forwarded queue), the fetch
 	 * limits for a response and for each partition in it */
-	int64_t half = (int64_t)budget_mb * 1024 * 1024 / 2;
-	int64_t events = half / AQ_PREFETCH_EVENT_BYTES;
-	int64_t per_partition = half / partitions;
+	int64_t budget = (int64_t)budget_mb * 1024 * 1024;
+	int64_t fetch = budget / AQ_PREFETCH_FETCH_SHARE;
+	int64_t queue = budget - fetch;
+	int64_t events = queue / AQ_PREFETCH_EVENT_BYTES;
+	if (fetch < AQ_PREFETCH_FETCH_MIN_BYTES)
+		fetch = AQ_PREFETCH_FETCH_MIN_BYTES;
+	if (fetch > AQ_PREFETCH_FETCH_MAX_BYTES)
+		fetch = AQ_PREFETCH_FETCH_MAX_BYTES;
+	int64_t per_partition = fetch / partitions;
 	out->queued_min_messages = events < AQ_PREFETCH_MIN_EVENTS ? AQ_PREFETCH_MIN_EVENTS : events;
-	out->queued_max_kbytes = half / 1024;
-	out->fetch_max_bytes = half < AQ_PREFETCH_FETCH_MIN_BYTES ? AQ_PREFETCH_FETCH_MIN_BYTES
-		: half > AQ_PREFETCH_FETCH_MAX_BYTES              ? AQ_PREFETCH_FETCH_MAX_BYTES
-								  : half;
+	out->queued_max_kbytes = queue / 1024;
+	out->fetch_max_bytes = fetch;
 	out->partition_fetch_bytes = per_partition < AQ_PREFETCH_PARTITION_MIN_BYTES
 		? AQ_PREFETCH_PARTITION_MIN_BYTES
 		: per_partition;

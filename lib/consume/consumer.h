@@ -14,13 +14,25 @@
 /* Most partitions of one assignment whose stored offsets are looked up. */
 #define AQ_ASSIGN_MAX 512
 
-/* Prefetch: what one event is taken to cost in librdkafka's fetch queue
- * (its payload and the client's bookkeeping); the fewest events queued,
- * whatever the budget: two batches, so that a batch fills while the one
- * before it commits (with one batch, a 16 MiB budget ran 10k checks at 0.4
- * of the rate); the least a partition gets of a fetch; the partition count
- * assumed when the topic's cannot be told, and how long it is asked for. */
-#define AQ_PREFETCH_EVENT_BYTES 512
+/* Prefetch. What one event is taken to cost in the client while it waits:
+ * librdkafka keeps ~450 bytes of bookkeeping per message beside its record,
+ * and a fetch response's buffer stays whole until its last message is
+ * freed; measured ~760 bytes an event for results of ~170 bytes on the wire
+ * (1M results waiting on 48 partitions). The share of the budget a fetch
+ * response gets (1/16: 1 MiB at 16 MiB): a response arrives whole however
+ * full the queue is, and its records grow ~4x in the client, so its size is
+ * what a backlog's peak follows (8 MiB responses: 107-149 MB, 2 MiB: 94-104
+ * MB, 1 MiB: 77-98 MB). The fewest events queued, whatever the budget: two
+ * batches, so that a batch fills while the one before commits (with the
+ * budget's 16k events, 10k checks ran at 0.4 of the rate; with one batch
+ * or one and a half and 1 MiB responses at 0.5-0.6: librdkafka 2.0 seems to
+ * fetch again only a while after the queue falls below its threshold);
+ * the least a partition gets of a fetch; the smallest and largest
+ * fetch response (librdkafka wants one to hold a message of
+ * message.max.bytes); the partition count assumed when the topic's cannot
+ * be told, and how long it is asked for. */
+#define AQ_PREFETCH_EVENT_BYTES 768
+#define AQ_PREFETCH_FETCH_SHARE 16
 #define AQ_PREFETCH_MIN_EVENTS (2 * AQ_BATCH_MAX)
 #define AQ_PREFETCH_PARTITION_MIN_BYTES (64 * 1024)
 #define AQ_PREFETCH_FETCH_MIN_BYTES (1024 * 1024)
@@ -36,11 +48,12 @@ struct aq_prefetch {
 	long long fetch_max_bytes;       /* fetch.max.bytes */
 };
 
-/* Divides budget_mb MiB: half to the queue of fetched events (by count at
- * AQ_PREFETCH_EVENT_BYTES each, and by size), half to one fetch response,
- * shared by partitions (each given at least
- * AQ_PREFETCH_PARTITION_MIN_BYTES). Returns 0, or -1 when either is below
- * 1. */
+/* Divides budget_mb MiB: 1/AQ_PREFETCH_FETCH_SHARE to one fetch response
+ * (within AQ_PREFETCH_FETCH_MIN_BYTES..AQ_PREFETCH_FETCH_MAX_BYTES), shared
+ * by partitions (each given at least AQ_PREFETCH_PARTITION_MIN_BYTES), the
+ * rest to the queue of fetched events (by count at AQ_PREFETCH_EVENT_BYTES
+ * each, at least AQ_PREFETCH_MIN_EVENTS, and by size). Returns 0, or -1 when
+ * either is below 1. */
 int aq_prefetch_limits(int budget_mb, int partitions, struct aq_prefetch *out);
 
 /* Sets into conf (a consumer's, from aq_kafka_conf) the limits of

@@ -77,19 +77,21 @@ START_TEST(dead_letter_reason_cut_inside_a_character)
 }
 END_TEST
 
-/* Half the budget for the queue every partition feeds, half for a fetch
- * response shared by the topic's partitions, so one worker holding every
- * partition stays within it; the floors keep a partition able to fetch. */
+/* A sixteenth of the budget for a fetch response shared by the topic's
+ * partitions, the rest for the queue every partition feeds, so one worker
+ * holding every partition stays within it; the floors keep a partition able
+ * to fetch and two batches queued. */
 START_TEST(prefetch_budget_is_divided_among_partitions)
 {
 	static const struct {
 		int budget_mb, partitions;
 		long long min_messages, max_kbytes, fetch_max_bytes, partition_fetch_bytes;
 	} cases[] = {
-		{ 16, 48, 40000, 8192, 8388608, 174762 },          /* 8 MiB / 48; two batches queued */
-		{ 16, 1, 40000, 8192, 8388608, 8388608 },          /* one partition takes it all */
-		{ 1, 512, 40000, 512, 1048576, 65536 },            /* below the floors */
-		{ 1024, 12, 1048576, 524288, 67108864, 44739242 }, /* a response is capped */
+		{ 16, 48, 40000, 15360, 1048576, 65536 },          /* 1 MiB / 48; two batches queued */
+		{ 16, 1, 40000, 15360, 1048576, 1048576 },         /* one partition takes it all */
+		{ 1, 512, 40000, 960, 1048576, 65536 },            /* below the floors */
+		{ 1024, 12, 1310720, 983040, 67108864, 5592405 },  /* the largest budget */
+		{ 2048, 12, 2621440, 1966080, 67108864, 5592405 }, /* a response is capped */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct aq_prefetch p;
@@ -133,9 +135,9 @@ START_TEST(prefetch_limits_set_unless_given)
 		const char *key, *want;
 	} want[] = {
 		{ "queued.min.messages", "123" },
-		{ "queued.max.messages.kbytes", "8192" },
-		{ "fetch.max.bytes", "8388608" },
-		{ "max.partition.fetch.bytes", "174762" },
+		{ "queued.max.messages.kbytes", "15360" },
+		{ "fetch.max.bytes", "1048576" },
+		{ "max.partition.fetch.bytes", "65536" },
 	};
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		char value[64];
