@@ -65,7 +65,9 @@ void aq_writes_free(aq_writes_t *w)
 
 void aq_writes_clear(aq_writes_t *w)
 {
-	aq_buf_reset(&w->states);
+	/* released, not kept at its largest: a batch of 20k new checks leaves
+	 * megabytes behind that the next (often one-result) batch never needs */
+	aq_buf_release(&w->states);
 	w->nstates = 0;
 	w->nnew = 0;
 	json_array_clear(w->transitions);
@@ -598,6 +600,9 @@ int store_states_params_max = STATES_PARAMS_MAX;
 	" ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset,"    \
 	" cluster_id = EXCLUDED.cluster_id, updated_at = now()"
 
+/* Bytes of COPY text handed to libpq at a time. */
+#define COPY_PIECE (64 * 1024)
+
 /* Sends the batch's states with COPY into a temporary table, one round trip
  * for the table and the COPY's start and one for its rows: no JSON to build
  * or parse. Returns 0 or -1. */
@@ -611,7 +616,13 @@ static int copy_states(aq_store_t *s, aq_writes_t *w, char *err, size_t errlen)
 	if (store_check_result(s, res, PGRES_COPY_IN, "saving check state", err, errlen) != 0)
 		return -1;
 	PQclear(res);
-	int sent = PQputCopyData(s->conn, w->states.data, (int)w->states.len);
+	/* in pieces: libpq's output buffer grows to what one call hands it and
+	 * never shrinks */
+	int sent = 1;
+	for (size_t at = 0; sent == 1 && at < w->states.len; at += COPY_PIECE) {
+		size_t piece = w->states.len - at < COPY_PIECE ? w->states.len - at : COPY_PIECE;
+		sent = PQputCopyData(s->conn, w->states.data + at, (int)piece);
+	}
 	if (PQputCopyEnd(s->conn, sent == 1 ? NULL : "the client could not send the rows") != 1) {
 		store_conn_error(s, "saving check state", err, errlen);
 		s->connection_lost = PQstatus(s->conn) != CONNECTION_OK;

@@ -157,6 +157,14 @@ START_TEST(test_states_round_trip)
 	nasty_state(&states[0], "host.disk_root");
 	nasty_state(&states[1], "we\"ird\\check\tname");
 	aq_state_init(&states[2], "plain.ok"); /* no value, no labels, nothing told */
+	/* a message longer than the pieces the COPY is handed over in, with
+	 * characters it escapes falling on every side of their edges */
+	free(states[2].message);
+	states[2].message = malloc(200001);
+	ck_assert_ptr_nonnull(states[2].message);
+	for (int i = 0; i < 200000; i++)
+		states[2].message[i] = "ab\\c\td\ne"[i % 8];
+	states[2].message[200000] = '\0';
 	write_and_load(s, states, 3, got);
 	for (int i = 0; i < 3; i++) {
 		assert_same(&states[i], &got[i]);
