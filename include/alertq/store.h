@@ -43,6 +43,10 @@ int aq_store_refused_item(const aq_store_t *s);
  * committed; reading again and applying again is the remedy, at once. */
 int aq_store_conflict(const aq_store_t *s);
 
+/* Forgets what the last failure was (aq_store_refused_item,
+ * aq_store_conflict), before work that may fail without the database. */
+void aq_store_failure_forget(aq_store_t *s);
+
 /* Makes the connection again (and takes the worker lock again when it was
  * held). On failure the store has no usable connection until a later
  * reconnect succeeds. */

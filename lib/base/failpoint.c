@@ -112,33 +112,37 @@ void aq_failpoints_reset(void)
 
 int aq_failpoint_hit(const char *name)
 {
+	/* every entry of the name counts the hit, the first that is due acts:
+	 * "P=1*sleep(9);P=2*sleep(9)" pauses the first two times */
+	struct failpoint *due = NULL;
 	for (int i = 0; i < npoints; i++) {
 		struct failpoint *fp = &points[i];
-		if (strcmp(fp->name, name) != 0)
-			continue;
-		if (__atomic_add_fetch(&fp->hits, 1, __ATOMIC_SEQ_CST) != fp->due)
-			return 0;
-		char line[160];
-		int n = snprintf(line, sizeof(line), "alertq: failpoint %s fires\n", name);
-		ssize_t unused = write(STDERR_FILENO, line, n > 0 && n < (int)sizeof(line) ? (size_t)n : 0);
-		(void)unused;
-		switch (fp->action) {
-		case FP_CRASH:
-			_exit(137);
-		case FP_ABORT:
-			abort();
-		case FP_STOP:
-			raise(SIGSTOP);
-			return 0;
-		case FP_SLEEP: {
-			struct timespec ts = { fp->sleep_ms / 1000, (fp->sleep_ms % 1000) * 1000000L };
-			while (nanosleep(&ts, &ts) != 0)
-				;
-			return 0;
-		}
-		case FP_ERROR:
-			return -1;
-		}
+		if (strcmp(fp->name, name) == 0 &&
+		    __atomic_add_fetch(&fp->hits, 1, __ATOMIC_SEQ_CST) == fp->due && !due)
+			due = fp;
+	}
+	if (!due)
+		return 0;
+	char line[160];
+	int n = snprintf(line, sizeof(line), "alertq: failpoint %s fires\n", name);
+	ssize_t unused = write(STDERR_FILENO, line, n > 0 && n < (int)sizeof(line) ? (size_t)n : 0);
+	(void)unused;
+	switch (due->action) {
+	case FP_CRASH:
+		_exit(137);
+	case FP_ABORT:
+		abort();
+	case FP_STOP:
+		raise(SIGSTOP);
+		return 0;
+	case FP_SLEEP: {
+		struct timespec ts = { due->sleep_ms / 1000, (due->sleep_ms % 1000) * 1000000L };
+		while (nanosleep(&ts, &ts) != 0)
+			;
+		return 0;
+	}
+	case FP_ERROR:
+		return -1;
 	}
 	return 0;
 }

@@ -8,7 +8,8 @@
  *   ALERTQ_FAILPOINTS="batch.before_commit=crash;dispatch.after_deliver=2*stop"
  *
  * Each entry is NAME=[N*]ACTION: the action runs on the N-th time the point
- * is reached (default the first), once. Actions:
+ * is reached (default the first), once; a point may have several entries
+ * ("P=1*sleep(900);P=2*sleep(900)" pauses its first two hits). Actions:
  *   crash      _exit(137), as kill -9 would leave it
  *   abort      abort()
  *   stop       raise(SIGSTOP): the whole process freezes (heartbeats too)

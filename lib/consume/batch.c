@@ -42,8 +42,11 @@ enum check_fate {
 
 /* How many times in a row a batch is applied again at once when another
  * transaction changed one of its checks' rows (aq_store_conflict); after
- * that it waits and retries as after any failure. */
+ * that it waits and retries as after any failure. From the
+ * CONFLICT_LOCK_AFTER-th time on, its rows are read locked (and not taken
+ * from the cache), which no other writer can get in the way of. */
 #define CONFLICT_RETRIES 5
+#define CONFLICT_LOCK_AFTER 2
 
 /* How often at most the worker says its state cache was too small. */
 #define CACHE_FULL_LOG_MS 60000
@@ -239,6 +242,7 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 	size_t made = 0; /* checks new to the state */
 
 	*refused = 0;
+	aq_store_failure_forget(w->store); /* a failure below may not reach it */
 	aq_writes_clear(w->writes);
 	aq_dead_letter_begin(w);
 	for (size_t i = 0; i < b->nitems; i++) {
@@ -282,10 +286,10 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 	size_t nunread = 0;
 	int64_t mono_ms = aq_monotonic_ms();
 	for (size_t i = 0; i < b->nstates; i++)
-		if (!aq_state_cache_take(&w->cache, b->names[i], mono_ms, &b->states[i]))
+		if (w->lock_reads || !aq_state_cache_take(&w->cache, b->names[i], mono_ms, &b->states[i]))
 			b->unread[nunread++] = i;
 	if (aq_store_batch_read(w->store, w->cfg.topic, partitions, nparts, next_offsets, stored_clusters,
-				b->names, b->unread, nunread, b->states, err, errlen) != 0)
+				b->names, b->unread, nunread, w->lock_reads, b->states, err, errlen) != 0)
 		goto rollback;
 	if (AQ_FAILPOINT("batch.after_offsets_locked") != 0) {
 		snprintf(err, errlen, "failpoint batch.after_offsets_locked");
@@ -408,17 +412,17 @@ static int apply_batch(struct worker *w, struct batch *b, int *refused, char *er
 		*refused = aq_store_refused_item(w->store);
 		goto rollback;
 	}
-	/* committed: each state written is now that version of its row, and is
-	 * kept for the next batch, as is one read and left untouched */
+	/* committed: a state written over the version it was read from (or
+	 * kept at) is now exactly the new version of its row, and is kept for
+	 * the next batch. Not kept: a new check's (a row made meanwhile keeps
+	 * columns the batch does not write, inhibited_by), one read locked,
+	 * one left untouched (its time in the cache would start again) */
 	uint32_t version = aq_store_written_version(w->store);
 	uint64_t clears = w->cache.clears;
 	for (size_t i = 0; i < b->nstates; i++) {
 		struct aq_state *st = &b->states[i];
-		if (b->refused[i] == CHECK_WRITTEN && version) {
-			st->known = 1;
+		if (b->refused[i] == CHECK_WRITTEN && version && st->known && st->row_version) {
 			st->row_version = version;
-			aq_state_cache_put(&w->cache, st, mono_ms);
-		} else if (b->refused[i] == CHECK_UNTOUCHED && st->known && st->row_version) {
 			aq_state_cache_put(&w->cache, st, mono_ms);
 		} else {
 			aq_state_release(st);
@@ -498,7 +502,9 @@ int aq_batch_apply_until_done(struct worker *w, struct batch *b)
 		if (rc != 0 && !refused && aq_store_conflict(w->store) && conflicts++ < CONFLICT_RETRIES) {
 			/* an ack or a ticker wrote a row the batch had read: read
 			 * it again, nothing of the batch was committed */
-			aq_log(AQ_LOG_INFO, "applying the batch again: %s", err);
+			w->lock_reads = conflicts >= CONFLICT_LOCK_AFTER;
+			aq_log(AQ_LOG_INFO, "applying the batch again%s: %s",
+			       w->lock_reads ? " with its checks locked" : "", err);
 			continue;
 		}
 		if (rc != 0 && refused) {
@@ -509,6 +515,7 @@ int aq_batch_apply_until_done(struct worker *w, struct batch *b)
 			b->index = view.index;
 		}
 		if (rc == 0) {
+			w->lock_reads = 0;
 			if (w->store_down)
 				aq_log(AQ_LOG_INFO, "state database is back; consuming again");
 			else if (w->paused)
@@ -536,6 +543,10 @@ int aq_batch_apply_until_done(struct worker *w, struct batch *b)
 		}
 		if (aq_consumer_idle(w, aq_monotonic_ms() + aq_backoff_ms(attempt++, 200, 5000)) != 0)
 			return -1;
+		/* a row version means something only on the server that gave it:
+		 * after a failover a new primary may hand the same one out again */
+		if (aq_store_connection_lost(w->store))
+			aq_state_cache_clear(&w->cache);
 		if (aq_store_connection_lost(w->store) && aq_store_reconnect(w->store, err, sizeof(err)) != 0)
 			continue;
 	}

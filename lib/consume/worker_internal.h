@@ -37,10 +37,11 @@ struct worker {
 	aq_writes_t *writes;
 	struct aq_state_cache cache;  /* states kept between batches (state.cache_mb) */
 	int64_t cache_full_logged_ms; /* monotonic: when it may say again the cache was full */
-	int store_down;               /* said once in the log, until it is back */
-	int paused;                   /* consumption paused while a batch cannot be applied */
-	int fatal;                    /* the consumer hit a fatal error: stop, exit status 1 */
-	int cooperative;              /* the group rebalances incrementally (cooperative-sticky) */
+	int lock_reads;            /* the batch met other writers again and again: its rows are read locked */
+	int store_down;            /* said once in the log, until it is back */
+	int paused;                /* consumption paused while a batch cannot be applied */
+	int fatal;                 /* the consumer hit a fatal error: stop, exit status 1 */
+	int cooperative;           /* the group rebalances incrementally (cooperative-sticky) */
 	int64_t checks_stored;     /* how many checks the state held when last counted, plus new ones since */
 	int64_t checks_counted_ms; /* monotonic time of that count; 0: never */
 

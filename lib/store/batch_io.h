@@ -12,13 +12,15 @@
  * partitions that have none, locks and reads them (in partition order, as
  * aq_store_offsets with lock), reads the state of the n checks without a
  * lock, each with its row_version (with which not NULL, the n checks are
- * checks[which[k]], read into states[which[k]]), and reads the silences
+ * checks[which[k]], read into states[which[k]]); with lock, the checks'
+ * rows are locked instead (in name order) and their row_version is 0; and
+ * reads the silences
  * (aq_store_silenced answers from these until a second has passed). The
  * caller's arrays are filled as by those two functions. Returns 0, or -1
  * with err; then the caller rolls back and no state needs releasing. */
 int aq_store_batch_read(aq_store_t *s, const char *topic, const int32_t *partitions, size_t nparts,
 			int64_t *next_offsets, char (*clusters)[AQ_CLUSTER_ID_MAX], const char *const *checks,
-			const size_t *which, size_t nchecks, struct aq_state *states, char *err,
+			const size_t *which, size_t nchecks, int lock, struct aq_state *states, char *err,
 			size_t errlen);
 
 /* aq_store_write, then COMMIT, the COMMIT sent with the writes (one round

@@ -165,6 +165,12 @@ int aq_store_conflict(const aq_store_t *s)
 	return s->conflict;
 }
 
+void aq_store_failure_forget(aq_store_t *s)
+{
+	s->item_refused = 0;
+	s->conflict = 0;
+}
+
 int store_committed(aq_store_t *s, PGresult *res, char *err, size_t errlen)
 {
 	/* a COMMIT of a transaction a statement failed in says ROLLBACK */

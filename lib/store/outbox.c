@@ -239,7 +239,9 @@ static int marks_at_once(aq_store_t *s, const struct aq_mark *marks, char *const
 	/* the statement was refused (the server skipped what followed it) */
 	char back[256];
 	if (aq_store_exec(s, "ROLLBACK TO SAVEPOINT alertq_marks", back, sizeof(back)) != 0) {
-		snprintf(err, errlen, "%s", back);
+		size_t len = strlen(err);
+		if (len + 3 < errlen)
+			snprintf(err + len, errlen - len, "; %s", back);
 		return -1;
 	}
 	return 0;

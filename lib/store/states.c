@@ -268,7 +268,7 @@ int aq_store_load_states(aq_store_t *s, const char *const *checks, size_t n, int
 
 int aq_store_batch_read(aq_store_t *s, const char *topic, const int32_t *partitions, size_t nparts,
 			int64_t *next_offsets, char (*clusters)[AQ_CLUSTER_ID_MAX], const char *const *checks,
-			const size_t *which, size_t nchecks, struct aq_state *states, char *err,
+			const size_t *which, size_t nchecks, int lock, struct aq_state *states, char *err,
 			size_t errlen)
 {
 	char *parts = offsets_start(partitions, nparts, next_offsets, clusters);
@@ -285,14 +285,17 @@ int aq_store_batch_read(aq_store_t *s, const char *topic, const int32_t *partiti
 	PGresult *rows = NULL;
 	PGresult *silences = NULL;
 	/* the offset rows are locked: a second worker given the same
-	 * partitions waits here. The checks' rows are read without a lock;
-	 * their update checks that none changed since (aq_state.row_version) */
+	 * partitions waits here. The checks' rows are read without a lock
+	 * (their update checks that none changed since: aq_state.row_version),
+	 * or with lock locked in name order, as a batch that keeps meeting
+	 * other writers does to be sure to get through */
 	struct store_step steps[] = {
 		{ "BEGIN", 0, NULL, PGRES_COMMAND_OK, "BEGIN", NULL },
 		{ OFFSETS_CREATE, 2, offset_params, PGRES_COMMAND_OK, "creating offset rows", NULL },
 		{ OFFSETS_LOCK, 2, offset_params, PGRES_TUPLES_OK, "reading stored offsets", &offsets },
 		{ SILENCES_SQL, 0, NULL, PGRES_TUPLES_OK, "reading silences", &silences },
-		{ STATES_READ_VERSIONED, 1, state_params, PGRES_TUPLES_OK, "loading check state", &rows },
+		{ lock ? STATES_LOCK : STATES_READ_VERSIONED, 1, state_params, PGRES_TUPLES_OK,
+		  "loading check state", &rows },
 	};
 	s->item_refused = 0;
 	s->conflict = 0;
@@ -303,7 +306,7 @@ int aq_store_batch_read(aq_store_t *s, const char *topic, const int32_t *partiti
 		offsets_from_rows(offsets, partitions, nparts, next_offsets, clusters);
 		store_silences_take(s, silences);
 		if (nchecks > 0)
-			rc = states_from_rows(rows, 1, checks, which, nchecks, states, err, errlen);
+			rc = states_from_rows(rows, !lock, checks, which, nchecks, states, err, errlen);
 	}
 	PQclear(offsets);
 	PQclear(rows);

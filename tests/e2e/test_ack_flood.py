@@ -126,6 +126,43 @@ def test(make):
     check("applying the batch again" in log and "changed since the batch read them" in log,
           "the batch that met the ack was not applied again:\n%s" % log[-3000:])
 
+    # between two batches: worker2 keeps the state it committed for
+    # flood.late; an unack changes the row, and the next result must start
+    # from the row, not from the kept state (which still says acked)
+    before = log.count("applying the batch again")
+    env.alertq("unack", "flood.late")
+    env.submit_lines([{"check": "flood.late", "value": 98, "message": "after the unack"}])
+    wait_for("the result after the unack applied", lambda: applied(env) == CHECKS + FLOOD + 3, timeout=60)
+    row = env.sql("SELECT acked, coalesce(acked_by, ''), message FROM alertq_checks"
+                  " WHERE check_name = 'flood.late'")
+    check(row == [["f", "", "after the unack"]], "the unack was written over by a kept state: %r" % row)
+    check(env.log_of(w2).count("applying the batch again") > before,
+          "the batch after the unack did not meet it: the kept state was not checked against the row")
+
+    # a batch that keeps meeting other writers: acked in its first pause,
+    # unacked in its second; its third attempt reads the row locked, so the
+    # ack made in that pause waits for the batch instead of failing it again
+    env.stop(w2)
+    point = "batch.after_offsets_locked"
+    w3 = env.worker("worker3", failpoints=";".join("%s=%d*sleep(2500)" % (point, n) for n in (1, 2, 3)))
+    env.wait_joined(w3)
+
+    def fired(n):
+        return lambda: env.log_of(w3).count("failpoint %s fires" % point) >= n
+    env.submit_lines([{"check": "flood.late", "value": 96, "message": "met three times"}])
+    wait_for("the first pause", fired(1), timeout=30)
+    env.alertq("ack", "flood.late", "--by", "first")
+    wait_for("the second pause", fired(2), timeout=30)
+    env.alertq("unack", "flood.late")
+    wait_for("the third pause", fired(3), timeout=30)
+    env.alertq("ack", "flood.late", "--by", "third")  # waits for the batch's lock
+    wait_for("the batch applied", lambda: applied(env) == CHECKS + FLOOD + 4, timeout=60)
+    row = env.sql("SELECT acked, acked_by, message FROM alertq_checks WHERE check_name = 'flood.late'")
+    check(row == [["t", "third", "met three times"]], "after three pauses: %r" % row)
+    log = env.log_of(w3)
+    check(log.count("changed since the batch read them") == 2 and "with its checks locked" in log,
+          "the third attempt was not made with the rows locked, or met the ack again:\n%s" % log[-3000:])
+
 
 if __name__ == "__main__":
     sys.exit(harness.main(test))

@@ -285,6 +285,13 @@ START_TEST(failpoints_fire_once_on_the_nth_hit)
 		ck_assert_int_eq(AQ_FAILPOINT("b"), 0);
 	}
 
+	/* several entries of one point: each counts every hit */
+	ck_assert_int_eq(failpoints_read("a=1*error;a=3*error"), 0);
+	ck_assert_int_eq(AQ_FAILPOINT("a"), -1);
+	ck_assert_int_eq(AQ_FAILPOINT("a"), 0);
+	ck_assert_int_eq(AQ_FAILPOINT("a"), -1);
+	ck_assert_int_eq(AQ_FAILPOINT("a"), 0);
+
 	/* sleep(MS): the caller waits, and the step does not fail */
 	ck_assert_int_eq(failpoints_read("a=2*sleep(60)"), 0);
 	struct timespec t0, t1;

@@ -61,7 +61,7 @@ static void apply(aq_store_t *s, const char *const *checks, size_t n, int64_t ne
 	int64_t offsets[2];
 	char clusters[2][AQ_CLUSTER_ID_MAX];
 	struct aq_state states[4];
-	ck_assert_msg(aq_store_batch_read(s, "alerts", parts, 2, offsets, clusters, checks, NULL, n, states, err,
+	ck_assert_msg(aq_store_batch_read(s, "alerts", parts, 2, offsets, clusters, checks, NULL, n, 0, states, err,
 					  sizeof(err)) == 0,
 		      "%s", err);
 	aq_writes_t *w = aq_writes_new();
@@ -84,6 +84,13 @@ START_TEST(test_read_and_commit)
 	const char *checks[] = { "web.up", "db.up" };
 	apply(s, checks, 2, 10); /* both new: inserted */
 	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_checks WHERE last_seen_ms = 10"), 2);
+	/* every row written has the version the write said (what a worker's
+	 * kept states rely on), inserted ... */
+	char sql[160];
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM alertq_checks WHERE xmin::text = '%u'",
+		 (unsigned)aq_store_written_version(s));
+	ck_assert_uint_ne(aq_store_written_version(s), 0);
+	ck_assert_int_eq(sql_int(sql), 2);
 	ck_assert_int_eq(sql_int("SELECT next_offset FROM alertq_offsets WHERE partition = 0"), 10);
 	/* the partition without an offset got its row, none stored in it */
 	ck_assert_int_eq(sql_int("SELECT next_offset FROM alertq_offsets WHERE partition = 1"), -1);
@@ -94,7 +101,7 @@ START_TEST(test_read_and_commit)
 	char clusters[2][AQ_CLUSTER_ID_MAX];
 	struct aq_state states[3];
 	const char *more[] = { "db.up", "new.one", "web.up" };
-	ck_assert_msg(aq_store_batch_read(s, "alerts", parts, 2, offsets, clusters, more, NULL, 3, states, err,
+	ck_assert_msg(aq_store_batch_read(s, "alerts", parts, 2, offsets, clusters, more, NULL, 3, 0, states, err,
 					  sizeof(err)) == 0,
 		      "%s", err);
 	ck_assert_int_eq(offsets[0], 10);
@@ -112,6 +119,20 @@ START_TEST(test_read_and_commit)
 	/* known states only: updated (no insert needed) */
 	apply(s, checks, 2, 11);
 	ck_assert_int_eq(sql_int("SELECT count(*) FROM alertq_checks WHERE last_seen_ms = 11"), 2);
+	/* ... and updated */
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM alertq_checks WHERE xmin::text = '%u'",
+		 (unsigned)aq_store_written_version(s));
+	ck_assert_int_eq(sql_int(sql), 2);
+
+	/* read locked: no version, the write is unconditional */
+	ck_assert_msg(aq_store_batch_read(s, "alerts", parts, 2, offsets, clusters, checks, NULL, 2, 1, states,
+					  err, sizeof(err)) == 0,
+		      "%s", err);
+	ck_assert_int_eq(states[0].known, 1);
+	ck_assert_uint_eq(states[0].row_version, 0);
+	for (int i = 0; i < 2; i++)
+		aq_state_release(&states[i]);
+	aq_store_rollback(s);
 	aq_store_free(s);
 }
 END_TEST
@@ -128,7 +149,7 @@ START_TEST(test_read_locks)
 	const int32_t parts[] = { 0 };
 	int64_t offsets[1];
 	struct aq_state states[1];
-	ck_assert_msg(aq_store_batch_read(a, "alerts", parts, 1, offsets, NULL, checks, NULL, 1, states, err,
+	ck_assert_msg(aq_store_batch_read(a, "alerts", parts, 1, offsets, NULL, checks, NULL, 1, 0, states, err,
 					  sizeof(err)) == 0,
 		      "%s", err);
 	aq_state_release(&states[0]);
@@ -138,7 +159,7 @@ START_TEST(test_read_locks)
 	sql_int(sql);
 	aq_store_free(b);
 	b = connect_store();
-	ck_assert_int_eq(aq_store_batch_read(b, "alerts", parts, 1, offsets, NULL, checks, NULL, 1, states, err,
+	ck_assert_int_eq(aq_store_batch_read(b, "alerts", parts, 1, offsets, NULL, checks, NULL, 1, 0, states, err,
 					     sizeof(err)),
 			 -1);
 	ck_assert_msg(strstr(err, "lock") != NULL, "%s", err);
@@ -148,7 +169,7 @@ START_TEST(test_read_locks)
 	/* the check's row is not locked by the read: a batch of another
 	 * partition naming it reads it at once (the write checks its version) */
 	const int32_t other[] = { 7 };
-	ck_assert_msg(aq_store_batch_read(b, "alerts", other, 1, offsets, NULL, checks, NULL, 1, states, err,
+	ck_assert_msg(aq_store_batch_read(b, "alerts", other, 1, offsets, NULL, checks, NULL, 1, 0, states, err,
 					  sizeof(err)) == 0,
 		      "%s", err);
 	ck_assert_int_eq(states[0].known, 1);
@@ -158,7 +179,7 @@ START_TEST(test_read_locks)
 	aq_store_rollback(a);
 
 	/* free again, the same connection works (the pipeline left behind) */
-	ck_assert_msg(aq_store_batch_read(b, "alerts", parts, 1, offsets, NULL, checks, NULL, 1, states, err,
+	ck_assert_msg(aq_store_batch_read(b, "alerts", parts, 1, offsets, NULL, checks, NULL, 1, 0, states, err,
 					  sizeof(err)) == 0,
 		      "%s", err);
 	ck_assert_int_eq(offsets[0], 5);
@@ -177,7 +198,7 @@ static aq_writes_t *read_and_queue(aq_store_t *s, struct aq_state *states, int64
 	const char *checks[] = { "web.up", "db.up" };
 	const int32_t parts[] = { 0 };
 	int64_t offsets[1];
-	ck_assert_msg(aq_store_batch_read(s, "alerts", parts, 1, offsets, NULL, checks, NULL, 2, states, err,
+	ck_assert_msg(aq_store_batch_read(s, "alerts", parts, 1, offsets, NULL, checks, NULL, 2, 0, states, err,
 					  sizeof(err)) == 0,
 		      "%s", err);
 	aq_writes_t *w = aq_writes_new();
@@ -222,7 +243,7 @@ START_TEST(test_changed_row_fails_the_batch)
 	/* read again: the ack is in the state read, and kept */
 	const int32_t parts[] = { 0 };
 	int64_t offsets[1];
-	ck_assert_msg(aq_store_batch_read(s, "alerts", parts, 1, offsets, NULL, checks, NULL, 2, states, err,
+	ck_assert_msg(aq_store_batch_read(s, "alerts", parts, 1, offsets, NULL, checks, NULL, 2, 0, states, err,
 					  sizeof(err)) == 0,
 		      "%s", err);
 	ck_assert_int_eq(states[0].acked, 1); /* web.up, as read */
@@ -262,7 +283,7 @@ START_TEST(test_read_takes_silences)
 	sql_int("INSERT INTO alertq_silences (match, ends_at) VALUES ('db.*', now() + interval '1 hour')");
 	const int32_t parts[] = { 0 };
 	int64_t offsets[1];
-	ck_assert_msg(aq_store_batch_read(s, "alerts", parts, 1, offsets, NULL, NULL, NULL, 0, NULL, err, sizeof(err)) ==
+	ck_assert_msg(aq_store_batch_read(s, "alerts", parts, 1, offsets, NULL, NULL, NULL, 0, 0, NULL, err, sizeof(err)) ==
 			      0,
 		      "%s", err);
 	sql_int("DELETE FROM alertq_silences");
@@ -286,7 +307,7 @@ START_TEST(test_write_refused_commits_nothing)
 	const int32_t parts[] = { 0 };
 	int64_t offsets[1];
 	struct aq_state states[1];
-	ck_assert_msg(aq_store_batch_read(s, "alerts", parts, 1, offsets, NULL, checks, NULL, 1, states, err,
+	ck_assert_msg(aq_store_batch_read(s, "alerts", parts, 1, offsets, NULL, checks, NULL, 1, 0, states, err,
 					  sizeof(err)) == 0,
 		      "%s", err);
 	aq_writes_t *w = aq_writes_new();
