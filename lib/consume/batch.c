@@ -543,11 +543,13 @@ int aq_batch_apply_until_done(struct worker *w, struct batch *b)
 		}
 		if (aq_consumer_idle(w, aq_monotonic_ms() + aq_backoff_ms(attempt++, 200, 5000)) != 0)
 			return -1;
-		/* a row version means something only on the server that gave it:
-		 * after a failover a new primary may hand the same one out again */
-		if (aq_store_connection_lost(w->store))
+		if (aq_store_connection_lost(w->store)) {
+			/* a row version means something only on the server that
+			 * gave it: after a failover a new primary may hand the
+			 * same one out again */
 			aq_state_cache_clear(&w->cache);
-		if (aq_store_connection_lost(w->store) && aq_store_reconnect(w->store, err, sizeof(err)) != 0)
-			continue;
+			if (aq_store_reconnect(w->store, err, sizeof(err)) != 0)
+				continue;
+		}
 	}
 }

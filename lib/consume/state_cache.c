@@ -77,6 +77,16 @@ void aq_state_cache_release(struct aq_state_cache *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* Drops what slot holds (a state moved out first leaves nothing to
+ * release); its name stays in the index. */
+static void slot_empty(struct aq_state_cache *c, struct aq_state_cache_slot *slot)
+{
+	aq_state_release(&slot->st);
+	c->bytes -= slot->bytes;
+	slot->bytes = 0;
+	slot->held = 0;
+}
+
 int aq_state_cache_take(struct aq_state_cache *c, const char *check, int64_t now_ms, struct aq_state *out)
 {
 	size_t i;
@@ -86,18 +96,13 @@ int aq_state_cache_take(struct aq_state_cache *c, const char *check, int64_t now
 	}
 	struct aq_state_cache_slot *slot = &c->slots[i];
 	if (now_ms - slot->put_ms >= AQ_STATE_CACHE_TTL_MS) {
-		aq_state_release(&slot->st);
-		slot->held = 0;
-		c->bytes -= slot->bytes;
-		slot->bytes = 0;
+		slot_empty(c, slot);
 		c->misses++;
 		return 0;
 	}
 	*out = slot->st;
 	memset(&slot->st, 0, sizeof(slot->st));
-	slot->held = 0;
-	c->bytes -= slot->bytes;
-	slot->bytes = 0;
+	slot_empty(c, slot);
 	c->hits++;
 	return 1;
 }
@@ -137,11 +142,7 @@ void aq_state_cache_put(struct aq_state_cache *c, struct aq_state *st, int64_t n
 	struct aq_state_cache_slot *slot = NULL;
 	if (aq_strmap_get(&c->index, st->check, &i)) {
 		slot = &c->slots[i];
-		if (slot->held) {
-			aq_state_release(&slot->st);
-			c->bytes -= slot->bytes;
-			slot->held = 0;
-		}
+		slot_empty(c, slot);
 	}
 	size_t more = bytes + (slot ? 0 : slot_bytes(st->check));
 	if (more > c->budget) {

@@ -150,8 +150,7 @@ int aq_store_exec(aq_store_t *s, const char *sql, char *err, size_t errlen)
 
 int aq_store_begin(aq_store_t *s, char *err, size_t errlen)
 {
-	s->item_refused = 0;
-	s->conflict = 0;
+	aq_store_failure_forget(s);
 	return aq_store_exec(s, "BEGIN", err, errlen);
 }
 
@@ -178,8 +177,7 @@ int store_committed(aq_store_t *s, PGresult *res, char *err, size_t errlen)
 		return 0;
 	snprintf(err, errlen, "COMMIT: the transaction had failed and was rolled back");
 	s->connection_lost = PQstatus(s->conn) != CONNECTION_OK;
-	s->item_refused = 0;
-	s->conflict = 0;
+	aq_store_failure_forget(s);
 	return -1;
 }
 
@@ -229,8 +227,7 @@ int store_pipeline(aq_store_t *s, struct store_step *steps, size_t n, char *err,
 	if (sent < n || PQpipelineSync(s->conn) != 1) {
 		store_conn_error(s, sent < n ? steps[sent].what : "sending a pipeline", err, errlen);
 		s->connection_lost = 1; /* what was sent is unknown: start again on a new connection */
-		s->item_refused = 0;
-		s->conflict = 0;
+		aq_store_failure_forget(s);
 		PQexitPipelineMode(s->conn);
 		return -1;
 	}

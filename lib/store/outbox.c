@@ -67,8 +67,7 @@ int aq_store_claim_begin(aq_store_t *s, const char *channel, int max, struct aq_
 	};
 	*rows = NULL;
 	*n = 0;
-	s->item_refused = 0;
-	s->conflict = 0;
+	aq_store_failure_forget(s);
 	if (store_pipeline(s, steps, sizeof(steps) / sizeof(steps[0]), err, errlen) != 0)
 		return -1;
 	return claim_take(claimed, rows, n, err, errlen);

@@ -189,16 +189,14 @@ static int row_index_build(struct aq_strmap *index, PGresult *res)
 	return 0;
 }
 
-#define STATES_READ                                                       \
-	"SELECT " STATE_COLUMNS " FROM alertq_checks WHERE check_name IN" \
-	" (SELECT jsonb_array_elements_text($1::jsonb))"
+/* The rows of the checks named by $1, a JSON array. */
+#define STATES_NAMED " FROM alertq_checks WHERE check_name IN (SELECT jsonb_array_elements_text($1::jsonb))"
+#define STATES_READ "SELECT " STATE_COLUMNS STATES_NAMED
 #define STATES_LOCK STATES_READ " ORDER BY check_name FOR UPDATE"
 /* A batch's read: no lock, each row with its version (the column after
  * STATE_COLUMNS'), which the batch's update checks instead. Locking every
  * row a batch names cost the server a write of each before the rewrite. */
-#define STATES_READ_VERSIONED                                                         \
-	"SELECT " STATE_COLUMNS ", xmin::text FROM alertq_checks WHERE check_name IN" \
-	" (SELECT jsonb_array_elements_text($1::jsonb))"
+#define STATES_READ_VERSIONED "SELECT " STATE_COLUMNS ", xmin::text" STATES_NAMED
 #define VERSION_COLUMN 30
 
 /* The k-th of n checks read: checks[which[k]] into states[which[k]], or
@@ -297,8 +295,7 @@ int aq_store_batch_read(aq_store_t *s, const char *topic, const int32_t *partiti
 		{ lock ? STATES_LOCK : STATES_READ_VERSIONED, 1, state_params, PGRES_TUPLES_OK,
 		  "loading check state", &rows },
 	};
-	s->item_refused = 0;
-	s->conflict = 0;
+	aq_store_failure_forget(s);
 	int rc = store_pipeline(s, steps, nchecks > 0 ? 5 : 4, err, errlen);
 	free(parts);
 	free(names);
